@@ -1,0 +1,49 @@
+"""Persistence: the connection store, the secret vault and the personal certificate store.
+
+Imports nothing from the project but `workbench.model`.
+"""
+
+from .certstore import CertificateStore
+from .changeset import Change, ChangeKind, Changeset, CommitResult, FieldChange
+from .errors import (
+    ConflictError,
+    CorruptStoreError,
+    InUseError,
+    NameTakenError,
+    NotFoundError,
+    SchemaTooNewError,
+    StorageError,
+    UnsafeFileError,
+    VaultError,
+    WrongPassphraseError,
+)
+from .home import Home, default_home
+from .store import Snapshot, Store
+from .vault import Backend, Vault, open_vault, probe_keyring
+
+__all__ = [
+    "Backend",
+    "CertificateStore",
+    "Change",
+    "ChangeKind",
+    "Changeset",
+    "CommitResult",
+    "ConflictError",
+    "CorruptStoreError",
+    "FieldChange",
+    "Home",
+    "InUseError",
+    "NameTakenError",
+    "NotFoundError",
+    "SchemaTooNewError",
+    "Snapshot",
+    "StorageError",
+    "Store",
+    "UnsafeFileError",
+    "Vault",
+    "VaultError",
+    "WrongPassphraseError",
+    "default_home",
+    "open_vault",
+    "probe_keyring",
+]

@@ -1,0 +1,6 @@
+"""`python -m tests.bench`: run every benchmark and print its figures."""
+
+from tests.bench import store_commit
+
+if __name__ == "__main__":
+    store_commit.run()

@@ -1,0 +1,43 @@
+"""Shared fixtures: a private data directory per test, a frozen clock, certificates made on the spot."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from storage import Home
+from tests.factories import make_cert_files
+
+FROZEN_NOW = datetime(2026, 11, 27, 9, 30, tzinfo=UTC)
+
+
+@pytest.fixture(autouse=True)
+def _isolated_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """No test reads the developer's data directory, keyring or passphrase."""
+    monkeypatch.setenv("WORKBENCH_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("WORKBENCH_VAULT", "key-file")
+    monkeypatch.delenv("WORKBENCH_PASSPHRASE", raising=False)
+    monkeypatch.delenv("XDG_DATA_HOME", raising=False)
+    old_umask = os.umask(0o077)
+    yield
+    os.umask(old_umask)
+
+
+@pytest.fixture
+def now() -> datetime:
+    return FROZEN_NOW
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Home:
+    return Home(tmp_path / "home")
+
+
+@pytest.fixture(scope="session")
+def cert_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """PFX/PEM files covering the import cases (made once: RSA key generation is slow)."""
+    return make_cert_files(tmp_path_factory.mktemp("certs"), FROZEN_NOW - timedelta(days=1))

@@ -1,0 +1,155 @@
+"""Changesets: what the connection manager's OK and Cancel do."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from storage import ChangeKind, ConflictError, Home, NameTakenError, NotFoundError
+from tests.factories import m365, onprem
+from workbench.model import ClientSecretCredential, M365Settings, OnPremSettings, Secret
+
+
+def test_staged_changes_are_invisible_until_commit(home: Home) -> None:
+    changes = home.changeset()
+    changes.add(m365(1))
+    assert [c.name for c in changes.connections()] == ["contoso.com"]
+    assert home.store.snapshot().connections == ()
+    assert changes.pending(m365(1).id) is ChangeKind.ADDED
+    result = changes.commit()
+    assert (result.added, result.edited, result.deleted) == (1, 0, 0)
+    assert [c.id for c in home.store.snapshot().connections] == [m365(1).id]
+
+
+def test_discard_leaves_no_trace(home: Home) -> None:
+    changes = home.changeset()
+    ref = changes.stage_secret(Secret("discarded-secret-value"))
+    changes.add(m365(1, secret_ref=ref))
+    changes.discard()
+    assert not changes.dirty
+    assert changes.commit().added == 0
+    assert sorted(p.name for p in home.path.iterdir()) == []  # not even a vault or lock file
+
+
+def test_commit_of_several_changes_is_one_write(home: Home) -> None:
+    seed = home.changeset()
+    seed.add(m365(1))
+    seed.add(onprem(2))
+    seed.commit()
+    changes = home.changeset()
+    changes.delete(m365(1).id)
+    changes.edit(replace(onprem(2), name="Head office"))
+    changes.add(onprem(3))
+    inode_writes = []
+    real = home.store.transaction
+
+    def counting():  # every commit goes through exactly one transaction
+        inode_writes.append(1)
+        return real()
+
+    home.store.transaction = counting  # type: ignore[method-assign]
+    result = changes.commit()
+    assert len(inode_writes) == 1
+    assert (result.added, result.edited, result.deleted) == (1, 1, 1)
+    assert [c.name for c in home.store.snapshot().connections] == ["admin3@contoso.com", "Head office"]
+
+
+def test_diff_lists_changed_fields_without_values_of_refs(home: Home) -> None:
+    seed = home.changeset()
+    seed.add(onprem(1, password_ref="secret:old"))
+    seed.commit()
+    changes = home.changeset()
+    ref = changes.stage_secret(Secret("new-password"))
+    current = changes.get("admin1@contoso.com")
+    assert isinstance(current.settings, OnPremSettings)
+    changes.edit(replace(current, name="HQ", settings=replace(current.settings, password_ref=ref)))
+    (change,) = changes.changes()
+    assert change.kind is ChangeKind.EDITED
+    assert {(f.path, f.before, f.after) for f in change.fields()} == {
+        ("name", "admin1@contoso.com", "HQ"),
+        ("settings.password_ref", "(set)", "(new value)"),
+    }
+
+
+def test_names_are_unique_ignoring_case(home: Home) -> None:
+    changes = home.changeset()
+    changes.add(m365(1, name="Contoso"))
+    with pytest.raises(NameTakenError, match="'CONTOSO' already exists"):
+        changes.add(m365(2, name="CONTOSO "))
+
+
+def test_unknown_ids(home: Home) -> None:
+    changes = home.changeset()
+    with pytest.raises(NotFoundError):
+        changes.delete("nope")
+    with pytest.raises(NotFoundError):
+        changes.edit(m365(9))
+
+
+def test_add_then_delete_before_commit_is_nothing(home: Home) -> None:
+    changes = home.changeset()
+    changes.add(m365(1))
+    changes.delete(m365(1).id)
+    assert not changes.dirty
+
+
+def test_concurrent_edit_is_a_conflict_not_a_lost_update(home: Home) -> None:
+    seed = home.changeset()
+    seed.add(onprem(1))
+    seed.commit()
+    first, second = home.changeset(), home.changeset()
+    first.edit(replace(onprem(1), name="Edited by first"))
+    second.edit(replace(onprem(1), name="Edited by second"))
+    first.commit()
+    with pytest.raises(ConflictError, match="changed by another workbench session"):
+        second.commit()
+    assert [c.name for c in home.store.snapshot().connections] == ["Edited by first"]
+
+
+def test_concurrent_same_name_is_refused(home: Home) -> None:
+    first, second = home.changeset(), home.changeset()
+    first.add(m365(1, name="Fabrikam"))
+    second.add(onprem(2, name="fabrikam"))
+    first.commit()
+    with pytest.raises(NameTakenError):
+        second.commit()
+
+
+def test_secrets_follow_their_connections(home: Home) -> None:
+    changes = home.changeset()
+    ref = changes.stage_secret(Secret("first-secret-value"))
+    changes.add(m365(1, secret_ref=ref))
+    changes.commit()
+    vault = home.vault()
+    assert vault.get(ref) == Secret("first-secret-value")
+
+    changes = home.changeset()
+    new_ref = changes.stage_secret(Secret("rotated-secret-value"))
+    current = changes.get("contoso.com")
+    assert isinstance(current.settings, M365Settings)
+    credential = ClientSecretCredential(secret_ref=new_ref)
+    changes.edit(replace(current, settings=replace(current.settings, credential=credential)))
+    changes.commit()
+    assert vault.get(ref) is None  # the replaced secret is gone
+    assert vault.get(new_ref) == Secret("rotated-secret-value")
+
+    changes = home.changeset()
+    changes.delete(current.id)
+    changes.commit()
+    assert vault.refs() == set()
+
+
+def test_failed_commit_removes_the_secrets_it_wrote(home: Home) -> None:
+    seed = home.changeset()
+    seed.add(m365(1, name="Taken"))
+    seed.commit()
+    changes = home.changeset()
+    ref = changes.stage_secret(Secret("orphan-candidate"))
+    changes.add(onprem(2, password_ref=ref))
+    other = home.changeset()  # meanwhile someone takes the name we are about to rename to
+    other.add(onprem(3, name="admin2@contoso.com"))
+    other.commit()
+    with pytest.raises(NameTakenError):
+        changes.commit()
+    assert ref not in home.vault().refs()

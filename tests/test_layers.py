@@ -1,0 +1,95 @@
+"""The layer contract, checked on every import statement in the tree (including ones inside functions):
+
+* `workbench` (the core) never imports textual or screens — except `workbench/cli`, which may start the UI;
+* `storage` imports nothing from the project but `workbench.model`;
+* `workbench.model` imports nothing from the project at all.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def imports_of(path: Path) -> list[str]:
+    tree = ast.parse(path.read_text(), filename=str(path))
+    package = ".".join(path.relative_to(ROOT).with_suffix("").parts[:-1])
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")
+                base = base[: len(base) - node.level + 1]
+                found.append(".".join([*base, node.module] if node.module else base))
+            else:
+                found.append(node.module or "")
+    return found
+
+
+def modules(package: str) -> list[Path]:
+    return sorted((ROOT / package).rglob("*.py"))
+
+
+def violations(package: str, allowed: Callable[[str], bool], skip: tuple[str, ...] = ()) -> list[str]:
+    bad = []
+    for path in modules(package):
+        relative = path.relative_to(ROOT).as_posix()
+        if relative.startswith(skip):
+            continue
+        bad += [f"{relative}: {name}" for name in imports_of(path) if not allowed(name)]
+    return bad
+
+
+def project(name: str) -> str | None:
+    top = name.split(".")[0]
+    return top if top in {"workbench", "storage", "screens", "tests"} else None
+
+
+def test_core_never_imports_the_ui() -> None:
+    def allowed(name: str) -> bool:
+        return name.split(".")[0] not in {"textual", "screens", "rich"}
+
+    assert violations("workbench", allowed, skip=("workbench/cli/",)) == []
+
+
+def test_storage_imports_only_the_model() -> None:
+    def allowed(name: str) -> bool:
+        return project(name) in {None, "storage"} or name == "workbench.model" or name.startswith("workbench.model.")
+
+    assert violations("storage", allowed) == []
+    assert all(project(n) != "screens" for p in modules("storage") for n in imports_of(p))
+
+
+def test_model_is_self_contained() -> None:
+    def allowed(name: str) -> bool:
+        return project(name) is None or name.startswith("workbench.model")
+
+    assert violations("workbench/model", allowed) == []
+
+
+def test_the_checker_sees_relative_and_nested_imports(tmp_path: Path) -> None:
+    """Guard the guard: a function-level `from ..screens import x` inside workbench must be caught."""
+    sample = ROOT / "workbench" / "_layer_probe.py"
+    sample.write_text("def f():\n    from screens import app\n    from .model import Secret\n")
+    try:
+        assert imports_of(sample) == ["screens", "workbench.model"]
+    finally:
+        sample.unlink()
+
+
+@pytest.mark.parametrize("heavy", ["textual", "msal", "exchangelib", "pypsrp", "keyring", "httpx"])
+def test_starting_the_cli_does_not_load_heavy_libraries(heavy: str) -> None:
+    """`workbench --version` must stay fast: slow libraries load only in the commands that need them."""
+    import subprocess
+    import sys
+
+    code = f"import sys, workbench.cli; workbench.cli.build_parser(); print({heavy!r} in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
+    assert out.stdout.strip() == "False"

@@ -1,0 +1,60 @@
+"""The `workbench` command.
+
+    workbench connections list|show|add|remove|set-secret|export|import
+    workbench certs list|import|generate|remove
+    workbench info
+
+Secrets are read from standard input (`--client-secret-stdin`, `--password-stdin`) or a hidden prompt, never from
+the command line. Exit codes: 0 done, 1 it did not work (storage, vault), 2 bad input (nothing was written).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+
+from workbench import __version__
+
+from .io import FAILURE, CliError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from . import certs, connections, info
+
+    parser = argparse.ArgumentParser(
+        prog="workbench",
+        description="Define, verify and troubleshoot Microsoft 365 and on-premises Exchange connections.",
+        epilog="Data directory: $WORKBENCH_HOME, else $XDG_DATA_HOME/exchange-workbench "
+        "(~/.local/share/exchange-workbench).",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    connections.register(commands)
+    certs.register(commands)
+    info.register(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    os.umask(0o077)  # whatever we create is ours alone
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "handler", None):
+        parser.print_help()
+        return 0
+    from storage import StorageError
+
+    try:
+        result: int = args.handler(args)
+    except CliError as error:
+        print(f"workbench: {error}", file=sys.stderr)
+        return error.code
+    except StorageError as error:
+        print(f"workbench: {error}", file=sys.stderr)
+        return FAILURE
+    except KeyboardInterrupt:
+        print("workbench: interrupted; nothing was written", file=sys.stderr)
+        return 130
+    return result

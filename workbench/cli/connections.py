@@ -1,0 +1,354 @@
+"""`workbench connections ...`: list, show, add, remove, set-secret, export, import."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from storage import Changeset, NameTakenError, NotFoundError
+from workbench import validate
+from workbench.drafts import DraftInvalid, M365Draft, OnPremDraft
+from workbench.exports import ImportProblem, export_document, parse_export, public_document
+from workbench.model import (
+    CertificateCredential,
+    ClientSecretCredential,
+    Cloud,
+    Connection,
+    Credential,
+    M365Settings,
+    OnPremSettings,
+    PowerShellAuth,
+)
+from workbench.validate import FieldError
+
+from .context import new_stamp, now, open_home
+from .io import fail, info, print_json, print_table, read_secret, warn
+
+
+def register(commands: Any) -> None:
+    parser = commands.add_parser("connections", help="list, add, show, remove, export and import connections")
+    sub = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+
+    p = sub.add_parser("list", help="list connections")
+    p.add_argument("--json", action="store_true", help="print JSON (no secrets)")
+    p.set_defaults(handler=run_list)
+
+    p = sub.add_parser("show", help="show one connection")
+    p.add_argument("name")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=run_show)
+
+    p = sub.add_parser("remove", help="remove a connection and its secrets")
+    p.add_argument("name")
+    p.set_defaults(handler=run_remove)
+
+    p = sub.add_parser("set-secret", help="set the client secret or admin password (read from stdin or a prompt)")
+    p.add_argument("name")
+    p.add_argument("--stdin", action="store_true", help="read the secret from standard input")
+    p.set_defaults(handler=run_set_secret)
+
+    p = sub.add_parser("export", help="write connections as JSON, without secrets")
+    p.add_argument("--output", "-o", type=Path, help="file to write (default: standard output)")
+    p.set_defaults(handler=run_export)
+
+    p = sub.add_parser("import", help="add connections from an export (secrets must then be set)")
+    p.add_argument("file", type=Path)
+    p.set_defaults(handler=run_import)
+
+    add = sub.add_parser("add", help="add a connection").add_subparsers(dest="kind", metavar="KIND", required=True)
+
+    m = add.add_parser("m365", help="Microsoft 365 / Exchange Online, registered manually in Entra ID")
+    m.add_argument("--name", default="", help="display name (default: the application account's domain)")
+    m.add_argument("--tenant-id", required=True, help="Directory (tenant) ID, a GUID")
+    m.add_argument("--client-id", required=True, help="Application (client) ID, a GUID")
+    m.add_argument("--app-account", required=True, help="dedicated application account (an email address)")
+    cred = m.add_mutually_exclusive_group(required=True)
+    cred.add_argument("--client-secret-stdin", action="store_true", help="read the client secret's Value from stdin")
+    cred.add_argument("--certificate-thumbprint", metavar="SHA1", help="a certificate in the personal store")
+    m.add_argument("--cloud", default=Cloud.GLOBAL.value, choices=[c.value for c in Cloud])
+    m.add_argument("--authority-host", default="", metavar="URL", help="custom cloud: sign-in authority")
+    m.add_argument("--graph-url", default="", metavar="URL", help="custom cloud: Microsoft Graph root")
+    m.add_argument("--ews-url", default="", metavar="URL", help="custom cloud: EWS endpoint")
+    m.add_argument("--ca-bundle", default="", metavar="PATH", help="extra CA certificates to trust (PEM)")
+    m.set_defaults(handler=run_add_m365)
+
+    o = add.add_parser("onprem", help="on-premises Exchange Server")
+    o.add_argument("--name", default="", help="display name (default: the admin's UPN)")
+    where = o.add_mutually_exclusive_group(required=True)
+    where.add_argument("--autodiscover", action="store_true", help="find the server from the admin's address")
+    where.add_argument("--server", metavar="HOST[:PORT]", help="server FQDN or IP address")
+    o.add_argument("--ews-url", default="", metavar="URL", help="default: https://SERVER/EWS/Exchange.asmx")
+    o.add_argument("--admin-upn", required=True, help="admin account UPN, e.g. admin@contoso.com")
+    o.add_argument("--password-stdin", action="store_true", help="read the admin password from stdin")
+    trust = o.add_mutually_exclusive_group()
+    trust.add_argument("--ca-bundle", default="", metavar="PATH", help="CA certificates that issued the server's")
+    trust.add_argument("--pin-sha256", default="", metavar="HEX", help="trust exactly this server certificate")
+    o.add_argument("--dns-server", action="append", default=[], metavar="IP[:PORT]", help="resolver for autodiscover")
+    o.add_argument("--powershell-auth", default="", choices=[a.value for a in PowerShellAuth])
+    o.set_defaults(handler=run_add_onprem)
+
+
+# ------------------------------------------------------------------ describing
+
+
+def target_of(connection: Connection) -> str:
+    s = connection.settings
+    if isinstance(s, M365Settings):
+        cloud = "" if s.cloud is Cloud.GLOBAL else f" [{s.cloud.value}]"
+        return f"tenant {s.tenant_id}{cloud}"
+    return s.server if s.server else f"autodiscover ({s.admin_upn.rpartition('@')[2]})"
+
+
+def credential_of(connection: Connection) -> str:
+    s = connection.settings
+    if isinstance(s, M365Settings):
+        if isinstance(s.credential, CertificateCredential):
+            return f"certificate {s.credential.thumbprint[:8]}…"
+        return "client secret" if s.credential.secret_ref else "client secret (NOT SET)"
+    return s.admin_upn if s.password_ref else f"{s.admin_upn} (password NOT SET)"
+
+
+def status_of(connection: Connection) -> str:
+    summary = connection.last_verification
+    if summary is None:
+        return "never verified"
+    return f"{summary.status.value} {summary.at:%Y-%m-%d %H:%M}"
+
+
+def _details(connection: Connection) -> list[tuple[str, str]]:
+    s = connection.settings
+    rows = [("Name", connection.name), ("Kind", connection.kind.label), ("Id", connection.id)]
+    if isinstance(s, M365Settings):
+        rows += [
+            ("Cloud", s.cloud.value),
+            ("Registration", s.registration.value),
+            ("Tenant ID", s.tenant_id),
+            ("Client ID", s.client_id),
+            ("Application account", s.app_account),
+            ("Credential", credential_of(connection)),
+        ]
+        if isinstance(s.credential, CertificateCredential):
+            rows.append(("Certificate SHA-1", s.credential.thumbprint))
+        if s.custom_endpoints:
+            rows += [
+                ("Authority host", s.custom_endpoints.authority_host),
+                ("Graph URL", s.custom_endpoints.graph_url),
+                ("EWS URL", s.custom_endpoints.ews_url),
+            ]
+        if s.ca_bundle:
+            rows.append(("CA bundle", s.ca_bundle))
+    else:
+        rows += [
+            ("Discovery", s.discovery.value),
+            ("Server", s.server or "(found by autodiscover)"),
+            ("EWS URL", s.ews_url or "(found by autodiscover)"),
+            ("Administrator", s.admin_upn),
+            ("Password", "set" if s.password_ref else "NOT SET"),
+            ("PowerShell auth", s.powershell_auth.value),
+            ("TLS trust", s.tls.mode.value),
+        ]
+        if s.tls.ca_bundle:
+            rows.append(("CA bundle", s.tls.ca_bundle))
+        if s.tls.pin_sha256:
+            rows.append(("Pinned SHA-256", s.tls.pin_sha256))
+        if s.dns_servers:
+            rows.append(("DNS servers", ", ".join(s.dns_servers)))
+    rows += [
+        ("Created", f"{connection.created:%Y-%m-%d %H:%M:%S %Z}"),
+        ("Updated", f"{connection.updated:%Y-%m-%d %H:%M:%S %Z}"),
+        ("Last verification", status_of(connection)),
+    ]
+    return rows
+
+
+# ------------------------------------------------------------------ commands
+
+
+def run_list(args: argparse.Namespace) -> int:
+    connections = open_home().store.snapshot().connections
+    if args.json:
+        print_json([public_document(c) for c in connections])
+        return 0
+    if not connections:
+        info("No connections yet. Add one with: workbench connections add m365|onprem --help")
+        return 0
+    print_table(
+        ["NAME", "KIND", "TARGET", "CREDENTIAL", "STATUS"],
+        [[c.name, c.kind.value, target_of(c), credential_of(c), status_of(c)] for c in connections],
+    )
+    return 0
+
+
+def _find(changes: Changeset, name: str) -> Connection:
+    try:
+        return changes.get(name)
+    except NotFoundError as error:
+        fail(str(error))
+
+
+def run_show(args: argparse.Namespace) -> int:
+    try:
+        connection = open_home().store.snapshot().connection(args.name)
+    except NotFoundError as error:
+        fail(str(error))
+    if args.json:
+        print_json(public_document(connection))
+    else:
+        width = max(len(label) for label, _ in _details(connection))
+        for label, value in _details(connection):
+            print(f"{label:<{width}}  {value}")
+    return 0
+
+
+def _commit_new(changes: Changeset, connection: Connection) -> int:
+    try:
+        changes.add(connection)
+    except NameTakenError as error:
+        fail(f"{error}; choose another with --name")
+    changes.commit()
+    print(f"Added '{connection.name}' ({connection.id})")
+    return 0
+
+
+def _invalid(error: DraftInvalid) -> None:
+    fail("\n  ".join(["invalid input:", *(e.message for e in error.errors)]))
+
+
+def run_add_m365(args: argparse.Namespace) -> int:
+    draft = M365Draft(
+        tenant_id=args.tenant_id,
+        client_id=args.client_id,
+        app_account=args.app_account,
+        name=args.name,
+        cloud=args.cloud,
+        authority_host=args.authority_host,
+        graph_url=args.graph_url,
+        ews_url=args.ews_url,
+        ca_bundle=args.ca_bundle,
+    )
+    try:  # check the form before reading the secret, so every mistake is reported at once
+        draft.build(ClientSecretCredential(secret_ref=None), new_stamp())
+    except DraftInvalid as error:
+        _invalid(error)
+    home = open_home()
+    changes = home.changeset()
+    credential: Credential
+    if args.certificate_thumbprint is not None:
+        try:
+            thumbprint = validate.thumbprint(args.certificate_thumbprint)
+        except FieldError as error:
+            fail(error.message)
+        try:
+            cert = home.store.snapshot().certificate(thumbprint)
+        except NotFoundError:
+            fail(
+                f"No certificate with thumbprint {thumbprint} in the personal certificate store. "
+                "Import it first: workbench certs import FILE.pfx --password-stdin"
+            )
+        if cert.expired(now()):
+            fail(f"Certificate {thumbprint} expired on {cert.not_after:%Y-%m-%d}; Entra ID will refuse it")
+        credential = CertificateCredential(thumbprint=cert.thumbprint, sha256=cert.sha256)
+    else:
+        secret = read_secret("client secret", True, validate.client_secret)
+        credential = ClientSecretCredential(secret_ref=changes.stage_secret(secret))
+    return _commit_new(changes, draft.build(credential, new_stamp()))
+
+
+def run_add_onprem(args: argparse.Namespace) -> int:
+    draft = OnPremDraft(
+        admin_upn=args.admin_upn,
+        name=args.name,
+        discovery="autodiscover" if args.autodiscover else "manual",
+        server=args.server or "",
+        ews_url=args.ews_url,
+        powershell_auth=args.powershell_auth,
+        ca_bundle=args.ca_bundle,
+        pin_sha256=args.pin_sha256,
+        dns_servers=args.dns_server,
+    )
+    try:  # check the form before asking for the password, so a typo does not cost a retype
+        draft.build(None, new_stamp())
+    except DraftInvalid as error:
+        _invalid(error)
+    changes = open_home().changeset()
+    secret = read_secret("admin password", args.password_stdin, validate.password)
+    connection = draft.build(changes.stage_secret(secret), new_stamp())
+    if isinstance(connection.settings, OnPremSettings) and connection.settings.server:
+        for message in validate.server_warnings(validate.server_address(connection.settings.server)):
+            warn(message)
+    return _commit_new(changes, connection)
+
+
+def run_remove(args: argparse.Namespace) -> int:
+    changes = open_home().changeset()
+    connection = _find(changes, args.name)
+    changes.delete(connection.id)
+    changes.commit()
+    print(f"Removed '{connection.name}'")
+    return 0
+
+
+def run_set_secret(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    changes = open_home().changeset()
+    connection = _find(changes, args.name)
+    s = connection.settings
+    if isinstance(s, M365Settings):
+        if isinstance(s.credential, CertificateCredential):
+            fail(f"'{connection.name}' authenticates with a certificate; it has no client secret")
+        secret = read_secret("client secret", args.stdin, validate.client_secret)
+        settings: M365Settings | OnPremSettings = replace(
+            s, credential=ClientSecretCredential(secret_ref=changes.stage_secret(secret))
+        )
+    else:
+        secret = read_secret("admin password", args.stdin, validate.password)
+        settings = replace(s, password_ref=changes.stage_secret(secret))
+    changes.edit(replace(connection, settings=settings, updated=now()))
+    changes.commit()
+    print(f"Updated the secret of '{connection.name}'")
+    return 0
+
+
+def run_export(args: argparse.Namespace) -> int:
+    import json
+
+    connections = open_home().store.snapshot().connections
+    text = json.dumps(export_document(connections, now()), indent=2, ensure_ascii=False) + "\n"
+    if args.output is None:
+        sys.stdout.write(text)
+    else:
+        args.output.write_text(text, encoding="utf-8")
+        info(f"Exported {len(connections)} connection(s) to {args.output} (no secrets)")
+    return 0
+
+
+def run_import(args: argparse.Namespace) -> int:
+    try:
+        text = args.file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        fail(f"Cannot read {args.file}: {getattr(error, 'strerror', None) or error}")
+    try:
+        connections = parse_export(text, str(args.file), new_stamp)
+    except ImportProblem as error:
+        fail(str(error))
+    home = open_home()
+    changes = home.changeset()
+    known_certs = {c.thumbprint for c in home.store.snapshot().certificates}
+    for connection in connections:
+        try:
+            changes.add(connection)
+        except NameTakenError as error:
+            fail(f"{error}; nothing was imported")
+    changes.commit()
+    for connection in connections:
+        print(f"Imported '{connection.name}'")
+        s = connection.settings
+        if isinstance(s, M365Settings) and isinstance(s.credential, CertificateCredential):
+            if s.credential.thumbprint not in known_certs:
+                warn(f"'{connection.name}' needs certificate {s.credential.thumbprint}: workbench certs import FILE")
+        elif connection.secret_refs == ():
+            warn(f"'{connection.name}' has no secret yet: workbench connections set-secret '{connection.name}'")
+    return 0

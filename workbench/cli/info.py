@@ -1,0 +1,37 @@
+"""`workbench info`: where the data lives and how secrets are protected."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from .context import open_home
+from .io import print_json
+
+
+def register(commands: Any) -> None:
+    parser = commands.add_parser("info", help="show the data directory, the store and how secrets are kept")
+    parser.add_argument("--json", action="store_true")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    home = open_home()
+    snapshot = home.store.snapshot()
+    vault = home.vault()
+    facts = {
+        "data_dir": str(home.path),
+        "store": str(home.store.path),
+        "connections": len(snapshot.connections),
+        "certificates": len(snapshot.certificates),
+        "vault": vault.backend.value,
+        "vault_description": vault.backend.description,
+    }
+    if args.json:
+        print_json(facts)
+    else:
+        for key, value in facts.items():
+            if key != "vault_description":
+                print(f"{key.replace('_', ' '):<13} {value}")
+        print(f"{'secrets':<13} {vault.backend.description}")
+    return 0

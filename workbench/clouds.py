@@ -1,0 +1,56 @@
+"""Microsoft cloud endpoint table: the one place that knows where each national cloud lives."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .model import Cloud, M365Settings
+
+
+@dataclass(frozen=True, slots=True)
+class CloudEndpoints:
+    authority_host: str  # https://login...
+    graph_url: str  # https://graph...
+    ews_url: str  # https://outlook.../EWS/Exchange.asmx
+
+    @property
+    def graph_scope(self) -> str:
+        return f"{self.graph_url}/.default"
+
+    @property
+    def ews_scope(self) -> str:
+        scheme, _, rest = self.ews_url.partition("://")
+        return f"{scheme}://{rest.split('/', 1)[0]}/.default"
+
+
+BUILT_IN: dict[Cloud, CloudEndpoints] = {
+    Cloud.GLOBAL: CloudEndpoints(
+        "https://login.microsoftonline.com",
+        "https://graph.microsoft.com",
+        "https://outlook.office365.com/EWS/Exchange.asmx",
+    ),
+    Cloud.USGOV_HIGH: CloudEndpoints(
+        "https://login.microsoftonline.us",
+        "https://graph.microsoft.us",
+        "https://outlook.office365.us/EWS/Exchange.asmx",
+    ),
+    Cloud.USGOV_DOD: CloudEndpoints(
+        "https://login.microsoftonline.us",
+        "https://dod-graph.microsoft.us",
+        "https://outlook-dod.office365.us/EWS/Exchange.asmx",
+    ),
+    Cloud.CHINA: CloudEndpoints(
+        "https://login.partner.microsoftonline.cn",
+        "https://microsoftgraph.chinacloudapi.cn",
+        "https://partner.outlook.cn/EWS/Exchange.asmx",
+    ),
+}
+
+
+def endpoints_for(settings: M365Settings) -> CloudEndpoints:
+    if settings.cloud is Cloud.CUSTOM:
+        custom = settings.custom_endpoints
+        if custom is None:
+            raise ValueError("a custom cloud needs custom endpoints")
+        return CloudEndpoints(custom.authority_host, custom.graph_url, custom.ews_url)
+    return BUILT_IN[settings.cloud]

@@ -1,0 +1,62 @@
+"""The domain model. Imports nothing else from the project, so every layer may depend on it."""
+
+from .certificate import CertificateInfo, CertificateSource
+from .codec import (
+    DocumentError,
+    certificate_from_document,
+    certificate_to_document,
+    connection_from_document,
+    connection_to_document,
+)
+from .connection import (
+    AppRegistration,
+    CertificateCredential,
+    ClientSecretCredential,
+    Cloud,
+    Connection,
+    ConnectionKind,
+    Credential,
+    CustomEndpoints,
+    Discovery,
+    M365Settings,
+    OnPremSettings,
+    PowerShellAuth,
+    Registration,
+    Settings,
+    TlsTrust,
+    TrustMode,
+    VerificationStatus,
+    VerificationSummary,
+    name_key,
+)
+from .secret import Secret
+
+__all__ = [
+    "AppRegistration",
+    "CertificateCredential",
+    "CertificateInfo",
+    "CertificateSource",
+    "ClientSecretCredential",
+    "Cloud",
+    "Connection",
+    "ConnectionKind",
+    "Credential",
+    "CustomEndpoints",
+    "Discovery",
+    "DocumentError",
+    "M365Settings",
+    "OnPremSettings",
+    "PowerShellAuth",
+    "Registration",
+    "Secret",
+    "Settings",
+    "TlsTrust",
+    "TrustMode",
+    "VerificationStatus",
+    "VerificationSummary",
+    "certificate_from_document",
+    "certificate_to_document",
+    "connection_from_document",
+    "connection_to_document",
+    "name_key",
+]

@@ -1,0 +1,310 @@
+"""Field validators shared by the wizard, the CLI and the Python API.
+
+Each parser takes what a person typed or pasted and returns the normalised value, or raises `FieldError` with a
+message that says what is wrong and what a right value looks like. No parser accepts a value it would later choke on.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+import unicodedata
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+GUID_EXAMPLE = "00000000-0000-0000-0000-000000000000"
+_GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+_HEX = re.compile(r"^[0-9A-F]+$")
+_LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
+_LOCAL_PART = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*$")
+# Characters that ride along when a thumbprint is copied out of Windows' certificate dialog or a web page.
+_INVISIBLE = {"\u200e", "\u200f", "\ufeff", "\u200b", "\u00a0", "\u202a", "\u202c"}
+
+
+class FieldError(ValueError):
+    """A value that cannot be used, with the message to show next to the field."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+@dataclass(frozen=True, slots=True)
+class ServerAddress:
+    host: str  # without brackets
+    port: int | None
+
+    @property
+    def is_ip(self) -> bool:
+        return is_ip_address(self.host)
+
+    @property
+    def netloc(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return host if self.port is None else f"{host}:{self.port}"
+
+    def __str__(self) -> str:
+        return self.netloc
+
+
+def _clean(text: str) -> str:
+    return "".join(ch for ch in text if ch not in _INVISIBLE).strip()
+
+
+def _require(field: str, label: str, text: str) -> str:
+    value = _clean(text)
+    if not value:
+        raise FieldError(field, f"{label} is required")
+    if any(unicodedata.category(ch) == "Cc" for ch in value):
+        raise FieldError(field, f"{label} contains a control character (a pasted line break?)")
+    return value
+
+
+def guid(text: str, *, field: str, label: str) -> str:
+    value = _require(field, label, text).strip("{}")
+    if not _GUID.match(value):
+        raise FieldError(field, f"{label} must be a GUID like {GUID_EXAMPLE}")
+    return value.lower()
+
+
+def tenant_id(text: str) -> str:
+    value = _clean(text)
+    if value and "." in value and not _GUID.match(value.strip("{}")):
+        raise FieldError(
+            "tenant_id",
+            f"Tenant ID must be a GUID like {GUID_EXAMPLE}, not a domain name: find it in the Entra admin "
+            "center under Overview > Tenant ID",
+        )
+    return guid(text, field="tenant_id", label="Tenant ID")
+
+
+def client_id(text: str) -> str:
+    return guid(text, field="client_id", label="Client ID")
+
+
+def is_ip_address(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text.strip("[]"))
+    except ValueError:
+        return False
+    return True
+
+
+def hostname(text: str, *, field: str = "server", label: str = "Server") -> str:
+    """A DNS name (FQDN, or `localhost`); IP addresses are accepted by `server_address`, not here."""
+    value = _require(field, label, text).rstrip(".").lower()
+    if len(value) > 253:
+        raise FieldError(field, f"{label} is longer than the 253 characters a DNS name may have")
+    labels = value.split(".")
+    bad = next((part for part in labels if not _LABEL.match(part)), None)
+    if bad is not None:
+        shown = bad or "(empty)"
+        raise FieldError(
+            field,
+            f"{label} '{value}' is not a valid DNS name: the part '{shown}' may contain only letters, digits "
+            "and hyphens, and may not start or end with a hyphen",
+        )
+    if len(labels) == 1 and value != "localhost":
+        raise FieldError(
+            field,
+            f"{label} '{value}' is a short name: use the fully qualified name, like {value}.contoso.com",
+        )
+    if labels[-1].isdigit():
+        raise FieldError(field, f"{label} '{value}' looks like a mistyped IP address")
+    return value
+
+
+def port(text: str, *, field: str, label: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= 65535:
+        raise FieldError(field, f"{label} port must be a number from 1 to 65535, not '{text}'")
+    return int(text)
+
+
+def server_address(text: str, *, field: str = "server", label: str = "Server") -> ServerAddress:
+    """FQDN or IP address, optionally with `:port` (IPv6 with a port in brackets: `[2001:db8::1]:443`)."""
+    value = _require(field, label, text)
+    if "://" in value:
+        raise FieldError(
+            field, f"{label} is a host name or IP address, not a URL: drop the '{value.split('://')[0]}://'"
+        )
+    if "/" in value:
+        raise FieldError(field, f"{label} is a host name or IP address without a path")
+    if value.startswith("["):
+        host, sep, rest = value[1:].partition("]")
+        if not sep or (rest and not rest.startswith(":")):
+            raise FieldError(field, f"{label} '{value}' is not of the form [IPv6]:port")
+        if not is_ip_address(host):
+            raise FieldError(field, f"{label} '{host}' in brackets is not an IPv6 address")
+        return ServerAddress(
+            str(ipaddress.ip_address(host)), port(rest[1:], field=field, label=label) if rest else None
+        )
+    if value.count(":") > 1:  # bare IPv6
+        if not is_ip_address(value):
+            raise FieldError(field, f"{label} '{value}' is not a valid IPv6 address")
+        return ServerAddress(str(ipaddress.ip_address(value)), None)
+    host, sep, port_text = value.partition(":")
+    parsed_port = port(port_text, field=field, label=label) if sep else None
+    if re.fullmatch(r"[0-9.]+", host):
+        try:
+            return ServerAddress(str(ipaddress.IPv4Address(host)), parsed_port)
+        except ValueError:
+            raise FieldError(field, f"{label} '{host}' is not a valid IPv4 address") from None
+    return ServerAddress(hostname(host, field=field, label=label), parsed_port)
+
+
+def server_warnings(address: ServerAddress) -> list[str]:
+    """Things that are allowed but that the admin should know before the first verification."""
+    if address.is_ip:
+        return [
+            f"{address.host} is an IP address: remote PowerShell will need Basic authentication on the "
+            "PowerShell virtual directory, and the server certificate will rarely name the IP"
+        ]
+    return []
+
+
+def dns_server(text: str) -> str:
+    """A resolver for autodiscover lookups: an IP address with an optional port."""
+    address = server_address(text, field="dns_server", label="DNS server")
+    if not address.is_ip:
+        raise FieldError("dns_server", f"DNS server must be an IP address, not the name '{address.host}'")
+    return address.netloc
+
+
+def email_address(text: str, *, field: str, label: str, example: str) -> str:
+    value = _require(field, label, text)
+    if "\\" in value and "@" not in value:
+        domain, _, user = value.partition("\\")
+        raise FieldError(
+            field,
+            f"{label} must be in UPN form like {user or 'admin'}@{domain.lower() or 'contoso'}.com, not DOMAIN\\user",
+        )
+    local, at, domain = value.rpartition("@")
+    if not at or not local:
+        raise FieldError(field, f"{label} must be an address like {example}")
+    if len(local) > 64 or not _LOCAL_PART.match(local):
+        raise FieldError(field, f"{label}: '{local}' is not a valid name before the @ (like {example})")
+    try:
+        domain = hostname(domain, field=field, label=f"{label} domain")
+    except FieldError as error:
+        raise FieldError(field, error.message) from None
+    if domain == "localhost":
+        raise FieldError(field, f"{label} needs a real domain after the @, like {example}")
+    address = f"{local}@{domain}"
+    if len(address) > 254:
+        raise FieldError(field, f"{label} is longer than the 254 characters an address may have")
+    return address
+
+
+def app_account(text: str) -> str:
+    return email_address(text, field="app_account", label="Application account", example="backup@contoso.com")
+
+
+def admin_upn(text: str) -> str:
+    return email_address(text, field="admin_upn", label="Administrator's UPN", example="admin@contoso.com")
+
+
+def thumbprint(text: str) -> str:
+    """SHA-1 certificate thumbprint as Entra and Windows show it; spaces, colons and the invisible marks that
+    come with a copy from Windows' certificate dialog are dropped."""
+    raw = _require("thumbprint", "Certificate thumbprint", text)
+    value = re.sub(r"[\s:]", "", raw).upper()
+    if len(value) == 64 and _HEX.match(value):
+        raise FieldError(
+            "thumbprint",
+            "That is a SHA-256 fingerprint; Entra's Certificates & secrets page shows the SHA-1 thumbprint "
+            "(40 hexadecimal characters)",
+        )
+    if len(value) != 40 or not _HEX.match(value):
+        raise FieldError("thumbprint", f"Certificate thumbprint must be 40 hexadecimal characters (found {len(value)})")
+    return value
+
+
+def sha256_fingerprint(text: str, *, field: str = "pin_sha256") -> str:
+    raw = _require(field, "SHA-256 fingerprint", text)
+    value = re.sub(r"[\s:]", "", raw).upper()
+    if len(value) != 64 or not _HEX.match(value):
+        raise FieldError(field, f"SHA-256 fingerprint must be 64 hexadecimal characters (found {len(value)})")
+    return value
+
+
+def client_secret(text: str) -> str:
+    value = text.strip("\r\n")
+    if not value.strip():
+        raise FieldError("client_secret", "Client secret is required")
+    if "\n" in value or "\r" in value:
+        raise FieldError("client_secret", "Client secret is one line; the pasted text holds a line break")
+    if _GUID.match(value.strip()):
+        raise FieldError(
+            "client_secret",
+            "That looks like the secret's ID (a GUID). Paste the secret's Value instead: Entra shows it only "
+            "once, right after the secret is created",
+        )
+    return value
+
+
+def password(text: str) -> str:
+    value = text.strip("\r\n")
+    if not value:
+        raise FieldError("password", "Password is required")
+    return value
+
+
+def https_url(text: str, *, field: str, label: str) -> str:
+    value = _require(field, label, text)
+    parts = urlsplit(value)
+    if parts.scheme.lower() == "http":
+        raise FieldError(field, f"{label} must use https://; credentials never travel over plain http")
+    if parts.scheme.lower() != "https" or not parts.netloc:
+        raise FieldError(field, f"{label} must be an https:// URL, like https://mail.contoso.com/EWS/Exchange.asmx")
+    if "@" in parts.netloc:
+        raise FieldError(field, f"{label} must not carry a user name or password")
+    try:
+        server_address(parts.netloc, field=field, label=f"{label} host")
+    except FieldError as error:
+        raise FieldError(field, error.message) from None
+    return value
+
+
+def base_url(text: str, *, field: str, label: str) -> str:
+    """An https URL used as a base (authority host, Graph root): no query, no fragment, no trailing slash."""
+    value = https_url(text, field=field, label=label)
+    parts = urlsplit(value)
+    if parts.query or parts.fragment:
+        raise FieldError(field, f"{label} must not have a query or fragment")
+    return value.rstrip("/")
+
+
+def connection_name(text: str) -> str:
+    value = _require("name", "Name", text)
+    if len(value) > 80:
+        raise FieldError("name", "Name must be at most 80 characters")
+    return value
+
+
+def validity_days(text: str) -> int:
+    if not text.strip().isdigit() or not 1 <= int(text) <= 3650:
+        raise FieldError("days", f"Validity must be a whole number of days from 1 to 3650, not '{text}'")
+    return int(text)
+
+
+def ews_url_for(address: ServerAddress) -> str:
+    """The EWS URL an on-prem server normally publishes, as the wizard proposes it."""
+    return f"https://{address.netloc}/EWS/Exchange.asmx"
+
+
+def ca_bundle(text: str, *, field: str = "ca_bundle") -> str:
+    """A readable PEM file holding at least one certificate."""
+    from pathlib import Path
+
+    value = _require(field, "CA bundle", text)
+    path = Path(value).expanduser()
+    if not path.is_file():
+        raise FieldError(field, f"CA bundle {value} does not exist or is not a file")
+    try:
+        head = path.read_bytes()[:1_000_000]
+    except OSError as error:
+        raise FieldError(field, f"CA bundle {value} cannot be read: {error.strerror}") from None
+    if b"-----BEGIN CERTIFICATE-----" not in head:
+        raise FieldError(field, f"CA bundle {value} holds no PEM certificate (-----BEGIN CERTIFICATE-----)")
+    return str(path.resolve())
