@@ -177,7 +177,8 @@ def email_address(text: str, *, field: str, label: str, example: str) -> str:
         domain, _, user = value.partition("\\")
         raise FieldError(
             field,
-            f"{label} must be in UPN form like {user or 'admin'}@{domain.lower() or 'contoso'}.com, not DOMAIN\\user",
+            f"{label} must be written user@domain, like {user or 'admin'}@{domain.lower() or 'contoso'}.com, "
+            "not DOMAIN\\user",
         )
     local, at, domain = value.rpartition("@")
     if not at or not local:

@@ -267,3 +267,16 @@ def test_info(wb: Workbench) -> None:
 def test_password_without_stdin_or_terminal(wb: Workbench) -> None:
     result = wb("connections", "add", "onprem", "--autodiscover", "--admin-upn", "a@contoso.com", stdin="")
     assert result.returncode == 2 and "--password-stdin" in result.stderr
+
+
+def test_demo_walks_through_and_leaves_nothing(wb: Workbench, tmp_path: Path) -> None:
+    result = wb("demo")
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "Tenant ID must be a GUID like 00000000-0000-0000-0000-000000000000" in out
+    assert "connections on disk so far: 0" in out
+    assert "added 3" in out
+    assert "secrets found in clear under the data directory: none" in out
+    demo_dir = out.split("Demo data directory: ")[1].split(" ")[0]
+    assert not Path(demo_dir).exists()
+    assert not wb.home.exists()  # the user's own data directory is never touched

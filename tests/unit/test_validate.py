@@ -97,7 +97,7 @@ class TestAddresses:
 
     def test_down_level_logon_name_is_explained(self) -> None:
         assert message(validate.admin_upn, "CONTOSO\\admin") == (
-            "Administrator's UPN must be in UPN form like admin@contoso.com, not DOMAIN\\user"
+            "Administrator's UPN must be written user@domain, like admin@contoso.com, not DOMAIN\\user"
         )
 
     @pytest.mark.parametrize(

@@ -3,6 +3,7 @@
     workbench connections list|show|add|remove|set-secret|export|import
     workbench certs list|import|generate|remove
     workbench info
+    workbench demo
 
 Secrets are read from standard input (`--client-secret-stdin`, `--password-stdin`) or a hidden prompt, never from
 the command line. Exit codes: 0 done, 1 it did not work (storage, vault), 2 bad input (nothing was written).
@@ -21,7 +22,7 @@ from .io import FAILURE, CliError
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from . import certs, connections, info
+    from . import certs, connections, demo, info
 
     parser = argparse.ArgumentParser(
         prog="workbench",
@@ -34,6 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     connections.register(commands)
     certs.register(commands)
     info.register(commands)
+    demo.register(commands)
     return parser
 
 
