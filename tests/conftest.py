@@ -10,7 +10,10 @@ from pathlib import Path
 import pytest
 
 from storage import Home
+from tests import network_guard
 from tests.factories import make_cert_files
+
+network_guard.install()
 
 FROZEN_NOW = datetime(2026, 11, 27, 9, 30, tzinfo=UTC)
 
@@ -25,6 +28,16 @@ def _isolated_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> It
     old_umask = os.umask(0o077)
     yield
     os.umask(old_umask)
+
+
+@pytest.fixture(autouse=True)
+def _loopback_only() -> Iterator[None]:
+    """Fail any test during which something tried to reach a non-loopback address, even if the code under test
+    swallowed the guard's error."""
+    before = len(network_guard.violations)
+    yield
+    new = network_guard.violations[before:]
+    assert not new, "network access outside loopback: " + "; ".join(new)
 
 
 @pytest.fixture

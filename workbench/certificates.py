@@ -144,19 +144,19 @@ def parse_subject(text: str) -> x509.Name:
     return name
 
 
-def generate(subject: str, days: int, now: datetime) -> LoadedCertificate:
-    """A self-signed RSA 2048 certificate for client authentication, valid from now for `days` days."""
-    name = parse_subject(subject)
-    key = rsa.generate_private_key(public_exponent=65537, key_size=MIN_KEY_BITS)
-    start = now - timedelta(minutes=5)  # tolerate a little clock skew on the Entra side
-    cert = (
+def build_certificate(
+    key: rsa.RSAPrivateKey, subject: x509.Name | str, not_before: datetime, not_after: datetime
+) -> x509.Certificate:
+    """A self-signed certificate for app authentication: SHA-256, not a CA, client-authentication EKU."""
+    name = parse_subject(subject) if isinstance(subject, str) else subject
+    return (
         x509.CertificateBuilder()
         .subject_name(name)
         .issuer_name(name)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
-        .not_valid_before(start)
-        .not_valid_after(now + timedelta(days=days))
+        .not_valid_before(not_before)
+        .not_valid_after(not_after)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(
             x509.KeyUsage(
@@ -176,4 +176,11 @@ def generate(subject: str, days: int, now: datetime) -> LoadedCertificate:
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
         .sign(key, hashes.SHA256())
     )
+
+
+def generate(subject: str, days: int, now: datetime) -> LoadedCertificate:
+    """A new RSA 2048 app certificate, valid from now (less five minutes of clock-skew slack) for `days` days."""
+    name = parse_subject(subject)
+    key = rsa.generate_private_key(public_exponent=65537, key_size=MIN_KEY_BITS)
+    cert = build_certificate(key, name, now - timedelta(minutes=5), now + timedelta(days=days))
     return describe(cert, key, CertificateSource.GENERATED, now)

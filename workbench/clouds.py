@@ -6,6 +6,12 @@ from dataclasses import dataclass
 
 from .model import Cloud, M365Settings
 
+# The workbench's own multi-tenant public client, used to sign the admin in with a device code for automatic
+# registration (declares delegated Application.ReadWrite.All, AppRoleAssignment.ReadWrite.All, User.Read).
+WORKBENCH_PUBLIC_CLIENT_ID = "b5a3e6c1-7f2d-4e8a-9c41-2d6f0e8b7a93"
+GRAPH_APP_ID = "00000003-0000-0000-c000-000000000000"
+EXCHANGE_ONLINE_APP_ID = "00000002-0000-0ff1-ce00-000000000000"
+
 
 @dataclass(frozen=True, slots=True)
 class CloudEndpoints:

@@ -13,6 +13,7 @@ import pytest
 
 from tests.factories import CLIENT, PFX_PASSWORD, TENANT
 
+ROOT = Path(__file__).resolve().parents[2]
 SECRET = "Xy7~Q.example-client-secret_value"
 PASSWORD = "Exchange-Admin-P@ss"
 
@@ -26,6 +27,7 @@ class Workbench:
     ) -> subprocess.CompletedProcess[str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("WORKBENCH_")}
         env |= {"WORKBENCH_HOME": str(home or self.home), "WORKBENCH_VAULT": "key-file", "NO_COLOR": "1"}
+        env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "tests" / "guard"), str(ROOT)])  # guarded subprocess
         return subprocess.run(
             [sys.executable, "-m", "workbench", *args],
             input=stdin,

@@ -4,6 +4,7 @@
     workbench certs list|import|generate|remove
     workbench info
     workbench demo
+    workbench lab --state-file PATH [--scenario S[,S]]
 
 Secrets are read from standard input (`--client-secret-stdin`, `--password-stdin`) or a hidden prompt, never from
 the command line. Exit codes: 0 done, 1 it did not work (storage, vault), 2 bad input (nothing was written).
@@ -22,7 +23,7 @@ from .io import FAILURE, CliError
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from . import certs, connections, demo, info
+    from . import certs, connections, demo, info, lab
 
     parser = argparse.ArgumentParser(
         prog="workbench",
@@ -36,6 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
     certs.register(commands)
     info.register(commands)
     demo.register(commands)
+    lab.register(commands)
     return parser
 
 

@@ -1,0 +1,134 @@
+"""Lab fixtures and the real clients (msal, httpx, exchangelib) pointed at it, configured as a careful client
+would be: the lab CA trusted explicitly, environment CA overrides ignored (REQUESTS_CA_BUNDLE would otherwise win
+over `verify=`), exchangelib failing fast."""
+
+from __future__ import annotations
+
+import ssl
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import httpx
+import msal
+import pytest
+import requests
+from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat, pkcs12
+from requests.adapters import HTTPAdapter
+
+from workbench.lab import Lab, LabState
+
+GRAPH_SCOPE = "https://graph.microsoft.com/.default"
+EWS_SCOPE = "https://outlook.office365.com/.default"
+
+
+@pytest.fixture(scope="session")
+def healthy_lab() -> Iterator[Lab]:
+    with Lab(mailboxes=5, auto_approve=0.5, seed=7) as lab:
+        yield lab
+
+
+@pytest.fixture
+def make_lab() -> Iterator[Callable[..., Lab]]:
+    started: list[Lab] = []
+
+    def start(scenarios: str = "", **kwargs: Any) -> Lab:
+        kwargs.setdefault("mailboxes", 3)
+        lab = Lab(scenarios, **kwargs)
+        lab.start()
+        started.append(lab)
+        return lab
+
+    yield start
+    for lab in started:
+        lab.stop()
+
+
+def session_for(state: LabState) -> requests.Session:
+    session = requests.Session()
+    session.trust_env = False
+    session.verify = state.ca_bundle
+    return session
+
+
+def graph_client(state: LabState, token: str) -> httpx.Client:
+    return httpx.Client(
+        base_url=f"{state.m365.graph_url}/v1.0",
+        verify=ssl.create_default_context(cafile=state.ca_bundle),
+        trust_env=False,
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=10,
+    )
+
+
+def certificate_credential(state: LabState, form: str) -> dict[str, str]:
+    m = state.m365
+    with open(m.certificate_pfx, "rb") as handle:
+        key, _cert, _ = pkcs12.load_key_and_certificates(handle.read(), m.certificate_password.encode())
+    assert key is not None
+    pem = key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption()).decode()
+    if form == "thumbprint":
+        return {"private_key": pem, "thumbprint": m.certificate_thumbprint}
+    return {"private_key": pem, "public_certificate": m.certificate_pem}
+
+
+def confidential(state: LabState, credential: Any = None) -> msal.ConfidentialClientApplication:
+    m = state.m365
+    return msal.ConfidentialClientApplication(
+        m.client_id,
+        authority=f"{m.authority_host}/{m.tenant_id}",
+        client_credential=credential if credential is not None else m.client_secret,
+        http_client=session_for(state),
+        instance_discovery=False,
+        timeout=10,
+    )
+
+
+def app_token(state: LabState, scope: str = GRAPH_SCOPE, credential: Any = None) -> dict[str, Any]:
+    result: dict[str, Any] = confidential(state, credential).acquire_token_for_client([scope])
+    return result
+
+
+class LabCAAdapter(HTTPAdapter):
+    """exchangelib mounts `BaseProtocol.HTTP_ADAPTER_CLS` for every EWS request: trust the lab CA (only)."""
+
+    ca: str = ""
+
+    def cert_verify(self, conn: Any, url: str, verify: Any, cert: Any) -> None:
+        super().cert_verify(conn, url, self.ca, cert)
+
+    def get_connection_with_tls_context(self, request: Any, verify: Any, proxies: Any = None, cert: Any = None) -> Any:
+        return super().get_connection_with_tls_context(request, self.ca, proxies=proxies, cert=cert)
+
+
+@pytest.fixture
+def exchangelib_for() -> Iterator[Callable[[LabState], None]]:
+    from exchangelib.protocol import BaseProtocol, close_connections
+
+    original = BaseProtocol.HTTP_ADAPTER_CLS
+
+    def use(state: LabState) -> None:
+        LabCAAdapter.ca = state.ca_bundle
+        BaseProtocol.HTTP_ADAPTER_CLS = LabCAAdapter
+
+    yield use
+    close_connections()
+    BaseProtocol.HTTP_ADAPTER_CLS = original
+
+
+def ews_account(state: LabState, token: dict[str, Any], mailbox: str, impersonate: bool = True) -> Any:
+    from exchangelib import DELEGATE, IMPERSONATION, OAUTH2, Account, Configuration, Version
+    from exchangelib.credentials import OAuth2AuthorizationCodeCredentials
+    from exchangelib.protocol import FailFast
+    from exchangelib.version import EXCHANGE_O365
+
+    access = dict(token)
+    access["expires_at"] = time.time() + int(token["expires_in"])
+    config = Configuration(
+        service_endpoint=state.m365.ews_url,
+        credentials=OAuth2AuthorizationCodeCredentials(access_token=access),
+        auth_type=OAUTH2,
+        version=Version(build=EXCHANGE_O365),
+        retry_policy=FailFast(),
+    )
+    return Account(mailbox, config=config, autodiscover=False, access_type=IMPERSONATION if impersonate else DELEGATE)

@@ -1,0 +1,203 @@
+"""Entra ID in the lab, through the unmodified MSAL client."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+import jwt
+import msal
+import pytest
+
+from tests.lab.conftest import EWS_SCOPE, GRAPH_SCOPE, app_token, certificate_credential, confidential, session_for
+from workbench.lab import Lab
+
+
+def claims(token: str) -> dict[str, object]:
+    return jwt.decode(token, options={"verify_signature": False})
+
+
+def aadsts(result: dict[str, object]) -> int:
+    match = re.match(r"AADSTS(\d+):", str(result.get("error_description", "")))
+    assert match, result
+    return int(match.group(1))
+
+
+def test_client_secret_tokens_carry_the_consented_roles(healthy_lab: Lab) -> None:
+    state = healthy_lab.state
+    graph = app_token(state, GRAPH_SCOPE)
+    assert graph["token_type"] == "Bearer" and graph["expires_in"] > 3000
+    graph_claims = claims(graph["access_token"])
+    assert graph_claims["aud"] == "https://graph.microsoft.com"
+    assert graph_claims["tid"] == state.m365.tenant_id
+    assert graph_claims["roles"] == ["Mail.ReadWrite", "Organization.Read.All", "User.Read.All"]
+    ews_claims = claims(app_token(state, EWS_SCOPE)["access_token"])
+    assert (ews_claims["aud"], ews_claims["roles"]) == ("https://outlook.office365.com", ["full_access_as_app"])
+
+
+@pytest.mark.parametrize(
+    ("form", "alg", "header"), [("thumbprint", "RS256", "x5t"), ("public_certificate", "PS256", "x5t#S256")]
+)
+def test_certificate_assertions_in_both_forms(healthy_lab: Lab, form: str, alg: str, header: str) -> None:
+    state = healthy_lab.state
+    sent: list[str] = []
+    session = session_for(state)
+    original = session.post
+
+    def spy(url: str, **kwargs: Any) -> Any:
+        data = kwargs.get("data") or {}
+        if isinstance(data, dict) and "client_assertion" in data:
+            value = data["client_assertion"]
+            sent.append(value.decode() if isinstance(value, bytes) else str(value))
+        return original(url, **kwargs)
+
+    session.post = spy  # type: ignore[method-assign,assignment]
+    app = msal.ConfidentialClientApplication(
+        state.m365.client_id,
+        authority=f"{state.m365.authority_host}/{state.m365.tenant_id}",
+        client_credential=certificate_credential(state, form),
+        http_client=session,
+        instance_discovery=False,
+    )
+    result = app.acquire_token_for_client([GRAPH_SCOPE])
+    assert "access_token" in result, result
+    (assertion,) = sent
+    assert jwt.get_unverified_header(assertion)["alg"] == alg and header in jwt.get_unverified_header(assertion)
+
+
+def test_tenant_domain_works_as_authority(healthy_lab: Lab) -> None:
+    m = healthy_lab.state.m365
+    app = msal.ConfidentialClientApplication(
+        m.client_id,
+        authority=f"{m.authority_host}/{m.tenant_domain}",
+        client_credential=m.client_secret,
+        http_client=session_for(healthy_lab.state),
+        instance_discovery=False,
+    )
+    assert "access_token" in app.acquire_token_for_client([GRAPH_SCOPE])
+
+
+@pytest.mark.parametrize(
+    ("scope", "code"),
+    [("https://graph.microsoft.com/User.Read", 1002012), ("https://graph.contoso.test/.default", 500011)],
+)
+def test_bad_scopes(healthy_lab: Lab, scope: str, code: int) -> None:
+    result = app_token(healthy_lab.state, scope)
+    assert aadsts(result) == code
+
+
+@pytest.mark.parametrize(
+    ("scenario", "credential", "error", "code", "text"),
+    [
+        ("bad-secret", "secret", "invalid_client", 7000215, "not the client secret ID"),
+        ("expired-secret", "secret", "invalid_client", 7000222, "are expired"),
+        ("unknown-client", "secret", "unauthorized_client", 700016, "was not found in the directory"),
+        ("cert-not-registered", "thumbprint", "invalid_client", 700027, "The key was not found"),
+        ("cert-not-registered", "public_certificate", "invalid_client", 700027, "The key was not found"),
+        ("expired-cert", "public_certificate", "invalid_client", 700027, "The key used is expired"),
+        ("conditional-access", "secret", "invalid_grant", 53003, "Conditional Access"),
+    ],
+)
+def test_token_scenarios(
+    make_lab: Callable[..., Lab], scenario: str, credential: str, error: str, code: int, text: str
+) -> None:
+    state = make_lab(scenario).state
+    cred = None if credential == "secret" else certificate_credential(state, credential)
+    result = app_token(state, GRAPH_SCOPE, cred)
+    assert result.get("error") == error, result
+    assert aadsts(result) == code and result["error_codes"] == [code]
+    assert text in result["error_description"]
+    assert "Trace ID:" in result["error_description"]
+
+
+def test_unknown_tenant_fails_when_msal_discovers_it(make_lab: Callable[..., Lab]) -> None:
+    state = make_lab("unknown-tenant").state
+    with pytest.raises(ValueError, match="Unable to get authority configuration"):
+        confidential(state)
+    response = session_for(state).get(
+        f"{state.m365.authority_host}/{state.m365.tenant_id}/v2.0/.well-known/openid-configuration"
+    )
+    assert response.status_code == 400
+    assert response.json()["error_codes"] == [90002]
+
+
+def test_no_consent_gives_tokens_without_roles(make_lab: Callable[..., Lab]) -> None:
+    state = make_lab("no-consent").state
+    token = app_token(state)
+    assert "access_token" in token and "roles" not in claims(token["access_token"])
+
+
+def test_device_code_flow_with_auto_approve(healthy_lab: Lab) -> None:
+    state = healthy_lab.state
+    m = state.m365
+    app = msal.PublicClientApplication(
+        m.public_client_id,
+        authority=f"{m.authority_host}/organizations",
+        http_client=session_for(state),
+        instance_discovery=False,
+    )
+    flow = app.initiate_device_flow(
+        scopes=["https://graph.microsoft.com/Application.ReadWrite.All", "https://graph.microsoft.com/User.Read"]
+    )
+    assert flow["verification_uri"].startswith(m.authority_host) and flow["user_code"] in flow["message"]
+    result = app.acquire_token_by_device_flow(flow)
+    assert "access_token" in result, result
+    assert result["id_token_claims"]["preferred_username"] == m.admin_upn
+    assert result["id_token_claims"]["tid"] == m.tenant_id
+    assert set(str(claims(result["access_token"])["scp"]).split()) == {"Application.ReadWrite.All", "User.Read"}
+    assert [a["username"] for a in app.get_accounts()] == [m.admin_upn]
+
+
+def test_device_code_signed_in_by_a_person(make_lab: Callable[..., Lab]) -> None:
+    """The verification page as a person uses it: code, then account and password."""
+    state = make_lab().state
+    m = state.m365
+    web = session_for(state)
+    app = msal.PublicClientApplication(
+        m.public_client_id,
+        authority=f"{m.authority_host}/{m.tenant_id}",
+        http_client=session_for(state),
+        instance_discovery=False,
+    )
+    flow = app.initiate_device_flow(scopes=["https://graph.microsoft.com/User.Read"])
+    page = web.get(flow["verification_uri"])
+    assert page.status_code == 200 and "Enter code" in page.text
+    assert "Account" in web.post(flow["verification_uri"], data={"code": flow["user_code"].lower()}).text
+    wrong = web.post(
+        flow["verification_uri"], data={"code": flow["user_code"], "username": m.admin_upn, "password": "nope"}
+    )
+    assert wrong.status_code == 401 and "incorrect" in wrong.text
+    ok = web.post(
+        flow["verification_uri"],
+        data={"code": flow["user_code"], "username": m.admin_upn, "password": m.admin_password},
+    )
+    assert ok.status_code == 200 and "is signed in" in ok.text
+    result = app.acquire_token_by_device_flow(flow)
+    assert result["id_token_claims"]["preferred_username"] == m.admin_upn
+
+
+def test_device_code_declined(make_lab: Callable[..., Lab]) -> None:
+    state = make_lab().state
+    m = state.m365
+    app = msal.PublicClientApplication(
+        m.public_client_id,
+        authority=f"{m.authority_host}/organizations",
+        http_client=session_for(state),
+        instance_discovery=False,
+    )
+    flow = app.initiate_device_flow(scopes=["https://graph.microsoft.com/User.Read"])
+    session_for(state).post(flow["verification_uri"], data={"code": flow["user_code"], "username": "x", "decline": "1"})
+    assert app.acquire_token_by_device_flow(flow)["error"] == "authorization_declined"
+
+
+def test_device_code_needs_a_public_client(healthy_lab: Lab) -> None:
+    m = healthy_lab.state.m365
+    app = msal.PublicClientApplication(
+        m.client_id,
+        authority=f"{m.authority_host}/organizations",
+        http_client=session_for(healthy_lab.state),
+        instance_discovery=False,
+    )
+    flow = app.initiate_device_flow(scopes=["https://graph.microsoft.com/User.Read"])
+    assert "user_code" not in flow and flow["error"] == "invalid_client"

@@ -1,0 +1,203 @@
+"""`Lab`: the embedded Microsoft 365 tenant (and, later, on-premises Exchange) on loopback TLS.
+
+    with Lab(scenarios={"bad-secret"}, mailboxes=20) as lab:
+        lab.state.m365.client_id, lab.state.ca_bundle, ...
+
+Everything a client needs to reach the lab is in `state` (also written by `workbench lab --state-file`).
+Files (CA bundle, PFX) live in a private temporary folder removed when the lab stops.
+"""
+
+from __future__ import annotations
+
+import random
+import secrets
+import shutil
+import tempfile
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.serialization import pkcs12
+
+from workbench.clouds import WORKBENCH_PUBLIC_CLIENT_ID
+
+from . import scenarios as scenario_table
+from .ca import LabCA
+from .entra import Entra
+from .ews_online import ExchangeOnlineEws
+from .graph import Graph
+from .http import LabServer, Request, server_tls_context
+from .tenant import seed_tenant
+from .tokens import TokenIssuer
+from .world import World
+
+
+@dataclass(frozen=True, slots=True)
+class M365State:
+    authority_host: str
+    graph_url: str
+    ews_url: str
+    tenant_id: str
+    tenant_domain: str
+    initial_domain: str
+    app_account: str
+    client_id: str
+    client_secret: str
+    certificate_pfx: str
+    certificate_password: str
+    certificate_thumbprint: str
+    certificate_pem: str
+    admin_upn: str
+    admin_password: str
+    public_client_id: str
+    mailbox_count: int
+
+
+@dataclass(frozen=True, slots=True)
+class LabState:
+    ca_bundle: str
+    scenarios: tuple[str, ...]
+    latency_ms: int
+    m365: M365State
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class Lab:
+    def __init__(
+        self,
+        scenarios: str | set[str] | frozenset[str] | tuple[str, ...] = (),
+        *,
+        latency_ms: int = 0,
+        mailboxes: int = 10,
+        auto_approve: float | None = None,
+        seed: int | None = None,
+        public_client_id: str = WORKBENCH_PUBLIC_CLIENT_ID,
+        propagation_seconds: float = 4.0,
+    ) -> None:
+        text = scenarios if isinstance(scenarios, str) else ",".join(scenarios)
+        self.scenarios = scenario_table.parse(text)
+        if latency_ms < 0 or mailboxes < 0:
+            raise ValueError("latency and mailbox count must not be negative")
+        self.latency_ms = latency_ms
+        self.mailboxes = mailboxes
+        self.auto_approve = auto_approve
+        self.public_client_id = public_client_id.lower()
+        self.propagation_seconds = propagation_seconds
+        self._rng = random.Random(seed)  # noqa: S311  (lab identities, not secrets)
+        self._folder: Path | None = None
+        self._servers: list[LabServer] = []
+        self._state: LabState | None = None
+        self.world: World | None = None
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def __enter__(self) -> Lab:
+        self.start()
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    @property
+    def state(self) -> LabState:
+        if self._state is None:
+            raise RuntimeError("the lab is not running")
+        return self._state
+
+    def _latency(self, request: Request) -> float:
+        return self.latency_ms / 1000
+
+    def start(self) -> LabState:
+        folder = Path(tempfile.mkdtemp(prefix="workbench-lab-"))
+        folder.chmod(0o700)
+        self._folder = folder
+        try:
+            return self._start(folder)
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start(self, folder: Path) -> LabState:
+        ca = LabCA(folder)
+        server_cert = ca.issue_server()
+        tls = server_tls_context(str(server_cert.cert_file), str(server_cert.key_file))
+        now = datetime.now(UTC)
+        tenant, app, accounts = seed_tenant(
+            rng=self._rng,
+            mailboxes=self.mailboxes,
+            scenarios=self.scenarios,
+            public_client_id=self.public_client_id,
+            now=now,
+            propagation_seconds=self.propagation_seconds,
+        )
+        world = World(tenant=tenant, issuer=TokenIssuer(), scenarios=self.scenarios, auto_approve=self.auto_approve)
+        self.world = world
+        services = [
+            ("login", Entra(world).router()),
+            ("graph", Graph(world).router()),
+            ("outlook", ExchangeOnlineEws(world).router()),
+        ]
+        for name, router in services:
+            self._servers.append(LabServer(name, router, tls, server_cert.der, self._latency).start())
+        login, graph, outlook = self._servers
+        world.login_url, world.graph_url, world.outlook_url = login.url, graph.url, outlook.url
+
+        password = secrets.token_urlsafe(12)
+        cert = x509.load_der_x509_certificate(app.certificate_der)
+        pfx = folder / "lab-app.pfx"
+        pfx.touch(mode=0o600)
+        pfx.write_bytes(
+            pkcs12.serialize_key_and_certificates(
+                b"Exchange Workbench (lab)",
+                app.private_key,
+                cert,
+                None,
+                serialization.BestAvailableEncryption(password.encode()),
+            )
+        )
+        handed_out_tenant = str(tenant.new_id()) if "unknown-tenant" in self.scenarios else tenant.id
+        self._state = LabState(
+            ca_bundle=str(ca.bundle),
+            scenarios=tuple(sorted(self.scenarios)),
+            latency_ms=self.latency_ms,
+            m365=M365State(
+                authority_host=login.url,
+                graph_url=graph.url,
+                ews_url=f"{outlook.url}/EWS/Exchange.asmx",
+                tenant_id=handed_out_tenant,
+                tenant_domain=tenant.default_domain,
+                initial_domain=tenant.initial_domain,
+                app_account=accounts["app_account"],
+                client_id=app.client_id,
+                client_secret=app.client_secret,
+                certificate_pfx=str(pfx),
+                certificate_password=password,
+                certificate_thumbprint=cert.fingerprint(hashes.SHA1()).hex().upper(),  # noqa: S303
+                certificate_pem=cert.public_bytes(serialization.Encoding.PEM).decode("ascii"),
+                admin_upn=accounts["admin"],
+                admin_password=accounts["admin_password"],
+                public_client_id=self.public_client_id,
+                mailbox_count=self.mailboxes,
+            ),
+        )
+        return self._state
+
+    def stop(self) -> None:
+        for server in self._servers:
+            server.stop()
+        self._servers.clear()
+        if self._folder is not None:
+            shutil.rmtree(self._folder, ignore_errors=True)
+            self._folder = None
+        self._state = None
+
+    def server(self, name: str) -> LabServer:
+        return next(s for s in self._servers if s.name == name)

@@ -1,0 +1,97 @@
+"""The lab's scenarios: each switches on one fault that reproduces what Microsoft really answers.
+
+Scenarios combine (`--scenario bad-secret,graph-throttled`). Most change the lab's *state* (the stored secret, the
+registered key, the consent) so that the lab's ordinary validation produces the error, exactly as Entra or
+Exchange would; only faults that are policy decisions on Microsoft's side are switches in the handlers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Scenario:
+    name: str
+    part: str  # "m365" or "onprem"
+    effect: str  # what a client sees
+    code: str  # the error code it reproduces
+
+
+SCENARIOS: dict[str, Scenario] = {
+    s.name: s
+    for s in [
+        Scenario("healthy", "m365", "everything works", ""),
+        Scenario(
+            "bad-secret",
+            "m365",
+            "the app's registered secret differs from the one handed out: token requests fail",
+            "AADSTS7000215",
+        ),
+        Scenario("expired-secret", "m365", "the app's client secret has expired", "AADSTS7000222"),
+        Scenario("unknown-client", "m365", "the handed-out client ID is not registered in the tenant", "AADSTS700016"),
+        Scenario(
+            "unknown-tenant",
+            "m365",
+            "the handed-out tenant ID does not exist: OpenID discovery and token requests fail",
+            "AADSTS90002",
+        ),
+        Scenario(
+            "cert-not-registered",
+            "m365",
+            "the handed-out certificate is not among the app's key credentials",
+            "AADSTS700027",
+        ),
+        Scenario("expired-cert", "m365", "the app's registered certificate credential has expired", "AADSTS700027"),
+        Scenario(
+            "no-consent",
+            "m365",
+            "no admin consent: tokens carry no roles, Graph answers 403 and EWS 401 (x-ms-diagnostics 2000008)",
+            "Authorization_RequestDenied",
+        ),
+        Scenario("conditional-access", "m365", "a Conditional Access policy blocks every token request", "AADSTS53003"),
+        Scenario(
+            "account-no-mailbox",
+            "m365",
+            "the dedicated application account exists but has no mailbox",
+            "MailboxNotEnabledForRESTAPI",
+        ),
+        Scenario(
+            "ews-disabled",
+            "m365",
+            "EWS is switched off for the tenant (EwsEnabled $false since the Oct 2026 change): EWS answers 403",
+            "EWS_DISABLED",
+        ),
+        Scenario(
+            "graph-throttled",
+            "m365",
+            "Graph answers 429 with Retry-After to the first requests of each client",
+            "TooManyRequests",
+        ),
+        Scenario(
+            "not-admin",
+            "m365",
+            "the admin who signs in with the device code holds neither Global nor Privileged Role Administrator",
+            "Authorization_RequestDenied",
+        ),
+        Scenario(
+            "propagation-delay",
+            "m365",
+            "an app registered through Graph is unknown to token requests for a few seconds",
+            "AADSTS700016",
+        ),
+    ]
+}
+
+
+class UnknownScenario(ValueError):
+    pass
+
+
+def parse(text: str | None) -> frozenset[str]:
+    """`a,b` -> {"a", "b"}; an unknown name is an error that lists the known ones."""
+    names = {part.strip() for part in (text or "").split(",") if part.strip()}
+    unknown = sorted(names - SCENARIOS.keys())
+    if unknown:
+        raise UnknownScenario(f"unknown scenario {', '.join(unknown)}; known: {', '.join(SCENARIOS)}")
+    return frozenset(names - {"healthy"})
