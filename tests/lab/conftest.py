@@ -132,3 +132,57 @@ def ews_account(state: LabState, token: dict[str, Any], mailbox: str, impersonat
         retry_policy=FailFast(),
     )
     return Account(mailbox, config=config, autodiscover=False, access_type=IMPERSONATION if impersonate else DELEGATE)
+
+
+def powershell(state: LabState, auth: str = "ntlm", password: str | None = None, **kwargs: Any) -> Any:
+    """An unmodified pypsrp runspace pool on the lab's Exchange remote PowerShell."""
+    from pypsrp.powershell import RunspacePool
+    from pypsrp.wsman import WSMan
+
+    o = state.onprem
+    host, port = o.server.split(":")
+    wsman = WSMan(
+        host,
+        port=int(port),
+        path="PowerShell",
+        ssl=True,
+        auth=auth,
+        username=o.admin_upn,
+        password=password if password is not None else o.admin_password,
+        cert_validation=state.ca_bundle,  # type: ignore[arg-type]  # a CA path is accepted; the stub says bool
+        operation_timeout=kwargs.pop("operation_timeout", 20),
+        read_timeout=kwargs.pop("read_timeout", 30),
+        reconnection_retries=0,
+        **kwargs,
+    )
+    return RunspacePool(wsman, configuration_name=kwargs.get("configuration_name", "Microsoft.Exchange"))
+
+
+def run_cmdlet(pool: Any, name: str, **parameters: Any) -> Any:
+    from pypsrp.powershell import PowerShell
+
+    ps = PowerShell(pool)
+    ps.add_cmdlet(name)
+    for key, value in parameters.items():
+        ps.add_parameter(key, value)
+    ps.invoke()
+    return ps
+
+
+def ews_onprem(state: LabState, auth: str | None, mailbox: str | None = None, password: str | None = None) -> Any:
+    from exchangelib import DELEGATE, IMPERSONATION, Account, Configuration, Credentials
+    from exchangelib.protocol import FailFast
+
+    o = state.onprem
+    config = Configuration(
+        service_endpoint=o.ews_url,
+        credentials=Credentials(o.admin_upn, password if password is not None else o.admin_password),
+        auth_type=auth,
+        retry_policy=FailFast(),
+    )
+    return Account(
+        mailbox or o.admin_upn,
+        config=config,
+        autodiscover=False,
+        access_type=IMPERSONATION if mailbox else DELEGATE,
+    )

@@ -18,7 +18,7 @@ from .io import fail, info
 def register(commands: Any) -> None:
     parser = commands.add_parser(
         "lab",
-        help="run the simulated Microsoft 365 tenant on loopback until Ctrl+C",
+        help="run the simulated Microsoft 365 tenant and Exchange server on loopback until Ctrl+C",
         description="Run the lab in the foreground. Once every server is ready, the state file (JSON, 0600) tells "
         "clients the endpoints, the CA bundle and the lab's credentials; it is removed when the lab stops.",
     )
@@ -71,11 +71,14 @@ def run(args: argparse.Namespace) -> int:
         state = lab.state
         atomic_write(state_file, (json.dumps(state.to_json(), indent=2) + "\n").encode())
         m365 = state.m365
+        onprem = state.onprem
         info(
             f"lab ready{' with ' + ', '.join(state.scenarios) if state.scenarios else ''}\n"
             f"  Entra ID   {m365.authority_host}/{m365.tenant_id}\n"
             f"  Graph      {m365.graph_url}/v1.0\n"
             f"  EWS        {m365.ews_url}\n"
+            f"  Exchange   {onprem.ews_url}  (PowerShell {onprem.powershell_url})\n"
+            f"  DNS        {onprem.dns} for {onprem.domain}\n"
             f"  CA bundle  {state.ca_bundle}\n"
             f"  state      {state_file} (credentials inside; removed on exit)\n"
             "Ctrl+C stops the lab."

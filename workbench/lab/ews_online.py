@@ -3,12 +3,9 @@ app-only tokens must carry, and the tenant-level EWS switch that Microsoft turne
 
 from __future__ import annotations
 
-import hashlib
-from xml.sax.saxutils import escape
-
 from .http import Request, Response, Router
-from .soap import M, ServerVersion, SoapParseError, T, envelope, error_message, fault, parse, q
-from .tenant import EXCHANGE_RESOURCE, Tenant, User
+from .soap import ServerVersion, SoapParseError, envelope, error_message, fault, get_folder, parse
+from .tenant import EXCHANGE_RESOURCE, Tenant
 from .tokens import TokenInvalid
 from .world import World
 
@@ -21,21 +18,9 @@ WWW_AUTHENTICATE = (
     'common/oauth2/authorize", error="invalid_token"'
 )
 
-# Distinguished folders exchangelib may ask for, with their display names and classes.
-DISTINGUISHED = {
-    "root": ("Root", None),
-    "msgfolderroot": ("Top of Information Store", "IPF.Note"),
-    "inbox": ("Inbox", "IPF.Note"),
-    "publicfoldersroot": ("Public Folders", None),
-}
-
 
 def _unauthorized(diagnostics: str) -> Response:
     return Response(401, b"", [("WWW-Authenticate", WWW_AUTHENTICATE), ("x-ms-diagnostics", diagnostics)])
-
-
-def folder_id(mailbox: str, name: str) -> str:
-    return hashlib.sha256(f"{mailbox}/{name}".encode()).hexdigest()
 
 
 class ExchangeOnlineEws:
@@ -87,7 +72,7 @@ class ExchangeOnlineEws:
         if mailbox.ews_blocked_by_policy:
             return fault("ErrorAccessDenied", "Access is denied. Check credentials and try again.")
         if soap.name == "GetFolder":
-            return Response.xml(200, envelope(EXCHANGE_ONLINE, get_folder(soap.operation, mailbox)))
+            return Response.xml(200, envelope(EXCHANGE_ONLINE, get_folder(soap.operation, mailbox.upn)))
         return Response.xml(
             200,
             envelope(
@@ -95,36 +80,3 @@ class ExchangeOnlineEws:
                 error_message(soap.name, "ErrorInvalidRequest", f"The lab does not implement {soap.name}."),
             ),
         )
-
-
-def get_folder(operation: object, mailbox: User) -> str:
-    """GetFolder of distinguished folders of one mailbox: what `account.root` and friends ask for."""
-    from xml.etree.ElementTree import Element
-
-    assert isinstance(operation, Element)
-    ids = operation.find(q(M, "FolderIds"))
-    messages = []
-    for node in list(ids) if ids is not None else []:
-        name = node.get("Id", "")
-        if node.tag != q(T, "DistinguishedFolderId") or name not in DISTINGUISHED:
-            messages.append(
-                '<m:GetFolderResponseMessage ResponseClass="Error"><m:MessageText>The specified folder could not be '
-                "found in the store.</m:MessageText><m:ResponseCode>ErrorFolderNotFound</m:ResponseCode>"
-                "<m:DescriptiveLinkKey>0</m:DescriptiveLinkKey></m:GetFolderResponseMessage>"
-            )
-            continue
-        display, folder_class = DISTINGUISHED[name]
-        fid = folder_id(mailbox.upn, name)
-        class_xml = f"<t:FolderClass>{folder_class}</t:FolderClass>" if folder_class else ""
-        messages.append(
-            '<m:GetFolderResponseMessage ResponseClass="Success"><m:ResponseCode>NoError</m:ResponseCode><m:Folders>'
-            f'<t:Folder><t:FolderId Id="{fid}" ChangeKey="AQAAAA=="/>'
-            f'<t:ParentFolderId Id="{folder_id(mailbox.upn, "root")}" ChangeKey="AQAAAA=="/>{class_xml}'
-            f"<t:DisplayName>{escape(display)}</t:DisplayName><t:TotalCount>0</t:TotalCount>"
-            "<t:ChildFolderCount>0</t:ChildFolderCount><t:UnreadCount>0</t:UnreadCount></t:Folder>"
-            "</m:Folders></m:GetFolderResponseMessage>"
-        )
-    return (
-        f'<m:GetFolderResponse xmlns:m="{M}" xmlns:t="{T}"><m:ResponseMessages>{"".join(messages)}'
-        "</m:ResponseMessages></m:GetFolderResponse>"
-    )

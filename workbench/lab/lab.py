@@ -1,4 +1,4 @@
-"""`Lab`: the embedded Microsoft 365 tenant (and, later, on-premises Exchange) on loopback TLS.
+"""`Lab`: the embedded Microsoft 365 tenant and on-premises Exchange organisation on loopback TLS.
 
     with Lab(scenarios={"bad-secret"}, mailboxes=20) as lab:
         lab.state.m365.client_id, lab.state.ca_bundle, ...
@@ -26,14 +26,22 @@ from cryptography.hazmat.primitives.serialization import pkcs12
 from workbench.clouds import WORKBENCH_PUBLIC_CLIENT_ID
 
 from . import scenarios as scenario_table
-from .ca import LabCA
+from .autodiscover import Autodiscover
+from .ca import LOOPBACK_NAMES, LabCA
+from .dns import LabDns, Zone
 from .entra import Entra
 from .ews_online import ExchangeOnlineEws
+from .ews_onprem import OnPremEws
 from .graph import Graph
-from .http import LabServer, Request, server_tls_context
+from .http import LabServer, Request, Router, server_tls_context
+from .httpauth import Authenticator
+from .org import Organization, seed_organization
 from .tenant import seed_tenant
 from .tokens import TokenIssuer
 from .world import World
+from .wsman import RemotePowerShell
+
+PS_SLOW_SECONDS = 0.25
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,11 +66,29 @@ class M365State:
 
 
 @dataclass(frozen=True, slots=True)
+class OnPremState:
+    domain: str
+    accepted_domains: tuple[str, ...]
+    server: str  # host:port that resolves without the lab's DNS
+    server_fqdn: str  # the server's own name (resolve it through `dns`)
+    server_ip: str
+    ews_url: str
+    powershell_url: str
+    autodiscover_url: str
+    dns: str  # ip:port of the lab's DNS server
+    admin_upn: str
+    admin_password: str
+    mailbox_count: int
+    certificate_sha256: str  # of the server certificate, for pinning
+
+
+@dataclass(frozen=True, slots=True)
 class LabState:
     ca_bundle: str
     scenarios: tuple[str, ...]
     latency_ms: int
     m365: M365State
+    onprem: OnPremState
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -92,8 +118,10 @@ class Lab:
         self._rng = random.Random(seed)  # noqa: S311  (lab identities, not secrets)
         self._folder: Path | None = None
         self._servers: list[LabServer] = []
+        self._dns: LabDns | None = None
         self._state: LabState | None = None
         self.world: World | None = None
+        self.org: Organization | None = None
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -113,7 +141,8 @@ class Lab:
         return self._state
 
     def _latency(self, request: Request) -> float:
-        return self.latency_ms / 1000
+        extra = PS_SLOW_SECONDS if "ps-slow" in self.scenarios and request.path.lower().startswith("/powershell") else 0
+        return self.latency_ms / 1000 + extra
 
     def start(self) -> LabState:
         folder = Path(tempfile.mkdtemp(prefix="workbench-lab-"))
@@ -164,10 +193,12 @@ class Lab:
             )
         )
         handed_out_tenant = str(tenant.new_id()) if "unknown-tenant" in self.scenarios else tenant.id
+        onprem = self._start_onprem(folder, ca)
         self._state = LabState(
             ca_bundle=str(ca.bundle),
             scenarios=tuple(sorted(self.scenarios)),
             latency_ms=self.latency_ms,
+            onprem=onprem,
             m365=M365State(
                 authority_host=login.url,
                 graph_url=graph.url,
@@ -190,10 +221,69 @@ class Lab:
         )
         return self._state
 
+    def _start_onprem(self, folder: Path, ca: LabCA) -> OnPremState:
+        org, accounts = seed_organization(rng=self._rng, mailboxes=self.mailboxes, scenarios=self.scenarios)
+        names = (org.fqdn, f"autodiscover.{org.domain}", f"mail.{org.domain}", org.domain, *LOOPBACK_NAMES)
+        if "untrusted-cert" in self.scenarios:
+            certificate = LabCA(folder, "Fabrikam Internal Issuing CA").issue_server(names, label="exchange")
+        elif "name-mismatch" in self.scenarios:
+            certificate = ca.issue_server(("legacy-mail.fabrikam-old.test",), label="exchange")
+        else:
+            certificate = ca.issue_server(names, label="exchange")
+        auth = Authenticator(org, folder, certificate.der)
+        router = Router()
+        ews = OnPremEws(org, auth)
+        ews.register(router)
+        RemotePowerShell(org, auth).router(router)
+        server = LabServer(
+            "exchange",
+            router,
+            server_tls_context(str(certificate.cert_file), str(certificate.key_file)),
+            certificate.der,
+            self._latency,
+        )
+        Autodiscover(
+            org,
+            auth,
+            lambda: f"https://{org.fqdn}:{server.port}/EWS/Exchange.asmx",
+            internal_only="autodiscover-internal-only" in self.scenarios,
+            broken="autodiscover-broken" in self.scenarios,
+        ).register(router)
+        server.silent = "server-down" in self.scenarios
+        self._servers.append(server.start())
+        zone = Zone(a={org.fqdn: "127.0.0.1", f"mail.{org.domain}": "127.0.0.1"})
+        if "autodiscover-srv-only" not in self.scenarios:
+            zone.a |= {org.domain: "127.0.0.1", f"autodiscover.{org.domain}": "127.0.0.1"}
+        zone.srv[f"_autodiscover._tcp.{org.domain}"] = [(0, 0, server.port, org.fqdn)]
+        self._dns = LabDns(zone).start()
+        self.org = org
+        password = accounts["admin_password"]
+        if "bad-password" in self.scenarios:
+            password = f"Wrong-{self._rng.getrandbits(32):08x}"
+        port = server.port
+        return OnPremState(
+            domain=org.domain,
+            accepted_domains=tuple(org.accepted_domains),
+            server=f"localhost:{port}",
+            server_fqdn=f"{org.fqdn}:{port}",
+            server_ip=f"127.0.0.1:{port}",
+            ews_url=f"https://localhost:{port}/EWS/Exchange.asmx",
+            powershell_url=f"https://localhost:{port}/PowerShell",
+            autodiscover_url=f"https://localhost:{port}/autodiscover/autodiscover.svc",
+            dns=self._dns.address,
+            admin_upn=accounts["admin"],
+            admin_password=password,
+            mailbox_count=self.mailboxes,
+            certificate_sha256=certificate.sha256,
+        )
+
     def stop(self) -> None:
         for server in self._servers:
             server.stop()
         self._servers.clear()
+        if self._dns is not None:
+            self._dns.stop()
+            self._dns = None
         if self._folder is not None:
             shutil.rmtree(self._folder, ignore_errors=True)
             self._folder = None

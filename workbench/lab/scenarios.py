@@ -80,6 +80,68 @@ SCENARIOS: dict[str, Scenario] = {
             "an app registered through Graph is unknown to token requests for a few seconds",
             "AADSTS700016",
         ),
+        Scenario(
+            "untrusted-cert",
+            "onprem",
+            "the Exchange server's certificate comes from a CA nobody trusts",
+            "TLS_UNTRUSTED",
+        ),
+        Scenario(
+            "name-mismatch",
+            "onprem",
+            "the Exchange server's certificate names another host (legacy-mail.fabrikam-old.test)",
+            "TLS_NAME_MISMATCH",
+        ),
+        Scenario(
+            "bad-password",
+            "onprem",
+            "the handed-out admin password is wrong: EWS and PowerShell answer 401",
+            "AUTH_FAILED",
+        ),
+        Scenario(
+            "negotiate-only",
+            "onprem",
+            "EWS offers only Negotiate (Kerberos-style), which exchangelib's auth probe cannot use",
+            "EWS_NEGOTIATE_ONLY",
+        ),
+        Scenario(
+            "no-impersonation",
+            "onprem",
+            "the admin lacks the ApplicationImpersonation assignment; New-ManagementRoleAssignment fixes it",
+            "ErrorImpersonateUserDenied",
+        ),
+        Scenario(
+            "grant-denied",
+            "onprem",
+            "impersonation is missing and the admin may not delegate it: New-ManagementRoleAssignment fails",
+            "IMPERSONATION_GRANT_DENIED",
+        ),
+        Scenario(
+            "ps-basic-disabled",
+            "onprem",
+            "the PowerShell virtual directory refuses Basic authentication (as Exchange does by default)",
+            "PS_BASIC_AUTH_DISABLED",
+        ),
+        Scenario(
+            "autodiscover-internal-only",
+            "onprem",
+            "autodiscover publishes InternalEwsUrl but no ExternalEwsUrl",
+            "AUTODISCOVER_INTERNAL_ONLY",
+        ),
+        Scenario(
+            "autodiscover-srv-only",
+            "onprem",
+            "no A records for the domain or autodiscover.<domain>: only the SRV record leads to the server",
+            "AUTODISCOVER_SRV_ONLY",
+        ),
+        Scenario(
+            "autodiscover-broken", "onprem", "every autodiscover request fails with HTTP 500", "AUTODISCOVER_FAILED"
+        ),
+        Scenario("admin-no-mailbox", "onprem", "the admin account has no mailbox", "ErrorMissingEmailAddress"),
+        Scenario(
+            "server-down", "onprem", "the Exchange server accepts TCP connections and never answers", "SERVER_TIMEOUT"
+        ),
+        Scenario("ps-slow", "onprem", "remote PowerShell answers every request 250 ms late", "PS_SLOW"),
     ]
 }
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from xml.etree.ElementTree import Element
 from xml.sax.saxutils import escape
@@ -108,4 +109,47 @@ def error_message(operation: str, code: str, message: str) -> str:
         f'<m:{operation}ResponseMessage ResponseClass="Error"><m:MessageText>{escape(message)}</m:MessageText>'
         f"<m:ResponseCode>{code}</m:ResponseCode><m:DescriptiveLinkKey>0</m:DescriptiveLinkKey>"
         f"</m:{operation}ResponseMessage></m:ResponseMessages></m:{operation}Response>"
+    )
+
+
+# Distinguished folders exchangelib may ask for, with their display names and classes.
+DISTINGUISHED = {
+    "root": ("Root", None),
+    "msgfolderroot": ("Top of Information Store", "IPF.Note"),
+    "inbox": ("Inbox", "IPF.Note"),
+    "publicfoldersroot": ("Public Folders", None),
+}
+
+
+def folder_id(mailbox: str, name: str) -> str:
+    return hashlib.sha256(f"{mailbox}/{name}".encode()).hexdigest()
+
+
+def get_folder(operation: Element, mailbox: str) -> str:
+    """GetFolder of distinguished folders of one mailbox: what `account.root` and friends ask for."""
+    ids = operation.find(q(M, "FolderIds"))
+    messages = []
+    for node in list(ids) if ids is not None else []:
+        name = node.get("Id", "")
+        if node.tag != q(T, "DistinguishedFolderId") or name not in DISTINGUISHED:
+            messages.append(
+                '<m:GetFolderResponseMessage ResponseClass="Error"><m:MessageText>The specified folder could not be '
+                "found in the store.</m:MessageText><m:ResponseCode>ErrorFolderNotFound</m:ResponseCode>"
+                "<m:DescriptiveLinkKey>0</m:DescriptiveLinkKey></m:GetFolderResponseMessage>"
+            )
+            continue
+        display, folder_class = DISTINGUISHED[name]
+        fid = folder_id(mailbox, name)
+        class_xml = f"<t:FolderClass>{folder_class}</t:FolderClass>" if folder_class else ""
+        messages.append(
+            '<m:GetFolderResponseMessage ResponseClass="Success"><m:ResponseCode>NoError</m:ResponseCode><m:Folders>'
+            f'<t:Folder><t:FolderId Id="{fid}" ChangeKey="AQAAAA=="/>'
+            f'<t:ParentFolderId Id="{folder_id(mailbox, "root")}" ChangeKey="AQAAAA=="/>{class_xml}'
+            f"<t:DisplayName>{escape(display)}</t:DisplayName><t:TotalCount>0</t:TotalCount>"
+            "<t:ChildFolderCount>0</t:ChildFolderCount><t:UnreadCount>0</t:UnreadCount></t:Folder>"
+            "</m:Folders></m:GetFolderResponseMessage>"
+        )
+    return (
+        f'<m:GetFolderResponse xmlns:m="{M}" xmlns:t="{T}"><m:ResponseMessages>{"".join(messages)}'
+        "</m:ResponseMessages></m:GetFolderResponse>"
     )
