@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from storage import Home
 from tests import network_guard
 from tests.factories import make_cert_files
+from workbench.lab import Lab
 
 network_guard.install()
 
@@ -54,3 +56,25 @@ def home(tmp_path: Path) -> Home:
 def cert_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """PFX/PEM files covering the import cases (made once: RSA key generation is slow)."""
     return make_cert_files(tmp_path_factory.mktemp("certs"), FROZEN_NOW - timedelta(days=1))
+
+
+@pytest.fixture(scope="session")
+def healthy_lab() -> Iterator[Lab]:
+    with Lab(mailboxes=5, auto_approve=0.5, seed=7) as lab:
+        yield lab
+
+
+@pytest.fixture
+def make_lab() -> Iterator[Callable[..., Lab]]:
+    started: list[Lab] = []
+
+    def start(scenarios: str = "", **kwargs: Any) -> Lab:
+        kwargs.setdefault("mailboxes", 3)
+        lab = Lab(scenarios, **kwargs)
+        lab.start()
+        started.append(lab)
+        return lab
+
+    yield start
+    for lab in started:
+        lab.stop()

@@ -13,20 +13,27 @@ GRAPH_APP_ID = "00000003-0000-0000-c000-000000000000"
 EXCHANGE_ONLINE_APP_ID = "00000002-0000-0ff1-ce00-000000000000"
 
 
+GLOBAL_GRAPH_RESOURCE = "https://graph.microsoft.com"
+GLOBAL_EXCHANGE_RESOURCE = "https://outlook.office365.com"
+
+
 @dataclass(frozen=True, slots=True)
 class CloudEndpoints:
     authority_host: str  # https://login...
     graph_url: str  # https://graph...
     ews_url: str  # https://outlook.../EWS/Exchange.asmx
+    # Resource identifiers the tokens are asked for. They name the service, not where it is reached: a custom
+    # cloud (a proxy, or the lab) stands in for the global one and asks for the global identifiers.
+    graph_resource: str = GLOBAL_GRAPH_RESOURCE
+    exchange_resource: str = GLOBAL_EXCHANGE_RESOURCE
 
     @property
     def graph_scope(self) -> str:
-        return f"{self.graph_url}/.default"
+        return f"{self.graph_resource}/.default"
 
     @property
     def ews_scope(self) -> str:
-        scheme, _, rest = self.ews_url.partition("://")
-        return f"{scheme}://{rest.split('/', 1)[0]}/.default"
+        return f"{self.exchange_resource}/.default"
 
 
 BUILT_IN: dict[Cloud, CloudEndpoints] = {
@@ -39,16 +46,22 @@ BUILT_IN: dict[Cloud, CloudEndpoints] = {
         "https://login.microsoftonline.us",
         "https://graph.microsoft.us",
         "https://outlook.office365.us/EWS/Exchange.asmx",
+        "https://graph.microsoft.us",
+        "https://outlook.office365.us",
     ),
     Cloud.USGOV_DOD: CloudEndpoints(
         "https://login.microsoftonline.us",
         "https://dod-graph.microsoft.us",
         "https://outlook-dod.office365.us/EWS/Exchange.asmx",
+        "https://dod-graph.microsoft.us",
+        "https://outlook-dod.office365.us",
     ),
     Cloud.CHINA: CloudEndpoints(
         "https://login.partner.microsoftonline.cn",
         "https://microsoftgraph.chinacloudapi.cn",
         "https://partner.outlook.cn/EWS/Exchange.asmx",
+        "https://microsoftgraph.chinacloudapi.cn",
+        "https://partner.outlook.cn",
     ),
 }
 

@@ -271,14 +271,19 @@ def test_password_without_stdin_or_terminal(wb: Workbench) -> None:
     assert result.returncode == 2 and "--password-stdin" in result.stderr
 
 
-def test_demo_walks_through_and_leaves_nothing(wb: Workbench, tmp_path: Path) -> None:
-    result = wb("demo")
+def test_demo_verifies_sample_connections_on_the_lab(wb: Workbench) -> None:
+    result = wb("demo", "--mailboxes", "20")
     assert result.returncode == 0, result.stderr
     out = result.stdout
-    assert "Tenant ID must be a GUID like 00000000-0000-0000-0000-000000000000" in out
-    assert "connections on disk so far: 0" in out
-    assert "added 3" in out
-    assert "secrets found in clear under the data directory: none" in out
+    for name in (
+        "Contoso (client secret)",
+        "Contoso (certificate)",
+        "Fabrikam (autodiscover)",
+        "Contoso (mistyped secret)",
+    ):
+        assert f"--- {name}" in out
+    assert out.count("== PASSED") == 3 and out.count("== FAILED") == 1
+    assert "AADSTS7000215" in out and "DNS SRV _autodiscover._tcp.fabrikam.test" in out
     demo_dir = out.split("Demo data directory: ")[1].split(" ")[0]
     assert not Path(demo_dir).exists()
     assert not wb.home.exists()  # the user's own data directory is never touched

@@ -16,32 +16,10 @@ import requests
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat, pkcs12
 from requests.adapters import HTTPAdapter
 
-from workbench.lab import Lab, LabState
+from workbench.lab import LabState
 
 GRAPH_SCOPE = "https://graph.microsoft.com/.default"
 EWS_SCOPE = "https://outlook.office365.com/.default"
-
-
-@pytest.fixture(scope="session")
-def healthy_lab() -> Iterator[Lab]:
-    with Lab(mailboxes=5, auto_approve=0.5, seed=7) as lab:
-        yield lab
-
-
-@pytest.fixture
-def make_lab() -> Iterator[Callable[..., Lab]]:
-    started: list[Lab] = []
-
-    def start(scenarios: str = "", **kwargs: Any) -> Lab:
-        kwargs.setdefault("mailboxes", 3)
-        lab = Lab(scenarios, **kwargs)
-        lab.start()
-        started.append(lab)
-        return lab
-
-    yield start
-    for lab in started:
-        lab.stop()
 
 
 def session_for(state: LabState) -> requests.Session:

@@ -167,3 +167,28 @@ def test_cloud_table_covers_every_national_cloud() -> None:
     assert global_cloud.graph_scope == "https://graph.microsoft.com/.default"
     assert global_cloud.ews_scope == "https://outlook.office365.com/.default"
     assert endpoints_for(replace(settings, cloud=Cloud.USGOV_HIGH)).ews_scope == "https://outlook.office365.us/.default"
+
+
+def test_custom_cloud_asks_for_global_resource_identifiers() -> None:
+    settings = m365(1).settings
+    assert isinstance(settings, M365Settings)
+    from workbench.model import CustomEndpoints
+
+    lab = replace(
+        settings,
+        cloud=Cloud.CUSTOM,
+        custom_endpoints=CustomEndpoints(
+            authority_host="https://127.0.0.1:1",
+            graph_url="https://127.0.0.1:2",
+            ews_url="https://127.0.0.1:3/EWS/Exchange.asmx",
+        ),
+    )
+    endpoints = endpoints_for(lab)
+    assert (endpoints.graph_scope, endpoints.ews_scope) == (
+        "https://graph.microsoft.com/.default",
+        "https://outlook.office365.com/.default",
+    )
+    assert (
+        endpoints_for(replace(settings, cloud=Cloud.CHINA)).graph_scope
+        == "https://microsoftgraph.chinacloudapi.cn/.default"
+    )

@@ -2,6 +2,7 @@
 
     workbench connections list|show|add|remove|set-secret|export|import
     workbench certs list|import|generate|remove
+    workbench verify NAME | --all [--json] [--only CHECK ...] [--grant-impersonation] [--timeout S]
     workbench info
     workbench demo
     workbench lab --state-file PATH [--scenario S[,S]]
@@ -23,7 +24,7 @@ from .io import FAILURE, CliError
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from . import certs, connections, demo, info, lab
+    from . import certs, connections, demo, info, lab, verify
 
     parser = argparse.ArgumentParser(
         prog="workbench",
@@ -38,6 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     info.register(commands)
     demo.register(commands)
     lab.register(commands)
+    verify.register(commands)
     return parser
 
 

@@ -1,110 +1,110 @@
-"""`workbench demo`: a walk through the workbench on a throw-away data directory.
+"""`workbench demo`: the main job on the embedded lab, in the terminal.
 
-Until the embedded lab and the verification engine exist, the demo shows what the foundation does, through the
-same code the other commands use: certificates, both kinds of connection, the validators' messages, a staged
-changeset with its diff, the commit, and an export without secrets. Nothing touches the user's own data.
+Starts the lab (a simulated Microsoft 365 tenant and on-premises Exchange on loopback), creates a throw-away data
+directory with sample connections — Microsoft 365 with a client secret, with a certificate, on-premises found by
+autodiscover, and one with a mistyped secret — and streams their verification. Nothing touches your own data.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
 import tempfile
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from storage import Home
 from workbench import certificates
-from workbench.drafts import DraftInvalid, M365Draft, OnPremDraft
-from workbench.exports import export_document
+from workbench.drafts import M365Draft, OnPremDraft
 from workbench.model import CertificateCredential, ClientSecretCredential, Secret
-from workbench.validate import server_address, server_warnings
 
 from .connections import credential_of, status_of, target_of
 from .context import new_stamp, now
 from .io import print_table
 
-TENANT = "8f2c1c52-4a5e-4d8e-9b0e-2f6c4d1a7e10"
-CLIENT = "3b9d7e21-6c4f-4b1a-8e2d-5a7f9c0b1d23"
-
 
 def register(commands: Any) -> None:
-    parser = commands.add_parser("demo", help="a guided walk through the workbench on a throw-away store")
+    parser = commands.add_parser("demo", help="start the lab and verify sample connections against it")
     parser.add_argument("--keep", action="store_true", help="keep the demo data directory and print its path")
+    parser.add_argument("--mailboxes", type=int, default=250, help="mailboxes in the lab (default 250)")
     parser.set_defaults(handler=run)
 
 
-def _step(title: str) -> None:
-    print(f"\n== {title}")
+def _section(title: str) -> None:
+    print(f"\n=== {title}", flush=True)
 
 
 def run(args: argparse.Namespace) -> int:
+    from workbench.lab import Lab
+
+    from .verify import verify_all
+
     folder = Path(tempfile.mkdtemp(prefix="workbench-demo-"))
     try:
-        _tour(Home(folder / "home"))
+        with Lab(mailboxes=max(args.mailboxes, 1), auto_approve=1.0) as lab:
+            state = lab.state
+            print("The lab is running on loopback: a Microsoft 365 tenant (Entra ID, Graph, Exchange Online EWS)")
+            print(f"and an Exchange 2019 organisation ({state.onprem.domain}, DNS at {state.onprem.dns}).")
+            print(f"Demo data directory: {folder / 'home'} (removed at the end).")
+            home = Home(folder / "home")
+            connections = _sample_connections(home, state)
+            _section("Connections")
+            print_table(
+                ["NAME", "KIND", "TARGET", "CREDENTIAL"],
+                [[c.name, c.kind.value, target_of(c), credential_of(c)] for c in connections],
+            )
+            _section("Verification (each line appears as its check finishes)")
+            options = argparse.Namespace(
+                json=False, only=None, grant_impersonation=False, timeout=10.0, sequential=True
+            )
+            code = verify_all(home, connections, options)
+            _section("Stored results")
+            print_table(
+                ["NAME", "LAST VERIFICATION"],
+                [[c.name, status_of(c)] for c in home.store.snapshot().connections],
+            )
+            print("\nOne connection fails on purpose (its secret is mistyped): see its code, cause and fixes above.")
     finally:
         if args.keep:
-            print(f"\nDemo data kept in {folder / 'home'} (WORKBENCH_HOME={folder / 'home'} workbench ...)")
+            print(f"\nDemo data kept in {folder / 'home'}")
         else:
-            shutil.rmtree(folder)
-    return 0
+            shutil.rmtree(folder, ignore_errors=True)
+    return 0 if code in (0, 1) else code
 
 
-def _tour(home: Home) -> None:
-    print(f"Demo data directory: {home.path} (private, 0700; removed at the end)")
-
-    _step("Generate an app certificate in the personal store (RSA 2048, client authentication)")
-    loaded = certificates.generate("CN=Exchange Workbench Demo", 365, now())
+def _sample_connections(home: Home, state: Any) -> list[Any]:
+    m, o = state.m365, state.onprem
+    loaded = certificates.load_file(Path(m.certificate_pfx), Secret(m.certificate_password), now())
     info, _ = home.certificates.add(loaded.info, loaded.key_pem)
-    print(f"  {info.subject}  SHA-1 {info.thumbprint}  expires {info.not_after:%Y-%m-%d}")
-
-    _step("Validators explain what is wrong, field by field")
-    try:
-        M365Draft(tenant_id="contoso.onmicrosoft.com", client_id="{12}", app_account="CONTOSO\\svc").build(
-            ClientSecretCredential(secret_ref=None), new_stamp()
-        )
-    except DraftInvalid as error:
-        for problem in error.errors:
-            print(f"  {problem.field:<12} {problem.message}")
-    for warning in server_warnings(server_address("127.0.0.1")):
-        print(f"  warning      {warning}")
-
-    _step("Stage connections in a changeset (nothing is written yet)")
     changes = home.changeset()
-    with_cert = M365Draft(tenant_id=TENANT, client_id=CLIENT, app_account="backup@contoso.com", name="Contoso").build(
-        CertificateCredential(thumbprint=info.thumbprint, sha256=info.sha256), new_stamp()
-    )
-    secret_ref = changes.stage_secret(Secret("demo~client.secret-value"))
-    with_secret = M365Draft(tenant_id=TENANT, client_id=CLIENT, app_account="svc@fabrikam.com").build(
-        ClientSecretCredential(secret_ref=secret_ref), new_stamp()
-    )
-    password_ref = changes.stage_secret(Secret("demo-admin-password"))
-    on_prem = OnPremDraft(admin_upn="admin@contoso.com", dns_servers=["127.0.0.1:5353"]).build(
-        password_ref, new_stamp()
-    )
-    for connection in (with_cert, with_secret, on_prem):
+
+    def m365(name: str, credential: Any) -> Any:
+        return M365Draft(
+            tenant_id=m.tenant_id,
+            client_id=m.client_id,
+            app_account=m.app_account,
+            name=name,
+            cloud="custom",
+            authority_host=m.authority_host,
+            graph_url=m.graph_url,
+            ews_url=m.ews_url,
+            ca_bundle=state.ca_bundle,
+        ).build(credential, new_stamp())
+
+    built = [
+        m365(
+            "Contoso (client secret)", ClientSecretCredential(secret_ref=changes.stage_secret(Secret(m.client_secret)))
+        ),
+        m365("Contoso (certificate)", CertificateCredential(thumbprint=info.thumbprint, sha256=info.sha256)),
+        OnPremDraft(
+            admin_upn=o.admin_upn, name="Fabrikam (autodiscover)", dns_servers=[o.dns], ca_bundle=state.ca_bundle
+        ).build(changes.stage_secret(Secret(o.admin_password)), new_stamp()),
+        m365(
+            "Contoso (mistyped secret)",
+            ClientSecretCredential(secret_ref=changes.stage_secret(Secret(m.client_secret[:-3] + "xyz"))),
+        ),
+    ]
+    for connection in built:
         changes.add(connection)
-    changes.edit(replace(on_prem, name="Contoso on-premises"))
-    for change in changes:
-        print(f"  {change.kind.value:<7} {change.connection.name}")
-    print(f"  connections on disk so far: {len(home.store.snapshot().connections)}")
-
-    _step("OK: commit everything in one atomic write")
-    result = changes.commit()
-    print(f"  added {result.added}; secrets went to the vault ({home.vault().backend.description})")
-    print_table(
-        ["  NAME", "KIND", "TARGET", "CREDENTIAL", "STATUS"],
-        [
-            [f"  {c.name}", c.kind.value, target_of(c), credential_of(c), status_of(c)]
-            for c in home.store.snapshot().connections
-        ],
-    )
-
-    _step("Export (what you can hand to a colleague): no secrets, no references to them")
-    exported = export_document(home.store.snapshot().connections, now())
-    print("  " + json.dumps(exported["connections"][0]["settings"]["credential"]))
-    on_disk = b"".join(p.read_bytes() for p in home.path.iterdir() if p.is_file())
-    leaked = [s for s in ("demo~client.secret-value", "demo-admin-password") if s.encode() in on_disk]
-    print(f"  secrets found in clear under the data directory: {leaked or 'none'}")
+    changes.commit()
+    return built

@@ -165,6 +165,9 @@ class _Server(ThreadingHTTPServer):
         if self.owner.silent:
             self.owner.hold(request)
             return
+        # Headers and body go out as separate writes; without this, Nagle's algorithm and the client's delayed
+        # ACK add ~40 ms to every small answer.
+        request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         try:
             tls = self.owner.tls.wrap_socket(request, server_side=True)
         except (ssl.SSLError, OSError):

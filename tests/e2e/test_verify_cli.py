@@ -1,0 +1,212 @@
+"""`workbench verify` as a separate process against an in-process lab: streaming JSON, exit codes, grants, the
+summary recorded on the connection, and the Python API."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from workbench.lab import Lab
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def workbench(home: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WORKBENCH_")}
+    env |= {"WORKBENCH_HOME": str(home), "WORKBENCH_VAULT": "key-file"}
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "tests" / "guard"), str(ROOT)])
+    return subprocess.run(
+        [sys.executable, "-m", "workbench", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+
+
+def add_lab_connections(home: Path, lab: Lab) -> None:
+    s = lab.state
+    m, o = s.m365, s.onprem
+    common = [
+        "--tenant-id",
+        m.tenant_id,
+        "--client-id",
+        m.client_id,
+        "--app-account",
+        m.app_account,
+        "--cloud",
+        "custom",
+        "--authority-host",
+        m.authority_host,
+        "--graph-url",
+        m.graph_url,
+        "--ews-url",
+        m.ews_url,
+        "--ca-bundle",
+        s.ca_bundle,
+    ]
+    assert (
+        workbench(
+            home,
+            "connections",
+            "add",
+            "m365",
+            "--name",
+            "cloud",
+            *common,
+            "--client-secret-stdin",
+            stdin=m.client_secret,
+        ).returncode
+        == 0
+    )
+    assert (
+        workbench(
+            home,
+            "connections",
+            "add",
+            "m365",
+            "--name",
+            "typo",
+            *common,
+            "--client-secret-stdin",
+            stdin="not-the-secret",
+        ).returncode
+        == 0
+    )
+    added = workbench(
+        home,
+        "connections",
+        "add",
+        "onprem",
+        "--name",
+        "onprem",
+        "--autodiscover",
+        "--admin-upn",
+        o.admin_upn,
+        "--dns-server",
+        o.dns,
+        "--ca-bundle",
+        s.ca_bundle,
+        "--password-stdin",
+        stdin=o.admin_password,
+    )
+    assert added.returncode == 0, added.stderr
+
+
+@pytest.fixture(scope="module")
+def lab_home(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    with Lab("no-impersonation", mailboxes=30, seed=5) as lab:
+        home = tmp_path_factory.mktemp("verify") / "home"
+        add_lab_connections(home, lab)
+        yield lab, home
+
+
+def lines(result: subprocess.CompletedProcess[str]) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in result.stdout.splitlines()]
+
+
+def test_json_stream_schema_and_success_exit_code(lab_home: Any) -> None:
+    _, home = lab_home
+    result = workbench(home, "verify", "cloud", "--json")
+    assert result.returncode == 0, result.stderr
+    events = lines(result)
+    checks = [e for e in events if e["event"] == "check"]
+    assert {tuple(sorted(e)) for e in checks} == {
+        ("check", "connection", "detail", "duration_ms", "event", "problem", "status", "title")
+    }
+    assert all(e["status"] == "passed" and e["problem"] is None for e in checks)
+    summary = events[-1]
+    assert summary == {
+        "event": "summary",
+        "connection": "cloud",
+        "status": "passed",
+        "passed": len(checks),
+        "warnings": 0,
+        "failed": 0,
+        "skipped": 0,
+        "duration_ms": summary["duration_ms"],
+    }
+    shown = json.loads(workbench(home, "connections", "show", "cloud", "--json").stdout)
+    assert shown["last_verification"]["status"] == "passed" and shown["last_verification"]["passed"] == len(checks)
+
+
+def test_failure_exit_code_and_problem(lab_home: Any) -> None:
+    _, home = lab_home
+    result = workbench(home, "verify", "typo", "--json")
+    assert result.returncode == 1
+    failed = [e for e in lines(result) if e["event"] == "check" and e["status"] == "failed"]
+    assert {e["check"] for e in failed} == {"m365.token.graph", "m365.token.ews"}
+    problem = failed[0]["problem"]
+    assert (
+        problem["code"] == "AADSTS7000215"
+        and problem["causes"]
+        and problem["fixes"]
+        and problem["action"] == "set-secret"
+    )
+
+
+def test_human_output_streams_lines_and_fixes(lab_home: Any) -> None:
+    _, home = lab_home
+    result = workbench(home, "verify", "typo")
+    assert result.returncode == 1
+    assert "XX Token for Microsoft Graph" in result.stdout
+    assert "AADSTS7000215: Entra ID rejected the client secret" in result.stdout
+    assert "workbench connections set-secret typo" in result.stdout
+    assert "== FAILED" in result.stdout
+
+
+def test_grant_only_with_the_flag(lab_home: Any) -> None:
+    _, home = lab_home
+    refused = workbench(home, "verify", "onprem", "--json")
+    assert refused.returncode == 1
+    impersonation = next(e for e in lines(refused) if e["event"] == "check" and e["check"] == "onprem.impersonation")
+    assert impersonation["problem"]["code"] == "ErrorImpersonateUserDenied"
+    assert impersonation["problem"]["action"] == "grant-impersonation"
+    granted = workbench(home, "verify", "onprem", "--json", "--grant-impersonation")
+    assert granted.returncode == 0, granted.stdout[-2000:]
+    trace = [e["message"] for e in lines(granted) if e["event"] == "progress" and e["check"] == "onprem.locate"]
+    assert trace and trace[0].startswith("DNS A fabrikam.test")
+
+
+def test_only_and_usage_errors(lab_home: Any) -> None:
+    _, home = lab_home
+    only = workbench(home, "verify", "cloud", "--json", "--only", "m365.tenant")
+    assert only.returncode == 0
+    ran = {e["check"] for e in lines(only) if e["event"] == "check"}
+    assert ran == {"m365.credential", "m365.discovery", "m365.token.graph", "m365.tenant"}
+    for args in (
+        ["verify"],
+        ["verify", "nope"],
+        ["verify", "cloud", "--only", "onprem.tls"],
+        ["verify", "cloud", "--all"],
+    ):
+        result = workbench(home, *args)
+        assert result.returncode == 2, (args, result.stderr)
+
+
+def test_all_verifies_concurrently_and_reports_each(lab_home: Any) -> None:
+    _, home = lab_home
+    result = workbench(home, "verify", "--all", "--json", "--grant-impersonation")
+    assert result.returncode == 1  # "typo" fails
+    summaries = {e["connection"]: e["status"] for e in lines(result) if e["event"] == "summary"}
+    assert summaries == {"cloud": "passed", "onprem": "passed", "typo": "failed"}
+
+
+def test_python_api_report(healthy_lab: Lab) -> None:
+    from tests.engine.conftest import m365_connection, target
+    from workbench.verification import verify_sync
+
+    state = healthy_lab.state
+    connection = m365_connection(state)
+    report = verify_sync(connection, target=target(state, connection))
+    assert not report.failed and len(report.results) == 9
+    html = report._repr_html_()
+    assert html.count("<tr>") == 10 and "Tenant name and domains" in html

@@ -1,0 +1,82 @@
+"""Helpers the plans share: turning transport exceptions into problems, redacting raw error text."""
+
+from __future__ import annotations
+
+import re
+import socket
+import ssl
+from typing import Any
+
+from . import problems
+from .engine import CheckFailed, Outcome
+from .target import Target
+
+_REDACT = [
+    (
+        re.compile(r"(?i)(password|passwd|client_secret|secret|token|authorization)(\W{0,3}[:=]\W{0,3})\S+"),
+        r"\1\2[redacted]",
+    ),
+    (re.compile(r"(Bearer|Basic|NTLM|Negotiate)\s+[A-Za-z0-9._~+/=-]{8,}"), r"\1 [redacted]"),
+    (re.compile(r"eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*"), "[jwt redacted]"),
+    (
+        re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?-----END [A-Z ]*PRIVATE KEY-----", re.S),
+        "[private key redacted]",
+    ),
+]
+
+
+def redact(text: str, *secrets: str) -> str:
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "[redacted]")
+    for pattern, replacement in _REDACT:
+        text = pattern.sub(replacement, text)
+    return text[:2000]
+
+
+def network_failure(error: BaseException, target: Target, host: str, port: int) -> Outcome | None:
+    """Map connection-level exceptions from any client library to a problem, or None if it is something else."""
+    import requests
+
+    text = str(error)
+    values = {"host": host, "port": port, "name": target.name}
+    if (
+        isinstance(error, ssl.SSLCertVerificationError)
+        or "CERTIFICATE_VERIFY_FAILED" in text
+        or isinstance(error, requests.exceptions.SSLError)
+    ):
+        problem = problems.TLS_NAME_MISMATCH if "mismatch" in text.lower() else problems.TLS_UNTRUSTED
+        return Outcome.failed(f"TLS with {host}:{port} failed", problem.fill(**values), redact(text))
+    timeouts: tuple[type[BaseException], ...] = (TimeoutError, socket.timeout, requests.exceptions.Timeout)
+    try:
+        import httpx
+
+        timeouts = (*timeouts, httpx.TimeoutException)
+        connect_errors: tuple[type[BaseException], ...] = (httpx.ConnectError,)
+    except ImportError:  # pragma: no cover
+        connect_errors = ()
+    if isinstance(error, timeouts) or "timed out" in text:
+        return Outcome.failed(f"{host}:{port} did not answer in time", problems.TIMEOUT.fill(**values), redact(text))
+    if (
+        isinstance(error, (ConnectionError, requests.exceptions.ConnectionError, *connect_errors))
+        or "Connection refused" in text
+    ):
+        return Outcome.failed(
+            f"cannot connect to {host}:{port}", problems.NETWORK_UNREACHABLE.fill(**values), redact(text)
+        )
+    return None
+
+
+def fail(outcome: Outcome) -> CheckFailed:
+    return CheckFailed(outcome)
+
+
+def plural(count: int, word: str) -> str:
+    if count == 1:
+        return f"1 {word}"
+    suffix = "es" if word.endswith(("s", "x", "ch", "sh")) else "s"
+    return f"{count:,} {word}{suffix}"
+
+
+def first(items: list[Any], default: Any = None) -> Any:
+    return items[0] if items else default

@@ -1,0 +1,517 @@
+"""The on-premises plan: find the server (autodiscover trace, or DNS of the FQDN), TLS and its certificate, the
+authentication the virtual directories offer, EWS as the admin, remote PowerShell, the admin's UPN suffix,
+ApplicationImpersonation (granted after confirmation, never twice), EWS impersonation of another mailbox,
+mailbox enumeration streamed with counts, and the Exchange version.
+
+    credential -> locate -> tls -> auth -> ews ----------------------------.
+                                             -> powershell -> upn                    |
+                                                           -> impersonation -> ews.impersonation
+                                                           -> mailboxes
+                                                           -> version
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import shlex
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+from workbench import validate
+from workbench.model import Discovery, OnPremSettings, PowerShellAuth, Secret, TrustMode
+from workbench.net import powershell as ps
+from workbench.net import resolve
+from workbench.net import tls as tls_client
+from workbench.net.routes import Route, session, set_route
+
+from . import problems
+from .common import network_failure, plural, redact
+from .engine import Check, Context, Outcome, Plan
+from .target import Target
+
+IMPERSONATION = "ApplicationImpersonation"
+GRANT_NAME = "Exchange Workbench-Impersonation-{alias}"
+CERT_WARNING_DAYS = 30
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    host: str
+    port: int
+    address: str | None  # where to connect, when resolved through the connection's DNS servers
+
+    @property
+    def netloc(self) -> str:
+        return f"{self.host}:{self.port}" if self.port != 443 else self.host
+
+
+def _target(ctx: Context) -> tuple[Target, OnPremSettings]:
+    target: Target = ctx.resources["target"]
+    settings = target.connection.settings
+    assert isinstance(settings, OnPremSettings)
+    return target, settings
+
+
+def _values(ctx: Context, **more: Any) -> dict[str, Any]:
+    target, settings = _target(ctx)
+    alias = settings.admin_upn.split("@")[0]
+    endpoint: Endpoint | None = ctx.facts.get("endpoint")
+    return {
+        "name": shlex.quote(target.name),  # only ever used inside a command
+        "account": settings.admin_upn,
+        "alias": alias,
+        "domain": settings.admin_upn.rpartition("@")[2],
+        "host": endpoint.host if endpoint else settings.server,
+        "port": endpoint.port if endpoint else "",
+        "server": ctx.facts.get("server_name") or "<server>",
+        "dns": ", ".join(settings.dns_servers) or "<dns server>",
+        **more,
+    }
+
+
+def _trust(settings: OnPremSettings) -> tuple[str | None, str | None]:
+    if settings.tls.mode is TrustMode.PINNED:
+        return None, settings.tls.pin_sha256
+    if settings.tls.mode is TrustMode.CA_BUNDLE:
+        return settings.tls.ca_bundle, None
+    return None, None
+
+
+def _route(settings: OnPremSettings, endpoint: Endpoint) -> None:
+    ca_bundle, pin = _trust(settings)
+    if endpoint.address or ca_bundle or pin:
+        set_route(endpoint.host, endpoint.port, Route(endpoint.address, ca_bundle, pin))
+
+
+# ---------------------------------------------------------------- checks
+
+
+async def credential(ctx: Context) -> Outcome:
+    target, settings = _target(ctx)
+    secret = await ctx.blocking(target.secret, settings.password_ref) if settings.password_ref else None
+    if secret is None or not secret:
+        return Outcome.failed(
+            "no password is stored for the administrator", problems.SECRET_MISSING.fill(**_values(ctx))
+        )
+    return Outcome.passed(f"password for {settings.admin_upn} from the vault", password=secret)
+
+
+async def locate(ctx: Context) -> Outcome:
+    target, settings = _target(ctx)
+    if settings.discovery is Discovery.AUTODISCOVER:
+        return await _autodiscover(ctx, target, settings)
+    assert settings.server is not None
+    address = validate.server_address(settings.server)
+    port = address.port or 443
+    ews_url = settings.ews_url or validate.ews_url_for(address)
+    if address.is_ip:
+        endpoint = Endpoint(address.host, port, None)
+        _route(settings, endpoint)
+        return Outcome.warning(
+            f"{address.host} is an IP address: remote PowerShell needs Basic; EWS at {ews_url}",
+            problems.IP_ADDRESS_SERVER.fill(**_values(ctx, host=address.host)),
+            endpoint=endpoint,
+            ews_url=ews_url,
+        )
+    try:
+        resolved = await ctx.blocking(resolve.address_of, address.host, settings.dns_servers, target.timeout)
+    except resolve.NotFound as error:
+        return Outcome.failed(str(error), problems.DNS_NOT_FOUND.fill(**_values(ctx, host=address.host)))
+    endpoint = Endpoint(address.host, port, resolved if settings.dns_servers else None)
+    _route(settings, endpoint)
+    return Outcome.passed(f"{address.host} -> {resolved}; EWS at {ews_url}", endpoint=endpoint, ews_url=ews_url)
+
+
+async def _autodiscover(ctx: Context, target: Target, settings: OnPremSettings) -> Outcome:
+    from workbench.net.autodiscover import Autodiscoverer, AutodiscoverFailed
+
+    ca_bundle, pin = _trust(settings)
+    report = ctx.thread_progress()
+    finder = Autodiscoverer(
+        settings.admin_upn,
+        ctx.fact("password"),
+        dns_servers=settings.dns_servers,
+        ca_bundle=ca_bundle,
+        pin_sha256=pin,
+        timeout=target.timeout,
+        report=lambda line: report(line, None, None),
+    )
+    try:
+        found = await ctx.blocking(finder.discover)
+    except AutodiscoverFailed as failure:
+        return Outcome.failed(
+            f"{failure.reason} ({plural(len(failure.steps), 'step')})",
+            problems.AUTODISCOVER_FAILED.fill(**_values(ctx)),
+            "\n".join(failure.steps),
+        )
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(found.ews_url)
+    host, port = parts.hostname or "", parts.port or 443
+    try:
+        address = await ctx.blocking(resolve.address_of, host, settings.dns_servers, target.timeout)
+    except resolve.NotFound as error:
+        return Outcome.failed(str(error), problems.DNS_NOT_FOUND.fill(**_values(ctx, host=host)))
+    endpoint = Endpoint(host, port, address if settings.dns_servers else None)
+    _route(settings, endpoint)
+    facts = {"endpoint": endpoint, "ews_url": found.ews_url, "autodiscover_trace": finder.steps}
+    if found.internal_only:
+        return Outcome.warning(
+            f"autodiscover found {found.ews_url} (internal URL only) after {plural(len(finder.steps), 'step')}",
+            problems.AUTODISCOVER_INTERNAL_ONLY.fill(**_values(ctx, ews_url=found.ews_url, host=host)),
+            **facts,
+        )
+    return Outcome.passed(f"autodiscover found {found.ews_url} after {plural(len(finder.steps), 'step')}", **facts)
+
+
+async def tls(ctx: Context) -> Outcome:
+    target, settings = _target(ctx)
+    endpoint: Endpoint = ctx.fact("endpoint")
+    ca_bundle, pin = _trust(settings)
+    try:
+        verdict = await ctx.blocking(
+            lambda: tls_client.inspect(
+                endpoint.host,
+                endpoint.port,
+                address=endpoint.address,
+                ca_bundle=ca_bundle,
+                pin_sha256=pin,
+                timeout=target.timeout,
+            )
+        )
+    except Exception as error:
+        mapped = network_failure(error, target, endpoint.host, endpoint.port)
+        if mapped is None:
+            raise
+        return mapped
+    cert = verdict.certificate
+    assert cert is not None
+    summary = f"{verdict.version}; issued to {cert.subject} by {cert.issuer}; valid until {cert.not_after:%Y-%m-%d}"
+    values = _values(
+        ctx, fingerprint=cert.sha256, names=", ".join(cert.names) or "(none)", not_after=f"{cert.not_after:%Y-%m-%d}"
+    )
+    facts = {"certificate": cert}
+    if not verdict.trusted:
+        problem = {
+            "name-mismatch": problems.TLS_NAME_MISMATCH,
+            "expired": problems.TLS_EXPIRED,
+            "pin-mismatch": problems.TLS_PIN_MISMATCH,
+        }.get(verdict.reason or "", problems.TLS_UNTRUSTED)
+        return Outcome.failed(
+            f"{verdict.detail}: {summary}; SHA-256 {cert.sha256}", problem.fill(**values), verdict.detail, **facts
+        )
+    days = (cert.not_after - target.now()).days
+    if days < CERT_WARNING_DAYS:
+        return Outcome.warning(
+            f"certificate expires in {plural(days, 'day')}: {summary}", problems.TLS_EXPIRED.fill(**values), **facts
+        )
+    trust = "pinned fingerprint" if pin else ("the connection's CA bundle" if ca_bundle else "the system's trust store")
+    return Outcome.passed(f"trusted through {trust}; {summary}", **facts)
+
+
+def _offered(url: str, timeout: float) -> list[str]:
+    answer = session().post(url, data=b"", timeout=timeout)
+    return (
+        [value.split()[0] for value in answer.raw.headers.getlist("WWW-Authenticate")]
+        if answer.status_code == 401
+        else []
+    )
+
+
+async def auth(ctx: Context) -> Outcome:
+    target, settings = _target(ctx)
+    endpoint: Endpoint = ctx.fact("endpoint")
+    ews_url: str = ctx.fact("ews_url")
+    ps_url = f"https://{endpoint.netloc}/PowerShell"
+    try:
+        ews_schemes = await ctx.blocking(_offered, ews_url, target.timeout)
+        ps_schemes = await ctx.blocking(_offered, ps_url, target.timeout)
+    except Exception as error:
+        mapped = network_failure(error, target, endpoint.host, endpoint.port)
+        if mapped is None:
+            raise
+        return mapped
+    detail = f"EWS offers {', '.join(ews_schemes) or 'nothing'}; PowerShell offers {', '.join(ps_schemes) or 'nothing'}"
+    lowered = {s.lower() for s in ews_schemes}
+    ews_auth = "NTLM" if "ntlm" in lowered else ("basic" if "basic" in lowered else None)
+    if ews_auth is None:
+        return Outcome.failed(detail, problems.EWS_NEGOTIATE_ONLY.fill(**_values(ctx)))
+    wanted = "Basic" if settings.powershell_auth is PowerShellAuth.BASIC else "Negotiate"
+    if wanted not in ps_schemes and not (wanted == "Negotiate" and "NTLM" in ps_schemes):
+        problem = problems.PS_BASIC_AUTH_DISABLED if wanted == "Basic" else problems.AUTH_FAILED
+        return Outcome.failed(f"{detail}, not {wanted}", problem.fill(**_values(ctx)))
+    return Outcome.passed(detail, ews_auth=ews_auth, ps_schemes=ps_schemes)
+
+
+async def ews(ctx: Context) -> Outcome:
+    from exchangelib import errors
+
+    from workbench.net import ews as ews_client
+
+    target, settings = _target(ctx)
+    password: Secret = ctx.fact("password")
+    ews_url: str = ctx.fact("ews_url")
+
+    def reach() -> tuple[str, Any]:
+        ews_client.forget_connections()
+        account = ews_client.onprem_account(ews_url, settings.admin_upn, password, ctx.facts["ews_auth"])
+        root = account.root
+        return root.name, account.version
+
+    try:
+        name, version = await ctx.blocking(reach)
+    except errors.UnauthorizedError as error:
+        return Outcome.failed(
+            "EWS rejected the administrator's credentials",
+            problems.AUTH_FAILED.fill(**_values(ctx)),
+            redact(str(error), password.reveal()),
+        )
+    except errors.ErrorMissingEmailAddress as error:
+        return Outcome.failed(
+            "the administrator has no mailbox",
+            problems.ErrorMissingEmailAddress.fill(**_values(ctx)),
+            redact(str(error)),
+        )
+    except errors.ErrorNonExistentMailbox as error:
+        return Outcome.failed(
+            "the administrator has no mailbox",
+            problems.ErrorMissingEmailAddress.fill(**_values(ctx)),
+            redact(str(error)),
+        )
+    except Exception as error:
+        endpoint: Endpoint = ctx.fact("endpoint")
+        mapped = network_failure(error, target, endpoint.host, endpoint.port)
+        if mapped is None:
+            raise
+        return mapped
+    return Outcome.passed(
+        f"GetFolder '{name}' in {settings.admin_upn} as the administrator; {version.fullname} ({version.build})",
+        ews_version=str(version.build),
+    )
+
+
+async def powershell(ctx: Context) -> Outcome:
+    from pypsrp.exceptions import AuthenticationError, WSManFaultError
+
+    target, settings = _target(ctx)
+    endpoint: Endpoint = ctx.fact("endpoint")
+    password: Secret = ctx.fact("password")
+    auth = PowerShellAuth.BASIC if validate.is_ip_address(endpoint.host) else settings.powershell_auth
+
+    def connect() -> tuple[Any, ps.CmdletResult]:
+        pool = ps.open_pool(endpoint.host, endpoint.port, auth, settings.admin_upn, password, target.timeout)
+        return pool, ps.run(pool, "Get-ExchangeServer")
+
+    try:
+        pool, servers = await ctx.blocking(connect)
+    except AuthenticationError as error:
+        basic_missing = auth is PowerShellAuth.BASIC and "Basic" not in ctx.facts.get("ps_schemes", ["Basic"])
+        problem = problems.PS_BASIC_AUTH_DISABLED if basic_missing else problems.AUTH_FAILED
+        return Outcome.failed(
+            f"/PowerShell rejected {settings.admin_upn} ({ps.pypsrp_auth(auth)})",
+            problem.fill(**_values(ctx)),
+            redact(str(error), password.reveal()),
+        )
+    except WSManFaultError as error:
+        problem = (
+            problems.PS_WRONG_ENDPOINT
+            if error.code == 2150858811
+            else problems.replace_code(problems.INTERNAL, f"WSMAN_{error.code}")
+        )
+        return Outcome.failed(
+            f"WSMan fault {error.code}: {error.reason}", problem.fill(**_values(ctx)), redact(str(error))
+        )
+    except Exception as error:
+        mapped = network_failure(error, target, endpoint.host, endpoint.port)
+        if mapped is None:
+            raise
+        return mapped
+    server = servers.props()[0] if servers.output else {}
+    ctx.resources["cleanup"].append(pool.close)
+    return Outcome.passed(
+        f"connected ({ps.pypsrp_auth(auth)}) to {server.get('Name', '?')}, {server.get('AdminDisplayVersion', '?')}",
+        ps_pool=pool,
+        ps_lock=threading.Lock(),
+        server_name=server.get("Name"),
+        server_version=server.get("AdminDisplayVersion"),
+    )
+
+
+async def _cmdlet(ctx: Context, cmdlet: str, **parameters: Any) -> ps.CmdletResult:
+    pool, lock = ctx.fact("ps_pool"), ctx.fact("ps_lock")
+
+    def call() -> ps.CmdletResult:
+        with lock:  # one pipeline at a time on one runspace pool
+            return ps.run(pool, cmdlet, **parameters)
+
+    return await ctx.blocking(call)
+
+
+async def upn(ctx: Context) -> Outcome:
+    _, settings = _target(ctx)
+    result = await _cmdlet(ctx, "Get-AcceptedDomain")
+    domains = [str(p.get("DomainName", "")).lower() for p in result.props()]
+    suffix = settings.admin_upn.rpartition("@")[2].lower()
+    if suffix not in domains:
+        return Outcome.failed(
+            f"{suffix} is not among {', '.join(domains)}",
+            problems.UPN_SUFFIX_NOT_ACCEPTED.fill(**_values(ctx, domain=suffix)),
+        )
+    return Outcome.passed(f"{suffix} is an accepted domain ({plural(len(domains), 'domain')})")
+
+
+async def impersonation(ctx: Context) -> Outcome:
+    _, settings = _target(ctx)
+    values = _values(ctx)
+    found = await _cmdlet(
+        ctx, "Get-ManagementRoleAssignment", Role=IMPERSONATION, RoleAssignee=settings.admin_upn, Delegating=False
+    )
+    direct = [p.get("Name") for p in found.props()]
+    if direct:
+        return Outcome.passed(
+            f"{settings.admin_upn} holds {IMPERSONATION} ({', '.join(map(str, direct))})", impersonation_ready=True
+        )
+    if ctx.facts.get("impersonation_granted"):
+        return Outcome.failed(
+            "the grant made earlier in this run is not visible yet", problems.ErrorImpersonateUserDenied.fill(**values)
+        )
+    question = f"{settings.admin_upn} lacks {IMPERSONATION}. Grant it now (New-ManagementRoleAssignment)?"
+    if not await ctx.confirm(question):
+        return Outcome.failed(
+            f"{settings.admin_upn} has no direct {IMPERSONATION} assignment",
+            problems.ErrorImpersonateUserDenied.fill(**values),
+        )
+    name = GRANT_NAME.format(alias=values["alias"])[:64]
+    ctx.progress(f"granting {IMPERSONATION} to {settings.admin_upn}")
+    granted = await _cmdlet(ctx, "New-ManagementRoleAssignment", Name=name, Role=IMPERSONATION, User=settings.admin_upn)
+    if granted.errors or not granted.output:
+        reason = granted.errors[0] if granted.errors else "no assignment was returned"
+        return Outcome.failed(
+            f"granting failed: {reason}",
+            problems.IMPERSONATION_GRANT_DENIED.fill(**values),
+            redact("\n".join(granted.errors)),
+        )
+    return Outcome.passed(
+        f"granted {IMPERSONATION} to {settings.admin_upn} ({name})",
+        impersonation_ready=True,
+        impersonation_granted=True,
+    )
+
+
+async def ews_impersonation(ctx: Context) -> Outcome:
+    from exchangelib import errors
+
+    from workbench.net import ews as ews_client
+
+    _, settings = _target(ctx)
+    listing = await _cmdlet(ctx, "Get-Mailbox", ResultSize=5)
+    others = [
+        str(p.get("PrimarySmtpAddress"))
+        for p in listing.props()
+        if str(p.get("PrimarySmtpAddress", "")).lower() != settings.admin_upn.lower()
+    ]
+    if not others:
+        return Outcome.warning("no other mailbox to impersonate", None)
+    mailbox = others[0]
+    password: Secret = ctx.fact("password")
+    delays = [0.5, 1.0, 2.0, 4.0] if ctx.facts.get("impersonation_granted") else []
+
+    def reach() -> str:
+        ews_client.forget_connections()
+        return str(
+            ews_client.onprem_account(
+                ctx.facts["ews_url"], settings.admin_upn, password, ctx.facts["ews_auth"], mailbox
+            ).inbox.name
+        )
+
+    for attempt in range(len(delays) + 1):
+        try:
+            name = await ctx.blocking(reach)
+        except errors.ErrorImpersonateUserDenied as error:
+            if attempt < len(delays):
+                ctx.progress(f"impersonation not effective yet, retrying in {delays[attempt]:g} s")
+                await asyncio.sleep(delays[attempt])
+                continue
+            return Outcome.failed(
+                f"EWS refused to impersonate {mailbox}",
+                problems.ErrorImpersonateUserDenied.fill(**_values(ctx)),
+                redact(str(error)),
+            )
+        return Outcome.passed(f"opened '{name}' of {mailbox} through impersonation")
+    raise AssertionError("unreachable")
+
+
+async def mailboxes(ctx: Context) -> Outcome:
+    pool, lock = ctx.fact("ps_pool"), ctx.fact("ps_lock")
+    report = ctx.thread_progress()
+    counted = [0]
+    cancelled = threading.Event()
+
+    def on_batch(batch: list[Any]) -> None:
+        counted[0] += len(batch)
+        report(f"{counted[0]:,} mailboxes", counted[0], None)
+
+    def enumerate_all() -> tuple[ps.CmdletResult, ps.CmdletResult]:
+        with lock:
+            users = ps.stream(pool, "Get-Mailbox", {"ResultSize": "Unlimited"}, on_batch, cancelled.is_set)
+            public = ps.run(pool, "Get-Mailbox", PublicFolder=True, ResultSize="Unlimited")
+            return users, public
+
+    try:
+        users, public = await ctx.blocking(enumerate_all)
+    except asyncio.CancelledError:
+        cancelled.set()
+        raise
+    if users.errors:
+        return Outcome.warning(
+            f"{plural(counted[0], 'mailbox')}; {len(users.errors)} errors: {users.errors[0]}",
+            None,
+            mailbox_count=counted[0],
+        )
+    return Outcome.passed(
+        f"{plural(counted[0], 'mailbox')}, {plural(len(public.output), 'public folder mailbox')}",
+        mailbox_count=counted[0],
+        public_folder_mailboxes=len(public.output),
+    )
+
+
+async def version(ctx: Context) -> Outcome:
+    text = str(ctx.facts.get("server_version") or "")
+    match = re.search(r"(\d+)\.(\d+) \(Build (\d+)\.(\d+)\)", text)
+    if match is None:
+        return Outcome.warning(f"version not reported ({text or 'empty'})", None)
+    major, minor = int(match.group(1)), int(match.group(2))
+    name = {
+        (15, 2): "Exchange Server 2019 / Subscription Edition",
+        (15, 1): "Exchange Server 2016",
+        (15, 0): "Exchange Server 2013",
+    }.get((major, minor), f"Exchange {major}.{minor}")
+    if (major, minor) < (15, 1):
+        return Outcome.failed(f"{name} ({text}) is out of support", problems.EXCHANGE_UNSUPPORTED.fill(version=name))
+    return Outcome.passed(f"{name}, {text}")
+
+
+def plan() -> Plan:
+    return Plan(
+        (
+            Check("onprem.credential", "Administrator's password", credential, timeout=10),
+            Check("onprem.locate", "Locate the server", locate, ("onprem.credential",), 90),
+            Check("onprem.tls", "TLS and certificate", tls, ("onprem.locate",)),
+            Check("onprem.auth", "Authentication methods", auth, ("onprem.tls",)),
+            Check("onprem.ews", "EWS as the administrator", ews, ("onprem.auth",), 60),
+            Check("onprem.powershell", "Remote PowerShell", powershell, ("onprem.auth",), 60),
+            Check("onprem.upn", "UPN suffix accepted", upn, ("onprem.powershell",)),
+            Check("onprem.impersonation", "ApplicationImpersonation", impersonation, ("onprem.powershell",), 60),
+            Check(
+                "onprem.ews.impersonation",
+                "EWS impersonation",
+                ews_impersonation,
+                ("onprem.impersonation", "onprem.ews"),
+                60,
+            ),
+            Check("onprem.mailboxes", "Mailbox enumeration", mailboxes, ("onprem.powershell",), 900),
+            Check("onprem.version", "Exchange version", version, ("onprem.powershell",), 5),
+        )
+    )

@@ -1,0 +1,614 @@
+"""The troubleshooting catalogue: every failure the checks report, with its likely causes and the fixes.
+
+`code` is Microsoft's own where one exists (AADSTS…, Graph and EWS response codes), otherwise ours in UPPER_SNAKE.
+Fix texts and commands may hold `{placeholders}` (app id, account, server…) that `Problem.fill` completes for the
+connection at hand. An `action` names what the workbench can do itself, after the admin confirms.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+from enum import StrEnum
+
+
+class Action(StrEnum):
+    GRANT_IMPERSONATION = "grant-impersonation"
+    TRUST_CERTIFICATE = "trust-certificate"
+    RETRY_LATER = "retry-after"
+    SET_SECRET = "set-secret"  # noqa: S105  (an action name, not a secret)
+
+
+@dataclass(frozen=True, slots=True)
+class Fix:
+    text: str
+    command: str | None = None  # PowerShell, a Graph call, a portal path or a workbench command, exactly
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    code: str
+    title: str
+    causes: tuple[str, ...]
+    fixes: tuple[Fix, ...]
+    action: Action | None = None
+
+    def fill(self, **values: object) -> Problem:
+        """Complete `{placeholders}`; unknown ones stay as they are, so a fix never reads "None"."""
+
+        def render(text: str) -> str:
+            return re.sub(r"\{(\w+)\}", lambda m: str(values.get(m.group(1)) or m.group(0)), text)
+
+        return replace(
+            self,
+            title=render(self.title),
+            causes=tuple(render(c) for c in self.causes),
+            fixes=tuple(Fix(render(f.text), render(f.command) if f.command else None) for f in self.fixes),
+        )
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "code": self.code,
+            "title": self.title,
+            "causes": list(self.causes),
+            "fixes": [f.text + (f": {f.command}" if f.command else "") for f in self.fixes],
+            "action": self.action.value if self.action else None,
+        }
+
+
+ENTRA = "Microsoft Entra admin center"
+APP_PAGE = f"{ENTRA} > Identity > Applications > App registrations > All applications > {{app_id}}"
+
+# ------------------------------------------------------------------ network and TLS
+
+TIMEOUT = Problem(
+    "TIMEOUT",
+    "The server did not answer in time",
+    (
+        "The server or a firewall accepts the connection but never answers (hung IIS application pool, dropped "
+        "packets, a proxy holding the request)",
+        "The server is overloaded",
+    ),
+    (
+        Fix("Check that the server answers at all", "Test-NetConnection {host} -Port {port}"),
+        Fix("On the Exchange server, restart the application pools", "Restart-WebAppPool MSExchangeServicesAppPool"),
+        Fix("Raise the timeout if the server is merely slow", "workbench verify {name} --timeout 120"),
+    ),
+)
+NETWORK_UNREACHABLE = Problem(
+    "NETWORK_UNREACHABLE",
+    "Cannot connect to {host}",
+    (
+        "Wrong host name or port",
+        "The server is down or a firewall refuses the connection",
+        "A proxy is required and not configured (HTTPS_PROXY)",
+    ),
+    (
+        Fix("Check the address and port in the connection"),
+        Fix("Test the route", "Test-NetConnection {host} -Port {port}"),
+        Fix("Behind a proxy, set HTTPS_PROXY (and NO_PROXY for internal hosts) before starting the workbench"),
+    ),
+)
+DNS_NOT_FOUND = Problem(
+    "DNS_NOT_FOUND",
+    "{host} does not resolve",
+    (
+        "The name is misspelt",
+        "Split DNS: the internal DNS lacks the external name (or the reverse)",
+        "The DNS servers configured for this connection do not serve the domain",
+    ),
+    (
+        Fix("Look the name up with the same resolver", "Resolve-DnsName {host} -Type A -Server {dns}"),
+        Fix("Add an A record for the name, or enter the server by IP address"),
+    ),
+)
+TLS_UNTRUSTED = Problem(
+    "TLS_UNTRUSTED",
+    "The server's certificate is not trusted",
+    (
+        "The certificate is self-signed (Exchange's default certificate) or issued by an internal CA this machine "
+        "does not trust",
+        "An intermediate certificate is missing on the server",
+    ),
+    (
+        Fix(
+            "Trust the issuing CA for this connection",
+            "workbench connections add onprem ... --ca-bundle internal-ca.pem",
+        ),
+        Fix(
+            "Or, after comparing it with the certificate in the Exchange admin center, pin this certificate's SHA-256 "
+            "fingerprint for this connection only",
+            "--pin-sha256 {fingerprint}",
+        ),
+        Fix(
+            "Or install a certificate from a public CA on the server",
+            "Enable-ExchangeCertificate -Thumbprint <thumbprint> -Services IIS",
+        ),
+    ),
+    Action.TRUST_CERTIFICATE,
+)
+TLS_NAME_MISMATCH = Problem(
+    "TLS_NAME_MISMATCH",
+    "The certificate does not name {host}",
+    (
+        "The certificate's names (SAN) do not include the name or IP address used to connect",
+        "Connecting by IP address or by an internal name the certificate was not issued for",
+    ),
+    (
+        Fix("Connect with a name the certificate lists: {names}"),
+        Fix(
+            "Or reissue the certificate with this name",
+            "New-ExchangeCertificate -DomainName {host} -PrivateKeyExportable $true",
+        ),
+        Fix("Or pin this certificate's SHA-256 fingerprint for this connection", "--pin-sha256 {fingerprint}"),
+    ),
+    Action.TRUST_CERTIFICATE,
+)
+TLS_EXPIRED = Problem(
+    "TLS_EXPIRED",
+    "The server's certificate expired on {not_after}",
+    ("The IIS certificate on the Exchange server was not renewed",),
+    (
+        Fix(
+            "Renew the certificate and bind it to IIS",
+            "Get-ExchangeCertificate | Where-Object { $_.NotAfter -lt (Get-Date) }; "
+            "Enable-ExchangeCertificate -Thumbprint <new> -Services IIS",
+        ),
+    ),
+)
+TLS_PIN_MISMATCH = Problem(
+    "TLS_PIN_MISMATCH",
+    "The server presented a different certificate than the one pinned",
+    ("The certificate on the server was renewed or replaced", "Something between you and the server intercepts TLS"),
+    (
+        Fix(
+            "Compare the fingerprint with the certificate now on the server",
+            "Get-ExchangeCertificate | Format-List Thumbprint,Subject,NotAfter",
+        ),
+        Fix("If the change is expected, pin the new fingerprint", "--pin-sha256 {fingerprint}"),
+    ),
+    Action.TRUST_CERTIFICATE,
+)
+
+# ------------------------------------------------------------------ credentials in the workbench
+
+SECRET_MISSING = Problem(
+    "SECRET_MISSING",
+    "No secret is stored for this connection",
+    (
+        "The connection was imported from an export, which carries no secrets",
+        "The vault was reset or copied from another machine",
+    ),
+    (Fix("Enter the secret again", "workbench connections set-secret {name}"),),
+    Action.SET_SECRET,
+)
+CERT_NOT_IN_STORE = Problem(
+    "CERT_NOT_IN_STORE",
+    "Certificate {thumbprint} is not in the personal certificate store",
+    ("The certificate was never imported on this machine", "It was removed from the store"),
+    (Fix("Import the certificate with its private key", "workbench certs import app.pfx --password-stdin"),),
+)
+CERT_EXPIRED = Problem(
+    "CERT_EXPIRED",
+    "The app certificate expired on {not_after}",
+    ("Certificates for app registrations are typically issued for one year",),
+    (
+        Fix(
+            "Create a new certificate", 'workbench certs generate --subject "CN=Exchange Workbench" --cert-out app.pem'
+        ),
+        Fix(f"Upload the new certificate's public part: {APP_PAGE} > Certificates & secrets > Upload certificate"),
+        Fix("Point the connection at the new thumbprint, verify, then delete the old key in Entra"),
+    ),
+)
+CERT_EXPIRING = replace(
+    CERT_EXPIRED, code="CERT_EXPIRING", title="The app certificate expires in {days} days ({not_after})"
+)
+
+# ------------------------------------------------------------------ Entra ID sign-in (AADSTS codes)
+
+AADSTS90002 = Problem(
+    "AADSTS90002",
+    "Tenant {tenant_id} was not found",
+    (
+        "The Tenant ID is mistyped or belongs to another directory",
+        "The connection's cloud is wrong (a GCC High or 21Vianet tenant does not exist in the global cloud)",
+    ),
+    (
+        Fix(f"Copy the Directory (tenant) ID from {ENTRA} > Identity > Overview"),
+        Fix("Choose the national cloud the tenant lives in"),
+    ),
+)
+AADSTS700016 = Problem(
+    "AADSTS700016",
+    "Application {app_id} was not found in the tenant",
+    (
+        "The Client ID is mistyped or comes from another tenant",
+        "The app registration was deleted (it stays restorable for 30 days)",
+        "The app was created moments ago and has not replicated yet",
+    ),
+    (
+        Fix(f"Copy the Application (client) ID from {APP_PAGE} > Overview"),
+        Fix(f"Restore a deleted app: {ENTRA} > App registrations > Deleted applications"),
+        Fix("Right after registration, wait a minute and re-run the check"),
+    ),
+    Action.RETRY_LATER,
+)
+AADSTS7000215 = Problem(
+    "AADSTS7000215",
+    "Entra ID rejected the client secret",
+    (
+        "The secret's ID was pasted instead of its Value",
+        "The secret was mistyped or truncated when pasted",
+        "The secret was deleted in Entra",
+    ),
+    (
+        Fix(
+            f"Create a new secret and copy its Value right away: {APP_PAGE} > Certificates & secrets > "
+            "New client secret"
+        ),
+        Fix("Store it for this connection", "workbench connections set-secret {name}"),
+    ),
+    Action.SET_SECRET,
+)
+AADSTS7000222 = Problem(
+    "AADSTS7000222",
+    "The app's client secret has expired",
+    ("Client secrets live at most two years (24 months) in Entra",),
+    (
+        Fix(f"Create a new secret: {APP_PAGE} > Certificates & secrets > New client secret"),
+        Fix("Store it for this connection", "workbench connections set-secret {name}"),
+        Fix("Or switch the connection to a certificate, which you can rotate with overlap"),
+    ),
+    Action.SET_SECRET,
+)
+AADSTS700027 = Problem(
+    "AADSTS700027",
+    "Entra ID rejected the certificate assertion",
+    (
+        "The certificate was not uploaded to this app registration, or a different one was",
+        "The private key does not belong to the uploaded certificate",
+        "The registered certificate credential has expired",
+    ),
+    (
+        Fix(f"Compare thumbprint {{thumbprint}} with {APP_PAGE} > Certificates & secrets > Certificates"),
+        Fix(
+            "Upload this certificate's public part (a .cer/.pem without the key)",
+            "workbench certs generate --cert-out app.pem  (or export the public part of your PFX)",
+        ),
+    ),
+)
+AADSTS53003 = Problem(
+    "AADSTS53003",
+    "A Conditional Access policy blocked the sign-in",
+    (
+        "A policy for workload identities blocks this service principal (location, risk)",
+        "A policy blocks the device-code flow or this client app",
+    ),
+    (
+        Fix(
+            f"Find the policy: {ENTRA} > Identity > Monitoring & health > Sign-in logs > Service principal sign-ins "
+            "> the failure > Conditional Access"
+        ),
+        Fix("Exclude the app, or add this machine's network as a named location"),
+    ),
+)
+AADSTS500011 = Problem(
+    "AADSTS500011",
+    "The resource (Graph or Exchange Online) is not present in the tenant",
+    ("The connection points at the wrong national cloud", "Exchange Online is not licensed in this tenant"),
+    (Fix("Check the connection's cloud and endpoints"),),
+)
+AADSTS_OTHER = Problem(
+    "AADSTS",
+    "Entra ID refused the sign-in",
+    ("See the error text: Entra's AADSTS codes are listed at https://login.microsoftonline.com/error",),
+    (Fix(f"Look the attempt up in {ENTRA} > Sign-in logs > Service principal sign-ins"),),
+)
+
+# ------------------------------------------------------------------ Graph and app permissions
+
+NO_ADMIN_CONSENT = Problem(
+    "NO_ADMIN_CONSENT",
+    "The app's tokens carry no permissions: admin consent was not granted",
+    (
+        "The API permissions were added to the app but nobody granted admin consent",
+        "Consent was granted moments ago and has not propagated",
+    ),
+    (
+        Fix(f"Grant consent: {APP_PAGE} > API permissions > Grant admin consent for <tenant>"),
+        Fix(
+            "Or send a Global Administrator the consent link",
+            "https://login.microsoftonline.com/{tenant_id}/adminconsent?client_id={app_id}",
+        ),
+    ),
+    Action.RETRY_LATER,
+)
+MISSING_APP_PERMISSIONS = Problem(
+    "MISSING_APP_PERMISSIONS",
+    "The app lacks required application permissions: {missing}",
+    ("The permissions were never added to the app registration", "They were added but not consented"),
+    (
+        Fix(f"Add them as Application permissions: {APP_PAGE} > API permissions > Add a permission ({{missing}})"),
+        Fix("Then grant admin consent for the tenant"),
+    ),
+)
+OPTIONAL_PERMISSIONS = replace(
+    MISSING_APP_PERMISSIONS,
+    code="OPTIONAL_PERMISSIONS_MISSING",
+    title="Optional permissions are missing: {missing}",
+)
+Authorization_RequestDenied = Problem(
+    "Authorization_RequestDenied",
+    "Graph refused the request: insufficient privileges",
+    ("The app has no consented application permission for this call (User.Read.All, Organization.Read.All)",),
+    (Fix(f"{APP_PAGE} > API permissions: add the permission, then Grant admin consent"),),
+)
+ErrorAccessDenied = Problem(
+    "ErrorAccessDenied",
+    "Access to {account}'s mailbox was denied",
+    (
+        "An Application Access Policy or RBAC for Applications scope excludes this mailbox",
+        "Mail.Read / Mail.ReadWrite (Graph) or full_access_as_app (EWS) is not consented",
+        "EWS is disabled for this mailbox (Set-CASMailbox -EwsEnabled $false)",
+    ),
+    (
+        Fix("Test the app's access to the mailbox", "Test-ApplicationAccessPolicy -Identity {account} -AppId {app_id}"),
+        Fix("With RBAC for Applications", "Test-ServicePrincipalAuthorization -Identity {app_id} -Resource {account}"),
+        Fix("Check the mailbox's EWS switch", "Get-CASMailbox {account} | Format-List EwsEnabled"),
+    ),
+)
+Request_ResourceNotFound = Problem(
+    "Request_ResourceNotFound",
+    "The dedicated application account {account} does not exist in the tenant",
+    ("The address is mistyped", "The user exists under another UPN or was deleted"),
+    (
+        Fix(f"Find the account: {ENTRA} > Identity > Users > All users"),
+        Fix("Use an existing, licensed user's UPN as the application account"),
+    ),
+)
+MailboxNotEnabledForRESTAPI = Problem(
+    "MailboxNotEnabledForRESTAPI",
+    "The application account {account} has no Exchange Online mailbox",
+    ("The user has no Exchange Online licence", "The mailbox is on-premises (hybrid) or soft-deleted"),
+    (
+        Fix(
+            "Assign an Exchange Online licence, or choose another account with a mailbox",
+            "Get-EXOMailbox -Identity {account}",
+        ),
+    ),
+)
+TooManyRequests = Problem(
+    "TooManyRequests",
+    "Microsoft throttled the requests",
+    ("Too many requests from this app or tenant in a short time",),
+    (
+        Fix("Wait for the Retry-After interval and re-run the check"),
+        Fix("Spread heavy jobs over time, or over several app registrations"),
+    ),
+    Action.RETRY_LATER,
+)
+InvalidAuthenticationToken = Problem(
+    "InvalidAuthenticationToken",
+    "The service rejected the access token",
+    ("The token was issued for another resource or national cloud", "The token expired"),
+    (Fix("Check the connection's cloud; re-run the check to get a fresh token"),),
+)
+
+# ------------------------------------------------------------------ EWS
+
+EWS_DISABLED = Problem(
+    "EWS_DISABLED",
+    "EWS is switched off for this tenant (HTTP 403)",
+    (
+        "Since 1 October 2026 Exchange Online disables EWS tenant by tenant unless the organisation enabled it and "
+        "allow-listed the app",
+        "This app's ID is not in EwsAllowedAppIDs",
+        "Exchange Online ends EWS for good on 1 April 2027; plan the move to Microsoft Graph",
+    ),
+    (
+        Fix("Enable EWS for the organisation", "Set-OrganizationConfig -EwsEnabled $true"),
+        Fix("Allow this app", 'Set-OrganizationConfig -EwsAllowedAppIDs @{Add="{app_id}"}'),
+        Fix(
+            "Changes can take up to 24 hours to apply; check them",
+            "Get-OrganizationConfig | Format-List EwsEnabled,EwsAllowedAppIDs",
+        ),
+    ),
+)
+EWS_NO_PERMISSION = Problem(
+    "EWS_NO_PERMISSION",
+    "EWS refused the token: it carries no full_access_as_app permission",
+    ("The Office 365 Exchange Online permission full_access_as_app was not added or not consented",),
+    (
+        Fix(
+            f"{APP_PAGE} > API permissions > Add a permission > APIs my organization uses > Office 365 Exchange Online "
+            "> Application permissions > full_access_as_app, then Grant admin consent"
+        ),
+    ),
+)
+ErrorNonExistentMailbox = Problem(
+    "ErrorNonExistentMailbox",
+    "{account} has no mailbox",
+    ("The address has no mailbox (no licence, a contact, or mistyped)",),
+    (Fix("Check the recipient", "Get-Recipient {account} | Format-List RecipientTypeDetails"),),
+)
+ErrorImpersonateUserDenied = Problem(
+    "ErrorImpersonateUserDenied",
+    "{account} may not impersonate mailboxes (ApplicationImpersonation is not assigned)",
+    (
+        "The account has no direct ApplicationImpersonation role assignment (Organization Management only holds the "
+        "delegating one)",
+        "A new assignment has not reached the server's RBAC cache yet",
+    ),
+    (
+        Fix(
+            "Assign the role (the workbench can do it for you)",
+            'New-ManagementRoleAssignment -Name "Exchange Workbench-Impersonation-{alias}" '
+            "-Role ApplicationImpersonation -User {account}",
+        ),
+        Fix(
+            "Check direct assignments",
+            "Get-ManagementRoleAssignment -Role ApplicationImpersonation -RoleAssignee {account} -Delegating $false",
+        ),
+    ),
+    Action.GRANT_IMPERSONATION,
+)
+IMPERSONATION_GRANT_DENIED = Problem(
+    "IMPERSONATION_GRANT_DENIED",
+    "Granting ApplicationImpersonation failed: {account} may not delegate the role",
+    ("The admin is not in Organization Management and holds no delegating assignment for ApplicationImpersonation",),
+    (
+        Fix(
+            "Have an Organization Management member run",
+            'New-ManagementRoleAssignment -Name "Exchange Workbench-Impersonation-{alias}" '
+            "-Role ApplicationImpersonation -User {account}",
+        ),
+        Fix(
+            "Or add the admin to Organization Management",
+            'Add-RoleGroupMember "Organization Management" -Member {account}',
+        ),
+    ),
+)
+ErrorMissingEmailAddress = Problem(
+    "ErrorMissingEmailAddress",
+    "The administrator {account} has no mailbox",
+    ("The admin account is not mailbox-enabled; the workbench needs a mailbox-enabled admin",),
+    (
+        Fix("Mailbox-enable the account", "Enable-Mailbox -Identity {account}"),
+        Fix("Or use another Organization Management member with a mailbox"),
+    ),
+)
+AUTH_FAILED = Problem(
+    "AUTH_FAILED",
+    "The server rejected {account}'s credentials (HTTP 401)",
+    (
+        "Wrong or expired password",
+        "The account is locked or disabled",
+        "The UPN form is not accepted; some servers want DOMAIN\\user",
+    ),
+    (
+        Fix("Enter the password again", "workbench connections set-secret {name}"),
+        Fix("Check the account", "Get-ADUser {alias} -Properties LockedOut,Enabled,PasswordExpired"),
+    ),
+    Action.SET_SECRET,
+)
+EWS_NEGOTIATE_ONLY = Problem(
+    "EWS_NEGOTIATE_ONLY",
+    "EWS offers only Negotiate (Kerberos) authentication",
+    ("Windows authentication on the EWS virtual directory is limited to Kerberos",),
+    (
+        Fix(
+            "Allow NTLM on the EWS virtual directory",
+            'Set-WebServicesVirtualDirectory -Identity "{server}\\EWS (Default Web Site)" -WindowsAuthentication $true',
+        ),
+        Fix("Then recycle IIS", "iisreset /noforce"),
+    ),
+)
+
+# ------------------------------------------------------------------ remote PowerShell
+
+PS_BASIC_AUTH_DISABLED = Problem(
+    "PS_BASIC_AUTH_DISABLED",
+    "The PowerShell virtual directory does not accept Basic authentication",
+    (
+        "Exchange's /PowerShell directory is Kerberos-only by default; connecting by IP address (or from outside the "
+        "domain) needs Basic over HTTPS",
+    ),
+    (
+        Fix(
+            "Enable Basic authentication on the PowerShell virtual directory",
+            'Set-PowerShellVirtualDirectory -Identity "{server}\\PowerShell (Default Web Site)" '
+            "-BasicAuthentication $true",
+        ),
+        Fix("Then recycle the application pool", "Restart-WebAppPool MSExchangePowerShellAppPool"),
+        Fix("Or connect by the server's FQDN from a domain-joined machine (Kerberos)"),
+    ),
+)
+PS_WRONG_ENDPOINT = Problem(
+    "PS_WRONG_ENDPOINT",
+    "The server has no Microsoft.Exchange PowerShell endpoint at /PowerShell",
+    ("The server is not an Exchange Mailbox server", "The PowerShell virtual directory is missing or broken"),
+    (
+        Fix("Check the virtual directory", "Get-PowerShellVirtualDirectory | Format-List InternalUrl,ExternalUrl"),
+        Fix(
+            "Recreate it if needed",
+            'Remove-PowerShellVirtualDirectory "{server}\\PowerShell (Default Web Site)"; '
+            "New-PowerShellVirtualDirectory -Name PowerShell -Server {server}",
+        ),
+    ),
+)
+UPN_SUFFIX_NOT_ACCEPTED = Problem(
+    "UPN_SUFFIX_NOT_ACCEPTED",
+    "{domain} is not an accepted domain of the organisation",
+    ("The admin's UPN suffix differs from the organisation's email domains",),
+    (
+        Fix(
+            "Add the UPN suffix as an accepted domain, or use an admin whose UPN matches an email domain",
+            "Get-AcceptedDomain",
+        ),
+    ),
+)
+EXCHANGE_UNSUPPORTED = Problem(
+    "EXCHANGE_UNSUPPORTED",
+    "Exchange {version} is not supported",
+    ("Exchange Server 2013 and older are out of support",),
+    (Fix("Upgrade to Exchange Server 2019 or Exchange Server Subscription Edition"),),
+)
+
+# ------------------------------------------------------------------ locating the server
+
+IP_ADDRESS_SERVER = Problem(
+    "IP_ADDRESS_SERVER",
+    "The server is addressed by IP ({host})",
+    (
+        "Kerberos needs a server name; by IP, remote PowerShell must use Basic authentication",
+        "Certificates rarely name an IP address",
+    ),
+    (
+        Fix(
+            "Enable Basic authentication on the PowerShell virtual directory",
+            'Set-PowerShellVirtualDirectory -Identity "<server>\\PowerShell (Default Web Site)" '
+            "-BasicAuthentication $true",
+        ),
+        Fix("Or use the server's FQDN"),
+    ),
+)
+AUTODISCOVER_FAILED = Problem(
+    "AUTODISCOVER_FAILED",
+    "Autodiscover found no Exchange server for {domain}",
+    (
+        "No autodiscover DNS record (autodiscover.{domain} or _autodiscover._tcp.{domain})",
+        "The autodiscover virtual directory answers errors",
+        "The admin's mailbox domain is not served by this organisation",
+    ),
+    (
+        Fix(
+            "Publish a DNS record",
+            "autodiscover.{domain} A <server IP>  or  _autodiscover._tcp.{domain} SRV 0 0 443 <server>",
+        ),
+        Fix("Test it", "Test-OutlookWebServices -Identity {account}"),
+        Fix("Or enter the server's FQDN manually in the connection"),
+    ),
+)
+AUTODISCOVER_INTERNAL_ONLY = Problem(
+    "AUTODISCOVER_INTERNAL_ONLY",
+    "Autodiscover publishes only an internal EWS URL",
+    ("The EWS virtual directory has no ExternalUrl; the workbench used InternalUrl {ews_url}",),
+    (
+        Fix(
+            "Set the external URL if clients outside the network need it",
+            'Set-WebServicesVirtualDirectory -Identity "{server}\\EWS (Default Web Site)" -ExternalUrl {ews_url}',
+        ),
+    ),
+)
+
+INTERNAL = Problem(
+    "INTERNAL",
+    "The check itself failed",
+    ("A defect in the workbench",),
+    (Fix("Please report it with the details shown (secrets are redacted)"),),
+)
+
+
+def replace_code(problem: Problem, code: str) -> Problem:
+    """The same advice under the code the service actually returned (e.g. an AADSTS code we have no entry for)."""
+    return replace(problem, code=code or problem.code)

@@ -1,0 +1,204 @@
+"""`workbench verify NAME | --all`: stream every check as it finishes, explain failures, record the summary.
+
+Human output is one line per check (and one per failure's fix); `--json` prints one JSON object per line as
+events happen. Exit codes: 0 nothing failed, 1 a check failed, 2 usage or configuration errors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from dataclasses import replace
+from typing import Any
+
+from .io import fail
+
+MAX_PARALLEL = 8
+SYMBOL = {"passed": "ok", "warning": "!!", "failed": "XX", "skipped": "--", "cancelled": "--"}
+
+
+def register(commands: Any) -> None:
+    parser = commands.add_parser("verify", help="verify connections against the real services (streams each check)")
+    parser.add_argument("names", nargs="*", metavar="NAME", help="connections to verify")
+    parser.add_argument("--all", action="store_true", help="verify every connection (concurrently)")
+    parser.add_argument("--json", action="store_true", help="one JSON object per line, as events happen")
+    parser.add_argument("--only", nargs="+", metavar="CHECK_ID", help="run only these checks (and what they need)")
+    parser.add_argument("--grant-impersonation", action="store_true", help="grant ApplicationImpersonation if missing")
+    parser.add_argument("--timeout", type=float, default=20.0, metavar="S", help="per network call (default 20)")
+    parser.set_defaults(handler=run)
+
+
+def _emit_json(value: dict[str, Any]) -> None:
+    sys.stdout.write(json.dumps(value) + "\n")
+    sys.stdout.flush()
+
+
+def _emit_human(connection: str, event: Any, prefix: bool) -> None:
+    from workbench.checks.engine import Finished, Progress, Summary
+
+    lead = f"[{connection}] " if prefix else ""
+    if isinstance(event, Finished):
+        outcome = event.outcome
+        print(
+            f"{lead}{SYMBOL[event.status.value]} {event.title:<34} {outcome.detail} ({event.duration_ms} ms)",
+            flush=True,
+        )
+        if outcome.problem and not event.status.ok:
+            print(f"{lead}   {outcome.problem.code}: {outcome.problem.title}", flush=True)
+            for fix in outcome.problem.fixes[:3]:
+                print(f"{lead}   - {fix.text}" + (f"\n{lead}       {fix.command}" if fix.command else ""), flush=True)
+    elif isinstance(event, Progress) and event.done is None:
+        print(f"{lead}   . {event.message}", flush=True)
+    elif isinstance(event, Summary):
+        c = {k.value: v for k, v in event.counts.items()}
+        print(
+            f"{lead}== {event.status.value.upper()}: {c['passed']} passed, {c['warning']} warnings, "
+            f"{c['failed']} failed, "
+            f"{c['skipped']} skipped in {event.duration_ms / 1000:.1f} s",
+            flush=True,
+        )
+
+
+def _event_json(connection: str, event: Any) -> dict[str, Any] | None:
+    from workbench.checks.engine import Finished, Progress, Summary
+
+    if isinstance(event, Finished):
+        problem = event.outcome.problem
+        return {
+            "event": "check",
+            "connection": connection,
+            "check": event.check,
+            "title": event.title,
+            "status": event.status.value,
+            "duration_ms": event.duration_ms,
+            "detail": event.outcome.detail,
+            "problem": problem.as_json() if problem else None,
+        }
+    if isinstance(event, Progress):
+        return {
+            "event": "progress",
+            "connection": connection,
+            "check": event.check,
+            "message": event.message,
+            "done": event.done,
+            "total": event.total,
+        }
+    if isinstance(event, Summary):
+        c = {k.value: v for k, v in event.counts.items()}
+        return {
+            "event": "summary",
+            "connection": connection,
+            "status": event.status.value,
+            "passed": c["passed"],
+            "warnings": c["warning"],
+            "failed": c["failed"],
+            "skipped": c["skipped"],
+            "duration_ms": event.duration_ms,
+        }
+    return None
+
+
+async def _verify_one(
+    home: Any, connection: Any, args: argparse.Namespace, prefix: bool, limit: asyncio.Semaphore
+) -> Any:
+    from workbench.checks.engine import Summary
+    from workbench.verification import Verification, target_for
+
+    async def confirm(question: str) -> bool:
+        if not args.json:
+            print(
+                f"[{connection.name}] {question} "
+                + (
+                    "yes (--grant-impersonation)"
+                    if args.grant_impersonation
+                    else "no: add --grant-impersonation to grant it"
+                ),
+                flush=True,
+            )
+        return bool(args.grant_impersonation)
+
+    async with limit:
+        if getattr(args, "sequential", False) and not args.json:
+            print(f"\n--- {connection.name}", flush=True)
+        verification = Verification(target_for(home, connection, args.timeout), confirm, args.only)
+        summary = None
+        try:
+            async for event in verification.events():
+                if args.json:
+                    line = _event_json(connection.name, event)
+                    if line is not None:
+                        _emit_json(line)
+                else:
+                    _emit_human(connection.name, event, prefix)
+                if isinstance(event, Summary):
+                    summary = event
+        finally:
+            verification.close()
+        return summary
+
+
+def _record(home: Any, connection: Any, summary: Any) -> None:
+    from storage import StorageError
+    from workbench.verification import summary_record
+
+    try:
+        changes = home.changeset()
+        current = changes.get(connection.id)
+        changes.edit(replace(current, last_verification=summary_record(summary)))
+        changes.commit()
+    except StorageError as error:
+        print(f"warning: the result was not recorded on '{connection.name}': {error}", file=sys.stderr)
+
+
+def verify_all(home: Any, connections: list[Any], args: argparse.Namespace) -> int:
+    """Verify connections concurrently (bounded), print as events come, record each summary; the exit code."""
+
+    async def main() -> list[Any]:
+        limit = asyncio.Semaphore(MAX_PARALLEL)
+        prefix = len(connections) > 1 and not getattr(args, "sequential", False)
+        if getattr(args, "sequential", False):
+            return [await _verify_one(home, c, args, prefix, limit) for c in connections]
+        return await asyncio.gather(*(_verify_one(home, c, args, prefix, limit) for c in connections))
+
+    try:
+        summaries = asyncio.run(main())
+    except KeyboardInterrupt:
+        print("verification interrupted", file=sys.stderr)
+        return 130
+    for connection, summary in zip(connections, summaries, strict=True):
+        if summary is not None and not args.only:
+            _record(home, connection, summary)
+    return 1 if any(s is None or s.failed for s in summaries) else 0
+
+
+def run(args: argparse.Namespace) -> int:
+    from storage import NotFoundError
+
+    from .context import open_home
+
+    if args.all == bool(args.names):
+        fail("name the connections to verify, or use --all")
+    if args.timeout <= 0:
+        fail("--timeout must be positive")
+    home = open_home()
+    snapshot = home.store.snapshot()
+    try:
+        connections = list(snapshot.connections) if args.all else [snapshot.connection(n) for n in args.names]
+    except NotFoundError as error:
+        fail(str(error))
+    if not connections:
+        fail("there are no connections to verify")
+    if args.only:
+        from workbench.verification import plan_for
+
+        for connection in connections:
+            plan = plan_for(connection)
+            unknown = [c for c in args.only if c not in {check.id for check in plan.checks}]
+            if unknown:
+                fail(
+                    f"'{connection.name}' has no check {', '.join(unknown)}; "
+                    f"its checks: {', '.join(c.id for c in plan.checks)}"
+                )
+    return verify_all(home, connections, args)

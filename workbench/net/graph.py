@@ -1,0 +1,89 @@
+"""Microsoft Graph over httpx: bearer token, the connection's CA bundle, Graph's error bodies, and throttling
+(429/503 with Retry-After) retried a bounded number of times."""
+
+from __future__ import annotations
+
+import ssl
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+MAX_RETRIES = 3
+MAX_WAIT = 30.0
+
+
+@dataclass(frozen=True, slots=True)
+class GraphError(Exception):
+    status: int
+    code: str
+    message: str
+    request_id: str | None = None
+    retry_after: float | None = None
+
+    def __str__(self) -> str:
+        rid = f" (request-id {self.request_id})" if self.request_id else ""
+        return f"HTTP {self.status} {self.code}: {self.message}{rid}"
+
+
+def ssl_context(ca_bundle: str | None) -> ssl.SSLContext:
+    return ssl.create_default_context(cafile=ca_bundle) if ca_bundle else ssl.create_default_context()
+
+
+class Graph:
+    def __init__(
+        self,
+        graph_url: str,
+        token: str,
+        *,
+        ca_bundle: str | None,
+        timeout: float,
+        on_throttle: Callable[[float], None] | None = None,
+    ) -> None:
+        self._client = httpx.Client(
+            base_url=f"{graph_url}/v1.0",
+            verify=ssl_context(ca_bundle),
+            timeout=timeout,
+            headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
+        )
+        self._on_throttle = on_throttle
+
+    def __enter__(self) -> Graph:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._client.close()
+
+    def get(self, path: str, **params: str) -> dict[str, Any]:
+        for attempt in range(MAX_RETRIES + 1):
+            response = self._client.get(path, params=params or None)
+            if response.status_code < 400:
+                body: dict[str, Any] = response.json()
+                return body
+            error = _error(response)
+            if error.status in (429, 503) and attempt < MAX_RETRIES:
+                wait = min(error.retry_after or 2.0 * (attempt + 1), MAX_WAIT)
+                if self._on_throttle:
+                    self._on_throttle(wait)
+                time.sleep(wait)
+                continue
+            raise error
+        raise AssertionError("unreachable")
+
+
+def _error(response: httpx.Response) -> GraphError:
+    retry_after = response.headers.get("Retry-After")
+    try:
+        body = response.json().get("error", {})
+    except ValueError:
+        body = {}
+    inner = body.get("innerError") or {}
+    return GraphError(
+        response.status_code,
+        str(body.get("code") or f"HTTP{response.status_code}"),
+        str(body.get("message") or response.reason_phrase),
+        inner.get("request-id"),
+        float(retry_after) if retry_after and retry_after.replace(".", "", 1).isdigit() else None,
+    )

@@ -1,0 +1,112 @@
+"""Microsoft identity through MSAL: the confidential client for app-only tokens (secret or certificate).
+
+MSAL is given its own requests session. When the connection names a CA bundle, that bundle is used even if
+REQUESTS_CA_BUNDLE or CURL_CA_BUNDLE are set (requests would otherwise let the environment win over `verify`);
+proxies from the environment still apply.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+
+from workbench.model import Secret
+
+
+class _Session(requests.Session):
+    def __init__(self, ca_bundle: str | None) -> None:
+        super().__init__()
+        self._ca_bundle = ca_bundle
+        if ca_bundle:
+            self.verify = ca_bundle
+
+    def merge_environment_settings(self, url: Any, proxies: Any, stream: Any, verify: Any, cert: Any) -> dict[str, Any]:
+        settings: dict[str, Any] = super().merge_environment_settings(url, proxies, stream, verify, cert)
+        if self._ca_bundle and verify in (None, True):
+            settings["verify"] = self._ca_bundle
+        return settings
+
+
+def http_session(ca_bundle: str | None) -> requests.Session:
+    return _Session(ca_bundle)
+
+
+@dataclass(frozen=True, slots=True)
+class TokenError(Exception):
+    error: str
+    description: str
+    codes: tuple[int, ...]
+
+    @property
+    def aadsts(self) -> int | None:
+        if self.codes:
+            return self.codes[0]
+        match = re.match(r"AADSTS(\d+)", self.description)
+        return int(match.group(1)) if match else None
+
+    @property
+    def first_line(self) -> str:
+        return self.description.split("\r\n")[0].split("\n")[0]
+
+
+@dataclass(frozen=True, slots=True)
+class CertificateCredential:
+    private_key_pem: Secret
+    certificate_pem: str
+
+
+def confidential_client(
+    *,
+    authority_host: str,
+    tenant_id: str,
+    client_id: str,
+    credential: Secret | CertificateCredential,
+    ca_bundle: str | None,
+    timeout: float,
+) -> Any:
+    """Build the MSAL app; its constructor performs tenant discovery (raises ValueError for an unknown tenant)."""
+    import msal
+
+    client_credential: Any
+    if isinstance(credential, CertificateCredential):
+        # The public_certificate form makes MSAL sign with PS256 and send x5t#S256 (SHA-1 thumbprints are legacy).
+        client_credential = {
+            "private_key": credential.private_key_pem.reveal(),
+            "public_certificate": credential.certificate_pem,
+        }
+    else:
+        client_credential = credential.reveal()
+    microsoft_host = any(
+        authority_host.endswith(h) for h in (".microsoftonline.com", ".microsoftonline.us", ".microsoftonline.cn")
+    )
+    return msal.ConfidentialClientApplication(
+        client_id,
+        authority=f"{authority_host}/{tenant_id}",
+        client_credential=client_credential,
+        http_client=http_session(ca_bundle),
+        instance_discovery=microsoft_host,
+        timeout=timeout,
+    )
+
+
+def app_token(app: Any, scope: str) -> dict[str, Any]:
+    """A token for `scope` (`https://graph.microsoft.com/.default`, …) or TokenError with Entra's answer."""
+    result: dict[str, Any] = app.acquire_token_for_client([scope])
+    if "access_token" not in result:
+        raise TokenError(
+            str(result.get("error", "")),
+            str(result.get("error_description", "")),
+            tuple(int(c) for c in result.get("error_codes", []) or []),
+        )
+    return result
+
+
+def token_claims(token: str) -> dict[str, Any]:
+    """The claims of an access token, read without verification (only to show what was granted)."""
+    import jwt
+
+    claims: dict[str, Any] = jwt.decode(token, options={"verify_signature": False})
+    return claims

@@ -1,0 +1,114 @@
+"""Exchange remote PowerShell through pypsrp (WSMan over HTTPS to /PowerShell, configuration Microsoft.Exchange).
+
+Only cmdlets are sent (Exchange's endpoint is a no-language runspace). Errors are read from the error stream as
+well as from `had_errors`: Exchange reports most failures as non-terminating errors, which leave it False.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from workbench.model import PowerShellAuth, Secret
+
+from .routes import RoutingAdapter
+
+
+@dataclass
+class CmdletResult:
+    output: list[Any] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    error_ids: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    failed: bool = False
+
+    def props(self) -> list[dict[str, Any]]:
+        return [dict(o.adapted_properties) if hasattr(o, "adapted_properties") else {"value": o} for o in self.output]
+
+
+def pypsrp_auth(auth: PowerShellAuth) -> str:
+    # Kerberos needs python-gssapi and a KDC; Negotiate tries Kerberos and falls back to NTLM.
+    return "basic" if auth is PowerShellAuth.BASIC else "negotiate"
+
+
+def open_pool(host: str, port: int, auth: PowerShellAuth, upn: str, password: Secret, timeout: float) -> Any:
+    from pypsrp.powershell import RunspacePool
+    from pypsrp.wsman import WSMan
+
+    wsman = WSMan(
+        host,
+        port=port,
+        path="PowerShell",
+        ssl=True,
+        auth=pypsrp_auth(auth),
+        username=upn,
+        password=password.reveal(),
+        cert_validation=True,
+        connection_timeout=int(min(timeout, 30)),
+        operation_timeout=20,
+        read_timeout=int(max(timeout, 25)),
+        reconnection_retries=0,
+    )
+    transport = wsman.transport
+    # pypsrp builds its session privately; route its HTTPS through the workbench's per-host trust and DNS.
+    transport.session = transport._build_session()
+    transport.session.mount("https://", RoutingAdapter(max_retries=0))
+    pool = RunspacePool(wsman, configuration_name="Microsoft.Exchange")
+    pool.open()
+    return pool
+
+
+def run(pool: Any, cmdlet: str, **parameters: Any) -> CmdletResult:
+    return _collect(pool, cmdlet, parameters, None, None)
+
+
+def stream(
+    pool: Any,
+    cmdlet: str,
+    parameters: dict[str, Any],
+    on_batch: Callable[[list[Any]], None],
+    cancelled: Callable[[], bool],
+) -> CmdletResult:
+    """Run a cmdlet and hand its output over batch by batch as the server sends it."""
+    return _collect(pool, cmdlet, parameters, on_batch, cancelled)
+
+
+def _collect(
+    pool: Any,
+    cmdlet: str,
+    parameters: dict[str, Any],
+    on_batch: Callable[[list[Any]], None] | None,
+    cancelled: Callable[[], bool] | None,
+) -> CmdletResult:
+    from pypsrp.complex_objects import PSInvocationState
+    from pypsrp.powershell import PowerShell
+
+    ps = PowerShell(pool)
+    ps.add_cmdlet(cmdlet)
+    for name, value in parameters.items():
+        ps.add_parameter(name, value)
+    result = CmdletResult()
+    if on_batch is None:
+        result.output = list(ps.invoke())
+    else:
+        ps.begin_invoke()
+        while ps.state == PSInvocationState.RUNNING:
+            if cancelled is not None and cancelled():
+                ps.stop()
+                break
+            ps.poll_invoke()
+            batch, ps.output[:] = list(ps.output), []
+            if batch:
+                on_batch(batch)
+        if ps.output:
+            on_batch(list(ps.output))
+    result.errors = [str(e) for e in ps.streams.error]
+    result.error_ids = [str(getattr(e, "fq_error", "") or "") for e in ps.streams.error]
+    result.warnings = [str(getattr(w, "message", "") or "") for w in ps.streams.warning]
+    result.failed = bool(ps.had_errors)
+    return result
+
+
+def iter_props(result: CmdletResult) -> Iterator[dict[str, Any]]:
+    yield from result.props()

@@ -1,0 +1,120 @@
+"""Looking at a server's certificate the way an admin would: who issued it, which names it carries, when it
+expires, its SHA-256 fingerprint — and whether this connection's trust settings accept it, and if not, why."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import socket
+import ssl
+from dataclasses import dataclass
+from datetime import datetime
+
+from cryptography import x509
+from cryptography.x509.oid import ExtensionOID
+
+
+@dataclass(frozen=True, slots=True)
+class CertificateReport:
+    sha256: str
+    subject: str
+    issuer: str
+    names: tuple[str, ...]
+    not_before: datetime
+    not_after: datetime
+    self_signed: bool
+
+
+@dataclass(frozen=True, slots=True)
+class TlsVerdict:
+    certificate: CertificateReport | None
+    trusted: bool
+    reason: str | None  # "untrusted", "name-mismatch", "expired", "pin-mismatch", or None
+    detail: str  # the TLS library's own words when not trusted
+    version: str | None = None
+
+
+def describe(der: bytes) -> CertificateReport:
+    cert = x509.load_der_x509_certificate(der)
+    try:
+        san = cert.extensions.get_extension_for_oid(ExtensionOID.SUBJECT_ALTERNATIVE_NAME).value
+        names = tuple(str(n.value) for n in san)  # type: ignore[attr-defined]
+    except x509.ExtensionNotFound:
+        names = ()
+    return CertificateReport(
+        sha256=hashlib.sha256(der).hexdigest().upper(),
+        subject=cert.subject.rfc4514_string(),
+        issuer=cert.issuer.rfc4514_string(),
+        names=names,
+        not_before=cert.not_valid_before_utc,
+        not_after=cert.not_valid_after_utc,
+        self_signed=cert.issuer == cert.subject,
+    )
+
+
+def _handshake(address: str, port: int, name: str, context: ssl.SSLContext, timeout: float) -> tuple[bytes, str | None]:
+    with socket.create_connection((address, port), timeout=timeout) as raw:
+        raw.settimeout(timeout)
+        server_name = name if not _is_ip(name) else None
+        with context.wrap_socket(raw, server_hostname=server_name) as tls:
+            der = tls.getpeercert(binary_form=True) or b""
+            return der, tls.version()
+
+
+def _is_ip(name: str) -> bool:
+    try:
+        socket.inet_pton(socket.AF_INET6 if ":" in name else socket.AF_INET, name)
+    except OSError:
+        return False
+    return True
+
+
+def inspect(
+    name: str,
+    port: int,
+    *,
+    address: str | None = None,
+    ca_bundle: str | None = None,
+    pin_sha256: str | None = None,
+    timeout: float = 10.0,
+) -> TlsVerdict:
+    """Handshake with `name` (at `address` when given) and judge the certificate under the connection's trust."""
+    target = address or name
+    if pin_sha256:
+        der, version = _handshake(target, port, name, _unverified(), timeout)
+        report = describe(der)
+        if report.sha256 == pin_sha256.upper():
+            return TlsVerdict(report, True, None, "pinned", version)
+        return TlsVerdict(report, False, "pin-mismatch", f"the server presented {report.sha256}", version)
+    verified = ssl.create_default_context(cafile=ca_bundle) if ca_bundle else ssl.create_default_context()
+    if _is_ip(name):
+        verified.check_hostname = False  # the IP is checked against the SAN below, as browsers do
+    try:
+        der, version = _handshake(target, port, name, verified, timeout)
+    except ssl.SSLCertVerificationError as error:
+        der, version = _handshake(target, port, name, _unverified(), timeout)
+        report = describe(der)
+        message = error.verify_message or str(error)
+        if "expired" in message:
+            reason = "expired"
+        elif "mismatch" in message.lower() or "doesn't match" in message:
+            reason = "name-mismatch"
+        else:
+            reason = "untrusted"
+        return TlsVerdict(report, False, reason, message, version)
+    report = describe(der)
+    if _is_ip(name) and name not in report.names:
+        return TlsVerdict(
+            report, False, "name-mismatch", f"IP address mismatch, certificate is not valid for '{name}'", version
+        )
+    return TlsVerdict(report, True, None, "trusted", version)
+
+
+def _unverified() -> ssl.SSLContext:
+    """Only to read a certificate that failed verification, so the admin can see it; nothing is sent on it."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    with contextlib.suppress(ssl.SSLError):
+        context.minimum_version = ssl.TLSVersion.TLSv1_2
+    return context

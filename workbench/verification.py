@@ -1,0 +1,182 @@
+"""Verifying a connection: the plan for its kind, its secrets and certificate from the data directory, the run as
+an async stream of events, a blocking helper that returns a report (rendered as a table in Jupyter), and the
+summary stored back on the connection."""
+
+from __future__ import annotations
+
+import asyncio
+import html
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from .checks import online, onprem
+from .checks.engine import Confirm, Event, Finished, Plan, Run, Status, Summary
+from .checks.target import Target
+from .model import CertificateInfo, Connection, M365Settings, Secret, VerificationStatus, VerificationSummary
+
+if TYPE_CHECKING:
+    from storage import Home
+
+
+def plan_for(connection: Connection) -> Plan:
+    settings = connection.settings
+    return online.plan(settings) if isinstance(settings, M365Settings) else onprem.plan()
+
+
+def target_for(home: Home, connection: Connection, timeout: float = 20.0) -> Target:
+    """A target whose secrets come from the home's vault and whose keys come from its certificate store."""
+
+    def secret(ref: str) -> Secret | None:
+        return home.vault().get(ref)
+
+    def certificate(thumbprint: str) -> tuple[CertificateInfo, Secret] | None:
+        store = home.certificates
+        try:
+            info = store.get(thumbprint)
+            return info, store.private_key(thumbprint)
+        except Exception:  # noqa: BLE001  (absent or unreadable: the check says which)
+            return None
+
+    return Target(connection, secret, certificate, timeout)
+
+
+async def _refuse(question: str) -> bool:
+    return False
+
+
+@dataclass
+class Verification:
+    """One verification: iterate `events()`, re-run a check with `rerun()`, and `close()` when done."""
+
+    target: Target
+    confirm: Confirm = _refuse
+    only: list[str] | None = None
+    run: Run = field(init=False)
+    _cleanup: list[Callable[[], Any]] = field(default_factory=list, init=False)
+
+    def __post_init__(self) -> None:
+        plan = plan_for(self.target.connection)
+        self.run = Run(
+            plan,
+            only=self.only,
+            confirm=self.confirm,
+            resources={"target": self.target, "cleanup": self._cleanup},
+            timeout_scale=max(1.0, self.target.timeout / 20.0),
+        )
+
+    def events(self) -> AsyncIterator[Event]:
+        return self.run.events()
+
+    def rerun(self, check_id: str) -> AsyncIterator[Event]:
+        self.run = self.run.rerun(check_id)
+        return self.run.events()
+
+    def cancel(self) -> None:
+        self.run.cancel()
+
+    def close(self) -> None:
+        while self._cleanup:
+            try:
+                self._cleanup.pop()()
+            except Exception:  # noqa: BLE001, S112  (closing a dead PowerShell session may fail; nothing to do)
+                continue
+
+
+async def verify(
+    connection: Connection,
+    *,
+    home: Home | None = None,
+    target: Target | None = None,
+    confirm: Callable[[str], Awaitable[bool]] | None = None,
+    only: list[str] | None = None,
+    timeout: float = 20.0,
+) -> AsyncIterator[Event]:
+    """Verify `connection`, yielding events as they happen. Give `home` (secrets from its vault) or `target`."""
+    if target is None:
+        if home is None:
+            from storage import Home, default_home
+
+            home = Home(default_home())
+        target = target_for(home, connection, timeout)
+    verification = Verification(target, confirm or _refuse, only)
+    try:
+        async for event in verification.events():
+            yield event
+    finally:
+        verification.close()
+
+
+@dataclass(frozen=True)
+class Report:
+    connection: str
+    results: tuple[Finished, ...]
+    summary: Summary
+
+    @property
+    def failed(self) -> bool:
+        return self.summary.failed
+
+    def _repr_html_(self) -> str:
+        colours = {
+            "passed": "#1a7f37",
+            "warning": "#9a6700",
+            "failed": "#cf222e",
+            "skipped": "#6e7781",
+            "cancelled": "#6e7781",
+        }
+        rows = "".join(
+            f"<tr><td style='color:{colours[r.status.value]}'>{r.status.value}</td><td>{html.escape(r.title)}</td>"
+            f"<td>{html.escape(r.outcome.detail)}</td>"
+            f"<td>{html.escape(r.outcome.problem.code) if r.outcome.problem else ''}</td>"
+            f"<td style='text-align:right'>{r.duration_ms} ms</td></tr>"
+            for r in self.results
+        )
+        return (
+            f"<table><caption>{html.escape(self.connection)}: {self.summary.status.value} "
+            f"({self.summary.duration_ms} ms)</caption><tr><th>Status</th><th>Check</th><th>Detail</th>"
+            f"<th>Problem</th><th>Time</th></tr>{rows}</table>"
+        )
+
+
+def verify_sync(connection: Connection, **kwargs: Any) -> Report:
+    """Blocking helper for scripts and notebooks: run the whole verification and return the report."""
+
+    async def collect() -> Report:
+        results: list[Finished] = []
+        summary: Summary | None = None
+        async for event in verify(connection, **kwargs):
+            if isinstance(event, Finished):
+                results.append(event)
+            elif isinstance(event, Summary):
+                summary = event
+        assert summary is not None
+        return Report(connection.name, tuple(results), summary)
+
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(collect())
+    import concurrent.futures
+
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, collect()).result()
+
+
+def summary_record(summary: Summary, now: datetime | None = None) -> VerificationSummary:
+    status = {
+        Status.PASSED: VerificationStatus.PASSED,
+        Status.WARNING: VerificationStatus.WARNING,
+        Status.FAILED: VerificationStatus.FAILED,
+        Status.CANCELLED: VerificationStatus.CANCELLED,
+    }[summary.status]
+    return VerificationSummary(
+        at=(now or datetime.now(UTC)).replace(microsecond=0),
+        status=status,
+        passed=summary.counts[Status.PASSED],
+        warnings=summary.counts[Status.WARNING],
+        failed=summary.counts[Status.FAILED],
+        skipped=summary.counts[Status.SKIPPED],
+        duration_ms=summary.duration_ms,
+    )
