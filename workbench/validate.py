@@ -115,8 +115,11 @@ def hostname(text: str, *, field: str = "server", label: str = "Server") -> str:
     return value
 
 
+_DIGITS = re.compile(r"[0-9]+")  # str.isdigit() also accepts "²", which int() refuses
+
+
 def port(text: str, *, field: str, label: str) -> int:
-    if not text.isdigit() or not 1 <= int(text) <= 65535:
+    if not _DIGITS.fullmatch(text) or not 1 <= int(text) <= 65535:
         raise FieldError(field, f"{label} port must be a number from 1 to 65535, not '{text}'")
     return int(text)
 
@@ -284,7 +287,7 @@ def connection_name(text: str) -> str:
 
 
 def validity_days(text: str) -> int:
-    if not text.strip().isdigit() or not 1 <= int(text) <= 3650:
+    if not _DIGITS.fullmatch(text.strip()) or not 1 <= int(text) <= 3650:
         raise FieldError("days", f"Validity must be a whole number of days from 1 to 3650, not '{text}'")
     return int(text)
 

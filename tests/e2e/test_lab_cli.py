@@ -125,3 +125,20 @@ def test_every_scenario_is_documented() -> None:
     text = (ROOT / "docs" / "lab.md").read_text()
     missing = [name for name, s in SCENARIOS.items() if f"`{name}`" not in text or (s.code and s.code not in text)]
     assert missing == []
+
+
+def test_every_check_and_problem_is_documented() -> None:
+    from dataclasses import replace
+
+    from tests.factories import m365
+    from workbench.checks import online, onprem, problems
+    from workbench.model import CertificateCredential, M365Settings
+
+    text = (ROOT / "docs" / "verification.md").read_text()
+    settings = m365(1).settings
+    assert isinstance(settings, M365Settings)
+    with_certificate = replace(settings, credential=CertificateCredential(thumbprint="AB" * 20))
+    ids = [c.id for c in (*online.plan(with_certificate).checks, *onprem.plan().checks)]
+    codes = {p.code for p in vars(problems).values() if isinstance(p, problems.Problem)}
+    assert [i for i in ids if f"`{i}`" not in text] == []
+    assert sorted(c for c in codes if f"`{c}`" not in text) == []

@@ -109,3 +109,18 @@ def test_missing_secret(healthy_lab: Lab) -> None:
     blank = replace(target(state, connection), secret=lambda ref: None)
     result = verify(state, connection, verification=Verification(blank))
     assert result.failures() == [("m365.credential", "SECRET_MISSING")]
+
+
+def test_engine_reinstates_its_adapter_whoever_changed_it(healthy_lab: Lab) -> None:
+    """exchangelib's adapter is a process-wide class attribute; another user of exchangelib may replace it."""
+    from exchangelib.protocol import BaseProtocol
+    from requests.adapters import HTTPAdapter
+
+    state = healthy_lab.state
+    original = BaseProtocol.HTTP_ADAPTER_CLS
+    BaseProtocol.HTTP_ADAPTER_CLS = HTTPAdapter
+    try:
+        result = verify(state, m365_connection(state))
+    finally:
+        BaseProtocol.HTTP_ADAPTER_CLS = original
+    assert result.status("m365.ews") is Status.PASSED

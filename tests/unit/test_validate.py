@@ -165,6 +165,10 @@ class TestSecretsAndUrls:
     def test_validity_days(self) -> None:
         assert validate.validity_days("730") == 730
         assert "from 1 to 3650" in message(validate.validity_days, "0")
+        assert "from 1 to 3650" in message(validate.validity_days, "²")  # a digit to str.isdigit, not to int()
+
+    def test_superscript_port(self) -> None:
+        assert "port must be a number" in message(validate.server_address, "mail.contoso.com:4⁴3")
 
 
 PARSERS: dict[str, Callable[[str], object]] = {

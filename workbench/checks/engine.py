@@ -217,8 +217,10 @@ class Run:
         confirm: Confirm = _never,
         resources: Mapping[str, Any] | None = None,
         timeout_scale: float = 1.0,
+        max_parallel: int | None = None,
     ) -> None:
         self.plan = plan
+        self._slots = asyncio.Semaphore(max_parallel) if max_parallel else None
         self.facts: dict[str, Any] = facts if facts is not None else {}
         selected = plan.with_prerequisites(only) if only is not None else {c.id for c in plan.checks}
         self._checks = [c for c in plan.checks if c.id in selected and c.id not in (done or {})]
@@ -237,6 +239,13 @@ class Run:
             task.cancel()
 
     async def _run_one(self, check: Check) -> None:
+        if self._slots is None:
+            await self._execute(check)
+            return
+        async with self._slots:
+            await self._execute(check)
+
+    async def _execute(self, check: Check) -> None:
         started = time.monotonic()
         self._queue.put_nowait(Started(check.id, check.title))
         context = Context(check, self.facts, self._queue.put_nowait, self._confirm, self._resources)

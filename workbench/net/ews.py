@@ -15,18 +15,15 @@ from workbench.model import Secret
 
 from .routes import RoutingAdapter
 
-_installed = False
 TIMEOUT = 30
 
 
 def _install() -> None:
-    global _installed
-    if not _installed:
-        from exchangelib.protocol import BaseProtocol
+    """Set on every use, not once: whoever else touched the class attribute meanwhile must not win."""
+    from exchangelib.protocol import BaseProtocol
 
-        BaseProtocol.HTTP_ADAPTER_CLS = RoutingAdapter
-        BaseProtocol.TIMEOUT = TIMEOUT
-        _installed = True
+    BaseProtocol.HTTP_ADAPTER_CLS = RoutingAdapter
+    BaseProtocol.TIMEOUT = TIMEOUT
 
 
 def _token_credentials(token: dict[str, Any], refresh: Callable[[], dict[str, Any]]) -> Any:

@@ -85,5 +85,14 @@ def _error(response: httpx.Response) -> GraphError:
         str(body.get("code") or f"HTTP{response.status_code}"),
         str(body.get("message") or response.reason_phrase),
         inner.get("request-id"),
-        float(retry_after) if retry_after and retry_after.replace(".", "", 1).isdigit() else None,
+        _seconds(retry_after),
     )
+
+
+def _seconds(value: str | None) -> float | None:
+    """Retry-After as seconds; the HTTP-date form and anything malformed count as "not given"."""
+    try:
+        seconds = float(value) if value else None
+    except ValueError:
+        return None
+    return seconds if seconds is not None and 0 <= seconds < 3600 else None
