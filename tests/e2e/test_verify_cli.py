@@ -210,3 +210,10 @@ def test_python_api_report(healthy_lab: Lab) -> None:
     assert not report.failed and len(report.results) == 9
     html = report._repr_html_()
     assert html.count("<tr>") == 10 and "Tenant name and domains" in html
+
+
+def test_a_repeated_problem_is_explained_once(lab_home: Any) -> None:
+    _, home = lab_home
+    out = workbench(home, "verify", "typo").stdout
+    assert out.count("AADSTS7000215: Entra ID rejected the client secret") == 1
+    assert "AADSTS7000215: same cause and fixes as above" in out

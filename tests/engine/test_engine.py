@@ -171,3 +171,15 @@ def test_problem_placeholders() -> None:
     filled = problems.EWS_DISABLED.fill(app_id="1234")
     assert any('@{Add="1234"}' in (f.command or "") for f in filled.fixes)
     assert "{app_id}" not in str(filled) and "{name}" in str(problems.SECRET_MISSING.fill().fixes)
+
+
+def test_the_top_level_api_is_lazy_and_complete() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, workbench; assert 'msal' not in sys.modules and 'workbench.lab' not in sys.modules; "
+        "from workbench import Lab, verify, verify_sync, Report, M365Draft, OnPremDraft, open_home; print('ok')"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "ok"

@@ -157,3 +157,12 @@ def test_orphan_temp_files_are_cleaned_under_the_lock(home: Home) -> None:
     with home.store.transaction():
         pass
     assert not orphan.exists()
+
+
+@pytest.mark.skipif(os.getuid() != 0, reason="changing a file's owner needs root")
+def test_foreign_owned_store_is_refused(home: Home) -> None:
+    with home.store.transaction() as txn:
+        txn.put_connection(m365(1))
+    os.chown(home.store.path, 4242, 4242)
+    with pytest.raises(UnsafeFileError, match="belongs to uid 4242"):
+        home.store.snapshot()

@@ -35,7 +35,7 @@ def _emit_json(value: dict[str, Any]) -> None:
     sys.stdout.flush()
 
 
-def _emit_human(connection: str, event: Any, prefix: bool) -> None:
+def _emit_human(connection: str, event: Any, prefix: bool, explained: set[str]) -> None:
     from workbench.checks.engine import Finished, Progress, Summary
 
     lead = f"[{connection}] " if prefix else ""
@@ -46,6 +46,10 @@ def _emit_human(connection: str, event: Any, prefix: bool) -> None:
             flush=True,
         )
         if outcome.problem and not event.status.ok:
+            if outcome.problem.code in explained:
+                print(f"{lead}   {outcome.problem.code}: same cause and fixes as above", flush=True)
+                return
+            explained.add(outcome.problem.code)
             print(f"{lead}   {outcome.problem.code}: {outcome.problem.title}", flush=True)
             for fix in outcome.problem.fixes[:3]:
                 print(f"{lead}   - {fix.text}" + (f"\n{lead}       {fix.command}" if fix.command else ""), flush=True)
@@ -124,6 +128,7 @@ async def _verify_one(
             print(f"\n--- {connection.name}", flush=True)
         verification = Verification(target_for(home, connection, args.timeout), confirm, args.only)
         summary = None
+        explained: set[str] = set()
         try:
             async for event in verification.events():
                 if args.json:
@@ -131,7 +136,7 @@ async def _verify_one(
                     if line is not None:
                         _emit_json(line)
                 else:
-                    _emit_human(connection.name, event, prefix)
+                    _emit_human(connection.name, event, prefix, explained)
                 if isinstance(event, Summary):
                     summary = event
         finally:
