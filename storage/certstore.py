@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from workbench.model import CertificateCredential, CertificateInfo, M365Settings, Secret
 
-from .errors import InUseError, NotFoundError, VaultError
+from .errors import InUseError, VaultError
 from .store import Store
 from .vault import Vault
 
@@ -72,6 +72,3 @@ class CertificateStore:
             txn.remove_certificate(info.thumbprint)
         self._open_vault().delete_many([key_ref(info.thumbprint)])
         return info
-
-
-__all__ = ["CertificateStore", "NotFoundError", "key_ref"]

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from tests.e2e.conftest import run_workbench
 from tests.factories import CLIENT, PFX_PASSWORD, TENANT
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -25,18 +24,7 @@ class Workbench:
     def __call__(
         self, *args: str, stdin: str | None = None, home: Path | None = None
     ) -> subprocess.CompletedProcess[str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("WORKBENCH_")}
-        env |= {"WORKBENCH_HOME": str(home or self.home), "WORKBENCH_VAULT": "key-file", "NO_COLOR": "1"}
-        env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "tests" / "guard"), str(ROOT)])  # guarded subprocess
-        return subprocess.run(
-            [sys.executable, "-m", "workbench", *args],
-            input=stdin,
-            capture_output=True,
-            text=True,
-            env=env,
-            timeout=60,
-            check=False,
-        )
+        return run_workbench(home or self.home, *args, stdin=stdin)
 
     def ok(self, *args: str, stdin: str | None = None) -> str:
         result = self(*args, stdin=stdin)

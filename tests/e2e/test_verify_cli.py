@@ -4,32 +4,19 @@ summary recorded on the connection, and the Python API."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.e2e.conftest import run_workbench
 from workbench.lab import Lab
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def workbench(home: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("WORKBENCH_")}
-    env |= {"WORKBENCH_HOME": str(home), "WORKBENCH_VAULT": "key-file"}
-    env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "tests" / "guard"), str(ROOT)])
-    return subprocess.run(
-        [sys.executable, "-m", "workbench", *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-        check=False,
-    )
+workbench = run_workbench
 
 
 def add_lab_connections(home: Path, lab: Lab) -> None:

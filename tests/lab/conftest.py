@@ -119,6 +119,7 @@ def powershell(state: LabState, auth: str = "ntlm", password: str | None = None,
 
     o = state.onprem
     host, port = o.server.split(":")
+    configuration = kwargs.pop("configuration_name", "Microsoft.Exchange")
     wsman = WSMan(
         host,
         port=int(port),
@@ -133,7 +134,7 @@ def powershell(state: LabState, auth: str = "ntlm", password: str | None = None,
         reconnection_retries=0,
         **kwargs,
     )
-    return RunspacePool(wsman, configuration_name=kwargs.get("configuration_name", "Microsoft.Exchange"))
+    return RunspacePool(wsman, configuration_name=configuration)
 
 
 def run_cmdlet(pool: Any, name: str, **parameters: Any) -> Any:

@@ -8,7 +8,6 @@ import pytest
 from pypsrp.complex_objects import PSInvocationState
 from pypsrp.exceptions import AuthenticationError, WSManFaultError
 from pypsrp.powershell import PowerShell
-from pypsrp.wsman import WSMan
 
 from tests.lab.conftest import powershell, run_cmdlet
 from workbench.lab import Lab
@@ -164,23 +163,8 @@ def test_basic_disabled_on_the_virtual_directory(make_lab: Callable[..., Lab]) -
 
 
 def test_wrong_configuration_name(make_lab: Callable[..., Lab]) -> None:
-    from pypsrp.powershell import RunspacePool
-
-    state = make_lab().state
-    o = state.onprem
-    host, port = o.server.split(":")
-    wsman = WSMan(
-        host,
-        port=int(port),
-        path="PowerShell",
-        ssl=True,
-        auth="basic",
-        username=o.admin_upn,
-        password=o.admin_password,
-        cert_validation=state.ca_bundle,  # type: ignore[arg-type]  # a CA path is accepted; the stub says bool
-    )
     with pytest.raises(WSManFaultError) as caught:
-        RunspacePool(wsman, configuration_name="Microsoft.PowerShell").open()
+        powershell(make_lab().state, "basic", configuration_name="Microsoft.PowerShell").open()
     assert caught.value.code == 2150858811 and "not found in the WS-Management catalog" in str(caught.value)
 
 

@@ -5,10 +5,9 @@ from __future__ import annotations
 import re
 import socket
 import ssl
-from typing import Any
 
 from . import problems
-from .engine import CheckFailed, Outcome
+from .engine import Outcome
 from .target import Target
 
 _REDACT = [
@@ -67,16 +66,8 @@ def network_failure(error: BaseException, target: Target, host: str, port: int) 
     return None
 
 
-def fail(outcome: Outcome) -> CheckFailed:
-    return CheckFailed(outcome)
-
-
 def plural(count: int, word: str) -> str:
     if count == 1:
         return f"1 {word}"
     suffix = "es" if word.endswith(("s", "x", "ch", "sh")) else "s"
     return f"{count:,} {word}{suffix}"
-
-
-def first(items: list[Any], default: Any = None) -> Any:
-    return items[0] if items else default

@@ -14,9 +14,9 @@ from datetime import timedelta
 from typing import Any
 
 from .http import Request, Response, Router
-from .tenant import GRAPH_RESOURCE, DeviceFlow, ServicePrincipal, Tenant, User
+from .tenant import GRAPH_RESOURCE, DeviceFlow, ServicePrincipal, User
 from .tokens import client_info, unsigned_id_token, verify_client_assertion
-from .world import World, now
+from .world import Service, World, now
 
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
@@ -42,14 +42,7 @@ def aad_error(world: World, status: int, error: str, code: int, description: str
     )
 
 
-class Entra:
-    def __init__(self, world: World) -> None:
-        self.world = world
-
-    @property
-    def tenant(self) -> Tenant:
-        return self.world.tenant
-
+class Entra(Service):
     def router(self) -> Router:
         router = Router()
         router.add("GET", r"/(?P<tenant>[^/]+)/v2\.0/\.well-known/openid-configuration", self.discovery)

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from .http import Request, Response, Router
 from .soap import ServerVersion, SoapParseError, envelope, error_message, fault, get_folder, parse
-from .tenant import EXCHANGE_RESOURCE, Tenant
+from .tenant import EXCHANGE_RESOURCE
 from .tokens import TokenInvalid
-from .world import World
+from .world import Service
 
 EXCHANGE_ONLINE = ServerVersion(15, 20, 8769, 21, "V2018_01_08")
 EWS_AUDIENCES = {EXCHANGE_RESOURCE, "https://outlook.office.com", "00000002-0000-0ff1-ce00-000000000000"}
@@ -23,14 +23,7 @@ def _unauthorized(diagnostics: str) -> Response:
     return Response(401, b"", [("WWW-Authenticate", WWW_AUTHENTICATE), ("x-ms-diagnostics", diagnostics)])
 
 
-class ExchangeOnlineEws:
-    def __init__(self, world: World) -> None:
-        self.world = world
-
-    @property
-    def tenant(self) -> Tenant:
-        return self.world.tenant
-
+class ExchangeOnlineEws(Service):
     def router(self) -> Router:
         router = Router()
         router.add("POST", r"/EWS/Exchange\.asmx", self.ews)

@@ -26,11 +26,10 @@ from .tenant import (
     Application,
     KeyCredential,
     ServicePrincipal,
-    Tenant,
     User,
 )
 from .tokens import TokenInvalid
-from .world import World, graph_error, now
+from .world import Service, graph_error, now
 
 GRAPH_AUDIENCES = {GRAPH_RESOURCE, "00000003-0000-0000-c000-000000000000"}
 DENIED = "Insufficient privileges to complete the operation."
@@ -82,20 +81,28 @@ def _not_found(what: str) -> Response:
     )
 
 
+def _equality_filter(request: Request, fields: dict[str, str]) -> tuple[str, str] | Response | None:
+    """`$filter=<property> eq '<value>'` for the given properties -> (attribute, value); Graph's 400 otherwise."""
+    text = request.query_value("$filter")
+    if not text:
+        return None
+    match = re.fullmatch(r"(\w+) eq '([^']*)'", text.strip())
+    if match is None or match.group(1) not in fields:
+        return graph_error(
+            400,
+            "Request_UnsupportedQuery",
+            f"Unsupported or invalid query filter clause specified for property '{text}'.",
+        )
+    return fields[match.group(1)], match.group(2)
+
+
 def _parse_time(text: object, default: datetime) -> datetime:
     if not isinstance(text, str) or not text:
         return default
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
-class Graph:
-    def __init__(self, world: World) -> None:
-        self.world = world
-
-    @property
-    def tenant(self) -> Tenant:
-        return self.world.tenant
-
+class Graph(Service):
     def router(self) -> Router:
         r = Router()
         add = r.add
@@ -310,17 +317,13 @@ class Graph:
         ):
             return graph_error(403, "Authorization_RequestDenied", DENIED)
         apps = list(self.tenant.applications.values())
-        text = request.query_value("$filter")
-        if text:
-            match = re.fullmatch(r"(appId|displayName|uniqueName) eq '([^']*)'", text.strip())
-            if match is None:
-                return graph_error(
-                    400,
-                    "Request_UnsupportedQuery",
-                    f"Unsupported or invalid query filter clause specified for property '{text}'.",
-                )
-            field = {"appId": "app_id", "displayName": "display_name", "uniqueName": "unique_name"}[match.group(1)]
-            apps = [a for a in apps if getattr(a, field) == match.group(2)]
+        wanted = _equality_filter(
+            request, {"appId": "app_id", "displayName": "display_name", "uniqueName": "unique_name"}
+        )
+        if isinstance(wanted, Response):
+            return wanted
+        if wanted is not None:
+            apps = [a for a in apps if getattr(a, wanted[0]) == wanted[1]]
         return _odata("applications", {"value": [_select(request, a.as_graph()) for a in apps]})
 
     def create_application(self, request: Request, caller: Caller) -> Response:
@@ -386,16 +389,11 @@ class Graph:
 
     def list_service_principals(self, request: Request, caller: Caller) -> Response:
         sps = list(self.tenant.service_principals.values())
-        text = request.query_value("$filter")
-        if text:
-            match = re.fullmatch(r"appId eq '([^']*)'", text.strip())
-            if match is None:
-                return graph_error(
-                    400,
-                    "Request_UnsupportedQuery",
-                    f"Unsupported or invalid query filter clause specified for property '{text}'.",
-                )
-            sps = [s for s in sps if s.app_id == match.group(1).lower()]
+        wanted = _equality_filter(request, {"appId": "app_id"})
+        if isinstance(wanted, Response):
+            return wanted
+        if wanted is not None:
+            sps = [s for s in sps if getattr(s, wanted[0]) == wanted[1].lower()]
         return _odata("servicePrincipals", {"value": [_select(request, s.as_graph()) for s in sps]})
 
     def create_service_principal(self, request: Request, caller: Caller) -> Response:
@@ -433,19 +431,19 @@ class Graph:
             request, self.tenant.service_principals.get(request.params["id"]), request.params["id"]
         )
 
-    def assignments_of(self, request: Request, caller: Caller) -> Response:
+    def _assignments(self, request: Request, end: str) -> Response:
+        """The app role assignments a service principal holds (`principal_id`) or grants (`resource_id`)."""
         sp_id = request.params["id"]
         if sp_id not in self.tenant.service_principals:
             return _not_found(sp_id)
-        items = [a.as_graph(self.tenant) for a in self.tenant.assignments.values() if a.principal_id == sp_id]
+        items = [a.as_graph(self.tenant) for a in self.tenant.assignments.values() if getattr(a, end) == sp_id]
         return _odata("appRoleAssignments", {"value": items})
 
+    def assignments_of(self, request: Request, caller: Caller) -> Response:
+        return self._assignments(request, "principal_id")
+
     def assigned_to(self, request: Request, caller: Caller) -> Response:
-        sp_id = request.params["id"]
-        if sp_id not in self.tenant.service_principals:
-            return _not_found(sp_id)
-        items = [a.as_graph(self.tenant) for a in self.tenant.assignments.values() if a.resource_id == sp_id]
-        return _odata("appRoleAssignments", {"value": items})
+        return self._assignments(request, "resource_id")
 
     def assign(self, request: Request, caller: Caller) -> Response:
         if not caller.may(

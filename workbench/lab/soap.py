@@ -42,12 +42,6 @@ class SoapRequest:
                 return child.text.strip()
         return None
 
-    def requested_version(self) -> str | None:
-        if self.header is None:
-            return None
-        node = self.header.find(q(T, "RequestServerVersion"))
-        return None if node is None else node.get("Version")
-
 
 class SoapParseError(ValueError):
     pass

@@ -38,6 +38,17 @@ class World:
             return seen
 
 
+class Service:
+    """A lab service of the Microsoft 365 tenant."""
+
+    def __init__(self, world: World) -> None:
+        self.world = world
+
+    @property
+    def tenant(self) -> Tenant:
+        return self.world.tenant
+
+
 def now() -> datetime:
     return datetime.now(UTC)
 

@@ -6,7 +6,7 @@ well as from `had_errors`: Exchange reports most failures as non-terminating err
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -108,7 +108,3 @@ def _collect(
     result.warnings = [str(getattr(w, "message", "") or "") for w in ps.streams.warning]
     result.failed = bool(ps.had_errors)
     return result
-
-
-def iter_props(result: CmdletResult) -> Iterator[dict[str, Any]]:
-    yield from result.props()
