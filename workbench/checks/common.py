@@ -1,36 +1,15 @@
-"""Helpers the plans share: turning transport exceptions into problems, redacting raw error text."""
+"""Helpers the plans share: turning transport exceptions into problems, plural words."""
 
 from __future__ import annotations
 
-import re
 import socket
 import ssl
+
+from workbench.redaction import redact
 
 from . import problems
 from .engine import Outcome
 from .target import Target
-
-_REDACT = [
-    (
-        re.compile(r"(?i)(password|passwd|client_secret|secret|token|authorization)(\W{0,3}[:=]\W{0,3})\S+"),
-        r"\1\2[redacted]",
-    ),
-    (re.compile(r"(Bearer|Basic|NTLM|Negotiate)\s+[A-Za-z0-9._~+/=-]{8,}"), r"\1 [redacted]"),
-    (re.compile(r"eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*"), "[jwt redacted]"),
-    (
-        re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?-----END [A-Z ]*PRIVATE KEY-----", re.S),
-        "[private key redacted]",
-    ),
-]
-
-
-def redact(text: str, *secrets: str) -> str:
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "[redacted]")
-    for pattern, replacement in _REDACT:
-        text = pattern.sub(replacement, text)
-    return text[:2000]
 
 
 def network_failure(error: BaseException, target: Target, host: str, port: int) -> Outcome | None:

@@ -20,9 +20,10 @@ from workbench.model import CertificateCredential, M365Settings, Secret
 from workbench.net import identity
 from workbench.net.graph import Graph, GraphError
 from workbench.net.routes import Route, set_route
+from workbench.redaction import redact
 
 from . import problems
-from .common import network_failure, plural, redact
+from .common import network_failure, plural
 from .engine import Check, CheckFailed, Context, Outcome, Plan
 from .target import Target
 

@@ -25,9 +25,10 @@ from workbench.net import powershell as ps
 from workbench.net import resolve
 from workbench.net import tls as tls_client
 from workbench.net.routes import Route, session, set_route
+from workbench.redaction import redact
 
 from . import problems
-from .common import network_failure, plural, redact
+from .common import network_failure, plural
 from .engine import Check, Context, Outcome, Plan
 from .target import Target
 

@@ -45,6 +45,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     os.umask(0o077)  # whatever we create is ours alone
+    from workbench.redaction import configure
+
+    try:
+        configure(os.environ.get("WORKBENCH_LOG"))
+    except ValueError as error:
+        print(f"workbench: {error}", file=sys.stderr)
+        return 2
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "handler", None):
