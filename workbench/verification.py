@@ -54,7 +54,6 @@ class Verification:
     confirm: Confirm = _refuse
     only: list[str] | None = None
     run: Run = field(init=False)
-    _cleanup: list[Callable[[], Any]] = field(default_factory=list, init=False)
 
     def __post_init__(self) -> None:
         plan = plan_for(self.target.connection)
@@ -62,7 +61,7 @@ class Verification:
             plan,
             only=self.only,
             confirm=self.confirm,
-            resources={"target": self.target, "cleanup": self._cleanup},
+            resources={"target": self.target},
             timeout_scale=max(1.0, self.target.timeout / 20.0),
         )
 
@@ -77,11 +76,7 @@ class Verification:
         self.run.cancel()
 
     def close(self) -> None:
-        while self._cleanup:
-            try:
-                self._cleanup.pop()()
-            except Exception:  # noqa: BLE001, S112  (closing a dead PowerShell session may fail; nothing to do)
-                continue
+        self.run.close()
 
 
 async def verify(

@@ -70,7 +70,9 @@ async def _run(run: Run) -> tuple[float, dict[str, Finished], list[tuple[float, 
         timeline.append((time.monotonic() - started, event))
         if isinstance(event, Finished):
             finished[event.check] = event
-    return time.monotonic() - started, finished, timeline
+    elapsed = time.monotonic() - started
+    run.close()
+    return elapsed, finished, timeline
 
 
 def critical_path(plan: Plan, finished: dict[str, Finished]) -> float:
@@ -85,12 +87,10 @@ def online_latency() -> None:
     with lab_process("--latency-ms", "100", "--mailboxes", "5") as state:
         connection = m365_connection(state)
         plan = plan_for(connection)
-        asyncio.run(_run(Run(plan, resources={"target": target(state, connection), "cleanup": []})))  # warm up imports
-        wall, finished, _ = asyncio.run(_run(Run(plan, resources={"target": target(state, connection), "cleanup": []})))
+        asyncio.run(_run(Run(plan, resources={"target": target(state, connection)})))  # warm up imports
+        wall, finished, _ = asyncio.run(_run(Run(plan, resources={"target": target(state, connection)})))
         path = critical_path(plan, finished)
-        serial, _, _ = asyncio.run(
-            _run(Run(plan, resources={"target": target(state, connection), "cleanup": []}, max_parallel=1))
-        )
+        serial, _, _ = asyncio.run(_run(Run(plan, resources={"target": target(state, connection)}, max_parallel=1)))
     print("Exchange Online verification, 100 ms latency per lab response")
     print(f"  wall time (DAG, concurrent)       {wall:6.2f} s")
     print(
@@ -103,12 +103,8 @@ def online_latency() -> None:
 def onprem_enumeration() -> None:
     with lab_process("--mailboxes", "5000") as state:
         connection = onprem_connection(state, "fqdn")
-        cleanup: list[Any] = []
-        _, finished, timeline = asyncio.run(
-            _run(Run(plan_for(connection), resources={"target": target(state, connection), "cleanup": cleanup}))
-        )
-        for close in cleanup:
-            close()
+        run = Run(plan_for(connection), resources={"target": target(state, connection)})
+        _, finished, timeline = asyncio.run(_run(run))
         engine = finished["onprem.mailboxes"].duration_ms / 1000
         start = next(t for t, e in timeline if isinstance(e, Started) and e.check == "onprem.mailboxes")
         first = next(t for t, e in timeline if isinstance(e, Progress) and e.check == "onprem.mailboxes" and e.done)

@@ -136,12 +136,18 @@ class Context:
         emit: Callable[[Event], None],
         confirm: Confirm,
         resources: Mapping[str, Any],
+        cleanup: list[Callable[[], Any]],
     ) -> None:
         self._check = check
         self.facts = facts
         self._emit = emit
         self.confirm = confirm
         self.resources = resources
+        self._cleanup = cleanup
+
+    def defer(self, close: Callable[[], Any]) -> None:
+        """Release something (a session, a runspace pool) when the run and its re-runs are done with it."""
+        self._cleanup.append(close)
 
     def fact(self, name: str) -> Any:
         if name not in self.facts:
@@ -218,6 +224,7 @@ class Run:
         resources: Mapping[str, Any] | None = None,
         timeout_scale: float = 1.0,
         max_parallel: int | None = None,
+        cleanup: list[Callable[[], Any]] | None = None,
     ) -> None:
         self.plan = plan
         self._slots = asyncio.Semaphore(max_parallel) if max_parallel else None
@@ -228,6 +235,7 @@ class Run:
         self.outcomes: dict[str, Finished] = {}
         self._confirm = confirm
         self._resources = resources or {}
+        self._cleanup: list[Callable[[], Any]] = cleanup if cleanup is not None else []
         self._timeout_scale = timeout_scale
         self._queue: asyncio.Queue[Event] = asyncio.Queue()
         self._tasks: dict[str, asyncio.Task[None]] = {}
@@ -248,7 +256,7 @@ class Run:
     async def _execute(self, check: Check) -> None:
         started = time.monotonic()
         self._queue.put_nowait(Started(check.id, check.title))
-        context = Context(check, self.facts, self._queue.put_nowait, self._confirm, self._resources)
+        context = Context(check, self.facts, self._queue.put_nowait, self._confirm, self._resources, self._cleanup)
         timeout = check.timeout * self._timeout_scale
         try:
             outcome = await asyncio.wait_for(check.run(context), timeout)
@@ -341,4 +349,12 @@ class Run:
             confirm=confirm or self._confirm,
             resources=self._resources,
             timeout_scale=self._timeout_scale,
+            cleanup=self._cleanup,
         )
+
+    def close(self) -> None:
+        """Release what the checks deferred (newest first). Call once the run and its re-runs are over."""
+        while self._cleanup:
+            close = self._cleanup.pop()
+            with contextlib.suppress(Exception):  # closing a session the server already dropped may fail
+                close()

@@ -143,7 +143,14 @@ def _token_check(kind: str) -> Any:
         claims = identity.token_claims(token["access_token"])
         roles = sorted(claims.get("roles", []))
         detail = f"token for {scope.removesuffix('/.default')}, valid {int(token.get('expires_in', 0)) // 60} min"
-        return Outcome.passed(detail, **{f"{kind}_token": token, f"{kind}_roles": roles})
+        facts: dict[str, Any] = {f"{kind}_token": token, f"{kind}_roles": roles}
+        if kind == "graph":
+            graph = Graph(
+                endpoints.graph_url, token["access_token"], ca_bundle=settings.ca_bundle, timeout=target.timeout
+            )
+            ctx.defer(graph.close)
+            facts["graph"] = graph
+        return Outcome.passed(detail, **facts)
 
     return run
 
@@ -174,7 +181,7 @@ async def permissions(ctx: Context) -> Outcome:
 
 
 def _graph(ctx: Context) -> tuple[Graph, list[float]]:
-    target, settings, endpoints = _target(ctx)
+    """The run's Graph client (one connection pool for all Graph checks) and this check's throttling waits."""
     waits: list[float] = []
     report = ctx.thread_progress()
 
@@ -182,10 +189,8 @@ def _graph(ctx: Context) -> tuple[Graph, list[float]]:
         waits.append(seconds)
         report(f"throttled by Graph, retrying in {seconds:g} s", None, None)
 
-    token = ctx.fact("graph_token")["access_token"]
-    return Graph(
-        endpoints.graph_url, token, ca_bundle=settings.ca_bundle, timeout=target.timeout, on_throttle=throttled
-    ), waits
+    graph: Graph = ctx.fact("graph")
+    return graph.throttled(throttled), waits
 
 
 def _graph_failure(error: Exception, ctx: Context, **fill: Any) -> Outcome:
@@ -226,10 +231,7 @@ def _throttle_note(outcome: Outcome, waits: list[float], ctx: Context) -> Outcom
 async def tenant(ctx: Context) -> Outcome:
     graph, waits = _graph(ctx)
     try:
-        with graph:
-            body = await ctx.blocking(
-                lambda: graph.get("/organization", **{"$select": "id,displayName,verifiedDomains"})
-            )
+        body = await ctx.blocking(lambda: graph.get("/organization", **{"$select": "id,displayName,verifiedDomains"}))
     except GraphError as error:
         if error.code == "Authorization_RequestDenied":
             target, settings, _ = _target(ctx)
@@ -257,8 +259,7 @@ async def account(ctx: Context) -> Outcome:
     graph, waits = _graph(ctx)
     path = f"/users/{settings.app_account}"
     try:
-        with graph:
-            user = await ctx.blocking(lambda: graph.get(path, **{"$select": "id,displayName,userPrincipalName,mail"}))
+        user = await ctx.blocking(lambda: graph.get(path, **{"$select": "id,displayName,userPrincipalName,mail"}))
     except Exception as error:  # noqa: BLE001
         return _graph_failure(error, ctx)
     outcome = Outcome.passed(f"{user.get('displayName')} ({user.get('userPrincipalName')})", account_id=user.get("id"))
@@ -269,8 +270,7 @@ async def mailbox(ctx: Context) -> Outcome:
     _, settings, _ = _target(ctx)
     graph, waits = _graph(ctx)
     try:
-        with graph:
-            body = await ctx.blocking(lambda: graph.get(f"/users/{settings.app_account}/mailFolders", **{"$top": "1"}))
+        body = await ctx.blocking(lambda: graph.get(f"/users/{settings.app_account}/mailFolders", **{"$top": "1"}))
     except Exception as error:  # noqa: BLE001
         return _graph_failure(error, ctx)
     folder = (body.get("value") or [{}])[0].get("displayName", "?")

@@ -330,7 +330,7 @@ async def powershell(ctx: Context) -> Outcome:
             raise
         return mapped
     server = servers.props()[0] if servers.output else {}
-    ctx.resources["cleanup"].append(pool.close)
+    ctx.defer(pool.close)
     return Outcome.passed(
         f"connected ({ps.pypsrp_auth(auth)}) to {server.get('Name', '?')}, {server.get('AdminDisplayVersion', '?')}",
         ps_pool=pool,

@@ -144,17 +144,19 @@ async def _verify_one(
         return summary
 
 
-def _record(home: Any, connection: Any, summary: Any) -> None:
+def _record(home: Any, results: list[tuple[Any, Any]]) -> None:
+    """Store every summary on its connection, in one commit."""
     from storage import StorageError
     from workbench.verification import summary_record
 
     try:
         changes = home.changeset()
-        current = changes.get(connection.id)
-        changes.edit(replace(current, last_verification=summary_record(summary)))
+        for connection, summary in results:
+            current = changes.get(connection.id)
+            changes.edit(replace(current, last_verification=summary_record(summary)))
         changes.commit()
     except StorageError as error:
-        print(f"warning: the result was not recorded on '{connection.name}': {error}", file=sys.stderr)
+        print(f"warning: the results were not recorded: {error}", file=sys.stderr)
 
 
 def verify_all(home: Any, connections: list[Any], args: argparse.Namespace) -> int:
@@ -172,9 +174,8 @@ def verify_all(home: Any, connections: list[Any], args: argparse.Namespace) -> i
     except KeyboardInterrupt:
         print("verification interrupted", file=sys.stderr)
         return 130
-    for connection, summary in zip(connections, summaries, strict=True):
-        if summary is not None and not args.only:
-            _record(home, connection, summary)
+    if not args.only:
+        _record(home, [(c, s) for c, s in zip(connections, summaries, strict=True) if s is not None])
     return 1 if any(s is None or s.failed for s in summaries) else 0
 
 

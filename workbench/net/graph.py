@@ -50,10 +50,14 @@ class Graph:
         )
         self._on_throttle = on_throttle
 
-    def __enter__(self) -> Graph:
-        return self
+    def throttled(self, on_throttle: Callable[[float], None]) -> Graph:
+        """The same connection pool, reporting throttling waits to `on_throttle` (one view per check)."""
+        view = object.__new__(Graph)
+        view._client = self._client
+        view._on_throttle = on_throttle
+        return view
 
-    def __exit__(self, *exc: object) -> None:
+    def close(self) -> None:
         self._client.close()
 
     def get(self, path: str, **params: str) -> dict[str, Any]:
