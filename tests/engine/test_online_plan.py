@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
 from tests.engine.conftest import m365_connection, verify
 from workbench.checks.engine import Status
 from workbench.lab import Lab
+from workbench.model import M365Settings
 
 
 @pytest.mark.parametrize("credential", ["secret", "certificate"])
@@ -124,3 +126,21 @@ def test_engine_reinstates_its_adapter_whoever_changed_it(healthy_lab: Lab) -> N
     finally:
         BaseProtocol.HTTP_ADAPTER_CLS = original
     assert result.status("m365.ews") is Status.PASSED
+
+
+def test_a_vanished_ca_bundle_is_a_configuration_problem(healthy_lab: Lab, tmp_path: Path) -> None:
+    import shutil
+    from dataclasses import replace
+
+    from tests.engine.conftest import onprem_connection
+
+    state = healthy_lab.state
+    bundle = tmp_path / "ca.pem"
+    shutil.copy(state.ca_bundle, bundle)
+    cloud = m365_connection(state)
+    assert isinstance(cloud.settings, M365Settings)
+    cloud = replace(cloud, settings=replace(cloud.settings, ca_bundle=str(bundle)))
+    onprem = onprem_connection(state, "fqdn", ca_bundle=str(bundle))
+    bundle.unlink()
+    assert verify(state, cloud).failures() == [("m365.credential", "CA_BUNDLE_UNUSABLE")]
+    assert verify(state, onprem).failures() == [("onprem.credential", "CA_BUNDLE_UNUSABLE")]

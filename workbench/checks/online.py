@@ -15,6 +15,7 @@ import shlex
 from typing import Any
 from urllib.parse import urlsplit
 
+from workbench import validate
 from workbench.clouds import CloudEndpoints, endpoints_for
 from workbench.model import CertificateCredential, M365Settings, Secret
 from workbench.net import identity
@@ -57,6 +58,11 @@ def _values(target: Target, settings: M365Settings, **more: Any) -> dict[str, An
 async def credential(ctx: Context) -> Outcome:
     target, settings, _ = _target(ctx)
     values = _values(target, settings)
+    if settings.ca_bundle:
+        try:
+            validate.ca_bundle(settings.ca_bundle)
+        except validate.FieldError as error:
+            return Outcome.failed(error.message, problems.CA_BUNDLE_UNUSABLE.fill(path=settings.ca_bundle, **values))
     cred = settings.credential
     if isinstance(cred, CertificateCredential):
         found = await ctx.blocking(target.certificate, cred.thumbprint)

@@ -91,6 +91,13 @@ def _route(settings: OnPremSettings, endpoint: Endpoint) -> None:
 
 async def credential(ctx: Context) -> Outcome:
     target, settings = _target(ctx)
+    if settings.tls.ca_bundle:
+        try:
+            validate.ca_bundle(settings.tls.ca_bundle)
+        except validate.FieldError as error:
+            return Outcome.failed(
+                error.message, problems.CA_BUNDLE_UNUSABLE.fill(path=settings.tls.ca_bundle, **_values(ctx))
+            )
     secret = await ctx.blocking(target.secret, settings.password_ref) if settings.password_ref else None
     if secret is None or not secret:
         return Outcome.failed(

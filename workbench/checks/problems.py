@@ -172,6 +172,16 @@ TLS_PIN_MISMATCH = Problem(
 
 # ------------------------------------------------------------------ credentials in the workbench
 
+CA_BUNDLE_UNUSABLE = Problem(
+    "CA_BUNDLE_UNUSABLE",
+    "The connection's CA bundle cannot be used",
+    ("The file {path} was moved, deleted or replaced since the connection was saved",),
+    (
+        Fix("Put the CA certificates (PEM) back at {path}, or point the connection at their new place"),
+        Fix("Check the file", "openssl x509 -in {path} -noout -subject -enddate"),
+    ),
+)
+
 SECRET_MISSING = Problem(
     "SECRET_MISSING",
     "No secret is stored for this connection",
