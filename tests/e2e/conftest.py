@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from workbench.lab import Lab
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -21,13 +23,84 @@ def guarded_env(home: Path | None = None) -> dict[str, str]:
     return env
 
 
-def run_workbench(home: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+def run_workbench(
+    home: Path, *args: str, stdin: str | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "workbench", *args],
         input=stdin,
         capture_output=True,
         text=True,
-        env=guarded_env(home),
+        env={**guarded_env(home), **(env or {})},
         timeout=120,
         check=False,
     )
+
+
+def add_lab_connections(home: Path, lab: Lab) -> None:
+    s = lab.state
+    m, o = s.m365, s.onprem
+    common = [
+        "--tenant-id",
+        m.tenant_id,
+        "--client-id",
+        m.client_id,
+        "--app-account",
+        m.app_account,
+        "--cloud",
+        "custom",
+        "--authority-host",
+        m.authority_host,
+        "--graph-url",
+        m.graph_url,
+        "--ews-url",
+        m.ews_url,
+        "--ca-bundle",
+        s.ca_bundle,
+    ]
+    assert (
+        run_workbench(
+            home,
+            "connections",
+            "add",
+            "m365",
+            "--name",
+            "cloud",
+            *common,
+            "--client-secret-stdin",
+            stdin=m.client_secret,
+        ).returncode
+        == 0
+    )
+    assert (
+        run_workbench(
+            home,
+            "connections",
+            "add",
+            "m365",
+            "--name",
+            "typo",
+            *common,
+            "--client-secret-stdin",
+            stdin="not-the-secret",
+        ).returncode
+        == 0
+    )
+    added = run_workbench(
+        home,
+        "connections",
+        "add",
+        "onprem",
+        "--name",
+        "onprem",
+        "--autodiscover",
+        "--admin-upn",
+        o.admin_upn,
+        "--dns-server",
+        o.dns,
+        "--ca-bundle",
+        s.ca_bundle,
+        "--password-stdin",
+        stdin=o.admin_password,
+    )
+    assert added.returncode == 0, added.stderr

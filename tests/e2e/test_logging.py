@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import guarded_env
+from tests.e2e.conftest import add_lab_connections, guarded_env, run_workbench
 from workbench.lab import Lab
 from workbench.redaction import RedactingFilter, redact
 
@@ -47,70 +47,15 @@ def test_filter_redacts_arguments_and_tracebacks() -> None:
 
 @pytest.mark.parametrize("scenario", ["bad-password", ""])
 def test_debug_logging_of_a_verification_leaks_nothing(tmp_path: Path, scenario: str) -> None:
-    import subprocess
-    import sys
 
     with Lab(scenario, mailboxes=3) as lab:
-        s, o, m = lab.state, lab.state.onprem, lab.state.m365
-        env = guarded_env(tmp_path / "home")
-
-        def wb(*args: str, stdin: str | None = None, **extra: str) -> subprocess.CompletedProcess[str]:
-            return subprocess.run(
-                [sys.executable, "-m", "workbench", *args],
-                input=stdin,
-                capture_output=True,
-                text=True,
-                env={**env, **extra},
-                timeout=120,
-                check=False,
-            )
-
-        wb(
-            "connections",
-            "add",
-            "onprem",
-            "--name",
-            "op",
-            "--server",
-            o.server_fqdn,
-            "--dns-server",
-            o.dns,
-            "--ca-bundle",
-            s.ca_bundle,
-            "--admin-upn",
-            o.admin_upn,
-            "--password-stdin",
-            stdin=o.admin_password,
-        )
-        wb(
-            "connections",
-            "add",
-            "m365",
-            "--name",
-            "cl",
-            "--tenant-id",
-            m.tenant_id,
-            "--client-id",
-            m.client_id,
-            "--app-account",
-            m.app_account,
-            "--cloud",
-            "custom",
-            "--authority-host",
-            m.authority_host,
-            "--graph-url",
-            m.graph_url,
-            "--ews-url",
-            m.ews_url,
-            "--ca-bundle",
-            s.ca_bundle,
-            "--client-secret-stdin",
-            stdin=m.client_secret,
-        )
-        result = wb("verify", "--all", WORKBENCH_LOG="debug")
+        home = tmp_path / "home"
+        add_lab_connections(home, lab)
+        result = run_workbench(home, "verify", "--all", env={"WORKBENCH_LOG": "debug"})
+        secrets = (lab.state.onprem.admin_password, lab.state.m365.client_secret)
     assert "DEBUG" in result.stderr  # logging really was on
     everything = result.stdout + result.stderr
-    for secret in (o.admin_password, m.client_secret):
+    for secret in secrets:
         assert secret not in everything
     assert not re.search(r"(Bearer|NTLM|Negotiate|Basic) [A-Za-z0-9+/=._-]{12,}", everything)
     assert not re.search(r"eyJ[A-Za-z0-9_-]{10,}\.eyJ", everything)

@@ -10,82 +10,13 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import run_workbench
+from tests.e2e.conftest import add_lab_connections, run_workbench
 from workbench.lab import Lab
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 workbench = run_workbench
-
-
-def add_lab_connections(home: Path, lab: Lab) -> None:
-    s = lab.state
-    m, o = s.m365, s.onprem
-    common = [
-        "--tenant-id",
-        m.tenant_id,
-        "--client-id",
-        m.client_id,
-        "--app-account",
-        m.app_account,
-        "--cloud",
-        "custom",
-        "--authority-host",
-        m.authority_host,
-        "--graph-url",
-        m.graph_url,
-        "--ews-url",
-        m.ews_url,
-        "--ca-bundle",
-        s.ca_bundle,
-    ]
-    assert (
-        workbench(
-            home,
-            "connections",
-            "add",
-            "m365",
-            "--name",
-            "cloud",
-            *common,
-            "--client-secret-stdin",
-            stdin=m.client_secret,
-        ).returncode
-        == 0
-    )
-    assert (
-        workbench(
-            home,
-            "connections",
-            "add",
-            "m365",
-            "--name",
-            "typo",
-            *common,
-            "--client-secret-stdin",
-            stdin="not-the-secret",
-        ).returncode
-        == 0
-    )
-    added = workbench(
-        home,
-        "connections",
-        "add",
-        "onprem",
-        "--name",
-        "onprem",
-        "--autodiscover",
-        "--admin-upn",
-        o.admin_upn,
-        "--dns-server",
-        o.dns,
-        "--ca-bundle",
-        s.ca_bundle,
-        "--password-stdin",
-        stdin=o.admin_password,
-    )
-    assert added.returncode == 0, added.stderr
 
 
 @pytest.fixture(scope="module")
