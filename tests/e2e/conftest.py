@@ -58,34 +58,11 @@ def add_lab_connections(home: Path, lab: Lab) -> None:
         "--ca-bundle",
         s.ca_bundle,
     ]
-    assert (
-        run_workbench(
-            home,
-            "connections",
-            "add",
-            "m365",
-            "--name",
-            "cloud",
-            *common,
-            "--client-secret-stdin",
-            stdin=m.client_secret,
-        ).returncode
-        == 0
-    )
-    assert (
-        run_workbench(
-            home,
-            "connections",
-            "add",
-            "m365",
-            "--name",
-            "typo",
-            *common,
-            "--client-secret-stdin",
-            stdin="not-the-secret",
-        ).returncode
-        == 0
-    )
+    for name, secret in (("cloud", m.client_secret), ("typo", "not-the-secret")):
+        result = run_workbench(
+            home, "connections", "add", "m365", "--name", name, *common, "--client-secret-stdin", stdin=secret
+        )
+        assert result.returncode == 0, result.stderr
     added = run_workbench(
         home,
         "connections",
