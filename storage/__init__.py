@@ -6,6 +6,7 @@ Imports nothing from the project but `workbench.model`.
 from .certstore import CertificateStore
 from .changeset import Change, ChangeKind, Changeset, CommitResult, FieldChange
 from .errors import (
+    BusyError,
     ConflictError,
     CorruptStoreError,
     InUseError,
@@ -17,12 +18,13 @@ from .errors import (
     VaultError,
     WrongPassphraseError,
 )
-from .home import Home, default_home
+from .home import Home, default_home, prompt_on_loop
 from .store import Snapshot, Store
 from .vault import Backend, Vault, open_vault, probe_keyring
 
 __all__ = [
     "Backend",
+    "BusyError",
     "CertificateStore",
     "Change",
     "ChangeKind",
@@ -46,4 +48,5 @@ __all__ = [
     "default_home",
     "open_vault",
     "probe_keyring",
+    "prompt_on_loop",
 ]

@@ -1,22 +1,38 @@
 """Staged changes to the connections: what the connection manager's OK commits and Cancel discards.
 
-Nothing touches the disk until `commit()`. Secrets entered while editing are held in memory (as `Secret`s) and
-reach the vault only when the commit happens; a cancelled manager leaves no trace. The commit is one locked
-transaction with one atomic write, and it refuses to overwrite a connection someone else changed meanwhile.
+Nothing touches the disk until `commit()`. Secrets entered while editing, and certificates imported for a
+connection, are held in memory (keys as `Secret`s) and reach the vault and the store only when the commit
+happens, and only if a connection being saved uses them; a cancelled manager or wizard leaves no trace. While
+staged, they can be used to verify the connection before it is saved (`staged_secret`, `staged_certificate`).
+The commit is one locked transaction with one atomic write, and it refuses to overwrite a connection someone
+else re-configured meanwhile. A verification recorded meanwhile is not a configuration change: it never makes a
+commit fail, and the newer summary is kept.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any
 
-from workbench.model import Connection, Secret, connection_to_document, name_key
+from workbench.model import (
+    CertificateCredential,
+    CertificateInfo,
+    Connection,
+    M365Settings,
+    Secret,
+    VerificationSummary,
+    connection_to_document,
+    name_key,
+)
 
+from .certstore import key_ref
 from .errors import ConflictError, NameTakenError, NotFoundError
 from .store import Store
 from .vault import Vault, new_ref
+
+RECORD_FIELDS = ("last_verification",)  # results of a verification, not configuration
 
 
 class ChangeKind(StrEnum):
@@ -51,7 +67,7 @@ class Change:
         after = _flatten(connection_to_document(self.after)) if self.after else {}
         changes = []
         for key in sorted(before.keys() | after.keys()):
-            if key in {"updated", "created", "id"}:
+            if key in {"updated", "created", "id"} or key.split(".")[0] in RECORD_FIELDS:
                 continue
             old, new = before.get(key), after.get(key)
             if old != new:
@@ -72,11 +88,30 @@ def _flatten(doc: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     return flat
 
 
+def configuration(connection: Connection | None) -> Connection | None:
+    """The connection without what verifying it records: what a conflict is judged on."""
+    return replace(connection, last_verification=None) if connection is not None else None
+
+
+def _newest(a: VerificationSummary | None, b: VerificationSummary | None) -> VerificationSummary | None:
+    if a is None or b is None:
+        return a or b
+    return a if a.at >= b.at else b
+
+
+def certificate_of(connection: Connection) -> str | None:
+    settings = connection.settings
+    if isinstance(settings, M365Settings) and isinstance(settings.credential, CertificateCredential):
+        return settings.credential.thumbprint
+    return None
+
+
 @dataclass(frozen=True, slots=True)
 class CommitResult:
     added: int
     edited: int
     deleted: int
+    certificates: int = 0
 
 
 class Changeset:
@@ -85,9 +120,12 @@ class Changeset:
         actually has secrets to write or delete, so listing and renaming never unlock the vault."""
         self._store = store
         self._open_vault = vault_opener
-        self._base = {c.id: c for c in store.snapshot().connections}
+        snapshot = store.snapshot()
+        self._base = {c.id: c for c in snapshot.connections}
+        self._base_certificates = {c.thumbprint for c in snapshot.certificates}
         self._staged: dict[str, Connection | None] = {}  # id -> new state (None: deleted)
         self._secrets: dict[str, Secret] = {}
+        self._certificates: dict[str, tuple[CertificateInfo, Secret]] = {}
 
     # -------------------------------------------------------------- staging
 
@@ -96,6 +134,21 @@ class Changeset:
         ref = new_ref()
         self._secrets[ref] = value
         return ref
+
+    def staged_secret(self, ref: str) -> Secret | None:
+        """A secret entered in this changeset and not saved yet (for verifying before OK)."""
+        return self._secrets.get(ref)
+
+    def stage_certificate(self, info: CertificateInfo, key_pem: Secret) -> CertificateInfo:
+        """Hold an imported or generated certificate until a connection that uses it is committed."""
+        self._certificates.setdefault(info.thumbprint, (info, key_pem))
+        return self._certificates[info.thumbprint][0]
+
+    def staged_certificate(self, thumbprint: str) -> tuple[CertificateInfo, Secret] | None:
+        return self._certificates.get(thumbprint.upper())
+
+    def staged_certificates(self) -> list[CertificateInfo]:
+        return [info for info, _ in self._certificates.values()]
 
     def connections(self) -> list[Connection]:
         """The connections as they will be after the commit, sorted by name."""
@@ -169,6 +222,7 @@ class Changeset:
     def discard(self) -> None:
         self._staged.clear()
         self._secrets.clear()
+        self._certificates.clear()
 
     # -------------------------------------------------------------- commit
 
@@ -179,18 +233,30 @@ class Changeset:
             return CommitResult(0, 0, 0)
         kept_refs = {ref for c in changes if c.after for ref in c.after.secret_refs}
         new_secrets = {ref: value for ref, value in self._secrets.items() if ref in kept_refs}
+        used = {t for c in changes if c.after and (t := certificate_of(c.after))}
+        new_certificates = [
+            self._certificates[t] for t in sorted(used) if t in self._certificates and t not in self._base_certificates
+        ]
+        new_secrets |= {key_ref(info.thumbprint): key for info, key in new_certificates}
         dropped_refs = {ref for c in changes if c.before for ref in c.before.secret_refs} - kept_refs
         vault: Vault | None = self._open_vault() if new_secrets or dropped_refs else None
         if vault is not None:
             vault.put_many(new_secrets)  # first: a connection must never point at a secret that is not there
         try:
             with self._store.transaction() as txn:
-                final = self._check_conflicts(changes, {c.id: c for c in txn.before.connections})
+                fresh = {c.id: c for c in txn.before.connections}
+                final = self._check_conflicts(changes, fresh)
                 for change in changes:
                     if change.after is None:
                         txn.remove_connection(change.connection.id)
                     else:
-                        txn.put_connection(change.after)
+                        current = fresh.get(change.after.id)
+                        newest = _newest(current.last_verification if current else None, change.after.last_verification)
+                        written = replace(change.after, last_verification=newest)
+                        txn.put_connection(written)
+                        final[written.id] = written
+                for info, _ in new_certificates:
+                    txn.put_certificate(info)
         except BaseException:
             if vault is not None:
                 vault.delete_many(new_secrets)
@@ -201,7 +267,9 @@ class Changeset:
             added=sum(c.kind is ChangeKind.ADDED for c in changes),
             edited=sum(c.kind is ChangeKind.EDITED for c in changes),
             deleted=sum(c.kind is ChangeKind.DELETED for c in changes),
+            certificates=len(new_certificates),
         )
+        self._base_certificates |= {info.thumbprint for info, _ in new_certificates}
         self._base = final
         self.discard()
         return result
@@ -210,7 +278,7 @@ class Changeset:
         """Refuse changes to what someone else changed meanwhile; returns the state after the commit."""
         for change in changes:
             current = fresh.get(change.connection.id)
-            if change.before is not None and current != change.before:
+            if change.before is not None and configuration(current) != configuration(change.before):
                 what = "deleted" if current is None else "changed"
                 raise ConflictError(
                     f"'{change.before.name}' was {what} by another workbench session after you opened it; "

@@ -42,6 +42,17 @@ class SchemaTooNewError(StorageError):
         self.found = found
 
 
+class BusyError(StorageError):
+    """Another process has held the store's lock for longer than a save ever takes."""
+
+    def __init__(self, path: Path, waited: float) -> None:
+        super().__init__(
+            f"Another workbench is saving to {path} (waited {waited:g} s for it); nothing was saved. Try again; if "
+            "this persists, look for a stopped workbench process."
+        )
+        self.path = path
+
+
 class ConflictError(StorageError):
     """Someone else changed what this changeset was about to change."""
 

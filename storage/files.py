@@ -12,10 +12,11 @@ import fcntl
 import os
 import stat
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from .errors import UnsafeFileError
+from .errors import BusyError, UnsafeFileError
 
 PRIVATE_FILE = 0o600
 PRIVATE_DIR = 0o700
@@ -134,14 +135,28 @@ def remove_orphans(path: Path) -> int:
     return removed
 
 
+LOCK_WAIT = 10.0  # seconds: a save takes milliseconds; longer means a stuck or stopped workbench
+
+
 @contextlib.contextmanager
-def exclusive_lock(path: Path) -> Iterator[None]:
+def exclusive_lock(path: Path, wait: float | None = None) -> Iterator[None]:
     """Hold an exclusive flock on the sidecar `<path>.lock` (the data file itself is never locked, since it is
-    replaced by rename)."""
+    replaced by rename). Waits at most `wait` seconds (LOCK_WAIT by default), then raises BusyError."""
     lock_path = path.with_name(path.name + ".lock")
     fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, PRIVATE_FILE)
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+        limit = LOCK_WAIT if wait is None else wait
+        deadline = time.monotonic() + limit
+        delay = 0.002
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise BusyError(path, limit) from None
+                time.sleep(delay)
+                delay = min(delay * 2, 0.05)
         yield
     finally:
         os.close(fd)  # closing releases the lock

@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import os
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Coroutine
 from pathlib import Path
+from typing import Any
 
 from workbench.model import Secret
 
 from .certstore import CertificateStore
 from .changeset import Changeset
+from .errors import VaultError
 from .files import ensure_private_dir
 from .store import Store
 from .vault import Vault, open_vault
+
+PROMPT_WAIT = 300.0  # seconds an admin has to type the vault passphrase
 
 APP_DIR = "exchange-workbench"
 
@@ -39,12 +46,15 @@ class Home:
         self._passphrase = passphrase
         self._prompt = passphrase_prompt
         self._vault: Vault | None = None
+        self._vault_lock = threading.Lock()
 
     def vault(self) -> Vault:
-        """Opened on first use: listing connections never needs the vault (or its passphrase)."""
-        if self._vault is None:
-            self._vault = open_vault(self.path, self._passphrase, prompt=self._prompt)
-        return self._vault
+        """Opened on first use: listing connections never needs the vault (or its passphrase). Safe to call from
+        several worker threads at once: the passphrase is asked for once."""
+        with self._vault_lock:
+            if self._vault is None:
+                self._vault = open_vault(self.path, self._passphrase, prompt=self._prompt)
+            return self._vault
 
     def changeset(self) -> Changeset:
         return Changeset(self.store, self.vault)
@@ -52,3 +62,31 @@ class Home:
     @property
     def certificates(self) -> CertificateStore:
         return CertificateStore(self.store, self.vault)
+
+
+def prompt_on_loop(
+    loop: asyncio.AbstractEventLoop, ask: Callable[[], Coroutine[Any, Any, Secret | None]], wait: float = PROMPT_WAIT
+) -> Callable[[], Secret]:
+    """A passphrase prompt for `Home` that worker threads may call while the question is asked on `loop` (a UI's
+    dialog). Waits at most `wait` seconds; no answer, or a cancelled dialog, is a VaultError, never a hang."""
+
+    def prompt() -> Secret:
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop:
+            raise VaultError("the vault passphrase must be asked for from a worker thread, not the UI's own loop")
+        future: concurrent.futures.Future[Secret | None] = asyncio.run_coroutine_threadsafe(ask(), loop)
+        try:
+            answer = future.result(wait)
+        except concurrent.futures.TimeoutError:
+            future.cancel()
+            raise VaultError(f"No vault passphrase was entered within {wait:g} s; nothing was unlocked") from None
+        except concurrent.futures.CancelledError:
+            raise VaultError("The vault passphrase prompt was cancelled; nothing was unlocked") from None
+        if answer is None:
+            raise VaultError("No vault passphrase was entered; nothing was unlocked")
+        return answer
+
+    return prompt

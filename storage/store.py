@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from tinydb import Query, TinyDB
@@ -13,6 +13,7 @@ from workbench.model import (
     CertificateInfo,
     Connection,
     DocumentError,
+    VerificationSummary,
     certificate_from_document,
     certificate_to_document,
     connection_from_document,
@@ -101,6 +102,22 @@ class Store:
         """A consistent read without the lock: writers replace the file atomically."""
         data, _ = load(self.path)
         return decode(self.path, data)
+
+    def record_verifications(self, summaries: Mapping[str, VerificationSummary]) -> int:
+        """Store the results of verifying saved connections (connection id -> summary), in one write. Only that
+        field changes, on each connection as it is now on disk, whatever another session saved meanwhile; a
+        connection deleted meanwhile is skipped, and an older result never replaces a newer one. Returns how many
+        were recorded."""
+        recorded = 0
+        with self.transaction() as txn:
+            for current in txn.before.connections:
+                summary = summaries.get(current.id)
+                if summary is None:
+                    continue
+                recorded += 1
+                if current.last_verification is None or current.last_verification.at <= summary.at:
+                    txn.put_connection(replace(current, last_verification=summary))
+        return recorded
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[Transaction]:

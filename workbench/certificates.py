@@ -33,6 +33,23 @@ class LoadedCertificate:
     key_pem: Secret  # unencrypted PKCS#8 PEM: only ever in memory or in the vault
 
 
+def usable_for_connection(thumbprint: str, found: CertificateInfo | None, now: datetime) -> str | None:
+    """Why a connection cannot use the certificate with this thumbprint (`found` is the personal store's record,
+    or None), or None when it can: it must be in the store, current and at least 2048 bits."""
+    if found is None:
+        return (
+            f"No certificate with thumbprint {thumbprint} is in the personal certificate store; import it with "
+            "its private key first"
+        )
+    if found.key_size < MIN_KEY_BITS:
+        return f"Certificate {thumbprint} has a {found.key_size}-bit key; Entra ID needs at least {MIN_KEY_BITS} bits"
+    if found.expired(now):
+        return f"Certificate {thumbprint} expired on {found.not_after:%Y-%m-%d}; Entra ID will refuse it"
+    if now < found.not_before:
+        return f"Certificate {thumbprint} is not valid before {found.not_before:%Y-%m-%d %H:%M} UTC"
+    return None
+
+
 def thumbprint_of(cert: x509.Certificate) -> str:
     return cert.fingerprint(hashes.SHA1()).hex().upper()  # noqa: S303  (what Entra and Windows display)
 

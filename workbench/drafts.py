@@ -1,8 +1,10 @@
 """Turning what an admin typed into a `Connection`.
 
 A draft holds raw text, exactly as the wizard fields or CLI options hold it; `build()` validates every field,
-reports every problem at once (so a form can mark them all) and returns a connection. One home for the rules,
-used by the wizard, the CLI and the Python API.
+reports every problem at once (so a form can mark them all) and returns a connection. `errors()` runs the same
+rules without building anything, field by field and across fields, so a form can validate as the admin types;
+`warnings()` says what is allowed but worth knowing. One home for the rules, used by the wizard, the CLI and the
+Python API.
 """
 
 from __future__ import annotations
@@ -82,8 +84,33 @@ def _stamp_fields(stamp: Stamp, existing: Connection | None) -> dict[str, object
     }
 
 
+_PROBE_STAMP = Stamp("draft", datetime(2000, 1, 1))  # errors() builds nothing it keeps
+
+
+class _Checks:
+    """What both drafts offer a form."""
+
+    def _probe(self) -> None:
+        raise NotImplementedError
+
+    def errors(self) -> list[FieldError]:
+        """Every problem with the draft as it stands, one entry per field, in form order (empty: it is valid)."""
+        try:
+            self._probe()
+        except DraftInvalid as invalid:
+            return invalid.errors
+        return []
+
+    def error_for(self, name: str) -> str | None:
+        """The message for one field, as the form shows it under that field while the admin types."""
+        return next((error.message for error in self.errors() if error.field == name), None)
+
+    def warnings(self) -> list[str]:
+        return []
+
+
 @dataclass(slots=True)
-class M365Draft:
+class M365Draft(_Checks):
     tenant_id: str = ""
     client_id: str = ""
     app_account: str = ""
@@ -95,6 +122,11 @@ class M365Draft:
     ca_bundle: str = ""
     registration: str = Registration.MANUAL.value
     app_registration: AppRegistration | None = None
+
+    def _probe(self) -> None:
+        from .model import ClientSecretCredential
+
+        self.build(ClientSecretCredential(secret_ref=None), _PROBE_STAMP)
 
     def build(self, credential: Credential, stamp: Stamp, existing: Connection | None = None) -> Connection:
         c = _Collector()
@@ -146,7 +178,7 @@ class M365Draft:
 
 
 @dataclass(slots=True)
-class OnPremDraft:
+class OnPremDraft(_Checks):
     admin_upn: str = ""
     name: str = ""
     discovery: str = Discovery.AUTODISCOVER.value
@@ -156,6 +188,18 @@ class OnPremDraft:
     ca_bundle: str = ""
     pin_sha256: str = ""
     dns_servers: list[str] = field(default_factory=list)
+
+    def _probe(self) -> None:
+        self.build(None, _PROBE_STAMP)
+
+    def warnings(self) -> list[str]:
+        """Allowed, but worth knowing before the first verification (a server given as an IP address)."""
+        if self.discovery != Discovery.MANUAL.value or not self.server.strip():
+            return []
+        try:
+            return validate.server_warnings(validate.server_address(self.server))
+        except FieldError:
+            return []
 
     def build(self, password_ref: str | None, stamp: Stamp, existing: Connection | None = None) -> Connection:
         c = _Collector()

@@ -6,18 +6,20 @@ from __future__ import annotations
 
 import asyncio
 import html
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from .checks import online, onprem
-from .checks.engine import Confirm, Event, Finished, Plan, Run, Status, Summary
+from .checks.engine import Confirm, Plan, Run, RunScope, refuse
+from .checks.events import Event, Finished, Status, Summary
 from .checks.target import Target
 from .model import CertificateInfo, Connection, M365Settings, Secret, VerificationStatus, VerificationSummary
+from .net import routes
 
 if TYPE_CHECKING:
-    from storage import Home
+    from storage import Changeset, Home
 
 
 def plan_for(connection: Connection) -> Plan:
@@ -25,13 +27,18 @@ def plan_for(connection: Connection) -> Plan:
     return online.plan(settings) if isinstance(settings, M365Settings) else onprem.plan()
 
 
-def target_for(home: Home, connection: Connection, timeout: float = 20.0) -> Target:
-    """A target whose secrets come from the home's vault and whose keys come from its certificate store."""
+def target_for(home: Home, connection: Connection, timeout: float = 20.0, staged: Changeset | None = None) -> Target:
+    """A target whose secrets come from the home's vault and whose keys come from its certificate store — or,
+    for a connection being edited and not saved yet, from what the changeset holds for it."""
 
     def secret(ref: str) -> Secret | None:
-        return home.vault().get(ref)
+        held = staged.staged_secret(ref) if staged is not None else None
+        return held if held is not None else home.vault().get(ref)
 
     def certificate(thumbprint: str) -> tuple[CertificateInfo, Secret] | None:
+        held = staged.staged_certificate(thumbprint) if staged is not None else None
+        if held is not None:
+            return held
         store = home.certificates
         try:
             info = store.get(thumbprint)
@@ -42,16 +49,15 @@ def target_for(home: Home, connection: Connection, timeout: float = 20.0) -> Tar
     return Target(connection, secret, certificate, timeout)
 
 
-async def _refuse(question: str) -> bool:
-    return False
-
-
 @dataclass
 class Verification:
-    """One verification: iterate `events()`, re-run a check with `rerun()`, and `close()` when done."""
+    """One verification: iterate `events()`, re-run a check with `rerun()`, and `close()` when done.
+
+    It owns everything its runs decide — routes and trust, the thread pool, tokens and sessions — and releases
+    them on `close()`; nothing is shared with another verification in the same process."""
 
     target: Target
-    confirm: Confirm = _refuse
+    confirm: Confirm = refuse
     only: list[str] | None = None
     run: Run = field(init=False)
 
@@ -63,13 +69,32 @@ class Verification:
             confirm=self.confirm,
             resources={"target": self.target},
             timeout_scale=max(1.0, self.target.timeout / 20.0),
+            scope=RunScope(context=routes.run_context()),
+            connection=self.target.connection.id,
         )
+
+    @property
+    def plan(self) -> Plan:
+        return self.run.plan
 
     def events(self) -> AsyncIterator[Event]:
         return self.run.events()
 
-    def rerun(self, check_id: str) -> AsyncIterator[Event]:
-        self.run = self.run.rerun(check_id)
+    def rerun(self, check_id: str, confirm: Confirm | None = None) -> AsyncIterator[Event]:
+        """Run `check_id` again (with what it needs that did not pass, and what depends on it)."""
+        self.run = self.run.rerun(check_id, confirm)
+        return self.run.events()
+
+    def rerun_all(self, confirm: Confirm | None = None) -> AsyncIterator[Event]:
+        """Every check again, in the same scope (sessions already open are reused)."""
+        self.run = Run(
+            self.run.plan,
+            confirm=confirm or self.run.confirm,
+            resources=self.run.resources,
+            timeout_scale=max(1.0, self.target.timeout / 20.0),
+            scope=self.run.scope,
+            connection=self.run.connection,
+        )
         return self.run.events()
 
     def cancel(self) -> None:
@@ -84,7 +109,7 @@ async def verify(
     *,
     home: Home | None = None,
     target: Target | None = None,
-    confirm: Callable[[str], Awaitable[bool]] | None = None,
+    confirm: Confirm | None = None,
     only: list[str] | None = None,
     timeout: float = 20.0,
 ) -> AsyncIterator[Event]:
@@ -95,7 +120,7 @@ async def verify(
 
             home = Home(default_home())
         target = target_for(home, connection, timeout)
-    verification = Verification(target, confirm or _refuse, only)
+    verification = Verification(target, confirm or refuse, only)
     try:
         async for event in verification.events():
             yield event

@@ -67,7 +67,7 @@ def test_failure_exit_code_and_problem(lab_home: Any) -> None:
         problem["code"] == "AADSTS7000215"
         and problem["causes"]
         and problem["fixes"]
-        and problem["action"] == "set-secret"
+        and problem["action"]["kind"] == "set-secret"
     )
 
 
@@ -87,7 +87,7 @@ def test_grant_only_with_the_flag(lab_home: Any) -> None:
     assert refused.returncode == 1
     impersonation = next(e for e in lines(refused) if e["event"] == "check" and e["check"] == "onprem.impersonation")
     assert impersonation["problem"]["code"] == "ErrorImpersonateUserDenied"
-    assert impersonation["problem"]["action"] == "grant-impersonation"
+    assert impersonation["problem"]["action"]["kind"] == "grant-impersonation"
     granted = workbench(home, "verify", "onprem", "--json", "--grant-impersonation")
     assert granted.returncode == 0, granted.stdout[-2000:]
     trace = [e["message"] for e in lines(granted) if e["event"] == "progress" and e["check"] == "onprem.locate"]

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from workbench import certificates
-from workbench.checks.engine import Event, Finished, Progress, Status, Summary
+from workbench.checks.events import ConfirmationRequest, Event, Finished, Progress, Status, Summary
 from workbench.checks.target import Target
 from workbench.drafts import M365Draft, OnPremDraft, Stamp
 from workbench.lab import LabState
@@ -87,14 +87,14 @@ class Result:
         return [e for e in self.events if isinstance(e, Progress)]
 
 
-async def _no(question: str) -> bool:
+async def _no(request: ConfirmationRequest) -> bool:
     return False
 
 
 def verify(
     state: LabState,
     connection: Connection,
-    confirm: Callable[[str], Awaitable[bool]] = _no,
+    confirm: Callable[[ConfirmationRequest], Awaitable[bool]] = _no,
     timeout: float = 10.0,
     verification: Verification | None = None,
 ) -> Result:

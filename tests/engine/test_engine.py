@@ -44,7 +44,8 @@ def test_independent_checks_run_concurrently_and_dependants_wait() -> None:
     )
     events = collect(Run(plan))
     order = [(type(e).__name__, getattr(e, "check", None)) for e in events]
-    assert order[:2] == [("Started", "a"), ("Started", "b")]  # b did not wait for a
+    assert order[0] == ("Planned", None)  # the whole plan is announced first
+    assert order[1:3] == [("Started", "a"), ("Started", "b")]  # b did not wait for a
     assert order.index(("Started", "c")) > max(order.index(("Finished", "a")), order.index(("Finished", "b")))
     assert isinstance(events[-1], Summary) and events[-1].status is Status.PASSED
 
@@ -170,7 +171,7 @@ def test_blocking_calls_do_not_block_the_loop() -> None:
 def test_problem_placeholders() -> None:
     filled = problems.EWS_DISABLED.fill(app_id="1234")
     assert any('@{Add="1234"}' in (f.command or "") for f in filled.fixes)
-    assert "{app_id}" not in str(filled) and "{name}" in str(problems.SECRET_MISSING.fill().fixes)
+    assert "{app_id}" not in str(filled) and "{account}" in str(problems.ErrorImpersonateUserDenied.fill().fixes)
 
 
 def test_the_top_level_api_is_lazy_and_complete() -> None:

@@ -9,13 +9,13 @@ from collections.abc import Callable
 import pytest
 
 from tests.engine.conftest import onprem_connection, target, verify
-from workbench.checks.engine import Finished, Progress, Status, Summary
+from workbench.checks.events import ConfirmationRequest, Finished, Progress, Status, Summary
 from workbench.checks.problems import Action
 from workbench.lab import Lab
 from workbench.verification import Verification
 
 
-async def yes(question: str) -> bool:
+async def yes(request: ConfirmationRequest) -> bool:
     return True
 
 
@@ -89,9 +89,16 @@ def test_untrusted_certificate_offers_a_pin_and_the_pin_works(make_lab: Callable
     state = make_lab("untrusted-cert").state
     failed = verify(state, onprem_connection(state, "fqdn"))
     tls = failed.checks["onprem.tls"].outcome
-    assert tls.problem is not None and tls.problem.action is Action.TRUST_CERTIFICATE
+    assert (
+        tls.problem is not None
+        and tls.problem.action is not None
+        and tls.problem.action.kind is Action.TRUST_CERTIFICATE
+    )
     assert state.onprem.certificate_sha256 in tls.detail
-    assert any(state.onprem.certificate_sha256 in (f.command or "") for f in tls.problem.fixes)
+    assert (
+        tls.problem.action is not None and tls.problem.action.params["fingerprint"] == state.onprem.certificate_sha256
+    )
+    assert any(state.onprem.certificate_sha256 in f.text for f in tls.problem.fixes)
     pinned = onprem_connection(state, "fqdn", ca_bundle="", pin_sha256=state.onprem.certificate_sha256)
     result = verify(state, pinned)
     assert result.failures() == [], result.failures()
@@ -103,7 +110,11 @@ def test_grant_only_after_confirmation_and_never_twice(make_lab: Callable[..., L
     state = lab.state
     refused = verify(state, onprem_connection(state, "fqdn"))
     outcome = refused.checks["onprem.impersonation"].outcome
-    assert outcome.problem is not None and outcome.problem.action is Action.GRANT_IMPERSONATION
+    assert (
+        outcome.problem is not None
+        and outcome.problem.action is not None
+        and outcome.problem.action.kind is Action.GRANT_IMPERSONATION
+    )
     assert refused.status("onprem.ews.impersonation") is Status.SKIPPED
     assert lab.org is not None
     before = len(lab.org.assignments)

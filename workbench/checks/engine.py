@@ -1,66 +1,59 @@
 """The verification engine: a plan of checks run as a DAG, streamed as events.
 
 Independent checks run concurrently; a check starts when everything it needs has passed (or warned), and is
-skipped when one of them failed. Blocking client libraries run in worker threads through `Context.blocking`, so
-the event loop that consumes the stream (a Textual UI, the CLI) never stalls. Every check has a timeout; a
-cancelled run reports every unfinished check as cancelled. A finished run can re-run one check and what depends
-on it, reusing the facts the rest gathered.
+skipped when one of them failed. Blocking client libraries run in the run's own bounded thread pool through
+`Context.blocking`, so the event loop that consumes the stream (a Textual UI, the CLI) never stalls and one run's
+threads never starve another's. Every check has a timeout that counts only its own work: time spent waiting for
+a worker thread or for the admin to answer a confirmation stops its clock. A cancelled run reports every
+unfinished check as cancelled. A finished run can re-run one check — with what it needs, if that did not pass,
+and what depends on it — reusing the facts the rest gathered.
+
+Everything a run decides belongs to its `RunScope` (thread pool, private state, the context its checks run in,
+what to close at the end); nothing is shared with another run.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
+import itertools
 import time
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
-from dataclasses import dataclass, field
-from enum import StrEnum
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from .problems import Problem
+from workbench.redaction import redact
+
+from .events import (
+    AwaitingConfirmation,
+    CheckFailed,
+    CheckInfo,
+    ConfirmationAnswered,
+    ConfirmationRequest,
+    Event,
+    Finished,
+    Outcome,
+    Planned,
+    Progress,
+    Started,
+    Status,
+    Step,
+    Summary,
+)
 
 T = TypeVar("T")
 
+THREADS_PER_RUN = 6
 
-class Status(StrEnum):
-    PASSED = "passed"
-    WARNING = "warning"
-    FAILED = "failed"
-    SKIPPED = "skipped"
-    CANCELLED = "cancelled"
-
-    @property
-    def ok(self) -> bool:
-        return self in (Status.PASSED, Status.WARNING)
+Confirm = Callable[[ConfirmationRequest], Awaitable[bool]]
 
 
-@dataclass(frozen=True, slots=True)
-class Outcome:
-    status: Status
-    detail: str
-    problem: Problem | None = None
-    facts: Mapping[str, Any] = field(default_factory=dict)
-    raw_error: str | None = None  # the library's own words, redacted, for the details view
-
-    @classmethod
-    def passed(cls, detail: str, **facts: Any) -> Outcome:
-        return cls(Status.PASSED, detail, facts=facts)
-
-    @classmethod
-    def warning(cls, detail: str, problem: Problem | None = None, **facts: Any) -> Outcome:
-        return cls(Status.WARNING, detail, problem, facts=facts)
-
-    @classmethod
-    def failed(cls, detail: str, problem: Problem, raw_error: str | None = None, **facts: Any) -> Outcome:
-        return cls(Status.FAILED, detail, problem, facts=facts, raw_error=raw_error)
-
-
-class CheckFailed(Exception):
-    """Raised inside a check to end it with a failed outcome."""
-
-    def __init__(self, outcome: Outcome) -> None:
-        super().__init__(outcome.detail)
-        self.outcome = outcome
+async def refuse(request: ConfirmationRequest) -> bool:
+    """The default answer when nobody is there to ask: no."""
+    return False
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,104 +65,137 @@ class Check:
     timeout: float = 30.0
 
 
-# ---------------------------------------------------------------- events
+class _Clock:
+    """A check's time budget that stands still while the check waits for a thread or for the admin."""
+
+    def __init__(self, budget: float) -> None:
+        self.budget = budget
+        self._used = 0.0
+        self._since = time.monotonic()
+        self._paused = 0
+        self.resumed = asyncio.Event()
+        self.resumed.set()
+
+    def pause(self) -> None:
+        if self._paused == 0:
+            self._used += time.monotonic() - self._since
+            self.resumed.clear()
+        self._paused += 1
+
+    def resume(self) -> None:
+        self._paused -= 1
+        if self._paused == 0:
+            self._since = time.monotonic()
+            self.resumed.set()
+
+    def remaining(self) -> float | None:
+        """Seconds left, or None while the clock is paused."""
+        if self._paused:
+            return None
+        return self.budget - self._used - (time.monotonic() - self._since)
 
 
-@dataclass(frozen=True, slots=True)
-class Started:
-    check: str
-    title: str
+class RunScope:
+    """What one verification owns across its first run and its re-runs: the thread pool, the private state
+    (tokens, the password, live clients), the context its checks run in, and what to close at the end."""
 
+    def __init__(self, *, threads: int = THREADS_PER_RUN, context: contextvars.Context | None = None) -> None:
+        self.id = uuid.uuid4().hex[:12]
+        self.executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix=f"run-{self.id}")
+        self.context = context if context is not None else contextvars.copy_context()
+        self.private: dict[str, Any] = {}
+        self.cleanup: list[Callable[[], Any]] = []
+        self.runs = itertools.count()
+        self.closed = False
 
-@dataclass(frozen=True, slots=True)
-class Progress:
-    check: str
-    title: str
-    message: str
-    done: int | None = None
-    total: int | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Finished:
-    check: str
-    title: str
-    outcome: Outcome
-    duration_ms: int
-
-    @property
-    def status(self) -> Status:
-        return self.outcome.status
-
-
-@dataclass(frozen=True, slots=True)
-class Summary:
-    status: Status  # failed if anything failed, else cancelled, else warning, else passed
-    counts: Mapping[Status, int]
-    duration_ms: int
-
-    @property
-    def failed(self) -> bool:
-        return self.status is Status.FAILED
-
-
-Event = Started | Progress | Finished | Summary
-
-
-# ---------------------------------------------------------------- what a check can use
-
-
-Confirm = Callable[[str], Awaitable[bool]]
-
-
-async def _never(question: str) -> bool:
-    return False
+    def close(self) -> None:
+        """Release what the checks deferred (newest first), then the threads. Nothing waits for a worker that is
+        still stuck in a library call: it ends with its own network timeout."""
+        while self.cleanup:
+            close = self.cleanup.pop()
+            with contextlib.suppress(Exception):  # closing a session the server already dropped may fail
+                close()
+        self.executor.shutdown(wait=False, cancel_futures=True)
+        self.closed = True
 
 
 class Context:
-    """Everything a check may use: the facts gathered so far, progress reporting, blocking calls, confirmation."""
+    """Everything a check may use: facts gathered so far, progress reporting, blocking calls, confirmation."""
 
-    def __init__(
-        self,
-        check: Check,
-        facts: dict[str, Any],
-        emit: Callable[[Event], None],
-        confirm: Confirm,
-        resources: Mapping[str, Any],
-        cleanup: list[Callable[[], Any]],
-    ) -> None:
+    def __init__(self, run: Run, check: Check, clock: _Clock) -> None:
+        self._run = run
         self._check = check
-        self.facts = facts
-        self._emit = emit
-        self.confirm = confirm
-        self.resources = resources
-        self._cleanup = cleanup
+        self._clock = clock
+        self.facts: Mapping[str, Any] = run.facts
+        self.resources = run.resources
 
     def defer(self, close: Callable[[], Any]) -> None:
-        """Release something (a session, a runspace pool) when the run and its re-runs are done with it."""
-        self._cleanup.append(close)
+        """Release something (a session, a runspace pool) when the verification is closed."""
+        self._run.scope.cleanup.append(close)
 
     def fact(self, name: str) -> Any:
-        if name not in self.facts:
-            raise KeyError(f"check {self._check.id} needs fact {name!r}, which no earlier check provided")
-        return self.facts[name]
+        """A fact an earlier check provided, public or private."""
+        if name in self._run.scope.private:
+            return self._run.scope.private[name]
+        if name in self._run.facts:
+            return self._run.facts[name]
+        raise KeyError(f"check {self._check.id} needs fact {name!r}, which no earlier check provided")
 
-    def progress(self, message: str, done: int | None = None, total: int | None = None) -> None:
-        self._emit(Progress(self._check.id, self._check.title, message, done, total))
+    def get(self, name: str, default: Any = None) -> Any:
+        try:
+            return self.fact(name)
+        except KeyError:
+            return default
+
+    def progress(
+        self, message: str, done: int | None = None, total: int | None = None, step: Step | None = None
+    ) -> None:
+        self._run.emit(
+            Progress(check=self._check.id, title=self._check.title, message=message, done=done, total=total, step=step)
+        )
 
     async def blocking(self, call: Callable[..., T], *args: Any) -> T:
-        """Run a blocking library call in a worker thread. The call itself must carry its own network timeouts;
-        the check's timeout bounds how long we wait for it."""
-        return await asyncio.to_thread(call, *args)
+        """Run a blocking library call in the run's thread pool, in this check's context (so the run's routes go
+        with it). The call carries its own network timeouts; the clock runs only once a thread has taken it."""
+        loop = asyncio.get_running_loop()
+        clock = self._clock
+        state = {"resumed": False}
 
-    def thread_progress(self) -> Callable[[str, int | None, int | None], None]:
-        """A progress reporter that worker threads may call."""
+        def resume_once() -> None:
+            if not state["resumed"]:
+                state["resumed"] = True
+                clock.resume()
+
+        def work() -> T:
+            loop.call_soon_threadsafe(resume_once)
+            return call(*args)
+
+        clock.pause()
+        try:
+            return await loop.run_in_executor(self._run.scope.executor, contextvars.copy_context().run, work)
+        finally:
+            resume_once()
+
+    def thread_progress(self) -> Callable[..., None]:
+        """A progress reporter that worker threads may call: (message, done, total, step=None)."""
         loop = asyncio.get_running_loop()
 
-        def report(message: str, done: int | None = None, total: int | None = None) -> None:
-            loop.call_soon_threadsafe(self.progress, message, done, total)
+        def report(message: str, done: int | None = None, total: int | None = None, step: Step | None = None) -> None:
+            loop.call_soon_threadsafe(self.progress, message, done, total, step)
 
         return report
+
+    async def confirm(self, request: ConfirmationRequest) -> bool:
+        """Ask the admin. The check's clock stands still until the answer; a cancelled run never gets one."""
+        check = self._check
+        self._run.emit(AwaitingConfirmation(check=check.id, title=check.title, request=request))
+        self._clock.pause()
+        try:
+            accepted = bool(await self._run.confirm(request))
+        finally:
+            self._clock.resume()
+        self._run.emit(ConfirmationAnswered(check=check.id, title=check.title, accepted=accepted))
+        return accepted
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,6 +218,9 @@ class Plan:
             if check.id == check_id:
                 return check
         raise KeyError(f"no check {check_id!r} in this plan; known: {', '.join(c.id for c in self.checks)}")
+
+    def info(self) -> tuple[CheckInfo, ...]:
+        return tuple(CheckInfo(c.id, c.title, c.needs) for c in self.checks)
 
     def dependants(self, check_id: str) -> set[str]:
         """The check and everything that (transitively) needs it."""
@@ -220,26 +249,35 @@ class Run:
         facts: dict[str, Any] | None = None,
         only: Iterable[str] | None = None,
         done: Mapping[str, Status] | None = None,
-        confirm: Confirm = _never,
+        confirm: Confirm = refuse,
         resources: Mapping[str, Any] | None = None,
         timeout_scale: float = 1.0,
         max_parallel: int | None = None,
-        cleanup: list[Callable[[], Any]] | None = None,
+        scope: RunScope | None = None,
+        connection: str = "",
+        outcomes: Mapping[str, Finished] | None = None,
     ) -> None:
         self.plan = plan
+        self.scope = scope or RunScope()
+        number = next(self.scope.runs)
+        self.id = self.scope.id if number == 0 else f"{self.scope.id}-{number}"
+        self.connection = connection
         self._slots = asyncio.Semaphore(max_parallel) if max_parallel else None
         self.facts: dict[str, Any] = facts if facts is not None else {}
         selected = plan.with_prerequisites(only) if only is not None else {c.id for c in plan.checks}
         self._checks = [c for c in plan.checks if c.id in selected and c.id not in (done or {})]
         self.statuses: dict[str, Status] = dict(done or {})
-        self.outcomes: dict[str, Finished] = {}
-        self._confirm = confirm
-        self._resources = resources or {}
-        self._cleanup: list[Callable[[], Any]] = cleanup if cleanup is not None else []
+        self.outcomes: dict[str, Finished] = {k: v for k, v in (outcomes or {}).items() if k in self.statuses}
+        self.confirm = confirm
+        self.resources = resources or {}
         self._timeout_scale = timeout_scale
+        self._max_parallel = max_parallel
         self._queue: asyncio.Queue[Event] = asyncio.Queue()
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._cancelled = False
+
+    def emit(self, event: Event) -> None:
+        self._queue.put_nowait(_stamped(event, self.id, self.connection))
 
     def cancel(self) -> None:
         self._cancelled = True
@@ -255,27 +293,55 @@ class Run:
 
     async def _execute(self, check: Check) -> None:
         started = time.monotonic()
-        self._queue.put_nowait(Started(check.id, check.title))
-        context = Context(check, self.facts, self._queue.put_nowait, self._confirm, self._resources, self._cleanup)
-        timeout = check.timeout * self._timeout_scale
+        self.emit(Started(check=check.id, title=check.title))
+        clock = _Clock(check.timeout * self._timeout_scale)
+        context = Context(self, check, clock)
+        outcome = await self._supervise(check, context, clock)
         try:
-            outcome = await asyncio.wait_for(check.run(context), timeout)
-        except CheckFailed as failure:
-            outcome = failure.outcome
-        except TimeoutError:
-            from .problems import TIMEOUT
+            public = outcome.public()
+        except TypeError as error:
+            from .problems import INTERNAL
 
-            outcome = Outcome.failed(f"no answer within {timeout:g} s", TIMEOUT)
+            public = Outcome.failed(f"the check itself failed: {error}", INTERNAL)
+        if public.status.ok:
+            self.facts.update(public.facts)
+            self.scope.private.update(outcome.private)
+        duration = int((time.monotonic() - started) * 1000)
+        self.emit(Finished(check=check.id, title=check.title, outcome=public, duration_ms=duration))
+
+    async def _supervise(self, check: Check, context: Context, clock: _Clock) -> Outcome:
+        """Run the check as its own task and end it when its clock (which pauses) runs out."""
+        task = asyncio.ensure_future(check.run(context))
+        try:
+            while not task.done():
+                remaining = clock.remaining()
+                if remaining is None:
+                    resumed = asyncio.ensure_future(clock.resumed.wait())
+                    await asyncio.wait({task, resumed}, return_when=asyncio.FIRST_COMPLETED)
+                    resumed.cancel()
+                    continue
+                if remaining <= 0:
+                    task.cancel()
+                    with contextlib.suppress(BaseException):
+                        await task
+                    from .problems import TIMEOUT
+
+                    return Outcome.failed(f"no answer within {clock.budget:g} s", TIMEOUT)
+                await asyncio.wait({task}, timeout=remaining)
+            return task.result()
+        except CheckFailed as failure:
+            return failure.outcome
         except asyncio.CancelledError:
-            outcome = Outcome(Status.CANCELLED, "cancelled")
+            task.cancel()
+            with contextlib.suppress(BaseException):
+                await task
+            return Outcome(Status.CANCELLED, "cancelled")
         except Exception as error:  # noqa: BLE001  (a bug in a check must not take the whole run down)
             from .problems import INTERNAL
 
-            outcome = Outcome.failed(f"the check itself failed: {type(error).__name__}", INTERNAL, repr(error))
-        if outcome.status.ok:
-            self.facts.update(outcome.facts)
-        duration = int((time.monotonic() - started) * 1000)
-        self._queue.put_nowait(Finished(check.id, check.title, outcome, duration))
+            return Outcome.failed(
+                f"the check itself failed: {type(error).__name__}", INTERNAL, redact(repr(error), limit=2000)
+            )
 
     def _schedule(self) -> None:
         changed = True
@@ -296,17 +362,24 @@ class Run:
                     self._finish_without_running(check, Status.SKIPPED, f"needs {names}")
                     changed = True
                     continue
-                self._tasks[check.id] = asyncio.create_task(self._run_one(check), name=check.id)
+                self._tasks[check.id] = asyncio.create_task(
+                    self._run_one(check), name=check.id, context=self.scope.context.copy()
+                )
 
     def _finish_without_running(self, check: Check, status: Status, detail: str) -> None:
         self.statuses[check.id] = status
-        event = Finished(check.id, check.title, Outcome(status, detail), 0)
+        event = _stamped(
+            Finished(check=check.id, title=check.title, outcome=Outcome(status, detail), duration_ms=0),
+            self.id,
+            self.connection,
+        )
         self.outcomes[check.id] = event
         self._queue.put_nowait(event)
 
     async def events(self) -> AsyncIterator[Event]:
         started = time.monotonic()
         total = len(self._checks)
+        yield _stamped(Planned(checks=self.plan.info()), self.id, self.connection)
         self._schedule()
         finished_ids: set[str] = set()
         try:
@@ -325,8 +398,14 @@ class Run:
             for task in list(self._tasks.values()):
                 with contextlib.suppress(BaseException):
                     await task
-        mine = [self.outcomes[c.id] for c in self._checks if c.id in self.outcomes]
-        counts = {status: sum(1 for e in mine if e.status is status) for status in Status}
+        yield _stamped(self.summary(int((time.monotonic() - started) * 1000)), self.id, self.connection)
+
+    def summary(self, duration_ms: int) -> Summary:
+        """The state of the whole verification: this run's checks and those an earlier run settled."""
+        counts = dict.fromkeys(Status, 0)
+        for check in self.plan.checks:
+            if check.id in self.statuses:
+                counts[self.statuses[check.id]] += 1
         if counts[Status.FAILED]:
             overall = Status.FAILED
         elif counts[Status.CANCELLED]:
@@ -335,26 +414,63 @@ class Run:
             overall = Status.WARNING
         else:
             overall = Status.PASSED
-        yield Summary(overall, counts, int((time.monotonic() - started) * 1000))
+        return Summary(status=overall, counts=counts, duration_ms=duration_ms)
 
     def rerun(self, check_id: str, confirm: Confirm | None = None) -> Run:
-        """A new run of `check_id` and everything that depends on it, on the facts gathered so far."""
-        again = self.plan.dependants(check_id)
+        """A new run of `check_id`, of what it needs that did not pass (so re-running a skipped check first runs
+        what it waited on), and of everything that depends on those, on the facts gathered so far."""
+        roots = {check_id} | {
+            n
+            for n in self.plan.with_prerequisites([check_id])
+            if n != check_id and not self.statuses.get(n, Status.SKIPPED).ok
+        }
+        again: set[str] = set()
+        for root in roots:
+            again |= self.plan.dependants(root)
         done = {k: v for k, v in self.statuses.items() if k not in again}
         return Run(
             self.plan,
             facts=self.facts,
             only=again | set(done),
             done=done,
-            confirm=confirm or self._confirm,
-            resources=self._resources,
+            confirm=confirm or self.confirm,
+            resources=self.resources,
             timeout_scale=self._timeout_scale,
-            cleanup=self._cleanup,
+            max_parallel=self._max_parallel,
+            scope=self.scope,
+            connection=self.connection,
+            outcomes=self.outcomes,
         )
 
     def close(self) -> None:
-        """Release what the checks deferred (newest first). Call once the run and its re-runs are over."""
-        while self._cleanup:
-            close = self._cleanup.pop()
-            with contextlib.suppress(Exception):  # closing a session the server already dropped may fail
-                close()
+        """Release the scope (newest deferred first). Call once the run and its re-runs are over."""
+        self.scope.close()
+
+
+def _stamped(event: Event, run: str, connection: str) -> Any:
+    import dataclasses
+
+    return dataclasses.replace(event, run=run, connection=connection)
+
+
+__all__ = [
+    "AwaitingConfirmation",
+    "Check",
+    "CheckFailed",
+    "Confirm",
+    "ConfirmationAnswered",
+    "ConfirmationRequest",
+    "Context",
+    "Event",
+    "Finished",
+    "Outcome",
+    "Plan",
+    "Planned",
+    "Progress",
+    "Run",
+    "RunScope",
+    "Started",
+    "Status",
+    "Summary",
+    "refuse",
+]

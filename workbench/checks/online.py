@@ -11,7 +11,6 @@ impersonation, and the certificate's expiry.
 
 from __future__ import annotations
 
-import shlex
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -25,7 +24,8 @@ from workbench.redaction import redact
 
 from . import problems
 from .common import network_failure, plural
-from .engine import Check, CheckFailed, Context, Outcome, Plan
+from .engine import Check, Context, Plan
+from .events import CheckFailed, Outcome
 from .target import Target
 
 GRAPH_REQUIRED = ("User.Read.All", "Mail.ReadWrite")
@@ -44,7 +44,7 @@ def _target(ctx: Context) -> tuple[Target, M365Settings, CloudEndpoints]:
 
 def _values(target: Target, settings: M365Settings, **more: Any) -> dict[str, Any]:
     return {
-        "name": shlex.quote(target.name),  # only ever used inside a command
+        "name": target.name,
         "app_id": settings.client_id,
         "tenant_id": settings.tenant_id,
         "account": settings.app_account,
@@ -74,13 +74,13 @@ async def credential(ctx: Context) -> Outcome:
         info, key = found
         return Outcome.passed(
             f"certificate {info.subject}, SHA-1 {info.thumbprint}, RSA {info.key_size}",
-            credential=identity.CertificateCredential(key, info.cert_pem),
+            private={"credential": identity.CertificateCredential(key, info.cert_pem)},
             certificate=info,
         )
     secret = await ctx.blocking(target.secret, cred.secret_ref) if cred.secret_ref else None
     if secret is None or not secret:
         return Outcome.failed("no client secret is stored", problems.SECRET_MISSING.fill(**values))
-    return Outcome.passed(f"client secret ({len(secret)} characters) from the vault", credential=secret)
+    return Outcome.passed(f"client secret ({len(secret)} characters) from the vault", private={"credential": secret})
 
 
 def _token_problem(error: identity.TokenError, target: Target, settings: M365Settings) -> Outcome:
@@ -134,7 +134,7 @@ async def discovery(ctx: Context) -> Outcome:
         if mapped is None:
             raise
         return mapped
-    return Outcome.passed(f"tenant {settings.tenant_id} found at {endpoints.authority_host}", msal_app=app)
+    return Outcome.passed(f"tenant {settings.tenant_id} found at {endpoints.authority_host}", private={"msal_app": app})
 
 
 def _token_check(kind: str) -> Any:
@@ -146,25 +146,22 @@ def _token_check(kind: str) -> Any:
             token = await ctx.blocking(identity.app_token, app, scope)
         except identity.TokenError as error:
             return _token_problem(error, target, settings)
-        claims = identity.token_claims(token["access_token"])
-        roles = sorted(claims.get("roles", []))
-        detail = f"token for {scope.removesuffix('/.default')}, valid {int(token.get('expires_in', 0)) // 60} min"
-        facts: dict[str, Any] = {f"{kind}_token": token, f"{kind}_roles": roles}
+        roles = tuple(sorted(token.claims().get("roles", [])))
+        detail = f"token for {scope.removesuffix('/.default')}, valid {token.expires_in // 60} min"
+        private: dict[str, Any] = {f"{kind}_token": token}
         if kind == "graph":
-            graph = Graph(
-                endpoints.graph_url, token["access_token"], ca_bundle=settings.ca_bundle, timeout=target.timeout
-            )
+            graph = Graph(endpoints.graph_url, token.value, ca_bundle=settings.ca_bundle, timeout=target.timeout)
             ctx.defer(graph.close)
-            facts["graph"] = graph
-        return Outcome.passed(detail, **facts)
+            private["graph"] = graph
+        return Outcome.passed(detail, private=private, **{f"{kind}_roles": roles})
 
     return run
 
 
 async def permissions(ctx: Context) -> Outcome:
     target, settings, _ = _target(ctx)
-    graph: list[str] = ctx.fact("graph_roles")
-    exchange: list[str] = ctx.fact("ews_roles")
+    graph: tuple[str, ...] = ctx.fact("graph_roles")
+    exchange: tuple[str, ...] = ctx.fact("ews_roles")
     values = _values(target, settings)
     if not graph and not exchange:
         return Outcome.failed("the tokens carry no application permissions", problems.NO_ADMIN_CONSENT.fill(**values))
@@ -213,6 +210,8 @@ def _graph_failure(error: Exception, ctx: Context, **fill: Any) -> Outcome:
             "InvalidAuthenticationToken": problems.InvalidAuthenticationToken,
         }
         problem = catalogue.get(error.code) or problems.replace_code(problems.AADSTS_OTHER, error.code)
+        if error.retry_after is not None:
+            values["retry_after"] = f"{error.retry_after:g}"
         return Outcome.failed(
             f"Graph answered {error.status} {error.code}: {error.message}", problem.fill(**values), redact(str(error))
         )
@@ -295,8 +294,13 @@ async def ews(ctx: Context) -> Outcome:
 
     def reach() -> Any:
         account = ews_client.online_account(
-            endpoints.ews_url, token, lambda: identity.app_token(app, endpoints.ews_scope), settings.app_account
+            endpoints.ews_url,
+            token,
+            lambda: identity.app_token(app, endpoints.ews_scope),
+            settings.app_account,
+            target.timeout,
         )
+        ctx.defer(lambda: ews_client.release(account))
         root = account.root
         return root.name, account.version
 

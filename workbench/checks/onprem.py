@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import shlex
 import threading
 from dataclasses import dataclass
 from typing import Any
@@ -29,7 +28,8 @@ from workbench.redaction import redact
 
 from . import problems
 from .common import network_failure, plural
-from .engine import Check, Context, Outcome, Plan
+from .engine import Check, Context, Plan
+from .events import ConfirmationRequest, Outcome, Step, StepStatus
 from .target import Target
 
 IMPERSONATION = "ApplicationImpersonation"
@@ -60,7 +60,7 @@ def _values(ctx: Context, **more: Any) -> dict[str, Any]:
     alias = settings.admin_upn.split("@")[0]
     endpoint: Endpoint | None = ctx.facts.get("endpoint")
     return {
-        "name": shlex.quote(target.name),  # only ever used inside a command
+        "name": target.name,
         "account": settings.admin_upn,
         "alias": alias,
         "domain": settings.admin_upn.rpartition("@")[2],
@@ -103,7 +103,7 @@ async def credential(ctx: Context) -> Outcome:
         return Outcome.failed(
             "no password is stored for the administrator", problems.SECRET_MISSING.fill(**_values(ctx))
         )
-    return Outcome.passed(f"password for {settings.admin_upn} from the vault", password=secret)
+    return Outcome.passed(f"password for {settings.admin_upn} from the vault", private={"password": secret})
 
 
 async def locate(ctx: Context) -> Outcome:
@@ -137,6 +137,10 @@ async def _autodiscover(ctx: Context, target: Target, settings: OnPremSettings) 
 
     ca_bundle, pin = _trust(settings)
     report = ctx.thread_progress()
+
+    def step(index: int, line: str, status: str) -> None:
+        report(line, None, None, Step(index, line, StepStatus(status)))
+
     finder = Autodiscoverer(
         settings.admin_upn,
         ctx.fact("password"),
@@ -144,11 +148,17 @@ async def _autodiscover(ctx: Context, target: Target, settings: OnPremSettings) 
         ca_bundle=ca_bundle,
         pin_sha256=pin,
         timeout=target.timeout,
-        report=lambda line: report(line, None, None),
+        report=step,
     )
     try:
         found = await ctx.blocking(finder.discover)
     except AutodiscoverFailed as failure:
+        if finder.credentials_rejected:  # the service was found; the password is what failed
+            return Outcome.failed(
+                f"autodiscover refused {settings.admin_upn}'s credentials ({plural(len(failure.steps), 'step')})",
+                problems.AUTH_FAILED.fill(**_values(ctx)),
+                "\n".join(failure.steps),
+            )
         return Outcome.failed(
             f"{failure.reason} ({plural(len(failure.steps), 'step')})",
             problems.AUTODISCOVER_FAILED.fill(**_values(ctx)),
@@ -164,7 +174,7 @@ async def _autodiscover(ctx: Context, target: Target, settings: OnPremSettings) 
         return Outcome.failed(str(error), problems.DNS_NOT_FOUND.fill(**_values(ctx, host=host)))
     endpoint = Endpoint(host, port, address if settings.dns_servers else None)
     _route(settings, endpoint)
-    facts = {"endpoint": endpoint, "ews_url": found.ews_url, "autodiscover_trace": finder.steps}
+    facts: dict[str, Any] = {"endpoint": endpoint, "ews_url": found.ews_url, "autodiscover_trace": tuple(finder.steps)}
     if found.internal_only:
         return Outcome.warning(
             f"autodiscover found {found.ews_url} (internal URL only) after {plural(len(finder.steps), 'step')}",
@@ -200,7 +210,7 @@ async def tls(ctx: Context) -> Outcome:
     values = _values(
         ctx, fingerprint=cert.sha256, names=", ".join(cert.names) or "(none)", not_after=f"{cert.not_after:%Y-%m-%d}"
     )
-    facts = {"certificate": cert}
+    facts: dict[str, Any] = {"certificate": cert}
     if not verdict.trusted:
         problem = {
             "name-mismatch": problems.TLS_NAME_MISMATCH,
@@ -263,8 +273,8 @@ async def ews(ctx: Context) -> Outcome:
     ews_url: str = ctx.fact("ews_url")
 
     def reach() -> tuple[str, Any]:
-        ews_client.forget_connections()
-        account = ews_client.onprem_account(ews_url, settings.admin_upn, password, ctx.facts["ews_auth"])
+        account = ews_client.onprem_account(ews_url, settings.admin_upn, password, ctx.fact("ews_auth"), target.timeout)
+        ctx.defer(lambda: ews_client.release(account))
         root = account.root
         return root.name, account.version
 
@@ -340,8 +350,8 @@ async def powershell(ctx: Context) -> Outcome:
     ctx.defer(pool.close)
     return Outcome.passed(
         f"connected ({ps.pypsrp_auth(auth)}) to {server.get('Name', '?')}, {server.get('AdminDisplayVersion', '?')}",
-        ps_pool=pool,
-        ps_lock=threading.Lock(),
+        private={"ps_pool": pool, "ps_lock": threading.Lock()},
+        ps_auth=auth,
         server_name=server.get("Name"),
         server_version=server.get("AdminDisplayVersion"),
     )
@@ -385,13 +395,25 @@ async def impersonation(ctx: Context) -> Outcome:
         return Outcome.failed(
             "the grant made earlier in this run is not visible yet", problems.ErrorImpersonateUserDenied.fill(**values)
         )
-    question = f"{settings.admin_upn} lacks {IMPERSONATION}. Grant it now (New-ManagementRoleAssignment)?"
-    if not await ctx.confirm(question):
+    name = GRANT_NAME.format(alias=values["alias"])[:64]
+    request = ConfirmationRequest(
+        action=problems.Action.GRANT_IMPERSONATION,
+        question=f"Grant {IMPERSONATION} to {settings.admin_upn}?",
+        command=f"New-ManagementRoleAssignment -Name {ps.quote(name)} -Role {IMPERSONATION} "
+        f"-User {ps.quote(settings.admin_upn)}",
+        account=settings.admin_upn,
+        server=str(values["server"]),
+        details=(
+            ("Why", f"{settings.admin_upn} has no direct {IMPERSONATION} assignment; EWS impersonation needs one"),
+            ("Runs as", settings.admin_upn),
+            ("Through", f"remote PowerShell at https://{values['host']}:{values['port'] or 443}/PowerShell"),
+        ),
+    )
+    if not await ctx.confirm(request):
         return Outcome.failed(
             f"{settings.admin_upn} has no direct {IMPERSONATION} assignment",
             problems.ErrorImpersonateUserDenied.fill(**values),
         )
-    name = GRANT_NAME.format(alias=values["alias"])[:64]
     ctx.progress(f"granting {IMPERSONATION} to {settings.admin_upn}")
     granted = await _cmdlet(ctx, "New-ManagementRoleAssignment", Name=name, Role=IMPERSONATION, User=settings.admin_upn)
     if granted.errors or not granted.output:
@@ -413,7 +435,7 @@ async def ews_impersonation(ctx: Context) -> Outcome:
 
     from workbench.net import ews as ews_client
 
-    _, settings = _target(ctx)
+    target, settings = _target(ctx)
     listing = await _cmdlet(ctx, "Get-Mailbox", ResultSize=5)
     others = [
         str(p.get("PrimarySmtpAddress"))
@@ -427,12 +449,13 @@ async def ews_impersonation(ctx: Context) -> Outcome:
     delays = [0.5, 1.0, 2.0, 4.0] if ctx.facts.get("impersonation_granted") else []
 
     def reach() -> str:
-        ews_client.forget_connections()
-        return str(
-            ews_client.onprem_account(
-                ctx.facts["ews_url"], settings.admin_upn, password, ctx.facts["ews_auth"], mailbox
-            ).inbox.name
+        account = ews_client.onprem_account(
+            ctx.fact("ews_url"), settings.admin_upn, password, ctx.fact("ews_auth"), target.timeout, mailbox
         )
+        try:
+            return str(account.inbox.name)
+        finally:
+            ews_client.release(account)  # a refused attempt must not leave its cached failure behind
 
     for attempt in range(len(delays) + 1):
         try:
@@ -452,7 +475,12 @@ async def ews_impersonation(ctx: Context) -> Outcome:
 
 
 async def mailboxes(ctx: Context) -> Outcome:
-    pool, lock = ctx.fact("ps_pool"), ctx.fact("ps_lock")
+    """Enumerate every mailbox on a runspace pool of its own, so that the short cmdlets of the other checks
+    (impersonation, UPN suffix, EWS impersonation) never queue behind a long enumeration."""
+    target, settings = _target(ctx)
+    endpoint: Endpoint = ctx.fact("endpoint")
+    password: Secret = ctx.fact("password")
+    auth: PowerShellAuth = ctx.fact("ps_auth")
     report = ctx.thread_progress()
     counted = [0]
     cancelled = threading.Event()
@@ -462,10 +490,15 @@ async def mailboxes(ctx: Context) -> Outcome:
         report(f"{counted[0]:,} mailboxes", counted[0], None)
 
     def enumerate_all() -> tuple[ps.CmdletResult, ps.CmdletResult]:
-        with lock:
+        pool = ps.open_pool(endpoint.host, endpoint.port, auth, settings.admin_upn, password, target.timeout)
+        try:
             users = ps.stream(pool, "Get-Mailbox", {"ResultSize": "Unlimited"}, on_batch, cancelled.is_set)
+            if cancelled.is_set():
+                return users, ps.CmdletResult()
             public = ps.run(pool, "Get-Mailbox", PublicFolder=True, ResultSize="Unlimited")
             return users, public
+        finally:
+            pool.close()
 
     try:
         users, public = await ctx.blocking(enumerate_all)
@@ -501,13 +534,78 @@ async def version(ctx: Context) -> Outcome:
     return Outcome.passed(f"{name}, {text}")
 
 
+@dataclass(frozen=True, slots=True)
+class Admin:
+    """A member of Organization Management, as the Browse picker lists it."""
+
+    name: str
+    display_name: str
+    address: str  # the primary SMTP address; empty for an admin without a mailbox
+    has_mailbox: bool
+
+
+ADMIN_GROUP = "Organization Management"
+
+
+async def directory(ctx: Context) -> Outcome:
+    """Who may administer the organisation, and which domains it accepts: what Browse offers the admin."""
+    _, settings = _target(ctx)
+    members = await _cmdlet(ctx, "Get-RoleGroupMember", Identity=ADMIN_GROUP)
+    if members.errors:
+        return Outcome.failed(
+            f"Get-RoleGroupMember '{ADMIN_GROUP}' failed: {members.errors[0]}",
+            problems.DIRECTORY_DENIED.fill(**_values(ctx)),
+            redact("\n".join(members.errors)),
+        )
+    domains = await _cmdlet(ctx, "Get-AcceptedDomain")
+    admins = tuple(
+        sorted(
+            (
+                Admin(
+                    name=str(p.get("Name") or ""),
+                    display_name=str(p.get("DisplayName") or p.get("Name") or ""),
+                    address=str(p.get("PrimarySmtpAddress") or ""),
+                    has_mailbox=str(p.get("RecipientType") or "").endswith("Mailbox"),
+                )
+                for p in members.props()
+            ),
+            key=lambda a: a.display_name.casefold(),
+        )
+    )
+    accepted = tuple(str(p.get("DomainName") or "").lower() for p in domains.props() if p.get("DomainName"))
+    with_mailbox = sum(a.has_mailbox for a in admins)
+    return Outcome.passed(
+        f"{plural(len(admins), 'administrator')} ({with_mailbox} with a mailbox), "
+        f"{plural(len(accepted), 'accepted domain')}; signed in as {settings.admin_upn}",
+        admins=admins,
+        accepted_domains=accepted,
+    )
+
+
+def _connect_checks() -> tuple[Check, ...]:
+    return (
+        Check("onprem.credential", "Administrator's password", credential, timeout=10),
+        Check("onprem.locate", "Locate the server", locate, ("onprem.credential",), 90),
+        Check("onprem.tls", "TLS and certificate", tls, ("onprem.locate",)),
+        Check("onprem.auth", "Authentication methods", auth, ("onprem.tls",)),
+    )
+
+
+def browse_plan() -> Plan:
+    """Just enough to reach remote PowerShell, then list the administrators and accepted domains."""
+    return Plan(
+        (
+            *_connect_checks(),
+            Check("onprem.powershell", "Remote PowerShell", powershell, ("onprem.auth",), 60),
+            Check("onprem.directory", "Administrators and domains", directory, ("onprem.powershell",), 60),
+        )
+    )
+
+
 def plan() -> Plan:
     return Plan(
         (
-            Check("onprem.credential", "Administrator's password", credential, timeout=10),
-            Check("onprem.locate", "Locate the server", locate, ("onprem.credential",), 90),
-            Check("onprem.tls", "TLS and certificate", tls, ("onprem.locate",)),
-            Check("onprem.auth", "Authentication methods", auth, ("onprem.tls",)),
+            *_connect_checks(),
             Check("onprem.ews", "EWS as the administrator", ews, ("onprem.auth",), 60),
             Check("onprem.powershell", "Remote PowerShell", powershell, ("onprem.auth",), 60),
             Check("onprem.upn", "UPN suffix accepted", upn, ("onprem.powershell",)),

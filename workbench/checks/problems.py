@@ -1,28 +1,97 @@
 """The troubleshooting catalogue: every failure the checks report, with its likely causes and the fixes.
 
 `code` is Microsoft's own where one exists (AADSTS…, Graph and EWS response codes), otherwise ours in UPPER_SNAKE.
-Fix texts and commands may hold `{placeholders}` (app id, account, server…) that `Problem.fill` completes for the
-connection at hand. An `action` names what the workbench can do itself, after the admin confirms.
+Each fix says what kind of fix it is — a PowerShell command, a portal path, a Graph call, a shell command, an
+operation of the workbench itself, or plain advice — and carries its exact command. Workbench operations carry no
+command line: every front end words them its own way (the CLI prints its flags, the console binds a key). Texts,
+commands and action parameters may hold `{placeholders}` (app id, account, server…) that `Problem.fill` completes
+for the connection at hand. An `action` is what the workbench can do itself, after the admin confirms, with the
+parameters it needs (the fingerprint to pin, the seconds to wait, the cmdlet that grants).
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, replace
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
+from types import MappingProxyType
 
 
 class Action(StrEnum):
+    """What the workbench itself can do about a problem."""
+
     GRANT_IMPERSONATION = "grant-impersonation"
-    TRUST_CERTIFICATE = "trust-certificate"
+    TRUST_CERTIFICATE = "trust-certificate"  # pin the server certificate's SHA-256 for this connection
+    TRUST_CA_BUNDLE = "trust-ca-bundle"  # trust a CA bundle file for this connection
     RETRY_LATER = "retry-after"
     SET_SECRET = "set-secret"  # noqa: S105  (an action name, not a secret)
+    IMPORT_CERTIFICATE = "import-certificate"
+    GENERATE_CERTIFICATE = "generate-certificate"
+    RAISE_TIMEOUT = "raise-timeout"
+
+
+class FixKind(StrEnum):
+    POWERSHELL = "powershell"  # Exchange Management Shell / Exchange Online PowerShell / Windows PowerShell
+    PORTAL = "portal"  # a path through an admin centre
+    GRAPH = "graph"  # a Microsoft Graph request, or a URL to open
+    SHELL = "shell"  # a POSIX shell command on this machine (openssl…)
+    DNS = "dns"  # records to publish
+    WORKBENCH = "workbench"  # an operation of the workbench (`action`), worded by each front end
+    ADVICE = "advice"  # no command
 
 
 @dataclass(frozen=True, slots=True)
 class Fix:
     text: str
-    command: str | None = None  # PowerShell, a Graph call, a portal path or a workbench command, exactly
+    command: str | None = None  # exactly what to run, paste or open; None for advice and workbench operations
+    kind: FixKind = FixKind.ADVICE
+    action: Action | None = None  # for WORKBENCH fixes
+
+    def __post_init__(self) -> None:
+        if (self.kind is FixKind.ADVICE) != (self.command is None) and self.kind is not FixKind.WORKBENCH:
+            raise ValueError(f"fix {self.text!r}: advice has no command, every other kind has one")
+        if (self.kind is FixKind.WORKBENCH) != (self.action is not None):
+            raise ValueError(f"fix {self.text!r}: a workbench fix names its action, and only it does")
+
+
+def powershell(text: str, command: str) -> Fix:
+    return Fix(text, command, FixKind.POWERSHELL)
+
+
+def portal(text: str, path: str) -> Fix:
+    return Fix(text, path, FixKind.PORTAL)
+
+
+def graph(text: str, call: str) -> Fix:
+    return Fix(text, call, FixKind.GRAPH)
+
+
+def shell(text: str, command: str) -> Fix:
+    return Fix(text, command, FixKind.SHELL)
+
+
+def dns(text: str, records: str) -> Fix:
+    return Fix(text, records, FixKind.DNS)
+
+
+def workbench(text: str, action: Action) -> Fix:
+    return Fix(text, None, FixKind.WORKBENCH, action)
+
+
+@dataclass(frozen=True, slots=True)
+class ActionSpec:
+    """The action a problem offers, with its parameters (filled like the fixes)."""
+
+    kind: Action
+    params: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+
+
+def offer(kind: Action, **params: str) -> ActionSpec:
+    return ActionSpec(kind, MappingProxyType(dict(params)))
+
+
+_PLACEHOLDER = re.compile(r"\{(\w+)\}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,19 +100,31 @@ class Problem:
     title: str
     causes: tuple[str, ...]
     fixes: tuple[Fix, ...]
-    action: Action | None = None
+    action: ActionSpec | None = None
 
     def fill(self, **values: object) -> Problem:
         """Complete `{placeholders}`; unknown ones stay as they are, so a fix never reads "None"."""
 
         def render(text: str) -> str:
-            return re.sub(r"\{(\w+)\}", lambda m: str(values.get(m.group(1)) or m.group(0)), text)
+            return _PLACEHOLDER.sub(lambda m: str(values.get(m.group(1)) or m.group(0)), text)
 
         return replace(
             self,
             title=render(self.title),
             causes=tuple(render(c) for c in self.causes),
-            fixes=tuple(Fix(render(f.text), render(f.command) if f.command else None) for f in self.fixes),
+            fixes=tuple(
+                replace(f, text=render(f.text), command=render(f.command) if f.command else None) for f in self.fixes
+            ),
+            action=(
+                ActionSpec(
+                    self.action.kind,
+                    MappingProxyType(
+                        {k: text for k, v in self.action.params.items() if not _PLACEHOLDER.search(text := render(v))}
+                    ),
+                )
+                if self.action
+                else None
+            ),
         )
 
     def as_json(self) -> dict[str, object]:
@@ -51,12 +132,24 @@ class Problem:
             "code": self.code,
             "title": self.title,
             "causes": list(self.causes),
-            "fixes": [f.text + (f": {f.command}" if f.command else "") for f in self.fixes],
-            "action": self.action.value if self.action else None,
+            "fixes": [
+                {
+                    "kind": f.kind.value,
+                    "text": f.text,
+                    "command": f.command,
+                    "action": f.action.value if f.action else None,
+                }
+                for f in self.fixes
+            ],
+            "action": {"kind": self.action.kind.value, **self.action.params} if self.action else None,
         }
 
 
 ENTRA = "Microsoft Entra admin center"
+GRANT_COMMAND = (
+    "New-ManagementRoleAssignment -Name 'Exchange Workbench-Impersonation-{alias}' -Role ApplicationImpersonation "
+    "-User '{account}'"
+)
 APP_PAGE = f"{ENTRA} > Identity > Applications > App registrations > All applications > {{app_id}}"
 
 # ------------------------------------------------------------------ network and TLS
@@ -70,9 +163,11 @@ TIMEOUT = Problem(
         "The server is overloaded",
     ),
     (
-        Fix("Check that the server answers at all", "Test-NetConnection {host} -Port {port}"),
-        Fix("On the Exchange server, restart the application pools", "Restart-WebAppPool MSExchangeServicesAppPool"),
-        Fix("Raise the timeout if the server is merely slow", "workbench verify {name} --timeout 120"),
+        powershell("Check that the server answers at all", "Test-NetConnection {host} -Port {port}"),
+        powershell(
+            "On the Exchange server, restart the application pools", "Restart-WebAppPool MSExchangeServicesAppPool"
+        ),
+        workbench("Raise the timeout if the server is merely slow", Action.RAISE_TIMEOUT),
     ),
 )
 NETWORK_UNREACHABLE = Problem(
@@ -85,7 +180,7 @@ NETWORK_UNREACHABLE = Problem(
     ),
     (
         Fix("Check the address and port in the connection"),
-        Fix("Test the route", "Test-NetConnection {host} -Port {port}"),
+        powershell("Test the route", "Test-NetConnection {host} -Port {port}"),
         Fix("Behind a proxy, set HTTPS_PROXY (and NO_PROXY for internal hosts) before starting the workbench"),
     ),
 )
@@ -98,7 +193,7 @@ DNS_NOT_FOUND = Problem(
         "The DNS servers configured for this connection do not serve the domain",
     ),
     (
-        Fix("Look the name up with the same resolver", "Resolve-DnsName {host} -Type A -Server {dns}"),
+        powershell("Look the name up with the same resolver", "Resolve-DnsName {host} -Type A -Server {dns}"),
         Fix("Add an A record for the name, or enter the server by IP address"),
     ),
 )
@@ -111,21 +206,18 @@ TLS_UNTRUSTED = Problem(
         "An intermediate certificate is missing on the server",
     ),
     (
-        Fix(
-            "Trust the issuing CA for this connection",
-            "workbench connections add onprem ... --ca-bundle internal-ca.pem",
-        ),
-        Fix(
+        workbench("Trust the issuing CA (a PEM bundle) for this connection", Action.TRUST_CA_BUNDLE),
+        workbench(
             "Or, after comparing it with the certificate in the Exchange admin center, pin this certificate's SHA-256 "
-            "fingerprint for this connection only",
-            "--pin-sha256 {fingerprint}",
+            "fingerprint {fingerprint} for this connection only",
+            Action.TRUST_CERTIFICATE,
         ),
-        Fix(
+        powershell(
             "Or install a certificate from a public CA on the server",
             "Enable-ExchangeCertificate -Thumbprint <thumbprint> -Services IIS",
         ),
     ),
-    Action.TRUST_CERTIFICATE,
+    offer(Action.TRUST_CERTIFICATE, fingerprint="{fingerprint}", host="{host}"),
 )
 TLS_NAME_MISMATCH = Problem(
     "TLS_NAME_MISMATCH",
@@ -136,20 +228,22 @@ TLS_NAME_MISMATCH = Problem(
     ),
     (
         Fix("Connect with a name the certificate lists: {names}"),
-        Fix(
+        powershell(
             "Or reissue the certificate with this name",
             "New-ExchangeCertificate -DomainName {host} -PrivateKeyExportable $true",
         ),
-        Fix("Or pin this certificate's SHA-256 fingerprint for this connection", "--pin-sha256 {fingerprint}"),
+        workbench(
+            "Or pin this certificate's SHA-256 fingerprint {fingerprint} for this connection", Action.TRUST_CERTIFICATE
+        ),
     ),
-    Action.TRUST_CERTIFICATE,
+    offer(Action.TRUST_CERTIFICATE, fingerprint="{fingerprint}", host="{host}"),
 )
 TLS_EXPIRED = Problem(
     "TLS_EXPIRED",
     "The server's certificate expired on {not_after}",
     ("The IIS certificate on the Exchange server was not renewed",),
     (
-        Fix(
+        powershell(
             "Renew the certificate and bind it to IIS",
             "Get-ExchangeCertificate | Where-Object { $_.NotAfter -lt (Get-Date) }; "
             "Enable-ExchangeCertificate -Thumbprint <new> -Services IIS",
@@ -161,13 +255,13 @@ TLS_PIN_MISMATCH = Problem(
     "The server presented a different certificate than the one pinned",
     ("The certificate on the server was renewed or replaced", "Something between you and the server intercepts TLS"),
     (
-        Fix(
+        powershell(
             "Compare the fingerprint with the certificate now on the server",
             "Get-ExchangeCertificate | Format-List Thumbprint,Subject,NotAfter",
         ),
-        Fix("If the change is expected, pin the new fingerprint", "--pin-sha256 {fingerprint}"),
+        workbench("If the change is expected, pin the new fingerprint {fingerprint}", Action.TRUST_CERTIFICATE),
     ),
-    Action.TRUST_CERTIFICATE,
+    offer(Action.TRUST_CERTIFICATE, fingerprint="{fingerprint}", host="{host}"),
 )
 
 # ------------------------------------------------------------------ credentials in the workbench
@@ -178,7 +272,7 @@ CA_BUNDLE_UNUSABLE = Problem(
     ("The file {path} was moved, deleted or replaced since the connection was saved",),
     (
         Fix("Put the CA certificates (PEM) back at {path}, or point the connection at their new place"),
-        Fix("Check the file", "openssl x509 -in {path} -noout -subject -enddate"),
+        shell("Check the file", "openssl x509 -in {path} -noout -subject -enddate"),
     ),
 )
 
@@ -189,24 +283,22 @@ SECRET_MISSING = Problem(
         "The connection was imported from an export, which carries no secrets",
         "The vault was reset or copied from another machine",
     ),
-    (Fix("Enter the secret again", "workbench connections set-secret {name}"),),
-    Action.SET_SECRET,
+    (workbench("Enter the secret again", Action.SET_SECRET),),
+    offer(Action.SET_SECRET),
 )
 CERT_NOT_IN_STORE = Problem(
     "CERT_NOT_IN_STORE",
     "Certificate {thumbprint} is not in the personal certificate store",
     ("The certificate was never imported on this machine", "It was removed from the store"),
-    (Fix("Import the certificate with its private key", "workbench certs import app.pfx --password-stdin"),),
+    (workbench("Import the certificate with its private key", Action.IMPORT_CERTIFICATE),),
 )
 CERT_EXPIRED = Problem(
     "CERT_EXPIRED",
     "The app certificate expired on {not_after}",
     ("Certificates for app registrations are typically issued for one year",),
     (
-        Fix(
-            "Create a new certificate", 'workbench certs generate --subject "CN=Exchange Workbench" --cert-out app.pem'
-        ),
-        Fix(f"Upload the new certificate's public part: {APP_PAGE} > Certificates & secrets > Upload certificate"),
+        workbench("Create a new certificate (RSA 2048, one year)", Action.GENERATE_CERTIFICATE),
+        portal("Upload the new certificate's public part", f"{APP_PAGE} > Certificates & secrets > Upload certificate"),
         Fix("Point the connection at the new thumbprint, verify, then delete the old key in Entra"),
     ),
 )
@@ -224,7 +316,7 @@ AADSTS90002 = Problem(
         "The connection's cloud is wrong (a GCC High or 21Vianet tenant does not exist in the global cloud)",
     ),
     (
-        Fix(f"Copy the Directory (tenant) ID from {ENTRA} > Identity > Overview"),
+        portal("Copy the Directory (tenant) ID", f"{ENTRA} > Identity > Overview"),
         Fix("Choose the national cloud the tenant lives in"),
     ),
 )
@@ -237,11 +329,11 @@ AADSTS700016 = Problem(
         "The app was created moments ago and has not replicated yet",
     ),
     (
-        Fix(f"Copy the Application (client) ID from {APP_PAGE} > Overview"),
-        Fix(f"Restore a deleted app: {ENTRA} > App registrations > Deleted applications"),
+        portal("Copy the Application (client) ID", f"{APP_PAGE} > Overview"),
+        portal("Restore a deleted app", f"{ENTRA} > App registrations > Deleted applications"),
         Fix("Right after registration, wait a minute and re-run the check"),
     ),
-    Action.RETRY_LATER,
+    offer(Action.RETRY_LATER, seconds="{retry_after}"),
 )
 AADSTS7000215 = Problem(
     "AADSTS7000215",
@@ -252,24 +344,24 @@ AADSTS7000215 = Problem(
         "The secret was deleted in Entra",
     ),
     (
-        Fix(
-            f"Create a new secret and copy its Value right away: {APP_PAGE} > Certificates & secrets > "
-            "New client secret"
+        portal(
+            "Create a new secret and copy its Value right away",
+            f"{APP_PAGE} > Certificates & secrets > New client secret",
         ),
-        Fix("Store it for this connection", "workbench connections set-secret {name}"),
+        workbench("Store it for this connection", Action.SET_SECRET),
     ),
-    Action.SET_SECRET,
+    offer(Action.SET_SECRET),
 )
 AADSTS7000222 = Problem(
     "AADSTS7000222",
     "The app's client secret has expired",
     ("Client secrets live at most two years (24 months) in Entra",),
     (
-        Fix(f"Create a new secret: {APP_PAGE} > Certificates & secrets > New client secret"),
-        Fix("Store it for this connection", "workbench connections set-secret {name}"),
+        portal("Create a new secret", f"{APP_PAGE} > Certificates & secrets > New client secret"),
+        workbench("Store it for this connection", Action.SET_SECRET),
         Fix("Or switch the connection to a certificate, which you can rotate with overlap"),
     ),
-    Action.SET_SECRET,
+    offer(Action.SET_SECRET),
 )
 AADSTS700027 = Problem(
     "AADSTS700027",
@@ -280,10 +372,13 @@ AADSTS700027 = Problem(
         "The registered certificate credential has expired",
     ),
     (
-        Fix(f"Compare thumbprint {{thumbprint}} with {APP_PAGE} > Certificates & secrets > Certificates"),
-        Fix(
+        portal(
+            "Compare thumbprint {thumbprint} with the certificates Entra holds",
+            f"{APP_PAGE} > Certificates & secrets > Certificates",
+        ),
+        portal(
             "Upload this certificate's public part (a .cer/.pem without the key)",
-            "workbench certs generate --cert-out app.pem  (or export the public part of your PFX)",
+            f"{APP_PAGE} > Certificates & secrets > Upload certificate",
         ),
     ),
 )
@@ -295,9 +390,10 @@ AADSTS53003 = Problem(
         "A policy blocks the device-code flow or this client app",
     ),
     (
-        Fix(
-            f"Find the policy: {ENTRA} > Identity > Monitoring & health > Sign-in logs > Service principal sign-ins "
-            "> the failure > Conditional Access"
+        portal(
+            "Find the policy",
+            f"{ENTRA} > Identity > Monitoring & health > Sign-in logs > Service principal sign-ins > the failure > "
+            "Conditional Access",
         ),
         Fix("Exclude the app, or add this machine's network as a named location"),
     ),
@@ -312,7 +408,12 @@ AADSTS_OTHER = Problem(
     "AADSTS",
     "Entra ID refused the sign-in",
     ("See the error text: Entra's AADSTS codes are listed at https://login.microsoftonline.com/error",),
-    (Fix(f"Look the attempt up in {ENTRA} > Sign-in logs > Service principal sign-ins"),),
+    (
+        portal(
+            "Look the attempt up in the sign-in logs",
+            f"{ENTRA} > Identity > Monitoring & health > Sign-in logs > Service principal sign-ins",
+        ),
+    ),
 )
 
 # ------------------------------------------------------------------ Graph and app permissions
@@ -325,20 +426,20 @@ NO_ADMIN_CONSENT = Problem(
         "Consent was granted moments ago and has not propagated",
     ),
     (
-        Fix(f"Grant consent: {APP_PAGE} > API permissions > Grant admin consent for <tenant>"),
-        Fix(
+        portal("Grant admin consent", f"{APP_PAGE} > API permissions > Grant admin consent for <tenant>"),
+        graph(
             "Or send a Global Administrator the consent link",
             "https://login.microsoftonline.com/{tenant_id}/adminconsent?client_id={app_id}",
         ),
     ),
-    Action.RETRY_LATER,
+    offer(Action.RETRY_LATER, seconds="{retry_after}"),
 )
 MISSING_APP_PERMISSIONS = Problem(
     "MISSING_APP_PERMISSIONS",
     "The app lacks required application permissions: {missing}",
     ("The permissions were never added to the app registration", "They were added but not consented"),
     (
-        Fix(f"Add them as Application permissions: {APP_PAGE} > API permissions > Add a permission ({{missing}})"),
+        portal("Add {missing} as Application permissions", f"{APP_PAGE} > API permissions > Add a permission"),
         Fix("Then grant admin consent for the tenant"),
     ),
 )
@@ -351,7 +452,7 @@ Authorization_RequestDenied = Problem(
     "Authorization_RequestDenied",
     "Graph refused the request: insufficient privileges",
     ("The app has no consented application permission for this call (User.Read.All, Organization.Read.All)",),
-    (Fix(f"{APP_PAGE} > API permissions: add the permission, then Grant admin consent"),),
+    (portal("Add the permission, then grant admin consent", f"{APP_PAGE} > API permissions"),),
 )
 ErrorAccessDenied = Problem(
     "ErrorAccessDenied",
@@ -362,9 +463,13 @@ ErrorAccessDenied = Problem(
         "EWS is disabled for this mailbox (Set-CASMailbox -EwsEnabled $false)",
     ),
     (
-        Fix("Test the app's access to the mailbox", "Test-ApplicationAccessPolicy -Identity {account} -AppId {app_id}"),
-        Fix("With RBAC for Applications", "Test-ServicePrincipalAuthorization -Identity {app_id} -Resource {account}"),
-        Fix("Check the mailbox's EWS switch", "Get-CASMailbox {account} | Format-List EwsEnabled"),
+        powershell(
+            "Test the app's access to the mailbox", "Test-ApplicationAccessPolicy -Identity {account} -AppId {app_id}"
+        ),
+        powershell(
+            "With RBAC for Applications", "Test-ServicePrincipalAuthorization -Identity {app_id} -Resource {account}"
+        ),
+        powershell("Check the mailbox's EWS switch", "Get-CASMailbox {account} | Format-List EwsEnabled"),
     ),
 )
 Request_ResourceNotFound = Problem(
@@ -372,7 +477,7 @@ Request_ResourceNotFound = Problem(
     "The dedicated application account {account} does not exist in the tenant",
     ("The address is mistyped", "The user exists under another UPN or was deleted"),
     (
-        Fix(f"Find the account: {ENTRA} > Identity > Users > All users"),
+        portal("Find the account", f"{ENTRA} > Identity > Users > All users"),
         Fix("Use an existing, licensed user's UPN as the application account"),
     ),
 )
@@ -381,7 +486,7 @@ MailboxNotEnabledForRESTAPI = Problem(
     "The application account {account} has no Exchange Online mailbox",
     ("The user has no Exchange Online licence", "The mailbox is on-premises (hybrid) or soft-deleted"),
     (
-        Fix(
+        powershell(
             "Assign an Exchange Online licence, or choose another account with a mailbox",
             "Get-EXOMailbox -Identity {account}",
         ),
@@ -395,7 +500,7 @@ TooManyRequests = Problem(
         Fix("Wait for the Retry-After interval and re-run the check"),
         Fix("Spread heavy jobs over time, or over several app registrations"),
     ),
-    Action.RETRY_LATER,
+    offer(Action.RETRY_LATER, seconds="{retry_after}"),
 )
 InvalidAuthenticationToken = Problem(
     "InvalidAuthenticationToken",
@@ -416,9 +521,9 @@ EWS_DISABLED = Problem(
         "Exchange Online ends EWS for good on 1 April 2027; plan the move to Microsoft Graph",
     ),
     (
-        Fix("Enable EWS for the organisation", "Set-OrganizationConfig -EwsEnabled $true"),
-        Fix("Allow this app", 'Set-OrganizationConfig -EwsAllowedAppIDs @{Add="{app_id}"}'),
-        Fix(
+        powershell("Enable EWS for the organisation", "Set-OrganizationConfig -EwsEnabled $true"),
+        powershell("Allow this app", 'Set-OrganizationConfig -EwsAllowedAppIDs @{Add="{app_id}"}'),
+        powershell(
             "Changes can take up to 24 hours to apply; check them",
             "Get-OrganizationConfig | Format-List EwsEnabled,EwsAllowedAppIDs",
         ),
@@ -429,9 +534,10 @@ EWS_NO_PERMISSION = Problem(
     "EWS refused the token: it carries no full_access_as_app permission",
     ("The Office 365 Exchange Online permission full_access_as_app was not added or not consented",),
     (
-        Fix(
+        portal(
+            "Add full_access_as_app, then grant admin consent",
             f"{APP_PAGE} > API permissions > Add a permission > APIs my organization uses > Office 365 Exchange Online "
-            "> Application permissions > full_access_as_app, then Grant admin consent"
+            "> Application permissions > full_access_as_app",
         ),
     ),
 )
@@ -439,7 +545,7 @@ ErrorNonExistentMailbox = Problem(
     "ErrorNonExistentMailbox",
     "{account} has no mailbox",
     ("The address has no mailbox (no licence, a contact, or mistyped)",),
-    (Fix("Check the recipient", "Get-Recipient {account} | Format-List RecipientTypeDetails"),),
+    (powershell("Check the recipient", "Get-Recipient {account} | Format-List RecipientTypeDetails"),),
 )
 ErrorImpersonateUserDenied = Problem(
     "ErrorImpersonateUserDenied",
@@ -450,29 +556,25 @@ ErrorImpersonateUserDenied = Problem(
         "A new assignment has not reached the server's RBAC cache yet",
     ),
     (
-        Fix(
-            "Assign the role (the workbench can do it for you)",
-            'New-ManagementRoleAssignment -Name "Exchange Workbench-Impersonation-{alias}" '
-            "-Role ApplicationImpersonation -User {account}",
-        ),
-        Fix(
+        powershell("Assign the role (the workbench can do it for you)", GRANT_COMMAND),
+        powershell(
             "Check direct assignments",
             "Get-ManagementRoleAssignment -Role ApplicationImpersonation -RoleAssignee {account} -Delegating $false",
         ),
     ),
-    Action.GRANT_IMPERSONATION,
+    offer(Action.GRANT_IMPERSONATION, account="{account}", server="{server}", command=GRANT_COMMAND),
 )
 IMPERSONATION_GRANT_DENIED = Problem(
     "IMPERSONATION_GRANT_DENIED",
     "Granting ApplicationImpersonation failed: {account} may not delegate the role",
     ("The admin is not in Organization Management and holds no delegating assignment for ApplicationImpersonation",),
     (
-        Fix(
+        powershell(
             "Have an Organization Management member run",
             'New-ManagementRoleAssignment -Name "Exchange Workbench-Impersonation-{alias}" '
             "-Role ApplicationImpersonation -User {account}",
         ),
-        Fix(
+        powershell(
             "Or add the admin to Organization Management",
             'Add-RoleGroupMember "Organization Management" -Member {account}',
         ),
@@ -483,7 +585,7 @@ ErrorMissingEmailAddress = Problem(
     "The administrator {account} has no mailbox",
     ("The admin account is not mailbox-enabled; the workbench needs a mailbox-enabled admin",),
     (
-        Fix("Mailbox-enable the account", "Enable-Mailbox -Identity {account}"),
+        powershell("Mailbox-enable the account", "Enable-Mailbox -Identity {account}"),
         Fix("Or use another Organization Management member with a mailbox"),
     ),
 )
@@ -496,21 +598,21 @@ AUTH_FAILED = Problem(
         "The UPN form is not accepted; some servers want DOMAIN\\user",
     ),
     (
-        Fix("Enter the password again", "workbench connections set-secret {name}"),
-        Fix("Check the account", "Get-ADUser {alias} -Properties LockedOut,Enabled,PasswordExpired"),
+        workbench("Enter the password again", Action.SET_SECRET),
+        powershell("Check the account", "Get-ADUser {alias} -Properties LockedOut,Enabled,PasswordExpired"),
     ),
-    Action.SET_SECRET,
+    offer(Action.SET_SECRET),
 )
 EWS_NEGOTIATE_ONLY = Problem(
     "EWS_NEGOTIATE_ONLY",
     "EWS offers only Negotiate (Kerberos) authentication",
     ("Windows authentication on the EWS virtual directory is limited to Kerberos",),
     (
-        Fix(
+        powershell(
             "Allow NTLM on the EWS virtual directory",
             'Set-WebServicesVirtualDirectory -Identity "{server}\\EWS (Default Web Site)" -WindowsAuthentication $true',
         ),
-        Fix("Then recycle IIS", "iisreset /noforce"),
+        powershell("Then recycle IIS", "iisreset /noforce"),
     ),
 )
 
@@ -524,12 +626,12 @@ PS_BASIC_AUTH_DISABLED = Problem(
         "domain) needs Basic over HTTPS",
     ),
     (
-        Fix(
+        powershell(
             "Enable Basic authentication on the PowerShell virtual directory",
             'Set-PowerShellVirtualDirectory -Identity "{server}\\PowerShell (Default Web Site)" '
             "-BasicAuthentication $true",
         ),
-        Fix("Then recycle the application pool", "Restart-WebAppPool MSExchangePowerShellAppPool"),
+        powershell("Then recycle the application pool", "Restart-WebAppPool MSExchangePowerShellAppPool"),
         Fix("Or connect by the server's FQDN from a domain-joined machine (Kerberos)"),
     ),
 )
@@ -538,12 +640,28 @@ PS_WRONG_ENDPOINT = Problem(
     "The server has no Microsoft.Exchange PowerShell endpoint at /PowerShell",
     ("The server is not an Exchange Mailbox server", "The PowerShell virtual directory is missing or broken"),
     (
-        Fix("Check the virtual directory", "Get-PowerShellVirtualDirectory | Format-List InternalUrl,ExternalUrl"),
-        Fix(
+        powershell(
+            "Check the virtual directory", "Get-PowerShellVirtualDirectory | Format-List InternalUrl,ExternalUrl"
+        ),
+        powershell(
             "Recreate it if needed",
             'Remove-PowerShellVirtualDirectory "{server}\\PowerShell (Default Web Site)"; '
             "New-PowerShellVirtualDirectory -Name PowerShell -Server {server}",
         ),
+    ),
+)
+DIRECTORY_DENIED = Problem(
+    "DIRECTORY_DENIED",
+    "{account} cannot list the organisation's administrators",
+    (
+        "The account is not a member of Organization Management (or another role group with View-Only "
+        "Organization Management)",
+    ),
+    (
+        powershell(
+            "Check the account's role groups", "Get-RoleGroup | Get-RoleGroupMember | Where-Object Name -eq '{alias}'"
+        ),
+        powershell("Or add it", "Add-RoleGroupMember 'Organization Management' -Member '{account}'"),
     ),
 )
 UPN_SUFFIX_NOT_ACCEPTED = Problem(
@@ -551,7 +669,7 @@ UPN_SUFFIX_NOT_ACCEPTED = Problem(
     "{domain} is not an accepted domain of the organisation",
     ("The admin's UPN suffix differs from the organisation's email domains",),
     (
-        Fix(
+        powershell(
             "Add the UPN suffix as an accepted domain, or use an admin whose UPN matches an email domain",
             "Get-AcceptedDomain",
         ),
@@ -574,7 +692,7 @@ IP_ADDRESS_SERVER = Problem(
         "Certificates rarely name an IP address",
     ),
     (
-        Fix(
+        powershell(
             "Enable Basic authentication on the PowerShell virtual directory",
             'Set-PowerShellVirtualDirectory -Identity "<server>\\PowerShell (Default Web Site)" '
             "-BasicAuthentication $true",
@@ -591,11 +709,11 @@ AUTODISCOVER_FAILED = Problem(
         "The admin's mailbox domain is not served by this organisation",
     ),
     (
-        Fix(
+        dns(
             "Publish a DNS record",
             "autodiscover.{domain} A <server IP>  or  _autodiscover._tcp.{domain} SRV 0 0 443 <server>",
         ),
-        Fix("Test it", "Test-OutlookWebServices -Identity {account}"),
+        powershell("Test it", "Test-OutlookWebServices -Identity {account}"),
         Fix("Or enter the server's FQDN manually in the connection"),
     ),
 )
@@ -604,7 +722,7 @@ AUTODISCOVER_INTERNAL_ONLY = Problem(
     "Autodiscover publishes only an internal EWS URL",
     ("The EWS virtual directory has no ExternalUrl; the workbench used InternalUrl {ews_url}",),
     (
-        Fix(
+        powershell(
             "Set the external URL if clients outside the network need it",
             'Set-WebServicesVirtualDirectory -Identity "{server}\\EWS (Default Web Site)" -ExternalUrl {ews_url}',
         ),

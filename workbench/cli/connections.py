@@ -9,6 +9,8 @@ from typing import Any
 
 from storage import Changeset, NameTakenError, NotFoundError
 from workbench import validate
+from workbench.certificates import usable_for_connection
+from workbench.describe import credential_of, status_of, target_of
 from workbench.drafts import DraftInvalid, M365Draft, OnPremDraft
 from workbench.exports import ImportProblem, export_document, parse_export, public_document
 from workbench.model import (
@@ -91,30 +93,6 @@ def register(commands: Any) -> None:
 
 
 # ------------------------------------------------------------------ describing
-
-
-def target_of(connection: Connection) -> str:
-    s = connection.settings
-    if isinstance(s, M365Settings):
-        cloud = "" if s.cloud is Cloud.GLOBAL else f" [{s.cloud.value}]"
-        return f"tenant {s.tenant_id}{cloud}"
-    return s.server if s.server else f"autodiscover ({s.admin_upn.rpartition('@')[2]})"
-
-
-def credential_of(connection: Connection) -> str:
-    s = connection.settings
-    if isinstance(s, M365Settings):
-        if isinstance(s.credential, CertificateCredential):
-            return f"certificate {s.credential.thumbprint[:8]}…"
-        return "client secret" if s.credential.secret_ref else "client secret (NOT SET)"
-    return s.admin_upn if s.password_ref else f"{s.admin_upn} (password NOT SET)"
-
-
-def status_of(connection: Connection) -> str:
-    summary = connection.last_verification
-    if summary is None:
-        return "never verified"
-    return f"{summary.status.value} {summary.at:%Y-%m-%d %H:%M}"
 
 
 def _details(connection: Connection) -> list[tuple[str, str]]:
@@ -240,15 +218,10 @@ def run_add_m365(args: argparse.Namespace) -> int:
             thumbprint = validate.thumbprint(args.certificate_thumbprint)
         except FieldError as error:
             fail(error.message)
-        try:
-            cert = home.store.snapshot().certificate(thumbprint)
-        except NotFoundError:
-            fail(
-                f"No certificate with thumbprint {thumbprint} in the personal certificate store. "
-                "Import it first: workbench certs import FILE.pfx --password-stdin"
-            )
-        if cert.expired(now()):
-            fail(f"Certificate {thumbprint} expired on {cert.not_after:%Y-%m-%d}; Entra ID will refuse it")
+        cert = next((c for c in home.store.snapshot().certificates if c.thumbprint == thumbprint), None)
+        problem = usable_for_connection(thumbprint, cert, now())
+        if problem is not None or cert is None:
+            fail(f"{problem} (workbench certs import FILE.pfx --password-stdin)")
         credential = CertificateCredential(thumbprint=cert.thumbprint, sha256=cert.sha256)
     else:
         secret = read_secret("client secret", True, validate.client_secret)
@@ -275,9 +248,8 @@ def run_add_onprem(args: argparse.Namespace) -> int:
     changes = open_home().changeset()
     secret = read_secret("admin password", args.password_stdin, validate.password)
     connection = draft.build(changes.stage_secret(secret), new_stamp())
-    if isinstance(connection.settings, OnPremSettings) and connection.settings.server:
-        for message in validate.server_warnings(validate.server_address(connection.settings.server)):
-            warn(message)
+    for message in draft.warnings():
+        warn(message)
     return _commit_new(changes, connection)
 
 

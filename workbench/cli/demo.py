@@ -15,10 +15,10 @@ from typing import Any
 
 from storage import Home
 from workbench import certificates
+from workbench.describe import credential_of, status_of, target_of
 from workbench.drafts import M365Draft, OnPremDraft
 from workbench.model import CertificateCredential, ClientSecretCredential, Secret
 
-from .connections import credential_of, status_of, target_of
 from .context import new_stamp, now
 from .io import print_table
 

@@ -10,7 +10,6 @@ import argparse
 import asyncio
 import json
 import sys
-from dataclasses import replace
 from typing import Any
 
 from .io import fail
@@ -36,7 +35,9 @@ def _emit_json(value: dict[str, Any]) -> None:
 
 
 def _emit_human(connection: str, event: Any, prefix: bool, explained: set[str]) -> None:
-    from workbench.checks.engine import Finished, Progress, Summary
+    from workbench.checks.events import Finished, Progress, Summary
+
+    from .fixes import command_of
 
     lead = f"[{connection}] " if prefix else ""
     if isinstance(event, Finished):
@@ -52,7 +53,8 @@ def _emit_human(connection: str, event: Any, prefix: bool, explained: set[str]) 
             explained.add(outcome.problem.code)
             print(f"{lead}   {outcome.problem.code}: {outcome.problem.title}", flush=True)
             for fix in outcome.problem.fixes[:3]:
-                print(f"{lead}   - {fix.text}" + (f"\n{lead}       {fix.command}" if fix.command else ""), flush=True)
+                command = command_of(fix, connection, outcome.problem)
+                print(f"{lead}   - {fix.text}" + (f"\n{lead}       {command}" if command else ""), flush=True)
     elif isinstance(event, Progress) and event.done is None:
         print(f"{lead}   . {event.message}", flush=True)
     elif isinstance(event, Summary):
@@ -66,8 +68,27 @@ def _emit_human(connection: str, event: Any, prefix: bool, explained: set[str]) 
 
 
 def _event_json(connection: str, event: Any) -> dict[str, Any] | None:
-    from workbench.checks.engine import Finished, Progress, Summary
+    from workbench.checks.events import AwaitingConfirmation, Finished, Planned, Progress, Summary
 
+    if isinstance(event, Planned):
+        return {
+            "event": "planned",
+            "connection": connection,
+            "run": event.run,
+            "checks": [{"check": c.id, "title": c.title, "needs": list(c.needs)} for c in event.checks],
+        }
+    if isinstance(event, AwaitingConfirmation):
+        r = event.request
+        return {
+            "event": "confirmation",
+            "connection": connection,
+            "check": event.check,
+            "action": r.action.value,
+            "question": r.question,
+            "command": r.command,
+            "account": r.account,
+            "server": r.server,
+        }
     if isinstance(event, Finished):
         problem = event.outcome.problem
         return {
@@ -78,7 +99,7 @@ def _event_json(connection: str, event: Any) -> dict[str, Any] | None:
             "status": event.status.value,
             "duration_ms": event.duration_ms,
             "detail": event.outcome.detail,
-            "problem": problem.as_json() if problem else None,
+            "problem": _problem_json(connection, problem) if problem else None,
         }
     if isinstance(event, Progress):
         return {
@@ -88,6 +109,11 @@ def _event_json(connection: str, event: Any) -> dict[str, Any] | None:
             "message": event.message,
             "done": event.done,
             "total": event.total,
+            "step": (
+                {"index": event.step.index, "status": event.step.status.value, "label": event.step.label}
+                if event.step
+                else None
+            ),
         }
     if isinstance(event, Summary):
         c = {k.value: v for k, v in event.counts.items()}
@@ -104,16 +130,28 @@ def _event_json(connection: str, event: Any) -> dict[str, Any] | None:
     return None
 
 
+def _problem_json(connection: str, problem: Any) -> dict[str, Any]:
+    """The catalogue's JSON, with the CLI's command line for the fixes that are workbench operations."""
+    from .fixes import command_of
+
+    body: dict[str, Any] = problem.as_json()
+    body["fixes"] = [
+        {**entry, "command": command_of(fix, connection, problem)}
+        for entry, fix in zip(body["fixes"], problem.fixes, strict=True)
+    ]
+    return body
+
+
 async def _verify_one(
     home: Any, connection: Any, args: argparse.Namespace, prefix: bool, limit: asyncio.Semaphore
 ) -> Any:
-    from workbench.checks.engine import Summary
+    from workbench.checks.events import ConfirmationRequest, Summary
     from workbench.verification import Verification, target_for
 
-    async def confirm(question: str) -> bool:
+    async def confirm(request: ConfirmationRequest) -> bool:
         if not args.json:
             print(
-                f"[{connection.name}] {question} "
+                f"[{connection.name}] {request.question} ({request.command} on {request.server}) "
                 + (
                     "yes (--grant-impersonation)"
                     if args.grant_impersonation
@@ -145,16 +183,12 @@ async def _verify_one(
 
 
 def _record(home: Any, results: list[tuple[Any, Any]]) -> None:
-    """Store every summary on its connection, in one commit."""
+    """Store every summary on its connection, in one write that touches nothing else."""
     from storage import StorageError
     from workbench.verification import summary_record
 
     try:
-        changes = home.changeset()
-        for connection, summary in results:
-            current = changes.get(connection.id)
-            changes.edit(replace(current, last_verification=summary_record(summary)))
-        changes.commit()
+        home.store.record_verifications({connection.id: summary_record(summary) for connection, summary in results})
     except StorageError as error:
         print(f"warning: the results were not recorded: {error}", file=sys.stderr)
 

@@ -101,8 +101,9 @@ class Autodiscoverer:
         ca_bundle: str | None,
         pin_sha256: str | None,
         timeout: float,
-        report: Callable[[str], None],
+        report: Callable[[int, str, str], None],
     ) -> None:
+        """`report(index, line, status)` is called for every step as it ends; status is "ok" or "failed"."""
         self.upn = upn
         self.password = password
         self.domain = upn.rpartition("@")[2].lower()
@@ -112,11 +113,12 @@ class Autodiscoverer:
         self.timeout = timeout
         self._report = report
         self.steps: list[str] = []
+        self.credentials_rejected = False  # a server asked for credentials and refused the admin's
         self._session = session()
 
-    def note(self, line: str) -> None:
+    def note(self, line: str, ok: bool = False) -> None:
         self.steps.append(line)
-        self._report(line)
+        self._report(len(self.steps), line, "ok" if ok else "failed")
 
     def _resolve(self, host: str) -> str | None:
         try:
@@ -124,7 +126,7 @@ class Autodiscoverer:
         except resolve.NotFound as error:
             self.note(f"DNS A {error}")  # the error names the host: "fabrikam.test: no such name (NXDOMAIN)"
             return None
-        self.note(f"DNS A {host} -> {address}")
+        self.note(f"DNS A {host} -> {address}", ok=True)
         return address
 
     def _try(self, url: str, address: str) -> Found | None:
@@ -152,6 +154,10 @@ class Autodiscoverer:
         except requests.exceptions.RequestException as error:
             self.note(f"POST {url}: {_short(error)}")
             return None
+        if answer.status_code == 401 and auth is not None:
+            self.credentials_rejected = True
+            self.note(f"POST {url}: HTTP 401, the server refused {self.upn}'s credentials")
+            return None
         if answer.status_code != 200:
             self.note(f"POST {url}: HTTP {answer.status_code}")
             return None
@@ -170,7 +176,9 @@ class Autodiscoverer:
         if not ews:
             self.note(f"POST {url}: answered without an EWS URL")
             return None
-        self.note(f"POST {url}: {'ExternalEwsUrl' if external else 'InternalEwsUrl (no ExternalEwsUrl)'} {ews}")
+        self.note(
+            f"POST {url}: {'ExternalEwsUrl' if external else 'InternalEwsUrl (no ExternalEwsUrl)'} {ews}", ok=True
+        )
         return Found(ews, external is None, settings, url)
 
     def discover(self) -> Found:
@@ -190,7 +198,7 @@ class Autodiscoverer:
         if not records:
             self.note(f"DNS SRV {name}: no record")
         for record in records:
-            self.note(f"DNS SRV {name} -> {record.target}:{record.port} (priority {record.priority})")
+            self.note(f"DNS SRV {name} -> {record.target}:{record.port} (priority {record.priority})", ok=True)
             address = self._resolve(record.target)
             if address is None:
                 continue
@@ -221,7 +229,7 @@ class Autodiscoverer:
         if status not in {"301", "302"} or not location.startswith("https://"):
             self.note(f"GET {url}: HTTP {status}, no https redirect")
             return None
-        self.note(f"GET {url}: redirect to {location}")
+        self.note(f"GET {url}: redirect to {location}", ok=True)
         target = urlsplit(location).hostname or ""
         address = self._resolve(target)
         return self._try(location, address) if address else None

@@ -11,6 +11,8 @@ from typing import Any
 
 import httpx
 
+from workbench.model import Secret
+
 MAX_RETRIES = 3
 MAX_WAIT = 30.0
 
@@ -36,7 +38,7 @@ class Graph:
     def __init__(
         self,
         graph_url: str,
-        token: str,
+        token: Secret,
         *,
         ca_bundle: str | None,
         timeout: float,
@@ -46,7 +48,7 @@ class Graph:
             base_url=f"{graph_url}/v1.0",
             verify=ssl_context(ca_bundle),
             timeout=timeout,
-            headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
+            headers={"Authorization": f"Bearer {token.reveal()}", "Accept": "application/json"},
         )
         self._on_throttle = on_throttle
 

@@ -92,7 +92,19 @@ def confidential_client(
     )
 
 
-def app_token(app: Any, scope: str) -> dict[str, Any]:
+@dataclass(frozen=True, slots=True)
+class AccessToken:
+    """An access token as the workbench keeps it: the value only as a `Secret`, and when it expires."""
+
+    value: Secret
+    expires_in: int  # seconds, as Entra said when it was issued
+    scope: str
+
+    def claims(self) -> dict[str, Any]:
+        return token_claims(self.value.reveal())
+
+
+def app_token(app: Any, scope: str) -> AccessToken:
     """A token for `scope` (`https://graph.microsoft.com/.default`, …) or TokenError with Entra's answer."""
     result: dict[str, Any] = app.acquire_token_for_client([scope])
     if "access_token" not in result:
@@ -101,7 +113,7 @@ def app_token(app: Any, scope: str) -> dict[str, Any]:
             str(result.get("error_description", "")),
             tuple(int(c) for c in result.get("error_codes", []) or []),
         )
-    return result
+    return AccessToken(Secret(str(result["access_token"])), int(result.get("expires_in") or 0), scope)
 
 
 def token_claims(token: str) -> dict[str, Any]:

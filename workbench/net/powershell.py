@@ -6,13 +6,14 @@ well as from `had_errors`: Exchange reports most failures as non-terminating err
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from workbench.model import PowerShellAuth, Secret
 
-from .routes import RoutingAdapter
+from .routes import RoutingAdapter, current
 
 
 @dataclass
@@ -27,6 +28,13 @@ class CmdletResult:
         return [dict(o.adapted_properties) if hasattr(o, "adapted_properties") else {"value": o} for o in self.output]
 
 
+def quote(value: str) -> str:
+    """A PowerShell single-quoted string literal: nothing inside is expanded; quote characters (including the
+    typographic ones PowerShell also honours) are doubled."""
+    escaped = "".join(ch * 2 if ch in "'\u2018\u2019\u201a\u201b" else ch for ch in value)
+    return f"'{escaped}'"
+
+
 def pypsrp_auth(auth: PowerShellAuth) -> str:
     # Kerberos needs python-gssapi and a KDC; Negotiate tries Kerberos and falls back to NTLM.
     return "basic" if auth is PowerShellAuth.BASIC else "negotiate"
@@ -36,6 +44,9 @@ def open_pool(host: str, port: int, auth: PowerShellAuth, upn: str, password: Se
     from pypsrp.powershell import RunspacePool
     from pypsrp.wsman import WSMan
 
+    # The server may hold a Receive for `operation` seconds; the read timeout must outlast that, and both stay
+    # within the connection's timeout so that a server that hangs is given up on when the admin said.
+    operation = max(1, min(20, math.ceil(timeout) - 2))
     wsman = WSMan(
         host,
         port=port,
@@ -45,15 +56,15 @@ def open_pool(host: str, port: int, auth: PowerShellAuth, upn: str, password: Se
         username=upn,
         password=password.reveal(),
         cert_validation=True,
-        connection_timeout=int(min(timeout, 30)),
-        operation_timeout=20,
-        read_timeout=int(max(timeout, 25)),
+        connection_timeout=max(1, math.ceil(min(timeout, 30))),
+        operation_timeout=operation,
+        read_timeout=max(operation + 1, math.ceil(timeout)),
         reconnection_retries=0,
     )
     transport = wsman.transport
-    # pypsrp builds its session privately; route its HTTPS through the workbench's per-host trust and DNS.
+    # pypsrp builds its session privately; route its HTTPS through this run's per-host trust and DNS.
     transport.session = transport._build_session()
-    transport.session.mount("https://", RoutingAdapter(max_retries=0))
+    transport.session.mount("https://", RoutingAdapter(max_retries=0, routes=current()))
     pool = RunspacePool(wsman, configuration_name="Microsoft.Exchange")
     pool.open()
     return pool

@@ -1,0 +1,39 @@
+"""How the CLI words the fixes that are operations of the workbench itself: the exact command line, with every
+value quoted for a POSIX shell, so that pasting it runs `workbench` and nothing else."""
+
+from __future__ import annotations
+
+import shlex
+
+from workbench.checks.problems import Action, Fix, FixKind, Problem
+
+
+def workbench_command(action: Action, connection: str, problem: Problem | None = None) -> str:
+    name = shlex.quote(connection)
+    params = problem.action.params if problem is not None and problem.action is not None else {}
+    match action:
+        case Action.SET_SECRET:
+            return f"workbench connections set-secret {name}"
+        case Action.IMPORT_CERTIFICATE:
+            return "workbench certs import app.pfx --password-stdin"
+        case Action.GENERATE_CERTIFICATE:
+            return "workbench certs generate --subject 'CN=Exchange Workbench' --days 365 --cert-out app.pem"
+        case Action.RAISE_TIMEOUT:
+            return f"workbench verify {name} --timeout 120"
+        case Action.RETRY_LATER:
+            return f"workbench verify {name}"
+        case Action.GRANT_IMPERSONATION:
+            return f"workbench verify {name} --grant-impersonation"
+        case Action.TRUST_CA_BUNDLE:
+            return f"workbench connections remove {name}; workbench connections add onprem ... --ca-bundle ca.pem"
+        case Action.TRUST_CERTIFICATE:
+            pin = shlex.quote(params.get("fingerprint", "<sha-256>"))
+            return f"workbench connections remove {name}; workbench connections add onprem ... --pin-sha256 {pin}"
+    raise AssertionError(f"no wording for {action}")  # pragma: no cover  (every Action is matched above)
+
+
+def command_of(fix: Fix, connection: str, problem: Problem | None = None) -> str | None:
+    """The line to print under a fix: its own command, or the CLI's wording of a workbench operation."""
+    if fix.kind is FixKind.WORKBENCH and fix.action is not None:
+        return workbench_command(fix.action, connection, problem)
+    return fix.command
