@@ -5,11 +5,12 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo test lint format bench clean
+.PHONY: help install demo test test-fast lint format bench clean
 
 help:
 	@echo "make demo    set up .venv and walk through the workbench on a throw-away store"
 	@echo "make test    lint (ruff), type-check (mypy) and run the whole test suite"
+	@echo "make test-fast  the inner loop: the suite without the slow reliability and 10,000-mailbox tests"
 	@echo "make lint    ruff + mypy only"
 	@echo "make format  apply ruff's formatter and safe fixes"
 	@echo "make bench   run the benchmarks (prints ratios; never pass/fail)"
@@ -33,6 +34,9 @@ lint: $(STAMP)
 
 test: lint
 	$(PY) -m pytest
+
+test-fast: $(STAMP)
+	$(PY) -m pytest -m "not slow" -q
 
 format: $(STAMP)
 	$(PY) -m ruff format .

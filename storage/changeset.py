@@ -126,6 +126,7 @@ class Changeset:
         self._staged: dict[str, Connection | None] = {}  # id -> new state (None: deleted)
         self._secrets: dict[str, Secret] = {}
         self._certificates: dict[str, tuple[CertificateInfo, Secret]] = {}
+        self._names: dict[str, str] | None = None
 
     # -------------------------------------------------------------- staging
 
@@ -150,48 +151,73 @@ class Changeset:
     def staged_certificates(self) -> list[CertificateInfo]:
         return [info for info, _ in self._certificates.values()]
 
-    def connections(self) -> list[Connection]:
-        """The connections as they will be after the commit, sorted by name."""
+    def _current(self) -> dict[str, Connection]:
         current = dict(self._base)
         for connection_id, state in self._staged.items():
             if state is None:
                 current.pop(connection_id, None)
             else:
                 current[connection_id] = state
-        return sorted(current.values(), key=lambda c: name_key(c.name))
+        return current
+
+    def connections(self) -> list[Connection]:
+        """The connections as they will be after the commit, sorted by name."""
+        return sorted(self._current().values(), key=lambda c: name_key(c.name))
+
+    def _name_index(self) -> dict[str, str]:
+        """name key -> id after the commit; kept up to date by add/edit/delete, so that importing thousands of
+        connections checks each name once, not against every other one."""
+        if self._names is None:
+            self._names = {name_key(c.name): c.id for c in self._current().values()}
+        return self._names
 
     def get(self, name_or_id: str) -> Connection:
-        key = name_key(name_or_id)
-        for connection in self.connections():
-            if connection.id == name_or_id or name_key(connection.name) == key:
-                return connection
-        raise NotFoundError(f"No connection named '{name_or_id}'")
+        current = self._current()
+        if name_or_id in current:
+            return current[name_or_id]
+        found = self._name_index().get(name_key(name_or_id))
+        if found is None:
+            raise NotFoundError(f"No connection named '{name_or_id}'")
+        return current[found]
+
+    def _state(self, connection_id: str) -> Connection | None:
+        return self._staged[connection_id] if connection_id in self._staged else self._base.get(connection_id)
 
     def _check_name(self, connection: Connection) -> None:
-        key = name_key(connection.name)
-        for other in self.connections():
-            if other.id != connection.id and name_key(other.name) == key:
-                raise NameTakenError(connection.name)
+        owner = self._name_index().get(name_key(connection.name))
+        if owner is not None and owner != connection.id:
+            raise NameTakenError(connection.name)
+
+    def _rename(self, before: Connection | None, after: Connection | None) -> None:
+        names = self._name_index()
+        if before is not None and names.get(name_key(before.name)) == before.id:
+            del names[name_key(before.name)]
+        if after is not None:
+            names[name_key(after.name)] = after.id
 
     def add(self, connection: Connection) -> None:
         if connection.id in self._base or self._staged.get(connection.id) is not None:
             raise ValueError(f"connection id {connection.id} already exists")
         self._check_name(connection)
         self._staged[connection.id] = connection
+        self._rename(None, connection)
 
     def edit(self, connection: Connection) -> None:
-        exists = self._staged[connection.id] if connection.id in self._staged else self._base.get(connection.id)
+        exists = self._state(connection.id)
         if exists is None:
             raise NotFoundError(f"No connection with id {connection.id} to edit")
         self._check_name(connection)
         self._staged[connection.id] = connection
+        self._rename(exists, connection)
 
     def delete(self, connection_id: str) -> None:
+        exists = self._state(connection_id)
         if connection_id not in self._base:
             if self._staged.pop(connection_id, None) is None:
                 raise NotFoundError(f"No connection with id {connection_id} to delete")
-            return
-        self._staged[connection_id] = None
+        else:
+            self._staged[connection_id] = None
+        self._rename(exists, None)
 
     def pending(self, connection_id: str) -> ChangeKind | None:
         if connection_id not in self._staged:
@@ -220,6 +246,7 @@ class Changeset:
         return bool(self.changes())
 
     def discard(self) -> None:
+        self._names = None
         self._staged.clear()
         self._secrets.clear()
         self._certificates.clear()
@@ -244,17 +271,16 @@ class Changeset:
             vault.put_many(new_secrets)  # first: a connection must never point at a secret that is not there
         try:
             with self._store.transaction() as txn:
-                fresh = {c.id: c for c in txn.before.connections}
-                final = self._check_conflicts(changes, fresh)
+                fresh = {c.connection.id: txn.connection(c.connection.id) for c in changes}
+                self._check_conflicts(changes, fresh, txn.names())
+                written: list[Connection] = []
                 for change in changes:
-                    if change.after is None:
-                        txn.remove_connection(change.connection.id)
-                    else:
-                        current = fresh.get(change.after.id)
+                    if change.after is not None:
+                        current = fresh[change.after.id]
                         newest = _newest(current.last_verification if current else None, change.after.last_verification)
-                        written = replace(change.after, last_verification=newest)
-                        txn.put_connection(written)
-                        final[written.id] = written
+                        written.append(replace(change.after, last_verification=newest))
+                txn.remove_connections(c.connection.id for c in changes if c.after is None)
+                txn.put_connections(written)
                 for info, _ in new_certificates:
                     txn.put_certificate(info)
         except BaseException:
@@ -270,12 +296,18 @@ class Changeset:
             certificates=len(new_certificates),
         )
         self._base_certificates |= {info.thumbprint for info, _ in new_certificates}
-        self._base = final
+        for change in changes:
+            if change.after is None:
+                self._base.pop(change.connection.id, None)
+        self._base.update({c.id: c for c in written})
+        self._names = None
         self.discard()
         return result
 
-    def _check_conflicts(self, changes: list[Change], fresh: dict[str, Connection]) -> dict[str, Connection]:
-        """Refuse changes to what someone else changed meanwhile; returns the state after the commit."""
+    def _check_conflicts(
+        self, changes: list[Change], fresh: Mapping[str, Connection | None], names: Mapping[str, str]
+    ) -> None:
+        """Refuse changes to what someone else re-configured meanwhile, and names that would clash."""
         for change in changes:
             current = fresh.get(change.connection.id)
             if change.before is not None and configuration(current) != configuration(change.before):
@@ -286,16 +318,17 @@ class Changeset:
                 )
             if change.before is None and current is not None:
                 raise ConflictError(f"A connection with id {current.id} already exists; nothing was saved")
-        final = {c.id: c for c in fresh.values()}
+        final = dict(names)
+        for change in changes:  # names leaving first, so that two connections may swap names in one commit
+            if change.before is not None:
+                final.pop(name_key(change.before.name), None)
+            current = fresh.get(change.connection.id)
+            if current is not None:
+                final.pop(name_key(current.name), None)
         for change in changes:
             if change.after is None:
-                final.pop(change.connection.id, None)
-            else:
-                final[change.after.id] = change.after
-        seen: dict[str, str] = {}
-        for connection in final.values():
-            key = name_key(connection.name)
-            if key in seen and seen[key] != connection.id:
-                raise NameTakenError(connection.name)
-            seen[key] = connection.id
-        return final
+                continue
+            key = name_key(change.after.name)
+            if key in final and final[key] != change.after.id:
+                raise NameTakenError(change.after.name)
+            final[key] = change.after.id

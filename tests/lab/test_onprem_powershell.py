@@ -19,6 +19,7 @@ def big_lab() -> Iterator[Lab]:
         yield lab
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("auth", ["basic", "ntlm"])
 def test_get_mailbox_streams_ten_thousand_objects(big_lab: Lab, auth: str) -> None:
     with powershell(big_lab.state, auth) as pool:

@@ -2,19 +2,25 @@
 with Extended Protection — the client's channel binding must match our TLS certificate.
 
 NTLM is connection-oriented: once the handshake completes, the connection stays authenticated for the requests
-that follow on it, as IIS keeps it. pyspnego's NTLM acceptor reads its user database from the `NTLM_USER_FILE`
-environment variable, which is process-wide; each step runs under one lock with the variable pointing at this
-lab's file, so labs in one process never see each other's users.
+that follow on it, as IIS keeps it. pyspnego's NTLM acceptor reads its user database from the file the
+`NTLM_USER_FILE` environment variable names. Changing the environment while clients run in the same process (the
+demo, the tests) breaks them — requests iterates `os.environ` for proxies, and a key that vanishes mid-iteration
+is a KeyError — so the variable is set once, when the first lab starts, to a private file of this process and
+never changed again; each NTLM step writes its lab's users into that file under one lock, so labs in one process
+never see each other's users.
 """
 
 from __future__ import annotations
 
+import atexit
 import base64
 import binascii
 import contextlib
 import hashlib
 import os
 import secrets
+import shutil
+import tempfile
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -27,21 +33,30 @@ from spnego.exceptions import SpnegoError
 from .http import Request, Response
 from .org import Organization, Recipient
 
-_NTLM_ENV_LOCK = threading.Lock()
+_NTLM_LOCK = threading.Lock()
+_shared_file: Path | None = None
+
+
+def _install_user_file() -> Path:
+    """The process's NTLM user file, created (and the variable set) once, before any lab serves a request."""
+    global _shared_file
+    with _NTLM_LOCK:
+        if _shared_file is None:
+            folder = Path(tempfile.mkdtemp(prefix="workbench-lab-ntlm-"))
+            path = folder / "users"
+            path.touch(mode=0o600)
+            atexit.register(shutil.rmtree, folder, True)
+            os.environ["NTLM_USER_FILE"] = str(path)
+            _shared_file = path
+        return _shared_file
 
 
 @contextlib.contextmanager
-def _user_file(path: Path) -> Iterator[None]:
-    with _NTLM_ENV_LOCK:
-        previous = os.environ.get("NTLM_USER_FILE")
-        os.environ["NTLM_USER_FILE"] = str(path)
-        try:
-            yield
-        finally:
-            if previous is None:
-                os.environ.pop("NTLM_USER_FILE", None)
-            else:
-                os.environ["NTLM_USER_FILE"] = previous
+def _user_file(users: bytes) -> Iterator[None]:
+    path = _install_user_file()
+    with _NTLM_LOCK:
+        path.write_bytes(users)
+        yield
 
 
 @dataclass
@@ -54,14 +69,13 @@ class AuthResult:
 class Authenticator:
     def __init__(self, org: Organization, folder: Path, certificate_der: bytes) -> None:
         self.org = org
-        self.user_file = folder / "ntlm-users"
-        self.user_file.touch(mode=0o600)
+        _install_user_file()
         lines = []
         for recipient in org.recipients.values():
             if recipient.password:
                 lines.append(f":{recipient.upn}:{recipient.password}")
                 lines.append(f"{org.netbios}:{recipient.alias}:{recipient.password}")
-        self.user_file.write_text("\n".join(lines) + "\n")
+        self.users = ("\n".join(lines) + "\n").encode("utf-8")
         self._bindings = GssChannelBindings(
             application_data=b"tls-server-end-point:" + hashlib.sha256(certificate_der).digest()
         )
@@ -117,7 +131,7 @@ class Authenticator:
             return AuthResult(None, self._challenge(schemes, realm))
         context = state.get("spnego")
         try:
-            with _user_file(self.user_file):
+            with _user_file(self.users):
                 if context is None or context.complete:
                     context = spnego.server(
                         protocol="ntlm" if scheme == "NTLM" else "negotiate",

@@ -6,6 +6,7 @@ passwords are referenced by vault id, certificate keys by thumbprint in the pers
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -175,6 +176,8 @@ class Connection:
         return (settings.password_ref,) if settings.password_ref else ()
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def name_key(name: str) -> str:
-    """Connection names are unique ignoring case and surrounding blanks."""
+    """Connection names are unique ignoring case and surrounding blanks. (Cached: a store of 10,000 connections
+    checks every name on each commit.)"""
     return name.strip().casefold()
