@@ -16,12 +16,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from .checks import onprem
-from .checks.engine import Run, RunScope
+from .checks.engine import Run
 from .checks.events import Event, Finished
 from .checks.onprem import Admin
 from .checks.target import Target
 from .model import OnPremSettings
-from .net import routes
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,7 +44,6 @@ async def browse(target: Target, on_event: Callable[[Event], None] | None = None
         onprem.browse_plan(),
         resources={"target": target},
         timeout_scale=max(1.0, target.timeout / 20.0),
-        scope=RunScope(context=routes.run_context()),
         connection=target.connection.id,
     )
     failure: Finished | None = None

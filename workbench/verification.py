@@ -12,11 +12,10 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from .checks import online, onprem
-from .checks.engine import Confirm, Plan, Run, RunScope, refuse
+from .checks.engine import Confirm, Plan, Run, refuse
 from .checks.events import Event, Finished, Status, Summary
 from .checks.target import Target
 from .model import CertificateInfo, Connection, M365Settings, Secret, VerificationStatus, VerificationSummary
-from .net import routes
 
 if TYPE_CHECKING:
     from storage import Changeset, Home
@@ -69,7 +68,6 @@ class Verification:
             confirm=self.confirm,
             resources={"target": self.target},
             timeout_scale=max(1.0, self.target.timeout / 20.0),
-            scope=RunScope(context=routes.run_context()),
             connection=self.target.connection.id,
         )
 

@@ -342,3 +342,16 @@ def test_the_lab_never_changes_the_environment_under_running_clients(make_lab: C
         reader.join()
     assert result.failures() == []
     assert errors == [] and dict(os.environ) == before
+
+
+def test_a_bare_run_gets_a_route_table_of_its_own(make_lab: Callable[..., Lab]) -> None:
+    from workbench.verification import plan_for
+
+    state = make_lab().state
+    connection = onprem_connection(state, "fqdn")
+    run = Run(plan_for(connection), resources={"target": target(state, connection)})
+    try:
+        result = finished(collect(run))
+    finally:
+        run.close()
+    assert {c: e.status for c, e in result.items() if not e.status.ok} == {}

@@ -25,6 +25,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from workbench.net import routes
 from workbench.redaction import redact
 
 from .events import (
@@ -102,7 +103,8 @@ class RunScope:
     def __init__(self, *, threads: int = THREADS_PER_RUN, context: contextvars.Context | None = None) -> None:
         self.id = uuid.uuid4().hex[:12]
         self.executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix=f"run-{self.id}")
-        self.context = context if context is not None else contextvars.copy_context()
+        # A route table of its own even when the caller gives no context: trust and DNS never leak between runs.
+        self.context = context if context is not None else routes.run_context()
         self.private: dict[str, Any] = {}
         self.cleanup: list[Callable[[], Any]] = []
         self.runs = itertools.count()
