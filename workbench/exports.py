@@ -31,6 +31,20 @@ def _strip_refs(value: Any) -> Any:
     return value
 
 
+def _without_refs(value: Any, depth: int = 0) -> Any:
+    """An imported document with every vault reference (and its public "is set" flag) removed: references are
+    minted by the workbench for its own secrets, never taken from a file."""
+    if depth > 8:
+        return value
+    if isinstance(value, dict):
+        return {
+            key: _without_refs(item, depth + 1)
+            for key, item in value.items()
+            if key not in _REFS and key not in _REFS.values()
+        }
+    return value
+
+
 def public_document(connection: Connection) -> dict[str, Any]:
     return dict(_strip_refs(connection_to_document(connection)))
 
@@ -55,6 +69,8 @@ def parse_export(text: str, source: str, stamp: Callable[[], Stamp]) -> list[Con
         data = json.loads(text)
     except json.JSONDecodeError as error:
         raise ImportProblem(f"{source} is not JSON: {error.msg} at line {error.lineno} column {error.colno}") from None
+    except RecursionError:
+        raise ImportProblem(f"{source} is nested too deeply to be a workbench export") from None
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise ImportProblem(f'{source} is not a workbench export (its "format" is not "{FORMAT}")')
     if data.get("version") != VERSION:
@@ -66,7 +82,7 @@ def parse_export(text: str, source: str, stamp: Callable[[], Stamp]) -> list[Con
     for index, item in enumerate(items):
         where = f"{source}: connections[{index}]"
         if isinstance(item, dict):
-            item = {key: value for key, value in item.items() if key != "last_verification"}
+            item = _without_refs({key: value for key, value in item.items() if key != "last_verification"})
         try:
             connection = connection_from_document(item, where)
             result.append(revalidate(connection, stamp()))

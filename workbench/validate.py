@@ -30,6 +30,13 @@ class FieldError(ValueError):
         self.message = message
 
 
+def shown(text: str) -> str:
+    """How a message quotes what the admin typed: escapes visible, at most 60 characters."""
+    from .text import visible
+
+    return visible(text, limit=60)
+
+
 @dataclass(frozen=True, slots=True)
 class ServerAddress:
     host: str  # without brackets
@@ -99,19 +106,19 @@ def hostname(text: str, *, field: str = "server", label: str = "Server") -> str:
     labels = value.split(".")
     bad = next((part for part in labels if not _LABEL.match(part)), None)
     if bad is not None:
-        shown = bad or "(empty)"
+        part = shown(bad) if bad else "(empty)"
         raise FieldError(
             field,
-            f"{label} '{value}' is not a valid DNS name: the part '{shown}' may contain only letters, digits "
+            f"{label} '{shown(value)}' is not a valid DNS name: the part '{part}' may contain only letters, digits "
             "and hyphens, and may not start or end with a hyphen",
         )
     if len(labels) == 1 and value != "localhost":
         raise FieldError(
             field,
-            f"{label} '{value}' is a short name: use the fully qualified name, like {value}.contoso.com",
+            f"{label} '{shown(value)}' is a short name: use the fully qualified name, like {shown(value)}.contoso.com",
         )
     if labels[-1].isdigit():
-        raise FieldError(field, f"{label} '{value}' looks like a mistyped IP address")
+        raise FieldError(field, f"{label} '{shown(value)}' looks like a mistyped IP address")
     return value
 
 
@@ -120,7 +127,7 @@ _DIGITS = re.compile(r"[0-9]+")  # str.isdigit() also accepts "²", which int() 
 
 def port(text: str, *, field: str, label: str) -> int:
     if not _DIGITS.fullmatch(text) or not 1 <= int(text) <= 65535:
-        raise FieldError(field, f"{label} port must be a number from 1 to 65535, not '{text}'")
+        raise FieldError(field, f"{label} port must be a number from 1 to 65535, not '{shown(text)}'")
     return int(text)
 
 
@@ -136,7 +143,7 @@ def server_address(text: str, *, field: str = "server", label: str = "Server") -
     if value.startswith("["):
         host, sep, rest = value[1:].partition("]")
         if not sep or (rest and not rest.startswith(":")):
-            raise FieldError(field, f"{label} '{value}' is not of the form [IPv6]:port")
+            raise FieldError(field, f"{label} '{shown(value)}' is not of the form [IPv6]:port")
         if not is_ip_address(host):
             raise FieldError(field, f"{label} '{host}' in brackets is not an IPv6 address")
         return ServerAddress(
@@ -144,7 +151,7 @@ def server_address(text: str, *, field: str = "server", label: str = "Server") -
         )
     if value.count(":") > 1:  # bare IPv6
         if not is_ip_address(value):
-            raise FieldError(field, f"{label} '{value}' is not a valid IPv6 address")
+            raise FieldError(field, f"{label} '{shown(value)}' is not a valid IPv6 address")
         return ServerAddress(str(ipaddress.ip_address(value)), None)
     host, sep, port_text = value.partition(":")
     parsed_port = port(port_text, field=field, label=label) if sep else None
@@ -279,16 +286,40 @@ def base_url(text: str, *, field: str, label: str) -> str:
     return value.rstrip("/")
 
 
+_LOOKALIKE_SCRIPTS = ("LATIN", "CYRILLIC", "GREEK")
+
+
 def connection_name(text: str) -> str:
-    value = _require("name", "Name", text)
+    """A display name: NFKC-normalised (so full-width and compatibility forms are the plain letters they look
+    like), at most 80 characters, without control or invisible formatting characters (which hide or reorder text),
+    and not mixing Latin, Cyrillic and Greek letters (`prod` with a Cyrillic o would look like `prod` in a list)."""
+    import unicodedata
+
+    from .text import has_invisible
+
+    if len(text) > 1000:
+        raise FieldError("name", "Name must be at most 80 characters")
+    value = _require("name", "Name", unicodedata.normalize("NFKC", text))
     if len(value) > 80:
         raise FieldError("name", "Name must be at most 80 characters")
+    if has_invisible(value):
+        raise FieldError(
+            "name", "Name may not contain control characters or invisible formatting characters (bidi, zero-width)"
+        )
+    scripts = {
+        script
+        for ch in value
+        if ch.isalpha() and (script := unicodedata.name(ch, "").split(" ")[0]) in _LOOKALIKE_SCRIPTS
+    }
+    if len(scripts) > 1:
+        names = " and ".join(sorted(s.title() for s in scripts))
+        raise FieldError("name", f"Name mixes {names} letters, which look alike; use one script")
     return value
 
 
 def validity_days(text: str) -> int:
     if not _DIGITS.fullmatch(text.strip()) or not 1 <= int(text) <= 3650:
-        raise FieldError("days", f"Validity must be a whole number of days from 1 to 3650, not '{text}'")
+        raise FieldError("days", f"Validity must be a whole number of days from 1 to 3650, not '{shown(text)}'")
     return int(text)
 
 

@@ -18,7 +18,7 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
-from workbench import validate
+from workbench import quoting, validate
 from workbench.model import Discovery, OnPremSettings, PowerShellAuth, Secret, TrustMode
 from workbench.net import powershell as ps
 from workbench.net import resolve
@@ -67,7 +67,7 @@ def _values(ctx: Context, **more: Any) -> dict[str, Any]:
         "host": endpoint.host if endpoint else settings.server,
         "port": endpoint.port if endpoint else "",
         "server": ctx.facts.get("server_name") or "<server>",
-        "dns": ", ".join(settings.dns_servers) or "<dns server>",
+        "dns": settings.dns_servers[0].rsplit(":", 1)[0] if settings.dns_servers else "<dns server>",
         **more,
     }
 
@@ -399,8 +399,8 @@ async def impersonation(ctx: Context) -> Outcome:
     request = ConfirmationRequest(
         action=problems.Action.GRANT_IMPERSONATION,
         question=f"Grant {IMPERSONATION} to {settings.admin_upn}?",
-        command=f"New-ManagementRoleAssignment -Name {ps.quote(name)} -Role {IMPERSONATION} "
-        f"-User {ps.quote(settings.admin_upn)}",
+        command=f"New-ManagementRoleAssignment -Name {quoting.powershell_literal(name)} -Role {IMPERSONATION} "
+        f"-User {quoting.powershell_literal(settings.admin_upn)}",
         account=settings.admin_upn,
         server=str(values["server"]),
         details=(

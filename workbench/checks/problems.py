@@ -17,6 +17,8 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from types import MappingProxyType
 
+from workbench import quoting
+
 
 class Action(StrEnum):
     """What the workbench itself can do about a problem."""
@@ -108,18 +110,34 @@ class Problem:
         def render(text: str) -> str:
             return _PLACEHOLDER.sub(lambda m: str(values.get(m.group(1)) or m.group(0)), text)
 
+        def command(fix: Fix) -> str | None:
+            if fix.command is None:
+                return None
+            if fix.kind is FixKind.POWERSHELL:
+                return quoting.fill_powershell(fix.command, values)
+            if fix.kind is FixKind.SHELL:
+                return _PLACEHOLDER.sub(
+                    lambda m: quoting.posix(str(values[m.group(1)])) if values.get(m.group(1)) else m.group(0),
+                    fix.command,
+                )
+            return render(fix.command)
+
         return replace(
             self,
             title=render(self.title),
             causes=tuple(render(c) for c in self.causes),
-            fixes=tuple(
-                replace(f, text=render(f.text), command=render(f.command) if f.command else None) for f in self.fixes
-            ),
+            fixes=tuple(replace(f, text=render(f.text), command=command(f)) for f in self.fixes),
             action=(
                 ActionSpec(
                     self.action.kind,
                     MappingProxyType(
-                        {k: text for k, v in self.action.params.items() if not _PLACEHOLDER.search(text := render(v))}
+                        {
+                            k: text
+                            for k, v in self.action.params.items()
+                            if not _PLACEHOLDER.search(
+                                text := quoting.fill_powershell(v, values) if k == "command" else render(v)
+                            )
+                        }
                     ),
                 )
                 if self.action

@@ -17,6 +17,8 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
+from io import TextIOBase
+from typing import TextIO
 
 from workbench import __version__
 
@@ -43,7 +45,46 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _VisibleStream(TextIOBase):
+    """A terminal stream through which no control sequence from outside passes: every write goes through
+    `workbench.text.visible` (newlines and tabs kept)."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        from workbench.text import visible
+
+        self._stream.write(visible(text, multiline=True))
+        return len(text)
+
+    def flush(self) -> None:
+        self._stream.flush()
+
+    def isatty(self) -> bool:
+        return self._stream.isatty()
+
+    def fileno(self) -> int:
+        return self._stream.fileno()
+
+    @property
+    def encoding(self) -> str:  # type: ignore[override]
+        return self._stream.encoding
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command with everything it prints made safe for the terminal (see `_VisibleStream`)."""
+    if isinstance(sys.stdout, _VisibleStream):
+        return _main(argv)
+    stdout, stderr = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = _VisibleStream(stdout), _VisibleStream(stderr)
+    try:
+        return _main(argv)
+    finally:
+        sys.stdout, sys.stderr = stdout, stderr
+
+
+def _main(argv: Sequence[str] | None = None) -> int:
     os.umask(0o077)  # whatever we create is ours alone
     from workbench.redaction import configure
 

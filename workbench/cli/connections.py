@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 from pathlib import Path
 from typing import Any
@@ -322,5 +323,6 @@ def run_import(args: argparse.Namespace) -> int:
             if s.credential.thumbprint not in known_certs:
                 warn(f"'{connection.name}' needs certificate {s.credential.thumbprint}: workbench certs import FILE")
         elif connection.secret_refs == ():
-            warn(f"'{connection.name}' has no secret yet: workbench connections set-secret '{connection.name}'")
+            command = f"workbench connections set-secret {shlex.quote(connection.name)}"
+            warn(f"'{connection.name}' has no secret yet: {command}")
     return 0

@@ -3,6 +3,7 @@ export. Every reader error is a `DocumentError` naming the field, so a hand-edit
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from datetime import datetime
 from enum import StrEnum
@@ -32,6 +33,8 @@ from .connection import (
 
 Document = dict[str, Any]
 E = TypeVar("E", bound=StrEnum)
+
+SECRET_REF = re.compile(r"secret:[A-Za-z0-9-]{1,64}")  # what storage.vault.new_ref mints
 
 
 class DocumentError(ValueError):
@@ -64,6 +67,14 @@ class _Reader:
             return None
         if not isinstance(value, str):
             raise DocumentError(f"{self.where}: field '{key}' must be a string")
+        return value
+
+    def secret_ref(self, key: str) -> str | None:
+        """A reference to a secret of this connection in the vault: only ever `secret:<id>`, minted by the
+        workbench. Anything else (a certificate key's `cert-key:…`, another store's name) is refused."""
+        value = self.opt_text(key)
+        if value is not None and not SECRET_REF.fullmatch(value):
+            raise DocumentError(f"{self.where}: field '{key}' is not a secret reference the workbench made")
         return value
 
     def integer(self, key: str) -> int:
@@ -222,7 +233,7 @@ def _m365_from(reader: _Reader) -> M365Settings:
             thumbprint=cred_reader.text("thumbprint"), sha256=cred_reader.opt_text("sha256")
         )
     elif cred_type == "client-secret":
-        credential = ClientSecretCredential(secret_ref=cred_reader.opt_text("secret_ref"))
+        credential = ClientSecretCredential(secret_ref=cred_reader.secret_ref("secret_ref"))
     else:
         raise DocumentError(f"{cred_reader.where}: type {cred_type!r} is neither 'certificate' nor 'client-secret'")
     endpoints = None
@@ -275,7 +286,7 @@ def _onprem_from(reader: _Reader) -> OnPremSettings:
         raise DocumentError(f"{reader.where}: manual discovery needs a server")
     return OnPremSettings(
         admin_upn=reader.text("admin_upn"),
-        password_ref=reader.opt_text("password_ref"),
+        password_ref=reader.secret_ref("password_ref"),
         discovery=discovery,
         server=server,
         ews_url=reader.opt_text("ews_url"),

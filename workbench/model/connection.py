@@ -7,6 +7,7 @@ passwords are referenced by vault id, certificate keys by thumbprint in the pers
 from __future__ import annotations
 
 import functools
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -178,6 +179,6 @@ class Connection:
 
 @functools.lru_cache(maxsize=1 << 16)
 def name_key(name: str) -> str:
-    """Connection names are unique ignoring case and surrounding blanks. (Cached: a store of 10,000 connections
-    checks every name on each commit.)"""
-    return name.strip().casefold()
+    """Connection names are unique ignoring case, compatibility forms and surrounding blanks. (Cached: a store of
+    10,000 connections checks every name on each commit.)"""
+    return unicodedata.normalize("NFKC", name).strip().casefold()

@@ -28,13 +28,6 @@ class CmdletResult:
         return [dict(o.adapted_properties) if hasattr(o, "adapted_properties") else {"value": o} for o in self.output]
 
 
-def quote(value: str) -> str:
-    """A PowerShell single-quoted string literal: nothing inside is expanded; quote characters (including the
-    typographic ones PowerShell also honours) are doubled."""
-    escaped = "".join(ch * 2 if ch in "'\u2018\u2019\u201a\u201b" else ch for ch in value)
-    return f"'{escaped}'"
-
-
 def pypsrp_auth(auth: PowerShellAuth) -> str:
     # Kerberos needs python-gssapi and a KDC; Negotiate tries Kerberos and falls back to NTLM.
     return "basic" if auth is PowerShellAuth.BASIC else "negotiate"
