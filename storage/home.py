@@ -17,7 +17,7 @@ from .changeset import Changeset
 from .errors import VaultError
 from .files import ensure_private_dir
 from .store import Store
-from .vault import Vault, open_vault
+from .vault import VAULT_FILE, Vault, open_vault
 
 PROMPT_WAIT = 300.0  # seconds an admin has to type the vault passphrase
 
@@ -53,8 +53,27 @@ class Home:
         several worker threads at once: the passphrase is asked for once."""
         with self._vault_lock:
             if self._vault is None:
+                self._refuse_silent_reset()
                 self._vault = open_vault(self.path, self._passphrase, prompt=self._prompt)
             return self._vault
+
+    def _refuse_silent_reset(self) -> None:
+        """A missing vault is created afresh only when nothing claims to have secrets in it: otherwise the
+        connections would silently lose their secrets (and their certificates' keys)."""
+        if (self.path / VAULT_FILE).exists() or os.environ.get("WORKBENCH_NEW_VAULT") == "1":
+            return
+        snapshot = self.store.snapshot()
+        with_secrets = [c.name for c in snapshot.connections if c.secret_refs]
+        if with_secrets or snapshot.certificates:
+            parts = [f"{len(with_secrets)} connection(s)"] if with_secrets else []
+            if snapshot.certificates:
+                parts.append(f"{len(snapshot.certificates)} certificate(s)")
+            what = " and ".join(parts)
+            raise VaultError(
+                f"{self.path / VAULT_FILE} is missing, but {what} keep their secrets in it. Restore it from a "
+                "backup; or, to start over with an empty vault (every secret must then be set again, every "
+                "certificate imported again), run once with WORKBENCH_NEW_VAULT=1"
+            )
 
     def changeset(self) -> Changeset:
         return Changeset(self.store, self.vault)

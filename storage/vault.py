@@ -33,7 +33,7 @@ from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 from workbench.model import Secret
 
 from .errors import VaultError, WrongPassphraseError
-from .files import atomic_write, create_exclusive, ensure_private_dir, exclusive_lock, read_private
+from .files import atomic_write, create_exclusive, ensure_private_dir, exclusive_lock, read_private, remove_orphans
 
 VAULT_FILE = "vault.json"
 KEY_FILE = "vault.key"
@@ -102,6 +102,8 @@ class _VaultFile:
         return data
 
     def write(self, data: dict[str, Any]) -> None:
+        """Called with the lock held: a temp file a killed writer left behind is removed first."""
+        remove_orphans(self.path)
         atomic_write(self.path, json.dumps(data, indent=1, sort_keys=True).encode())
 
     def lock(self) -> contextlib.AbstractContextManager[None]:
@@ -274,10 +276,16 @@ def _scrypt_key(passphrase: Secret, salt: bytes, n: int) -> bytes:
     return Scrypt(salt=salt, length=32, n=n, r=8, p=1).derive(passphrase.reveal().encode("utf-8"))
 
 
-def _key_from_file(path: Path) -> bytes:
-    if not (path.exists() or path.is_symlink()):
+def _key_from_file(path: Path, create: bool = False) -> bytes:
+    if create and not (path.exists() or path.is_symlink()):
         create_exclusive(path, secrets.token_bytes(32))
     key = read_private(path)
+    if key is None and not create:
+        raise VaultError(
+            f"{path} is missing: the secrets in {path.with_name(VAULT_FILE)} cannot be decrypted without it, and a "
+            "new key would not open them. Restore it from a backup; or, to start over, move "
+            f"{path.with_name(VAULT_FILE)} away and set every secret again (see README, 'Starting over')"
+        )
     if key is None or len(key) != 32:
         raise VaultError(f"{path} is not a 32-byte vault key; without it the vault cannot be decrypted")
     return key
@@ -336,7 +344,7 @@ def _create(home: Path, file: _VaultFile, passphrase: Secret | None, scrypt_n: i
         vault = FileVault(file, backend, _scrypt_key(passphrase, salt, scrypt_n))
         data["check"] = vault.check_entry()
     else:
-        vault = FileVault(file, backend, _key_from_file(home / KEY_FILE))
+        vault = FileVault(file, backend, _key_from_file(home / KEY_FILE, create=True))
         data["check"] = vault.check_entry()
     file.write(data)
     return data

@@ -1,0 +1,52 @@
+"""Losing a vault file is never silent: the workbench stops with what happened and how to start over."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from storage import Home, VaultError
+from storage.files import temp_prefix
+from tests.factories import onprem
+from workbench.model import Secret
+
+
+def _home_with_a_secret(tmp_path: Path) -> Home:
+    home = Home(tmp_path / "home")
+    changes = home.changeset()
+    changes.add(onprem(1, password_ref=changes.stage_secret(Secret("s3cret"))))
+    changes.commit()
+    return home
+
+
+def test_a_deleted_vault_key_is_not_regenerated(tmp_path: Path) -> None:
+    home = _home_with_a_secret(tmp_path)
+    (home.path / "vault.key").unlink()
+    with pytest.raises(VaultError, match="vault.key is missing"):
+        Home(home.path).vault()
+    assert not (home.path / "vault.key").exists()
+
+
+def test_a_deleted_vault_is_not_silently_recreated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    home = _home_with_a_secret(tmp_path)
+    (home.path / "vault.json").unlink()
+    with pytest.raises(VaultError, match=r"1 connection\(s\) keep their secrets in it.*WORKBENCH_NEW_VAULT=1"):
+        Home(home.path).vault()
+    assert not (home.path / "vault.json").exists()
+    monkeypatch.setenv("WORKBENCH_NEW_VAULT", "1")  # the documented way to start over
+    fresh = Home(home.path).vault()
+    ref = home.store.snapshot().connections[0].secret_refs[0]
+    assert fresh.get(ref) is None  # the connection now reads as "secret missing": set it again
+
+
+def test_a_new_home_still_creates_its_vault(tmp_path: Path) -> None:
+    assert Home(tmp_path / "new").vault().refs() == set()
+
+
+def test_an_orphaned_vault_temp_file_is_removed_on_the_next_write(tmp_path: Path) -> None:
+    home = _home_with_a_secret(tmp_path)
+    orphan = home.path / f"{temp_prefix(home.path / 'vault.json')}killed.tmp"
+    orphan.write_bytes(b"half a vault")
+    home.vault().put_many({"secret:other": Secret("x")})
+    assert not orphan.exists()
