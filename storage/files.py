@@ -8,6 +8,7 @@ someone else (a `sudo` run, a planted link on a shared host).
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import os
 import stat
@@ -143,7 +144,12 @@ def exclusive_lock(path: Path, wait: float | None = None) -> Iterator[None]:
     """Hold an exclusive flock on the sidecar `<path>.lock` (the data file itself is never locked, since it is
     replaced by rename). Waits at most `wait` seconds (LOCK_WAIT by default), then raises BusyError."""
     lock_path = path.with_name(path.name + ".lock")
-    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, PRIVATE_FILE)
+    try:
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, PRIVATE_FILE)
+    except OSError as error:
+        if error.errno == errno.ELOOP:
+            raise UnsafeFileError(lock_path, "is a symbolic link", f"Remove it: rm {lock_path}") from None
+        raise
     try:
         limit = LOCK_WAIT if wait is None else wait
         deadline = time.monotonic() + limit

@@ -13,6 +13,7 @@ import re
 
 _INVISIBLE = "\u061c\u200b\u200c\u200d\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2060\u2066\u2067\u2068\u2069\ufeff"
 _UNSAFE = re.compile(f"[\\x00-\\x1f\\x7f-\\x9f{_INVISIBLE}]")
+_JSON_UNSAFE = re.compile(f"[\\x7f-\\x9f{_INVISIBLE}]")  # json.dumps already escapes C0 inside strings
 _MULTILINE_UNSAFE = re.compile(f"[\\x00-\\x08\\x0b-\\x1f\\x7f-\\x9f{_INVISIBLE}]")
 
 
@@ -29,6 +30,12 @@ def visible(text: str, *, multiline: bool = False, limit: int | None = None) -> 
     if limit is not None and len(shown) > limit:
         return shown[:limit] + f"… ({len(shown) - limit} more characters)"
     return shown
+
+
+def json_safe(encoded: str) -> str:
+    """JSON text (from `json.dumps(..., ensure_ascii=False)`) with every character `visible()` would escape
+    written as a `\\uXXXX` escape instead: still valid JSON, still the same data, harmless on a terminal."""
+    return _JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group(0)):04x}", encoded)
 
 
 def has_invisible(text: str) -> bool:

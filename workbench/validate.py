@@ -333,13 +333,19 @@ def ca_bundle(text: str, *, field: str = "ca_bundle") -> str:
     from pathlib import Path
 
     value = _require(field, "CA bundle", text)
-    path = Path(value).expanduser()
-    if not path.is_file():
-        raise FieldError(field, f"CA bundle {value} does not exist or is not a file")
     try:
-        head = path.read_bytes()[:1_000_000]
-    except OSError as error:
-        raise FieldError(field, f"CA bundle {value} cannot be read: {error.strerror}") from None
+        path = Path(value).expanduser()
+        is_file = path.is_file()
+        head = b""
+        if is_file:
+            with path.open("rb") as handle:
+                head = handle.read(1_000_000)
+        resolved = str(path.resolve())
+    except (OSError, RuntimeError, ValueError) as error:  # name too long, loops, NUL bytes, no home directory
+        reason = getattr(error, "strerror", None) or str(error)
+        raise FieldError(field, f"CA bundle {shown(value)} cannot be read: {shown(reason)}") from None
+    if not is_file:
+        raise FieldError(field, f"CA bundle {shown(value)} does not exist or is not a file")
     if b"-----BEGIN CERTIFICATE-----" not in head:
-        raise FieldError(field, f"CA bundle {value} holds no PEM certificate (-----BEGIN CERTIFICATE-----)")
-    return str(path.resolve())
+        raise FieldError(field, f"CA bundle {shown(value)} holds no PEM certificate (-----BEGIN CERTIFICATE-----)")
+    return resolved

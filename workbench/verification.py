@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from .checks import online, onprem
 from .checks.engine import Confirm, Plan, Run, refuse
 from .checks.events import Event, Finished, Status, Summary
-from .checks.target import Target
+from .checks.target import SecretUnavailable, Target
 from .model import CertificateInfo, Connection, M365Settings, Secret, VerificationStatus, VerificationSummary
 
 if TYPE_CHECKING:
@@ -30,9 +30,16 @@ def target_for(home: Home, connection: Connection, timeout: float = 20.0, staged
     """A target whose secrets come from the home's vault and whose keys come from its certificate store — or,
     for a connection being edited and not saved yet, from what the changeset holds for it."""
 
+    from storage import NotFoundError, StorageError
+
     def secret(ref: str) -> Secret | None:
         held = staged.staged_secret(ref) if staged is not None else None
-        return held if held is not None else home.vault().get(ref)
+        if held is not None:
+            return held
+        try:
+            return home.vault().get(ref)
+        except StorageError as error:
+            raise SecretUnavailable(str(error)) from None
 
     def certificate(thumbprint: str) -> tuple[CertificateInfo, Secret] | None:
         held = staged.staged_certificate(thumbprint) if staged is not None else None
@@ -42,8 +49,10 @@ def target_for(home: Home, connection: Connection, timeout: float = 20.0, staged
         try:
             info = store.get(thumbprint)
             return info, store.private_key(thumbprint)
-        except Exception:  # noqa: BLE001  (absent or unreadable: the check says which)
+        except NotFoundError:
             return None
+        except StorageError as error:
+            raise SecretUnavailable(str(error)) from None
 
     return Target(connection, secret, certificate, timeout)
 

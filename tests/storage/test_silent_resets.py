@@ -23,7 +23,7 @@ def _home_with_a_secret(tmp_path: Path) -> Home:
 def test_a_deleted_vault_key_is_not_regenerated(tmp_path: Path) -> None:
     home = _home_with_a_secret(tmp_path)
     (home.path / "vault.key").unlink()
-    with pytest.raises(VaultError, match="vault.key is missing"):
+    with pytest.raises(VaultError, match=r"vault\.key is missing"):
         Home(home.path).vault()
     assert not (home.path / "vault.key").exists()
 

@@ -18,6 +18,12 @@ def network_failure(error: BaseException, target: Target, host: str, port: int) 
 
     text = str(error)
     values = {"host": host, "port": port, "name": target.name}
+    if "Fingerprints did not match" in text:  # urllib3's check of a pinned certificate, on every handshake
+        return Outcome.failed(
+            f"{host}:{port} presented a certificate other than the pinned one",
+            problems.TLS_PIN_MISMATCH.fill(**values),
+            redact(text),
+        )
     if (
         isinstance(error, ssl.SSLCertVerificationError)
         or "CERTIFICATE_VERIFY_FAILED" in text

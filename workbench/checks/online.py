@@ -26,7 +26,7 @@ from . import problems
 from .common import network_failure, plural
 from .engine import Check, Context, Plan
 from .events import CheckFailed, Outcome
-from .target import Target
+from .target import SecretUnavailable, Target
 
 GRAPH_REQUIRED = ("User.Read.All", "Mail.ReadWrite")
 GRAPH_OPTIONAL = (("Organization.Read.All", "Directory.Read.All"),)  # any one of each group
@@ -65,7 +65,10 @@ async def credential(ctx: Context) -> Outcome:
             return Outcome.failed(error.message, problems.CA_BUNDLE_UNUSABLE.fill(path=settings.ca_bundle, **values))
     cred = settings.credential
     if isinstance(cred, CertificateCredential):
-        found = await ctx.blocking(target.certificate, cred.thumbprint)
+        try:
+            found = await ctx.blocking(target.certificate, cred.thumbprint)
+        except SecretUnavailable as error:
+            return Outcome.failed(str(error), problems.VAULT_UNAVAILABLE.fill(**values))
         if found is None:
             return Outcome.failed(
                 f"certificate {cred.thumbprint} is not in the personal store",
@@ -77,7 +80,10 @@ async def credential(ctx: Context) -> Outcome:
             private={"credential": identity.CertificateCredential(key, info.cert_pem)},
             certificate=info,
         )
-    secret = await ctx.blocking(target.secret, cred.secret_ref) if cred.secret_ref else None
+    try:
+        secret = await ctx.blocking(target.secret, cred.secret_ref) if cred.secret_ref else None
+    except SecretUnavailable as error:
+        return Outcome.failed(str(error), problems.VAULT_UNAVAILABLE.fill(**values))
     if secret is None or not secret:
         return Outcome.failed("no client secret is stored", problems.SECRET_MISSING.fill(**values))
     return Outcome.passed(f"client secret ({len(secret)} characters) from the vault", private={"credential": secret})

@@ -30,7 +30,7 @@ from . import problems
 from .common import network_failure, plural
 from .engine import Check, Context, Plan
 from .events import ConfirmationRequest, Outcome, Step, StepStatus
-from .target import Target
+from .target import SecretUnavailable, Target
 
 IMPERSONATION = "ApplicationImpersonation"
 GRANT_NAME = "Exchange Workbench-Impersonation-{alias}"
@@ -98,7 +98,10 @@ async def credential(ctx: Context) -> Outcome:
             return Outcome.failed(
                 error.message, problems.CA_BUNDLE_UNUSABLE.fill(path=settings.tls.ca_bundle, **_values(ctx))
             )
-    secret = await ctx.blocking(target.secret, settings.password_ref) if settings.password_ref else None
+    try:
+        secret = await ctx.blocking(target.secret, settings.password_ref) if settings.password_ref else None
+    except SecretUnavailable as error:
+        return Outcome.failed(str(error), problems.VAULT_UNAVAILABLE.fill(**_values(ctx)))
     if secret is None or not secret:
         return Outcome.failed(
             "no password is stored for the administrator", problems.SECRET_MISSING.fill(**_values(ctx))
@@ -111,7 +114,12 @@ async def locate(ctx: Context) -> Outcome:
     if settings.discovery is Discovery.AUTODISCOVER:
         return await _autodiscover(ctx, target, settings)
     assert settings.server is not None
-    address = validate.server_address(settings.server)
+    try:
+        address = validate.server_address(settings.server)
+    except validate.FieldError as error:
+        return Outcome.failed(
+            f"the saved server is invalid: {error.message}", problems.CONNECTION_INVALID.fill(field="server")
+        )
     port = address.port or 443
     ews_url = settings.ews_url or validate.ews_url_for(address)
     if address.is_ip:

@@ -304,6 +304,24 @@ SECRET_MISSING = Problem(
     (workbench("Enter the secret again", Action.SET_SECRET),),
     offer(Action.SET_SECRET),
 )
+VAULT_UNAVAILABLE = Problem(
+    "VAULT_UNAVAILABLE",
+    "The workbench's vault cannot be read",
+    (
+        "vault.key was replaced or deleted, or the vault was copied from another machine",
+        "The vault passphrase is wrong, or the OS keyring is locked",
+    ),
+    (
+        Fix("Restore vault.key (or vault.json) from a backup, or unlock the keyring and try again"),
+        Fix("To start over, see the README's 'Starting over': every secret is then entered again"),
+    ),
+)
+CONNECTION_INVALID = Problem(
+    "CONNECTION_INVALID",
+    "The saved connection has an invalid {field}",
+    ("The store was edited by hand, or written by a different version of the workbench",),
+    (Fix("Edit the connection and enter the value again"),),
+)
 CERT_NOT_IN_STORE = Problem(
     "CERT_NOT_IN_STORE",
     "Certificate {thumbprint} is not in the personal certificate store",

@@ -10,6 +10,11 @@ from datetime import UTC, datetime
 from workbench.model import CertificateInfo, Connection, Secret
 
 
+class SecretUnavailable(Exception):
+    """The vault (or the certificate store) could not be read: a replaced key file, a wrong passphrase, a damaged
+    file. The message says which, and what to do."""
+
+
 def _utc_now() -> datetime:
     return datetime.now(UTC)
 

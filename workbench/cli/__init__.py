@@ -111,4 +111,8 @@ def _main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("workbench: interrupted; nothing was written", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `workbench verify x | head -1`: the reader left; stop quietly
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.__stdout__.fileno() if sys.__stdout__ else 1)
+        return 141
     return result

@@ -101,9 +101,12 @@ def run_generate(args: argparse.Namespace) -> int:
         fail(error.message)
     except CertificateError as error:
         fail(str(error))
+    if args.cert_out is not None:  # first: a certificate whose public part could not be saved is not stored
+        try:
+            args.cert_out.write_text(loaded.info.cert_pem, encoding="ascii")
+        except OSError as error:
+            fail(f"Cannot write {args.cert_out}: {error.strerror or error}; nothing was stored")
     info = _store(loaded)
-    if args.cert_out is not None:
-        args.cert_out.write_text(info.cert_pem, encoding="ascii")
     print(info.thumbprint)
     return 0
 

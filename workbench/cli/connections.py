@@ -27,7 +27,7 @@ from workbench.model import (
 from workbench.validate import FieldError
 
 from .context import new_stamp, now, open_home
-from .io import fail, info, print_json, print_table, read_secret, warn
+from .io import FAILURE, fail, info, print_json, print_table, read_secret, warn
 
 
 def register(commands: Any) -> None:
@@ -289,11 +289,16 @@ def run_export(args: argparse.Namespace) -> int:
     import json
 
     connections = open_home().store.snapshot().connections
-    text = json.dumps(export_document(connections, now()), indent=2, ensure_ascii=False) + "\n"
+    from workbench.text import json_safe
+
+    text = json_safe(json.dumps(export_document(connections, now()), indent=2, ensure_ascii=False)) + "\n"
     if args.output is None:
         sys.stdout.write(text)
     else:
-        args.output.write_text(text, encoding="utf-8")
+        try:
+            args.output.write_text(text, encoding="utf-8")
+        except OSError as error:
+            fail(f"Cannot write {args.output}: {error.strerror or error}", FAILURE)
         info(f"Exported {len(connections)} connection(s) to {args.output} (no secrets)")
     return 0
 

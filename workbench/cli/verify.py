@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import math
 import sys
 from typing import Any
 
@@ -220,8 +221,8 @@ def run(args: argparse.Namespace) -> int:
 
     if args.all == bool(args.names):
         fail("name the connections to verify, or use --all")
-    if args.timeout <= 0:
-        fail("--timeout must be positive")
+    if not math.isfinite(args.timeout) or not 0 < args.timeout <= 3600:
+        fail("--timeout must be a number of seconds from more than 0 up to 3600")
     home = open_home()
     snapshot = home.store.snapshot()
     try:

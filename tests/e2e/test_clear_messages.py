@@ -1,0 +1,155 @@
+"""Mistakes and odd situations end in a clear message and an exit code, never a traceback or a wrong diagnosis,
+and nothing is stored when a command fails."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.conftest import add_lab_connections, guarded_env, run_workbench
+from workbench.lab import Lab
+
+
+@pytest.fixture(scope="module")
+def lab_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Lab, Path]]:
+    lab = Lab(mailboxes=3)
+    lab.start()
+    home = tmp_path_factory.mktemp("clear") / "home"
+    add_lab_connections(home, lab)
+    yield lab, home
+    lab.stop()
+
+
+def _no_traceback(result: subprocess.CompletedProcess[str]) -> None:
+    assert "Traceback" not in result.stderr, result.stderr
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "1e300", "0", "-3"])
+def test_bad_timeouts_are_bad_input(lab_home: tuple[Lab, Path], value: str) -> None:
+    result = run_workbench(lab_home[1], "verify", "cloud", "--timeout", value)
+    assert result.returncode == 2 and "--timeout" in result.stderr
+    _no_traceback(result)
+
+
+def test_a_replaced_vault_key_is_explained_not_internal(tmp_path: Path, lab_home: tuple[Lab, Path]) -> None:
+    lab, _ = lab_home
+    home = tmp_path / "home"
+    add_lab_connections(home, lab)
+    (home / "vault.key").write_bytes(os.urandom(32))
+    result = run_workbench(home, "verify", "cloud", "--json")
+    events = [json.loads(line) for line in result.stdout.splitlines()]
+    credential = next(e for e in events if e.get("check") == "m365.credential" and e["event"] == "check")
+    assert credential["problem"]["code"] == "VAULT_UNAVAILABLE"
+    assert "vault.key" in credential["detail"]
+    _no_traceback(result)
+
+
+def test_a_hand_edited_server_is_a_connection_problem(tmp_path: Path, lab_home: tuple[Lab, Path]) -> None:
+    home = tmp_path / "home"
+    added = run_workbench(
+        home,
+        "connections",
+        "add",
+        "onprem",
+        "--name",
+        "edited",
+        "--server",
+        "exch01.fabrikam.test",
+        "--admin-upn",
+        "admin@fabrikam.test",
+        "--password-stdin",
+        stdin="pw\n",
+    )
+    assert added.returncode == 0, added.stderr
+    store = home / "workbench.json"
+    store.write_text(store.read_text().replace("exch01.fabrikam.test", "exch 01!"))
+    result = run_workbench(home, "verify", "edited", "--json")
+    events = [json.loads(line) for line in result.stdout.splitlines()]
+    locate = next(e for e in events if e.get("check") == "onprem.locate" and e["event"] == "check")
+    assert locate["problem"]["code"] == "CONNECTION_INVALID" and "server" in locate["problem"]["title"]
+
+
+def test_a_closed_pipe_ends_quietly(lab_home: tuple[Lab, Path]) -> None:
+    _, home = lab_home
+    command = [sys.executable, "-m", "workbench", "verify", "onprem"]
+    pipeline = subprocess.run(
+        ["sh", "-c", " ".join(f"'{part}'" for part in command) + " | head -1"],
+        env=guarded_env(home),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert pipeline.stdout.count("\n") == 1
+    assert "Traceback" not in pipeline.stderr and "BrokenPipe" not in pipeline.stderr, pipeline.stderr
+
+
+def test_export_to_a_missing_directory_or_onto_a_directory(lab_home: tuple[Lab, Path], tmp_path: Path) -> None:
+    _, home = lab_home
+    for target in (tmp_path / "missing" / "out.json", tmp_path):
+        result = run_workbench(home, "connections", "export", "-o", str(target))
+        assert result.returncode == 1 and "Cannot write" in result.stderr
+        _no_traceback(result)
+
+
+def test_generate_with_an_unwritable_cert_out_stores_nothing(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    result = run_workbench(home, "certs", "generate", "--cert-out", str(tmp_path / "missing" / "x.pem"))
+    assert result.returncode == 2 and "nothing was stored" in result.stderr
+    listed = run_workbench(home, "certs", "list", "--json")
+    assert json.loads(listed.stdout or "[]") == []
+
+
+def test_a_symlinked_lock_file_is_refused_with_the_fix(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    home.mkdir(mode=0o700)
+    (home / "workbench.json.lock").symlink_to(tmp_path / "elsewhere")
+    result = run_workbench(
+        home,
+        "connections",
+        "add",
+        "onprem",
+        "--server",
+        "exch01.fabrikam.test",
+        "--admin-upn",
+        "admin@fabrikam.test",
+        "--password-stdin",
+        stdin="pw\n",
+    )
+    assert result.returncode == 1 and "symbolic link" in result.stderr and "rm " in result.stderr
+    _no_traceback(result)
+
+
+def test_an_overlong_ca_bundle_path_is_bad_input(tmp_path: Path) -> None:
+    result = run_workbench(
+        tmp_path / "home",
+        "connections",
+        "add",
+        "onprem",
+        "--server",
+        "exch01.fabrikam.test",
+        "--admin-upn",
+        "admin@fabrikam.test",
+        "--ca-bundle",
+        "/tmp/" + "a" * 300 + "/ca.pem",
+        "--password-stdin",
+        stdin="pw\n",
+    )
+    assert result.returncode == 2 and "CA bundle" in result.stderr
+    _no_traceback(result)
+
+
+def test_a_swapped_pinned_certificate_is_a_pin_mismatch() -> None:
+    from tests.factories import onprem
+    from workbench.checks.common import network_failure
+    from workbench.checks.target import Target
+
+    error = Exception('SSLError(Fingerprints did not match. Expected "ab", got "cd")')
+    outcome = network_failure(error, Target(onprem(1), lambda r: None, lambda t: None), "exch01", 443)
+    assert outcome is not None and outcome.problem is not None and outcome.problem.code == "TLS_PIN_MISMATCH"
