@@ -257,7 +257,8 @@ class Store:
                     came = [c for key, c in written.decoded.items() if key not in loaded.decoded]
                     names = dict(loaded.names)
                     for c in gone:
-                        names.pop(name_key(c.name), None)
+                        if names.get(name_key(c.name)) == c.id:
+                            del names[name_key(c.name)]
                     names.update((name_key(c.name), c.id) for c in came if isinstance(c, Connection))
                     written.names = names
                 with self._lock:

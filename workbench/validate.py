@@ -302,6 +302,10 @@ def connection_name(text: str) -> str:
     value = _require("name", "Name", unicodedata.normalize("NFKC", text))
     if len(value) > 80:
         raise FieldError("name", "Name must be at most 80 characters")
+    if value.startswith("-"):
+        raise FieldError("name", "Name may not start with '-' (it would read as an option on a command line)")
+    if any("\ud800" <= ch <= "\udfff" for ch in value):
+        raise FieldError("name", "Name holds an invalid character (a lone UTF-16 surrogate)")
     if has_invisible(value):
         raise FieldError(
             "name", "Name may not contain control characters or invisible formatting characters (bidi, zero-width)"

@@ -153,3 +153,64 @@ def test_a_swapped_pinned_certificate_is_a_pin_mismatch() -> None:
     error = Exception('SSLError(Fingerprints did not match. Expected "ab", got "cd")')
     outcome = network_failure(error, Target(onprem(1), lambda r: None, lambda t: None), "exch01", 443)
     assert outcome is not None and outcome.problem is not None and outcome.problem.code == "TLS_PIN_MISMATCH"
+
+
+def test_the_printed_trust_fix_changes_trust_and_keeps_the_connection(tmp_path: Path) -> None:
+    from workbench.checks import problems
+    from workbench.cli.fixes import workbench_command
+
+    home = tmp_path / "home"
+    added = run_workbench(
+        home,
+        "connections",
+        "add",
+        "onprem",
+        "--name",
+        "branch",
+        "--server",
+        "exch01.fabrikam.test",
+        "--admin-upn",
+        "admin@fabrikam.test",
+        "--password-stdin",
+        stdin="pw\n",
+    )
+    assert added.returncode == 0, added.stderr
+    problem = problems.TLS_UNTRUSTED.fill(fingerprint="AB" * 32, host="exch01.fabrikam.test")
+    command = workbench_command(problems.Action.TRUST_CERTIFICATE, "branch", problem).split()
+    assert command[:3] == ["workbench", "connections", "trust"] and "remove" not in command
+    result = run_workbench(home, *command[1:])
+    assert result.returncode == 0, result.stderr
+    shown = json.loads(run_workbench(home, "connections", "show", "branch", "--json").stdout)
+    tls = shown["settings"]["tls"]
+    assert (tls["mode"], tls["pin_sha256"]) == ("pinned", "AB" * 32)
+    assert shown["settings"]["password_set"] is True
+
+
+def test_option_like_and_surrogate_names_are_refused() -> None:
+    from workbench import validate
+
+    with pytest.raises(validate.FieldError, match="option"):
+        validate.connection_name("--all")
+    with pytest.raises(validate.FieldError, match="surrogate"):
+        validate.connection_name("a\ud800b")
+
+
+def test_a_hand_edited_lone_surrogate_is_a_store_problem(tmp_path: Path) -> None:
+    from storage import CorruptStoreError, Home
+    from tests.factories import onprem
+
+    home = Home(tmp_path / "h")
+    with home.store.transaction() as txn:
+        txn.put_connection(onprem(1, name="branch"))
+    home.store.path.write_text(home.store.path.read_text().replace('"branch"', '"br\\ud800nch"'))
+    with pytest.raises(CorruptStoreError, match="surrogate"):
+        Home(tmp_path / "h").store.snapshot()
+
+
+def test_problems_are_plain_data() -> None:
+    import dataclasses
+
+    from workbench.checks import problems
+
+    filled = problems.ErrorImpersonateUserDenied.fill(account="admin@contoso.com", alias="admin", server="EXCH01")
+    assert dataclasses.asdict(filled)["action"]["params"]["account"] == "admin@contoso.com"

@@ -77,7 +77,7 @@ def test_human_output_streams_lines_and_fixes(lab_home: Any) -> None:
     assert result.returncode == 1
     assert "XX Token for Microsoft Graph" in result.stdout
     assert "AADSTS7000215: Entra ID rejected the client secret" in result.stdout
-    assert "workbench connections set-secret typo" in result.stdout
+    assert "workbench connections set-secret -- typo" in result.stdout
     assert "== FAILED" in result.stdout
 
 

@@ -355,3 +355,108 @@ def test_a_bare_run_gets_a_route_table_of_its_own(make_lab: Callable[..., Lab]) 
     finally:
         run.close()
     assert {c: e.status for c, e in result.items() if not e.status.ok} == {}
+
+
+def test_cancel_right_after_a_check_finishes_never_hangs() -> None:
+    """A consumer that cancels on a Finished event: the dependants were scheduled but had not run yet."""
+    plan = Plan(
+        (Check("a", "A", _sleeper(0)), Check("b", "B", _sleeper(0), ("a",)), Check("c", "C", _sleeper(0), ("a",)))
+    )
+
+    async def go(max_parallel: int | None) -> list[Any]:
+        run = Run(plan, max_parallel=max_parallel)
+        seen = []
+        try:
+            async for event in run.events():
+                seen.append(event)
+                if isinstance(event, Finished) and event.check == "a":
+                    run.cancel()
+        finally:
+            run.close()
+        return seen
+
+    for limit in (None, 1):
+        events = asyncio.run(asyncio.wait_for(go(limit), 10))
+        result = finished(events)
+        assert {c: e.status for c, e in result.items()} == {
+            "a": Status.PASSED,
+            "b": Status.CANCELLED,
+            "c": Status.CANCELLED,
+        }
+        assert events[-1].status is Status.CANCELLED
+
+
+def test_closing_during_a_run_cancels_and_a_closed_verification_refuses_reruns(make_lab: Callable[..., Lab]) -> None:
+    import pytest
+
+    state = make_lab().state
+
+    async def go() -> tuple[dict[str, Status], Verification]:
+        verification = Verification(target(state, onprem_connection(state, "fqdn")))
+        statuses: dict[str, Status] = {}
+        async for event in verification.events():
+            if isinstance(event, Finished):
+                statuses[event.check] = event.status
+                if event.check == "onprem.locate":
+                    verification.close()
+        return statuses, verification
+
+    statuses, verification = asyncio.run(asyncio.wait_for(go(), 60))
+    assert Status.FAILED not in statuses.values(), statuses
+    assert statuses["onprem.tls"] is Status.CANCELLED
+    with pytest.raises(RuntimeError, match="closed"):
+        verification.rerun("onprem.tls")
+
+
+def test_reruns_release_what_they_replace_and_close_leaves_no_protocol(make_lab: Callable[..., Lab]) -> None:
+    from exchangelib.protocol import Protocol
+
+    state = make_lab().state
+    before = len(Protocol._protocol_cache)
+
+    async def go(connection: Any, again: str) -> tuple[int, int]:
+        verification = Verification(target(state, connection))
+        try:
+            [e async for e in verification.events()]
+            owned = len(verification.run.scope.closers)
+            for _ in range(4):
+                [e async for e in verification.rerun(again)]
+            return owned, len(verification.run.scope.closers)
+        finally:
+            verification.close()
+
+    for connection, again in (
+        (onprem_connection(state, "fqdn"), "onprem.powershell"),
+        (m365_connection(state), "m365.discovery"),
+    ):
+        first, after = asyncio.run(go(connection, again))
+        assert first == after, (again, first, after)  # replaced sessions were released, not piled up
+    assert len(Protocol._protocol_cache) == before  # every exchangelib protocol was taken out again
+
+
+def test_a_grant_under_way_is_reported_as_what_it_did_even_if_cancelled(make_lab: Callable[..., Lab]) -> None:
+    lab = make_lab("no-impersonation,ps-slow")
+    state = lab.state
+    assert lab.org is not None
+    before = len(lab.org.assignments)
+
+    async def yes(request: ConfirmationRequest) -> bool:
+        return True
+
+    async def go() -> Status:
+        verification = Verification(target(state, onprem_connection(state, "fqdn")), yes)
+        status = Status.SKIPPED
+        try:
+            async for event in verification.events():
+                if isinstance(event, ConfirmationAnswered):
+                    asyncio.get_running_loop().call_later(0.1, verification.cancel)
+                if isinstance(event, Finished) and event.check == "onprem.impersonation":
+                    status = event.status
+        finally:
+            verification.close()
+        return status
+
+    status = asyncio.run(asyncio.wait_for(go(), 60))
+    granted = len(lab.org.assignments) > before
+    assert (status is Status.PASSED) == granted, (status, granted)
+    assert granted  # 0.1 s after the answer the cmdlet is already running on the (slow) server

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
+import functools
 import itertools
 import time
 import uuid
@@ -107,6 +108,7 @@ class RunScope:
         self.context = context if context is not None else routes.run_context()
         self.private: dict[str, Any] = {}
         self.cleanup: list[Callable[[], Any]] = []
+        self.closers: dict[int, Callable[[], Any]] = {}  # id(private value) -> how to release it
         self.runs = itertools.count()
         self.closed = False
 
@@ -117,6 +119,9 @@ class RunScope:
             close = self.cleanup.pop()
             with contextlib.suppress(Exception):  # closing a session the server already dropped may fail
                 close()
+        for key in list(self.closers):
+            with contextlib.suppress(Exception):
+                self.closers.pop(key)()
         self.executor.shutdown(wait=False, cancel_futures=True)
         self.closed = True
 
@@ -134,6 +139,12 @@ class Context:
     def defer(self, close: Callable[[], Any]) -> None:
         """Release something (a session, a runspace pool) when the verification is closed."""
         self._run.scope.cleanup.append(close)
+
+    def own(self, value: T, close: Callable[[], Any]) -> T:
+        """A private value (a client, a runspace pool) this verification must release: when the verification
+        closes, or as soon as a re-run of the check replaces it — re-runs never pile up sessions on a server."""
+        self._run.scope.closers[id(value)] = close
+        return value
 
     def fact(self, name: str) -> Any:
         """A fact an earlier check provided, public or private."""
@@ -174,7 +185,12 @@ class Context:
 
         clock.pause()
         try:
-            return await loop.run_in_executor(self._run.scope.executor, contextvars.copy_context().run, work)
+            future = loop.run_in_executor(self._run.scope.executor, contextvars.copy_context().run, work)
+        except RuntimeError:  # the verification was closed under the check: that is a cancellation
+            resume_once()
+            raise asyncio.CancelledError from None
+        try:
+            return await future
         finally:
             resume_once()
 
@@ -276,7 +292,10 @@ class Run:
         self._max_parallel = max_parallel
         self._queue: asyncio.Queue[Event] = asyncio.Queue()
         self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._reported: set[str] = set()
         self._cancelled = False
+        if self.scope.closed:
+            raise RuntimeError("this verification is closed; start a new one")
 
     def emit(self, event: Event) -> None:
         self._queue.put_nowait(_stamped(event, self.id, self.connection))
@@ -307,9 +326,37 @@ class Run:
             public = Outcome.failed(f"the check itself failed: {error}", INTERNAL)
         if public.status.ok:
             self.facts.update(public.facts)
-            self.scope.private.update(outcome.private)
+            self._replace_private(outcome.private)
         duration = int((time.monotonic() - started) * 1000)
-        self.emit(Finished(check=check.id, title=check.title, outcome=public, duration_ms=duration))
+        self._report(Finished(check=check.id, title=check.title, outcome=public, duration_ms=duration))
+
+    def _replace_private(self, fresh: Mapping[str, Any]) -> None:
+        """Take a check's private values; the ones they replace (from an earlier run of the check) are released
+        in the run's threads."""
+        for name, value in fresh.items():
+            old = self.scope.private.get(name)
+            close = self.scope.closers.pop(id(old), None) if old is not None and old is not value else None
+            if close is not None:
+                asyncio.get_running_loop().run_in_executor(self.scope.executor, _quietly, close)
+            self.scope.private[name] = value
+
+    def _report(self, event: Finished) -> None:
+        if event.check not in self._reported:
+            self._reported.add(event.check)
+            self.emit(event)
+
+    def _task_done(self, check: Check, task: asyncio.Task[None]) -> None:
+        """A task cancelled before it ever ran (a cancel right after it was scheduled, or while it waited for a
+        slot) reports nothing itself; the run must still hear that the check was cancelled."""
+        if check.id not in self._reported:
+            self._report(
+                Finished(
+                    check=check.id,
+                    title=check.title,
+                    outcome=Outcome(Status.CANCELLED, "cancelled before it started"),
+                    duration_ms=0,
+                )
+            )
 
     async def _supervise(self, check: Check, context: Context, clock: _Clock) -> Outcome:
         """Run the check as its own task and end it when its clock (which pauses) runs out."""
@@ -324,8 +371,9 @@ class Run:
                     continue
                 if remaining <= 0:
                     task.cancel()
-                    with contextlib.suppress(BaseException):
-                        await task
+                    finished = await _settled(task)
+                    if finished is not None:  # it completed something it could not undo, and says so
+                        return finished
                     from .problems import TIMEOUT
 
                     return Outcome.failed(f"no answer within {clock.budget:g} s", TIMEOUT)
@@ -335,9 +383,8 @@ class Run:
             return failure.outcome
         except asyncio.CancelledError:
             task.cancel()
-            with contextlib.suppress(BaseException):
-                await task
-            return Outcome(Status.CANCELLED, "cancelled")
+            finished = await _settled(task)
+            return finished if finished is not None else Outcome(Status.CANCELLED, "cancelled")
         except Exception as error:  # noqa: BLE001  (a bug in a check must not take the whole run down)
             from .problems import INTERNAL
 
@@ -364,12 +411,13 @@ class Run:
                     self._finish_without_running(check, Status.SKIPPED, f"needs {names}")
                     changed = True
                     continue
-                self._tasks[check.id] = asyncio.create_task(
-                    self._run_one(check), name=check.id, context=self.scope.context.copy()
-                )
+                task = asyncio.create_task(self._run_one(check), name=check.id, context=self.scope.context.copy())
+                task.add_done_callback(functools.partial(self._task_done, check))
+                self._tasks[check.id] = task
 
     def _finish_without_running(self, check: Check, status: Status, detail: str) -> None:
         self.statuses[check.id] = status
+        self._reported.add(check.id)
         event = _stamped(
             Finished(check=check.id, title=check.title, outcome=Outcome(status, detail), duration_ms=0),
             self.id,
@@ -445,8 +493,24 @@ class Run:
         )
 
     def close(self) -> None:
-        """Release the scope (newest deferred first). Call once the run and its re-runs are over."""
+        """Cancel what still runs and release the scope (newest deferred first). Checks cut short this way end
+        as cancelled, never as failures."""
+        self.cancel()
         self.scope.close()
+
+
+def _quietly(close: Callable[[], Any]) -> None:
+    with contextlib.suppress(Exception):  # a session the server already dropped
+        close()
+
+
+async def _settled(task: asyncio.Future[Outcome]) -> Outcome | None:
+    """Wait for a cancelled check to wind down: its outcome if it still produced one (a check may finish an
+    action it cannot undo and report it), None if it ended cancelled or broken."""
+    try:
+        return await task
+    except BaseException:  # noqa: BLE001  (cancelled, or failed while being cancelled: either way, no outcome)
+        return None
 
 
 def _stamped(event: Event, run: str, connection: str) -> Any:

@@ -140,7 +140,10 @@ async def discovery(ctx: Context) -> Outcome:
         if mapped is None:
             raise
         return mapped
-    return Outcome.passed(f"tenant {settings.tenant_id} found at {endpoints.authority_host}", private={"msal_app": app})
+    return Outcome.passed(
+        f"tenant {settings.tenant_id} found at {endpoints.authority_host}",
+        private={"msal_app": ctx.own(app, app.http_client.close)},
+    )
 
 
 def _token_check(kind: str) -> Any:
@@ -157,8 +160,7 @@ def _token_check(kind: str) -> Any:
         private: dict[str, Any] = {f"{kind}_token": token}
         if kind == "graph":
             graph = Graph(endpoints.graph_url, token.value, ca_bundle=settings.ca_bundle, timeout=target.timeout)
-            ctx.defer(graph.close)
-            private["graph"] = graph
+            private["graph"] = ctx.own(graph, graph.close)
         return Outcome.passed(detail, private=private, **{f"{kind}_roles": roles})
 
     return run
@@ -306,9 +308,11 @@ async def ews(ctx: Context) -> Outcome:
             settings.app_account,
             target.timeout,
         )
-        ctx.defer(lambda: ews_client.release(account))
-        root = account.root
-        return root.name, account.version
+        try:
+            root = account.root
+            return root.name, account.version
+        finally:
+            ews_client.release(account)  # nothing later uses it; a re-run makes its own
 
     values = _values(target, settings)
     try:

@@ -282,9 +282,11 @@ async def ews(ctx: Context) -> Outcome:
 
     def reach() -> tuple[str, Any]:
         account = ews_client.onprem_account(ews_url, settings.admin_upn, password, ctx.fact("ews_auth"), target.timeout)
-        ctx.defer(lambda: ews_client.release(account))
-        root = account.root
-        return root.name, account.version
+        try:
+            root = account.root
+            return root.name, account.version
+        finally:
+            ews_client.release(account)  # nothing later uses it; a re-run makes its own
 
     try:
         name, version = await ctx.blocking(reach)
@@ -355,10 +357,9 @@ async def powershell(ctx: Context) -> Outcome:
             raise
         return mapped
     server = servers.props()[0] if servers.output else {}
-    ctx.defer(pool.close)
     return Outcome.passed(
         f"connected ({ps.pypsrp_auth(auth)}) to {server.get('Name', '?')}, {server.get('AdminDisplayVersion', '?')}",
-        private={"ps_pool": pool, "ps_lock": threading.Lock()},
+        private={"ps_pool": ctx.own(pool, pool.close), "ps_lock": threading.Lock()},
         ps_auth=auth,
         server_name=server.get("Name"),
         server_version=server.get("AdminDisplayVersion"),
@@ -423,7 +424,15 @@ async def impersonation(ctx: Context) -> Outcome:
             problems.ErrorImpersonateUserDenied.fill(**values),
         )
     ctx.progress(f"granting {IMPERSONATION} to {settings.admin_upn}")
-    granted = await _cmdlet(ctx, "New-ManagementRoleAssignment", Name=name, Role=IMPERSONATION, User=settings.admin_upn)
+    grant = asyncio.ensure_future(
+        _cmdlet(ctx, "New-ManagementRoleAssignment", Name=name, Role=IMPERSONATION, User=settings.admin_upn)
+    )
+    try:
+        granted = await asyncio.shield(grant)
+    except asyncio.CancelledError:
+        # The cmdlet is on its way to the server and cannot be called back: wait for its answer (bounded by the
+        # connection's timeout) and report what really happened, rather than "cancelled" over a change made.
+        granted = await grant
     if granted.errors or not granted.output:
         reason = granted.errors[0] if granted.errors else "no assignment was returned"
         return Outcome.failed(

@@ -15,7 +15,6 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
-from types import MappingProxyType
 
 from workbench import quoting
 
@@ -86,11 +85,11 @@ class ActionSpec:
     """The action a problem offers, with its parameters (filled like the fixes)."""
 
     kind: Action
-    params: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    params: Mapping[str, str] = field(default_factory=dict)
 
 
 def offer(kind: Action, **params: str) -> ActionSpec:
-    return ActionSpec(kind, MappingProxyType(dict(params)))
+    return ActionSpec(kind, dict(params))
 
 
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
@@ -130,15 +129,13 @@ class Problem:
             action=(
                 ActionSpec(
                     self.action.kind,
-                    MappingProxyType(
-                        {
-                            k: text
-                            for k, v in self.action.params.items()
-                            if not _PLACEHOLDER.search(
-                                text := quoting.fill_powershell(v, values) if k == "command" else render(v)
-                            )
-                        }
-                    ),
+                    {
+                        k: text
+                        for k, v in self.action.params.items()
+                        if not _PLACEHOLDER.search(
+                            text := quoting.fill_powershell(v, values) if k == "command" else render(v)
+                        )
+                    },
                 )
                 if self.action
                 else None

@@ -1,4 +1,4 @@
-"""`workbench connections ...`: list, show, add, remove, set-secret, export, import."""
+"""`workbench connections ...`: list, show, add, remove, set-secret, trust, export, import."""
 
 from __future__ import annotations
 
@@ -51,6 +51,16 @@ def register(commands: Any) -> None:
     p.add_argument("name")
     p.add_argument("--stdin", action="store_true", help="read the secret from standard input")
     p.set_defaults(handler=run_set_secret)
+
+    p = sub.add_parser(
+        "trust", help="how an on-premises server's certificate is trusted: a pin, a CA bundle, the system"
+    )
+    p.add_argument("name")
+    how = p.add_mutually_exclusive_group(required=True)
+    how.add_argument("--pin-sha256", metavar="FINGERPRINT", help="accept exactly this certificate (after comparing it)")
+    how.add_argument("--ca-bundle", metavar="FILE", help="trust the CAs in this PEM file for this connection")
+    how.add_argument("--system", action="store_true", help="trust what the system trusts")
+    p.set_defaults(handler=run_trust)
 
     p = sub.add_parser("export", help="write connections as JSON, without secrets")
     p.add_argument("--output", "-o", type=Path, help="file to write (default: standard output)")
@@ -285,6 +295,31 @@ def run_set_secret(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_trust(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from workbench.model import TlsTrust, TrustMode
+
+    changes = open_home().changeset()
+    connection = _find(changes, args.name)
+    s = connection.settings
+    if not isinstance(s, OnPremSettings):
+        fail(f"'{connection.name}' is a Microsoft 365 connection; its trust is the cloud's (or its --ca-bundle)")
+    try:
+        if args.pin_sha256:
+            tls = TlsTrust(mode=TrustMode.PINNED, pin_sha256=validate.sha256_fingerprint(args.pin_sha256))
+        elif args.ca_bundle:
+            tls = TlsTrust(mode=TrustMode.CA_BUNDLE, ca_bundle=validate.ca_bundle(args.ca_bundle))
+        else:
+            tls = TlsTrust()
+    except FieldError as error:
+        fail(error.message)
+    changes.edit(replace(connection, settings=replace(s, tls=tls), updated=now()))
+    changes.commit()
+    print(f"'{connection.name}' now trusts {tls.pin_sha256 or tls.ca_bundle or 'the system store'}")
+    return 0
+
+
 def run_export(args: argparse.Namespace) -> int:
     import json
 
@@ -328,6 +363,6 @@ def run_import(args: argparse.Namespace) -> int:
             if s.credential.thumbprint not in known_certs:
                 warn(f"'{connection.name}' needs certificate {s.credential.thumbprint}: workbench certs import FILE")
         elif connection.secret_refs == ():
-            command = f"workbench connections set-secret {shlex.quote(connection.name)}"
+            command = f"workbench connections set-secret -- {shlex.quote(connection.name)}"
             warn(f"'{connection.name}' has no secret yet: {command}")
     return 0

@@ -9,7 +9,8 @@ from workbench.checks.problems import Action, Fix, FixKind, Problem
 
 
 def workbench_command(action: Action, connection: str, problem: Problem | None = None) -> str:
-    name = shlex.quote(connection)
+    # Options first, then `--`: whatever the name looks like, it is taken as the name.
+    name = "-- " + shlex.quote(connection)
     params = problem.action.params if problem is not None and problem.action is not None else {}
     match action:
         case Action.SET_SECRET:
@@ -19,16 +20,16 @@ def workbench_command(action: Action, connection: str, problem: Problem | None =
         case Action.GENERATE_CERTIFICATE:
             return "workbench certs generate --subject 'CN=Exchange Workbench' --days 365 --cert-out app.pem"
         case Action.RAISE_TIMEOUT:
-            return f"workbench verify {name} --timeout 120"
+            return f"workbench verify --timeout 120 {name}"
         case Action.RETRY_LATER:
             return f"workbench verify {name}"
         case Action.GRANT_IMPERSONATION:
-            return f"workbench verify {name} --grant-impersonation"
+            return f"workbench verify --grant-impersonation {name}"
         case Action.TRUST_CA_BUNDLE:
-            return f"workbench connections remove {name}; workbench connections add onprem ... --ca-bundle ca.pem"
+            return f"workbench connections trust --ca-bundle internal-ca.pem {name}"
         case Action.TRUST_CERTIFICATE:
             pin = shlex.quote(params.get("fingerprint", "<sha-256>"))
-            return f"workbench connections remove {name}; workbench connections add onprem ... --pin-sha256 {pin}"
+            return f"workbench connections trust --pin-sha256 {pin} {name}"
     raise AssertionError(f"no wording for {action}")  # pragma: no cover  (every Action is matched above)
 
 

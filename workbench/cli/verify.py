@@ -69,7 +69,14 @@ def _emit_human(connection: str, event: Any, prefix: bool, explained: set[str]) 
 
 
 def _event_json(connection: str, event: Any) -> dict[str, Any] | None:
-    from workbench.checks.events import AwaitingConfirmation, Finished, Planned, Progress, Summary
+    from workbench.checks.events import (
+        AwaitingConfirmation,
+        ConfirmationAnswered,
+        Finished,
+        Planned,
+        Progress,
+        Summary,
+    )
 
     if isinstance(event, Planned):
         return {
@@ -78,6 +85,8 @@ def _event_json(connection: str, event: Any) -> dict[str, Any] | None:
             "run": event.run,
             "checks": [{"check": c.id, "title": c.title, "needs": list(c.needs)} for c in event.checks],
         }
+    if isinstance(event, ConfirmationAnswered):
+        return {"event": "confirmed", "connection": connection, "check": event.check, "accepted": event.accepted}
     if isinstance(event, AwaitingConfirmation):
         r = event.request
         return {

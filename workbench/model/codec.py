@@ -34,6 +34,7 @@ from .connection import (
 Document = dict[str, Any]
 E = TypeVar("E", bound=StrEnum)
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
 SECRET_REF = re.compile(r"secret:[A-Za-z0-9-]{1,64}")  # what storage.vault.new_ref mints
 
 
@@ -59,6 +60,11 @@ class _Reader:
         value = self._get(key, optional=False)
         if not isinstance(value, str) or not value:
             raise DocumentError(f"{self.where}: field '{key}' must be a non-empty string")
+        return self._encodable(key, value)
+
+    def _encodable(self, key: str, value: str) -> str:
+        if _SURROGATE.search(value):  # JSON allows "\ud800"; UTF-8 cannot write it back
+            raise DocumentError(f"{self.where}: field '{key}' holds an invalid character (a lone UTF-16 surrogate)")
         return value
 
     def opt_text(self, key: str) -> str | None:
@@ -67,7 +73,7 @@ class _Reader:
             return None
         if not isinstance(value, str):
             raise DocumentError(f"{self.where}: field '{key}' must be a string")
-        return value
+        return self._encodable(key, value)
 
     def secret_ref(self, key: str) -> str | None:
         """A reference to a secret of this connection in the vault: only ever `secret:<id>`, minted by the

@@ -4,7 +4,8 @@ exchangelib keeps one process-wide cache of protocols (connection pools, auth, v
 credentials, and reads its HTTP adapter and timeout from class attributes. None of that may be shared between two
 runs of a long-lived console, so every account made here gets a protocol of its own:
 
-* its credentials compare equal only to themselves, so the cache never hands one run's protocol to another;
+* its credentials compare equal only to themselves (and hash by identity, which stays stable while exchangelib
+  caches things on them), so the cache never hands one run's protocol to another and `release()` finds it;
 * the protocol's sessions are built with the run's `RoutingAdapter` (its DNS answers, CA bundle or pin) and the
   run's timeout, set on that protocol instance only;
 * `release()` closes the protocol and takes it out of the cache when the run ends (no `clear_cache()`, which
@@ -49,22 +50,32 @@ def _run_protocol(config: Any, routes: RouteTable, timeout: float) -> Any:
     return protocol
 
 
-def _unique(credentials: Any) -> Any:
-    """Make exchangelib's cache key (endpoint, credentials) unique to this account."""
-    credentials._workbench_owner = object()  # compared by identity in BaseCredentials.__eq__ / __hash__
-    return credentials
-
-
 def _token_credentials(token: AccessToken, refresh: Callable[[], AccessToken]) -> Any:
     from exchangelib.credentials import OAuth2AuthorizationCodeCredentials
 
     class MsalCredentials(OAuth2AuthorizationCodeCredentials):  # type: ignore[misc]
-        """exchangelib's OAuth credentials holding an MSAL token; expiry asks MSAL again."""
+        """exchangelib's OAuth credentials holding an MSAL token; expiry asks MSAL again. One per account:
+        equal only to itself."""
+
+        __eq__ = object.__eq__
+        __hash__ = object.__hash__
 
         def refresh(self, session: Any = None) -> None:
             self.access_token = _oauth_dict(refresh())
 
-    return _unique(MsalCredentials(access_token=_oauth_dict(token)))
+    return MsalCredentials(access_token=_oauth_dict(token))
+
+
+def _password_credentials(upn: str, password: Secret) -> Any:
+    from exchangelib import Credentials
+
+    class RunCredentials(Credentials):  # type: ignore[misc]
+        """exchangelib's credentials, equal only to themselves: one protocol per account, never shared."""
+
+        __eq__ = object.__eq__
+        __hash__ = object.__hash__
+
+    return RunCredentials(upn, password.reveal())
 
 
 def _oauth_dict(token: AccessToken) -> dict[str, Any]:
@@ -100,12 +111,12 @@ def onprem_account(
     ews_url: str, upn: str, password: Secret, auth: str, timeout: float, mailbox: str | None = None
 ) -> Any:
     """The admin's own mailbox (delegate), or `mailbox` through impersonation."""
-    from exchangelib import DELEGATE, IMPERSONATION, Account, Configuration, Credentials
+    from exchangelib import DELEGATE, IMPERSONATION, Account, Configuration
     from exchangelib.protocol import FailFast
 
     config = Configuration(
         service_endpoint=ews_url,
-        credentials=_unique(Credentials(upn, password.reveal())),
+        credentials=_password_credentials(upn, password),
         auth_type=auth,
         retry_policy=FailFast(),
     )
