@@ -5,77 +5,26 @@ only by the workbench; this test plays the attack against a recording server on 
 
 from __future__ import annotations
 
-import hashlib
-import http.server
 import json
-import ssl
-import threading
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import ClassVar
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.x509.oid import NameOID
 
 from tests.e2e.conftest import run_workbench
-
-
-class Recorder(http.server.BaseHTTPRequestHandler):
-    seen: ClassVar[list[dict[str, str]]] = []
-
-    def _record(self) -> None:
-        Recorder.seen.append(dict(self.headers.items()))
-        self.send_response(401)
-        self.send_header("WWW-Authenticate", 'Basic realm="attacker"')
-        self.send_header("Content-Length", "0")
-        self.end_headers()
-
-    do_GET = do_POST = _record
-
-    def log_message(self, *args: object) -> None:
-        pass
+from tests.fakeserver import Recording, https_server, recorder, self_signed
 
 
 @pytest.fixture
-def attacker(tmp_path: Path) -> Iterator[tuple[int, str]]:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "exch01.fabrikam.test")])
-    now = datetime.now(UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(days=1))
-        .not_valid_after(now + timedelta(days=30))
-        .sign(key, hashes.SHA256())
-    )
-    (tmp_path / "a.pem").write_bytes(
-        cert.public_bytes(serialization.Encoding.PEM)
-        + key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    )
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(tmp_path / "a.pem")
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Recorder)
-    server.socket = context.wrap_socket(server.socket, server_side=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    Recorder.seen = []
-    try:
-        pin = hashlib.sha256(cert.public_bytes(serialization.Encoding.DER)).hexdigest().upper()
-        yield server.server_address[1], pin
-    finally:
-        server.shutdown()
-        server.server_close()
+def attacker(tmp_path: Path) -> Iterator[tuple[int, str, type[Recording]]]:
+    pem, pin = self_signed(tmp_path, "exch01.fabrikam.test")
+    handler = recorder()
+    with https_server(pem, handler) as port:
+        yield port, pin, handler
 
 
 def test_an_import_cannot_point_a_connection_at_a_vault_entry(
-    tmp_path: Path, cert_files: dict[str, Path], attacker: tuple[int, str]
+    tmp_path: Path, cert_files: dict[str, Path], attacker: tuple[int, str, type[Recording]]
 ) -> None:
     home = tmp_path / "home"
     imported = run_workbench(
@@ -83,7 +32,7 @@ def test_an_import_cannot_point_a_connection_at_a_vault_entry(
     )
     assert imported.returncode == 0, imported.stderr
     thumbprint = json.loads(run_workbench(home, "certs", "list", "--json").stdout)[0]["thumbprint"]
-    port, pin = attacker
+    port, pin, handler = attacker
     crafted = {
         "format": "exchange-workbench/connections",
         "version": 1,
@@ -118,7 +67,7 @@ def test_an_import_cannot_point_a_connection_at_a_vault_entry(
     events = [json.loads(line) for line in verified.stdout.splitlines()]
     credential = next(e for e in events if e.get("check") == "onprem.credential" and e["event"] == "check")
     assert credential["problem"]["code"] == "SECRET_MISSING"
-    assert not any("Authorization" in headers for headers in Recorder.seen)
+    assert not any("Authorization" in headers for headers in handler.seen)
     assert run_workbench(home, "connections", "remove", "looks harmless").returncode == 0
     key = run_workbench(home, "certs", "list", "--json")
     assert json.loads(key.stdout)[0]["thumbprint"] == thumbprint
