@@ -289,6 +289,7 @@ class Changeset:
             raise
         if vault is not None:
             vault.delete_many(dropped_refs)
+            self._prune(vault)
         result = CommitResult(
             added=sum(c.kind is ChangeKind.ADDED for c in changes),
             edited=sum(c.kind is ChangeKind.EDITED for c in changes),
@@ -303,6 +304,15 @@ class Changeset:
         self._names = None
         self.discard()
         return result
+
+    def _prune(self, vault: Vault) -> None:
+        """Secrets no connection uses any more (a killed process's leftovers) go with the next commit that
+        writes the vault anyway. Keyring vaults keep no write times, so only file vaults are pruned."""
+        prune = getattr(vault, "prune", None)
+        if prune is None:
+            return
+        live = {ref for c in self._store.snapshot().connections for ref in c.secret_refs}
+        prune(live)
 
     def _check_conflicts(
         self, changes: list[Change], fresh: Mapping[str, Connection | None], names: Mapping[str, str]

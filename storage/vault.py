@@ -19,6 +19,7 @@ import json
 import os
 import secrets
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -41,6 +42,7 @@ KEYRING_SERVICE = "exchange-workbench"
 _CHECK_REF = "vault-check"
 _CHECK_PLAINTEXT = b"exchange workbench vault"
 SCRYPT_N = 2**17  # about half a second on the 2-core reference machine
+PRUNE_AFTER = 600.0  # seconds an unreferenced secret is left alone (a commit writes the vault, then the store)
 
 
 class Backend(StrEnum):
@@ -125,9 +127,13 @@ class FileVault:
             raise VaultError(f"{self._file.path}: 'entries' is not an object")
         return entries
 
-    def _seal(self, ref: str, value: bytes) -> dict[str, str]:
+    def _seal(self, ref: str, value: bytes) -> dict[str, Any]:
         nonce = secrets.token_bytes(12)
-        return {"nonce": _b64(nonce), "ct": _b64(self._aead.encrypt(nonce, value, ref.encode()))}
+        return {
+            "nonce": _b64(nonce),
+            "ct": _b64(self._aead.encrypt(nonce, value, ref.encode())),
+            "at": int(time.time()),  # when it was written: only old unreferenced entries are pruned
+        }
 
     def _open(self, ref: str, entry: object) -> bytes:
         if not isinstance(entry, dict):
@@ -172,6 +178,31 @@ class FileVault:
 
     def refs(self) -> set[str]:
         return set(self._entries())
+
+    def prune(self, keep: Iterable[str], older_than: float = PRUNE_AFTER) -> int:
+        """Delete connection secrets (`secret:` references) nothing uses any more — left by a process killed
+        between its vault write and its store write. Only entries older than `older_than` seconds go: a commit
+        in flight (vault first, store second, never minutes apart) is never robbed of its secret."""
+        kept = set(keep)
+        limit = time.time() - older_than
+        with self._file.lock():
+            data = self._file.read()
+            if data is None:
+                return 0
+            entries = data.get("entries", {})
+            stale = [
+                ref
+                for ref, entry in entries.items()
+                if ref.startswith("secret:")
+                and ref not in kept
+                and isinstance(entry, dict)
+                and isinstance(entry.get("at", 0), int | float)
+                and entry.get("at", 0) < limit
+            ]
+            if stale:
+                data["entries"] = {ref: entry for ref, entry in entries.items() if ref not in stale}
+                self._file.write(data)
+        return len(stale)
 
     def check(self, data: Mapping[str, Any]) -> None:
         """Prove the key is right by decrypting the check value written when the vault was created."""

@@ -50,3 +50,25 @@ def test_an_orphaned_vault_temp_file_is_removed_on_the_next_write(tmp_path: Path
     orphan.write_bytes(b"half a vault")
     home.vault().put_many({"secret:other": Secret("x")})
     assert not orphan.exists()
+
+
+def test_secrets_no_connection_uses_are_pruned_once_old(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A process killed between its vault write and its store write leaves a secret nobody references."""
+    import time
+
+    home = _home_with_a_secret(tmp_path)
+    vault = home.vault()
+    vault.put_many({"secret:left-behind": Secret("orphan")})
+    changes = home.changeset()
+    changes.add(onprem(2, password_ref=changes.stage_secret(Secret("second"))))
+    changes.commit()
+    assert "secret:left-behind" in vault.refs()  # young: it may belong to a commit in flight
+    real = time.time
+    monkeypatch.setattr(time, "time", lambda: real() + 3600)
+    changes = home.changeset()
+    changes.add(onprem(3, password_ref=changes.stage_secret(Secret("third"))))
+    changes.commit()
+    refs = vault.refs()
+    assert "secret:left-behind" not in refs
+    live = {ref for c in home.store.snapshot().connections for ref in c.secret_refs}
+    assert live <= refs  # everything a connection uses is still there
