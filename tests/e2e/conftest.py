@@ -37,6 +37,25 @@ def run_workbench(
     )
 
 
+def add_onprem(
+    home: Path, *options: str, server: str = "exch01.fabrikam.test", password: str = "pw"
+) -> subprocess.CompletedProcess[str]:
+    """`connections add onprem` by server name for admin@fabrikam.test, with more `options` (e.g. --name N)."""
+    return run_workbench(
+        home,
+        "connections",
+        "add",
+        "onprem",
+        "--server",
+        server,
+        "--admin-upn",
+        "admin@fabrikam.test",
+        *options,
+        "--password-stdin",
+        stdin=f"{password}\n",
+    )
+
+
 def add_lab_connections(home: Path, lab: Lab) -> None:
     s = lab.state
     m, o = s.m365, s.onprem

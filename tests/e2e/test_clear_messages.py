@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import add_lab_connections, guarded_env, run_workbench
+from tests.e2e.conftest import add_lab_connections, add_onprem, guarded_env, run_workbench
 from workbench.lab import Lab
 
 
@@ -52,20 +52,7 @@ def test_a_replaced_vault_key_is_explained_not_internal(tmp_path: Path, lab_home
 
 def test_a_hand_edited_server_is_a_connection_problem(tmp_path: Path, lab_home: tuple[Lab, Path]) -> None:
     home = tmp_path / "home"
-    added = run_workbench(
-        home,
-        "connections",
-        "add",
-        "onprem",
-        "--name",
-        "edited",
-        "--server",
-        "exch01.fabrikam.test",
-        "--admin-upn",
-        "admin@fabrikam.test",
-        "--password-stdin",
-        stdin="pw\n",
-    )
+    added = add_onprem(home, "--name", "edited")
     assert added.returncode == 0, added.stderr
     store = home / "workbench.json"
     store.write_text(store.read_text().replace("exch01.fabrikam.test", "exch 01!"))
@@ -110,37 +97,13 @@ def test_a_symlinked_lock_file_is_refused_with_the_fix(tmp_path: Path) -> None:
     home = tmp_path / "home"
     home.mkdir(mode=0o700)
     (home / "workbench.json.lock").symlink_to(tmp_path / "elsewhere")
-    result = run_workbench(
-        home,
-        "connections",
-        "add",
-        "onprem",
-        "--server",
-        "exch01.fabrikam.test",
-        "--admin-upn",
-        "admin@fabrikam.test",
-        "--password-stdin",
-        stdin="pw\n",
-    )
+    result = add_onprem(home)
     assert result.returncode == 1 and "symbolic link" in result.stderr and "rm " in result.stderr
     _no_traceback(result)
 
 
 def test_an_overlong_ca_bundle_path_is_bad_input(tmp_path: Path) -> None:
-    result = run_workbench(
-        tmp_path / "home",
-        "connections",
-        "add",
-        "onprem",
-        "--server",
-        "exch01.fabrikam.test",
-        "--admin-upn",
-        "admin@fabrikam.test",
-        "--ca-bundle",
-        "/tmp/" + "a" * 300 + "/ca.pem",
-        "--password-stdin",
-        stdin="pw\n",
-    )
+    result = add_onprem(tmp_path / "home", "--ca-bundle", "/tmp/" + "a" * 300 + "/ca.pem")
     assert result.returncode == 2 and "CA bundle" in result.stderr
     _no_traceback(result)
 
@@ -160,20 +123,7 @@ def test_the_printed_trust_fix_changes_trust_and_keeps_the_connection(tmp_path: 
     from workbench.cli.fixes import workbench_command
 
     home = tmp_path / "home"
-    added = run_workbench(
-        home,
-        "connections",
-        "add",
-        "onprem",
-        "--name",
-        "branch",
-        "--server",
-        "exch01.fabrikam.test",
-        "--admin-upn",
-        "admin@fabrikam.test",
-        "--password-stdin",
-        stdin="pw\n",
-    )
+    added = add_onprem(home, "--name", "branch")
     assert added.returncode == 0, added.stderr
     problem = problems.TLS_UNTRUSTED.fill(fingerprint="AB" * 32, host="exch01.fabrikam.test")
     command = workbench_command(problems.Action.TRUST_CERTIFICATE, "branch", problem).split()

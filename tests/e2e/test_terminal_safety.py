@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import run_workbench
+from tests.e2e.conftest import add_onprem, run_workbench
 from workbench import text, validate
 
 
@@ -24,18 +24,7 @@ def test_a_certificate_subject_with_escape_sequences_is_shown_escaped(tmp_path: 
 
 def test_error_messages_do_not_echo_escape_sequences_or_huge_inputs(tmp_path: Path) -> None:
     home = tmp_path / "home"
-    result = run_workbench(
-        home,
-        "connections",
-        "add",
-        "onprem",
-        "--server",
-        "\x1b]0;owned\x07" + "x" * 10_000,
-        "--admin-upn",
-        "admin@contoso.com",
-        "--password-stdin",
-        stdin="pw\n",
-    )
+    result = add_onprem(home, server="\x1b]0;owned\x07" + "x" * 10_000)
     assert result.returncode == 2
     assert "\x1b" not in result.stderr and "\x07" not in result.stderr
     assert len(result.stderr) < 2_000

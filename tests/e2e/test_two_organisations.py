@@ -9,7 +9,7 @@ import base64
 import socket
 from pathlib import Path
 
-from tests.e2e.conftest import run_workbench
+from tests.e2e.conftest import add_onprem, run_workbench
 from tests.fakeserver import https_server, recorder, self_signed
 from workbench.lab.dns import LabDns, Zone
 
@@ -57,25 +57,18 @@ def test_credentials_only_ever_reach_their_own_organisation(tmp_path: Path) -> N
             https_server(*servers[1][:2], host=addresses[1], port=port),
         ):
             for n in (1, 2):
-                added = run_workbench(
+                added = add_onprem(
                     home,
-                    "connections",
-                    "add",
-                    "onprem",
                     "--name",
                     f"org{n}",
-                    "--server",
-                    f"{HOST}:{port}",
                     "--dns-server",
                     dns[n - 1].address,
                     "--pin-sha256",
                     pins[n - 1],
                     "--powershell-auth",
                     "basic",
-                    "--admin-upn",
-                    "admin@fabrikam.test",
-                    "--password-stdin",
-                    stdin=f"password-of-org{n}\n",
+                    server=f"{HOST}:{port}",
+                    password=f"password-of-org{n}",
                 )
                 assert added.returncode == 0, added.stderr
             for _ in range(3):

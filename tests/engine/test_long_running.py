@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from tests.engine.conftest import m365_connection, onprem_connection, target, verify
+from tests.engine.test_engine import collect, finished
 from workbench.checks import problems
 from workbench.checks.engine import Check, Context, Plan, Run
 from workbench.checks.events import (
@@ -27,17 +28,6 @@ from workbench.checks.events import (
 from workbench.lab import Lab
 from workbench.model import Secret
 from workbench.verification import Verification, verify_sync
-
-
-def collect(run: Run) -> list[Any]:
-    async def go() -> list[Any]:
-        return [event async for event in run.events()]
-
-    return asyncio.run(go())
-
-
-def finished(events: list[Any]) -> dict[str, Finished]:
-    return {e.check: e for e in events if isinstance(e, Finished)}
 
 
 async def _run_all(*verifications: Verification) -> list[list[Event]]:
