@@ -19,6 +19,7 @@ import contextlib
 import contextvars
 import functools
 import itertools
+import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
@@ -99,7 +100,7 @@ class _Clock:
 
 class RunScope:
     """What one verification owns across its first run and its re-runs: the thread pool, the private state
-    (tokens, the password, live clients), the context its checks run in, and what to close at the end."""
+    (tokens, the password, live clients) and how to release it, and the context its checks run in."""
 
     def __init__(self, *, threads: int = THREADS_PER_RUN, context: contextvars.Context | None = None) -> None:
         self.id = uuid.uuid4().hex[:12]
@@ -107,23 +108,27 @@ class RunScope:
         # A route table of its own even when the caller gives no context: trust and DNS never leak between runs.
         self.context = context if context is not None else routes.run_context()
         self.private: dict[str, Any] = {}
-        self.cleanup: list[Callable[[], Any]] = []
         self.closers: dict[int, Callable[[], Any]] = {}  # id(private value) -> how to release it
         self.runs = itertools.count()
         self.closed = False
 
     def close(self) -> None:
-        """Release what the checks deferred (newest first), then the threads. Nothing waits for a worker that is
-        still stuck in a library call: it ends with its own network timeout."""
-        while self.cleanup:
-            close = self.cleanup.pop()
-            with contextlib.suppress(Exception):  # closing a session the server already dropped may fail
-                close()
-        for key in list(self.closers):
-            with contextlib.suppress(Exception):
-                self.closers.pop(key)()
-        self.executor.shutdown(wait=False, cancel_futures=True)
+        """Release what the verification owns, in its own threads (closing a runspace pool talks to the server;
+        the caller — a UI's event loop — must not wait for that), then let the threads end. Nothing waits for a
+        worker still stuck in a library call: it ends with its own network timeout."""
+        if self.closed:
+            return
         self.closed = True
+        for key in list(self.closers):
+            self.release(self.closers.pop(key))
+        self.executor.shutdown(wait=False)
+
+    def release(self, close: Callable[[], Any]) -> None:
+        """Run `close` in a worker thread, never in the caller's."""
+        try:
+            self.executor.submit(_quietly, close)
+        except RuntimeError:  # the pool is shut down: a thread of its own, then
+            threading.Thread(target=_quietly, args=(close,), name=f"run-{self.id}-release", daemon=True).start()
 
 
 class Context:
@@ -135,10 +140,6 @@ class Context:
         self._clock = clock
         self.facts: Mapping[str, Any] = run.facts
         self.resources = run.resources
-
-    def defer(self, close: Callable[[], Any]) -> None:
-        """Release something (a session, a runspace pool) when the verification is closed."""
-        self._run.scope.cleanup.append(close)
 
     def own(self, value: T, close: Callable[[], Any]) -> T:
         """A private value (a client, a runspace pool) this verification must release: when the verification
@@ -333,12 +334,15 @@ class Run:
     def _replace_private(self, fresh: Mapping[str, Any]) -> None:
         """Take a check's private values; the ones they replace (from an earlier run of the check) are released
         in the run's threads."""
+        scope = self.scope
         for name, value in fresh.items():
-            old = self.scope.private.get(name)
-            close = self.scope.closers.pop(id(old), None) if old is not None and old is not value else None
+            old = scope.private.get(name)
+            close = scope.closers.pop(id(old), None) if old is not None and old is not value else None
             if close is not None:
-                asyncio.get_running_loop().run_in_executor(self.scope.executor, _quietly, close)
-            self.scope.private[name] = value
+                scope.release(close)
+            scope.private[name] = value
+            if scope.closed and id(value) in scope.closers:  # finished after close(): nobody will use it
+                scope.release(scope.closers.pop(id(value)))
 
     def _report(self, event: Finished) -> None:
         if event.check not in self._reported:
@@ -493,8 +497,8 @@ class Run:
         )
 
     def close(self) -> None:
-        """Cancel what still runs and release the scope (newest deferred first). Checks cut short this way end
-        as cancelled, never as failures."""
+        """Cancel what still runs and release the scope. Checks cut short this way end as cancelled, never as
+        failures."""
         self.cancel()
         self.scope.close()
 
