@@ -740,6 +740,8 @@ AUTODISCOVER_FAILED = Problem(
         "No autodiscover DNS record (autodiscover.{domain} or _autodiscover._tcp.{domain})",
         "The autodiscover virtual directory answers errors",
         "The admin's mailbox domain is not served by this organisation",
+        "An HTTP redirect pointed outside {domain} and was refused (its answer is neither authenticated nor "
+        "encrypted); if the target is genuine, enter the server manually",
     ),
     (
         dns(

@@ -207,6 +207,9 @@ class Autodiscoverer:
                 return found
         raise AutodiscoverFailed(self.steps, "All steps of the autodiscover protocol failed")
 
+    def within_domain(self, host: str) -> bool:
+        return host == self.domain or host.endswith(f".{self.domain}")
+
     def _redirect(self) -> Found | None:
         host = f"autodiscover.{self.domain}"
         address = self._resolve(host)
@@ -229,8 +232,13 @@ class Autodiscoverer:
         if status not in {"301", "302"} or not location.startswith("https://"):
             self.note(f"GET {url}: HTTP {status}, no https redirect")
             return None
+        target = (urlsplit(location).hostname or "").lower()
+        if not self.within_domain(target):
+            # An unauthenticated, unencrypted answer may not send the admin's password elsewhere (Outlook asks
+            # the user here; a verification refuses and says where it was sent).
+            self.note(f"GET {url}: redirect to {location} refused: {target} is outside {self.domain}")
+            return None
         self.note(f"GET {url}: redirect to {location}", ok=True)
-        target = urlsplit(location).hostname or ""
         address = self._resolve(target)
         return self._try(location, address) if address else None
 

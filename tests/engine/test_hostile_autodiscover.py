@@ -1,0 +1,76 @@
+"""Autodiscover's plain-HTTP redirect is unauthenticated and unencrypted: it may not send the admin's password
+to another domain. (It did: a 302 from http://autodiscover.<domain> to any https host with a trusted certificate
+received the Basic credentials.)"""
+
+from __future__ import annotations
+
+import socket
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.fakeserver import https_server, recorder, self_signed
+from workbench.lab.dns import LabDns, Zone
+from workbench.model import Secret
+from workbench.net import routes
+from workbench.net.autodiscover import Autodiscoverer, AutodiscoverFailed
+
+
+@pytest.fixture
+def redirector() -> Iterator[tuple[str, list[str]]]:
+    """A plain-HTTP listener on 127.0.0.5:80 answering every request with a redirect set by the test."""
+    target: list[str] = []
+    listener = socket.socket()
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind(("127.0.0.5", 80))
+    listener.listen()
+    listener.settimeout(0.2)
+    stop = threading.Event()
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                connection, _ = listener.accept()
+            except TimeoutError:
+                continue
+            with connection:
+                connection.recv(4096)
+                location = target[0] if target else "https://example.invalid/"
+                connection.sendall(f"HTTP/1.1 302 Found\r\nLocation: {location}\r\nContent-Length: 0\r\n\r\n".encode())
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield "127.0.0.5", target
+    finally:
+        stop.set()
+        thread.join(2)
+        listener.close()
+
+
+def test_a_redirect_to_another_domain_gets_no_credentials(tmp_path: Path, redirector: tuple[str, list[str]]) -> None:
+    address, target = redirector
+    pem, _ = self_signed(tmp_path, "attacker.other")
+    handler = recorder()
+    with https_server(pem, handler, host="127.0.0.6") as port:
+        target.append(f"https://attacker.other:{port}/autodiscover/autodiscover.svc")
+        dns = LabDns(Zone(a={"autodiscover.evil.test": address, "attacker.other": "127.0.0.6"})).start()
+        try:
+            with routes.bind(routes.RouteTable()):
+                finder = Autodiscoverer(
+                    "admin@evil.test",
+                    Secret("S3cretPW"),
+                    dns_servers=(dns.address,),
+                    ca_bundle=str(pem),  # even a certificate the client trusts does not make the redirect acceptable
+                    pin_sha256=None,
+                    timeout=3,
+                    report=lambda index, line, status: None,
+                )
+                with pytest.raises(AutodiscoverFailed):
+                    finder.discover()
+        finally:
+            dns.stop()
+    assert any("refused: attacker.other is outside evil.test" in step for step in finder.steps), finder.steps
+    assert handler.seen == []  # not even a probe
