@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import json
 import os
 import threading
 from collections.abc import Callable, Coroutine
@@ -14,7 +15,7 @@ from workbench.model import Secret
 
 from .certstore import CertificateStore
 from .changeset import Changeset
-from .errors import VaultError
+from .errors import StorageError, VaultError
 from .files import ensure_private_dir
 from .store import Store
 from .vault import VAULT_FILE, Vault, open_vault
@@ -47,6 +48,25 @@ class Home:
         self._prompt = passphrase_prompt
         self._vault: Vault | None = None
         self._vault_lock = threading.Lock()
+        self._refuse_lost_store()
+
+    def _refuse_lost_store(self) -> None:
+        """No store file but a vault holding secrets: the store was deleted or moved, not never created. Carrying
+        on would show an empty workbench and, on the next save, prune the secrets it no longer sees."""
+        if self.store.path.exists() or os.environ.get("WORKBENCH_NEW_STORE") == "1":
+            return
+        vault_file = self.path / VAULT_FILE
+        try:
+            data = json.loads(vault_file.read_bytes()) if vault_file.exists() else {}
+        except (OSError, ValueError):
+            return  # the vault reports its own damage when it is opened
+        held = [ref for ref in (*data.get("entries", {}), *data.get("refs", [])) if isinstance(ref, str)]
+        if held:
+            raise StorageError(
+                f"{self.store.path} is missing, but {vault_file} holds {len(held)} secret(s) of its connections. "
+                "Restore workbench.json from a backup; or, to start over with no connections (the vault's secrets "
+                "are then pruned), run once with WORKBENCH_NEW_STORE=1"
+            )
 
     def vault(self) -> Vault:
         """Opened on first use: listing connections never needs the vault (or its passphrase). Safe to call from

@@ -18,6 +18,7 @@ from typing import TypeVar
 from . import validate
 from .model import (
     AppRegistration,
+    CertificateCredential,
     Cloud,
     Connection,
     Credential,
@@ -311,7 +312,18 @@ def revalidate(connection: Connection, stamp: Stamp) -> Connection:
     s = connection.settings
     if isinstance(draft, M365Draft):
         assert isinstance(s, M365Settings)
-        built = draft.build(s.credential, stamp)
+        credential = s.credential
+        if isinstance(credential, CertificateCredential):  # what the form would accept, nothing else
+            try:
+                credential = CertificateCredential(
+                    thumbprint=validate.thumbprint(credential.thumbprint),
+                    sha256=validate.sha256_fingerprint(credential.sha256, field="sha256")
+                    if credential.sha256
+                    else None,
+                )
+            except FieldError as error:
+                raise DraftInvalid([error]) from None
+        built = draft.build(credential, stamp)
     else:
         assert isinstance(s, OnPremSettings)
         built = draft.build(s.password_ref, stamp)

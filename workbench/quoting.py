@@ -37,7 +37,8 @@ def _in_double(value: str) -> str:
 
 
 def _bare(value: str) -> str:
-    return value if _BARE_SAFE.fullmatch(value) else powershell_literal(value)
+    # A bare value starting with '-' would be read as a parameter name: quote it.
+    return value if _BARE_SAFE.fullmatch(value) and not value.startswith("-") else powershell_literal(value)
 
 
 def fill_powershell(template: str, values: Mapping[str, object]) -> str:

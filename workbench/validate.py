@@ -287,6 +287,7 @@ def base_url(text: str, *, field: str, label: str) -> str:
 
 
 _LOOKALIKE_SCRIPTS = ("LATIN", "CYRILLIC", "GREEK")
+_ID_LIKE = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 
 
 def connection_name(text: str) -> str:
@@ -302,6 +303,8 @@ def connection_name(text: str) -> str:
     value = _require("name", "Name", unicodedata.normalize("NFKC", text))
     if len(value) > 80:
         raise FieldError("name", "Name must be at most 80 characters")
+    if _ID_LIKE.fullmatch(value):
+        raise FieldError("name", "Name may not look like a connection id (commands take a name or an id)")
     if value.startswith("-"):
         raise FieldError("name", "Name may not start with '-' (it would read as an option on a command line)")
     if any("\ud800" <= ch <= "\udfff" for ch in value):

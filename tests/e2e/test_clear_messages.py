@@ -164,3 +164,41 @@ def test_problems_are_plain_data() -> None:
 
     filled = problems.ErrorImpersonateUserDenied.fill(account="admin@contoso.com", alias="admin", server="EXCH01")
     assert dataclasses.asdict(filled)["action"]["params"]["account"] == "admin@contoso.com"
+
+
+def test_trust_with_an_empty_value_is_bad_input_and_keeps_the_pin(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    assert add_onprem(home, "--name", "pinned", "--pin-sha256", "AB" * 32).returncode == 0
+    for option in ("--pin-sha256", "--ca-bundle"):
+        result = run_workbench(home, "connections", "trust", "pinned", option, "")
+        assert result.returncode == 2, (option, result.stderr)
+    shown = json.loads(run_workbench(home, "connections", "show", "pinned", "--json").stdout)
+    assert shown["settings"]["tls"]["pin_sha256"] == "AB" * 32
+
+
+def test_names_cannot_pose_as_ids_and_imported_credentials_are_validated() -> None:
+    from dataclasses import replace
+
+    from tests.factories import m365, stamp
+    from workbench import validate
+    from workbench.drafts import DraftInvalid, revalidate
+    from workbench.model import CertificateCredential, M365Settings
+
+    with pytest.raises(validate.FieldError, match="connection id"):
+        validate.connection_name("86163c4a-1d2e-4f5a-9b8c-0d1e2f3a4b5c")
+    connection = m365(1)
+    assert isinstance(connection.settings, M365Settings)
+    forged = replace(
+        connection,
+        settings=replace(connection.settings, credential=CertificateCredential(thumbprint="$(touch x)\nok FAKE")),
+    )
+    with pytest.raises(DraftInvalid):
+        revalidate(forged, stamp(2))
+
+
+def test_a_bare_powershell_value_starting_with_a_dash_is_quoted() -> None:
+    from workbench import quoting
+
+    assert quoting.fill_powershell("Get-ADUser {alias} -Properties X", {"alias": "-Filter"}) == (
+        "Get-ADUser '-Filter' -Properties X"
+    )

@@ -149,6 +149,8 @@ def test_the_passphrase_is_asked_on_the_loop_from_a_worker_thread(
     monkeypatch.setenv("WORKBENCH_VAULT", "passphrase")
     created = Home(tmp_path / "vaulted", passphrase=Secret("open sesame"))
     created.vault().put_many({"secret:x": Secret("value")})
+    with created.store.transaction() as txn:
+        txn.put_connection(onprem(1, password_ref="secret:x"))
 
     async def go(answer: Secret | None, wait: float) -> Any:
         loop = asyncio.get_running_loop()

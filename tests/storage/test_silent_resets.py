@@ -72,3 +72,16 @@ def test_secrets_no_connection_uses_are_pruned_once_old(tmp_path: Path, monkeypa
     assert "secret:left-behind" not in refs
     live = {ref for c in home.store.snapshot().connections for ref in c.secret_refs}
     assert live <= refs  # everything a connection uses is still there
+
+
+def test_a_deleted_store_does_not_start_over_while_the_vault_holds_secrets(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from storage import StorageError
+
+    home = _home_with_a_secret(tmp_path)
+    home.store.path.unlink()
+    with pytest.raises(StorageError, match=r"workbench\.json is missing.*WORKBENCH_NEW_STORE=1"):
+        Home(home.path)
+    monkeypatch.setenv("WORKBENCH_NEW_STORE", "1")
+    assert Home(home.path).store.snapshot().connections == ()

@@ -306,9 +306,9 @@ def run_trust(args: argparse.Namespace) -> int:
     if not isinstance(s, OnPremSettings):
         fail(f"'{connection.name}' is a Microsoft 365 connection; its trust is the cloud's (or its --ca-bundle)")
     try:
-        if args.pin_sha256:
+        if args.pin_sha256 is not None:  # an empty value is a mistake to report, not a request for the system
             tls = TlsTrust(mode=TrustMode.PINNED, pin_sha256=validate.sha256_fingerprint(args.pin_sha256))
-        elif args.ca_bundle:
+        elif args.ca_bundle is not None:
             tls = TlsTrust(mode=TrustMode.CA_BUNDLE, ca_bundle=validate.ca_bundle(args.ca_bundle))
         else:
             tls = TlsTrust()
