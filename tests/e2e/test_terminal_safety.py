@@ -57,3 +57,38 @@ def test_visible_keeps_printable_text_and_escapes_the_rest() -> None:
     assert text.visible("one\ntwo\tthree", multiline=True) == "one\ntwo\tthree"
     assert text.visible("one\ntwo") == "one\\x0atwo"
     assert text.visible("x" * 100, limit=10) == "x" * 10 + "… (90 more characters)"
+
+
+def test_outside_text_cannot_forge_lines_or_hide_characters(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    made = run_workbench(home, "certs", "generate", "--subject", "CN=x\nABCDEF  CN=Fake  RSA 4096", "--days", "30")
+    assert made.returncode == 0, made.stderr
+    listed = run_workbench(home, "certs", "list").stdout
+    assert len(listed.strip().splitlines()) == 2 and "\\x0a" in listed  # the header and one row
+    for name in ("pro\u00add", "prod\U000e0041", "a\u2028b", "\u3164x", "x\ufe0fy", "\u00ad"):
+        with pytest.raises(validate.FieldError):
+            validate.connection_name(name)
+
+
+def test_details_and_progress_lines_are_single_lines() -> None:
+    import asyncio
+
+    from workbench.checks.engine import Check, Context, Plan, Run
+    from workbench.checks.events import Finished, Outcome, Progress
+
+    async def liar(ctx: Context) -> Outcome:
+        ctx.progress("step one\nok Everything verified")
+        return Outcome.passed("server said: fine\nok FAKE LINE\x1b[2J")
+
+    async def go() -> list[object]:
+        run = Run(Plan((Check("x", "X", liar),)))
+        try:
+            return [e async for e in run.events()]
+        finally:
+            run.close()
+
+    events = asyncio.run(go())
+    progress = next(e for e in events if isinstance(e, Progress))
+    done = next(e for e in events if isinstance(e, Finished))
+    assert "\n" not in progress.message and "\n" not in done.outcome.detail and "\x1b" not in done.outcome.detail
+    assert done.outcome.detail == "server said: fine\\x0aok FAKE LINE\\x1b[2J"

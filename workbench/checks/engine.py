@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
+import dataclasses
 import functools
 import itertools
 import threading
@@ -29,6 +30,7 @@ from typing import Any, TypeVar
 
 from workbench.net import routes
 from workbench.redaction import redact
+from workbench.text import visible
 
 from .events import (
     AwaitingConfirmation,
@@ -164,8 +166,17 @@ class Context:
     def progress(
         self, message: str, done: int | None = None, total: int | None = None, step: Step | None = None
     ) -> None:
+        if step is not None:  # progress lines come from servers too: one line each, shown literally
+            step = dataclasses.replace(step, label=visible(step.label), detail=visible(step.detail))
         self._run.emit(
-            Progress(check=self._check.id, title=self._check.title, message=message, done=done, total=total, step=step)
+            Progress(
+                check=self._check.id,
+                title=self._check.title,
+                message=visible(message),
+                done=done,
+                total=total,
+                step=step,
+            )
         )
 
     async def blocking(self, call: Callable[..., T], *args: Any) -> T:
@@ -518,8 +529,6 @@ async def _settled(task: asyncio.Future[Outcome]) -> Outcome | None:
 
 
 def _stamped(event: Event, run: str, connection: str) -> Any:
-    import dataclasses
-
     return dataclasses.replace(event, run=run, connection=connection)
 
 

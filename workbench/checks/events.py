@@ -17,6 +17,7 @@ from enum import StrEnum
 from typing import Any
 
 from workbench.model import Secret
+from workbench.text import visible
 
 from .problems import Action, Problem
 
@@ -64,7 +65,10 @@ class Outcome:
         for name, value in self.facts.items():
             if not is_public(value):
                 raise TypeError(f"fact {name!r} is a {type(value).__name__}, not a plain value: keep it private")
-        return dataclasses.replace(self, private={}) if self.private else self
+        detail = visible(self.detail)  # one line, whatever a server put in it
+        if self.private or detail != self.detail:
+            return dataclasses.replace(self, detail=detail, private={})
+        return self
 
 
 class CheckFailed(Exception):

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
 from workbench import quoting
+from workbench.text import visible
 
 
 class Action(StrEnum):
@@ -106,8 +107,8 @@ class Problem:
     def fill(self, **values: object) -> Problem:
         """Complete `{placeholders}`; unknown ones stay as they are, so a fix never reads "None"."""
 
-        def render(text: str) -> str:
-            return _PLACEHOLDER.sub(lambda m: str(values.get(m.group(1)) or m.group(0)), text)
+        def render(text: str) -> str:  # prose: a value from outside stays on its line and shows what it holds
+            return _PLACEHOLDER.sub(lambda m: visible(str(values.get(m.group(1)) or m.group(0))), text)
 
         def command(fix: Fix) -> str | None:
             if fix.command is None:

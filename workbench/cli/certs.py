@@ -10,6 +10,7 @@ from storage import NotFoundError
 from workbench import certificates, validate
 from workbench.certificates import CertificateError
 from workbench.model import CertificateInfo
+from workbench.text import visible
 from workbench.validate import FieldError
 
 from .context import now, open_home
@@ -119,5 +120,5 @@ def run_remove(args: argparse.Namespace) -> int:
         fail(error.message)
     except NotFoundError as error:
         fail(str(error))
-    print(f"Removed {info.thumbprint} ({info.subject})")
+    print(f"Removed {info.thumbprint} ({visible(info.subject)})")
     return 0

@@ -24,6 +24,7 @@ from workbench.model import (
     OnPremSettings,
     PowerShellAuth,
 )
+from workbench.text import visible
 from workbench.validate import FieldError
 
 from .context import new_stamp, now, open_home
@@ -187,7 +188,7 @@ def run_show(args: argparse.Namespace) -> int:
     else:
         width = max(len(label) for label, _ in _details(connection))
         for label, value in _details(connection):
-            print(f"{label:<{width}}  {value}")
+            print(f"{label:<{width}}  {visible(value)}")
     return 0
 
 
