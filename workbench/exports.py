@@ -71,6 +71,8 @@ def parse_export(text: str, source: str, stamp: Callable[[], Stamp]) -> list[Con
         raise ImportProblem(f"{source} is not JSON: {error.msg} at line {error.lineno} column {error.colno}") from None
     except RecursionError:
         raise ImportProblem(f"{source} is nested too deeply to be a workbench export") from None
+    except ValueError as error:  # e.g. an integer beyond Python's digit limit
+        raise ImportProblem(f"{source} is not usable JSON: {str(error)[:120]}") from None
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise ImportProblem(f'{source} is not a workbench export (its "format" is not "{FORMAT}")')
     if data.get("version") != VERSION:

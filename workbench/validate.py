@@ -341,6 +341,12 @@ def ca_bundle(text: str, *, field: str = "ca_bundle") -> str:
 
     value = _require(field, "CA bundle", text)
     try:
+        value.encode("utf-8")  # a path from a non-UTF-8 file name could never be stored
+    except UnicodeEncodeError:
+        raise FieldError(
+            field, f"CA bundle {shown(value)} has a name that is not valid UTF-8; rename the file"
+        ) from None
+    try:
         path = Path(value).expanduser()
         is_file = path.is_file()
         head = b""

@@ -202,3 +202,22 @@ def test_a_bare_powershell_value_starting_with_a_dash_is_quoted() -> None:
     assert quoting.fill_powershell("Get-ADUser {alias} -Properties X", {"alias": "-Filter"}) == (
         "Get-ADUser '-Filter' -Properties X"
     )
+
+
+def test_odd_import_files_get_a_message(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    huge = tmp_path / "huge.json"
+    huge.write_text('{"format": "exchange-workbench/connections", "version": ' + "9" * 5000 + "}")
+    for path in (huge, Path("/dev/zero"), tmp_path):
+        result = run_workbench(home, "connections", "import", str(path))
+        assert result.returncode == 2, (path, result.stderr)
+        _no_traceback(result)
+    exported = tmp_path / "bom.json"
+    exported.write_bytes(b'\xef\xbb\xbf{"format": "exchange-workbench/connections", "version": 1, "connections": []}')
+    assert run_workbench(home, "connections", "import", str(exported)).returncode == 0
+
+
+def test_a_ca_bundle_name_that_is_not_utf8_is_bad_input(tmp_path: Path) -> None:
+    result = add_onprem(tmp_path / "home", "--ca-bundle", "/tmp/\udcff.pem")
+    assert result.returncode == 2 and "UTF-8" in result.stderr
+    _no_traceback(result)

@@ -339,9 +339,18 @@ def run_export(args: argparse.Namespace) -> int:
     return 0
 
 
+IMPORT_LIMIT = 100_000_000
+
+
 def run_import(args: argparse.Namespace) -> int:
     try:
-        text = args.file.read_text(encoding="utf-8")
+        if not args.file.is_file():
+            fail(f"Cannot read {args.file}: not a regular file")
+        with args.file.open("rb") as handle:
+            raw = handle.read(IMPORT_LIMIT + 1)
+        if len(raw) > IMPORT_LIMIT:
+            fail(f"{args.file} is larger than {IMPORT_LIMIT // 1_000_000} MB; an export of 10,000 connections is 5 MB")
+        text = raw.decode("utf-8-sig")  # an export saved by Notepad starts with a BOM
     except (OSError, UnicodeDecodeError) as error:
         fail(f"Cannot read {args.file}: {getattr(error, 'strerror', None) or error}")
     try:
