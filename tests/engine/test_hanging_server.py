@@ -40,3 +40,36 @@ def test_timeout_bounds_ews_and_powershell(tmp_path: Path) -> None:
         assert outcome.problem is not None and outcome.problem.code == "TIMEOUT", (check, outcome.detail)
         assert result[check].duration_ms < 12_000, (check, result[check].duration_ms)  # 3 s asked; was 25-30 s
     assert elapsed < 20, elapsed
+
+
+def test_a_server_error_is_not_mistaken_for_missing_authentication(tmp_path: Path) -> None:
+    from tests.fakeserver import Recording
+    from workbench.checks import problems
+
+    class Broken(Recording):
+        def _answer(self) -> None:
+            self.send_response(500)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        do_GET = do_POST = _answer
+
+    pem, pin = self_signed(tmp_path, "broken")
+    with https_server(pem, Broken) as port:
+        connection = OnPremDraft(
+            admin_upn="admin@fabrikam.test", discovery="manual", server=f"127.0.0.1:{port}", pin_sha256=pin
+        ).build("secret:pw", Stamp("broken", datetime.now(UTC)))
+        target = Target(connection, lambda ref: Secret("pw"), lambda thumbprint: None, timeout=3.0)
+
+        async def go() -> dict[str, Finished]:
+            verification = Verification(target)
+            try:
+                return {e.check: e async for e in verification.events() if isinstance(e, Finished)}
+            finally:
+                verification.close()
+
+        result = asyncio.run(go())
+    auth = result["onprem.auth"].outcome
+    assert auth.problem is not None and auth.problem.code == "HTTP_UNEXPECTED", auth.detail
+    assert "HTTP 500" in auth.detail
+    assert "0 days" in problems.CERT_EXPIRING.fill(days=0).title  # a zero is a value, not a missing one

@@ -237,13 +237,11 @@ async def tls(ctx: Context) -> Outcome:
     return Outcome.passed(f"trusted through {trust}; {summary}", **facts)
 
 
-def _offered(url: str, timeout: float) -> list[str]:
+def _offered(url: str, timeout: float) -> tuple[int, list[str]]:
+    """The HTTP status of an unauthenticated request, and the schemes a 401 offers."""
     answer = session().post(url, data=b"", timeout=timeout)
-    return (
-        [value.split()[0] for value in answer.raw.headers.getlist("WWW-Authenticate")]
-        if answer.status_code == 401
-        else []
-    )
+    schemes = [value.split()[0] for value in answer.raw.headers.getlist("WWW-Authenticate") if value.split()]
+    return answer.status_code, schemes if answer.status_code == 401 else []
 
 
 async def auth(ctx: Context) -> Outcome:
@@ -252,13 +250,19 @@ async def auth(ctx: Context) -> Outcome:
     ews_url: str = ctx.fact("ews_url")
     ps_url = f"https://{endpoint.netloc}/PowerShell"
     try:
-        ews_schemes = await ctx.blocking(_offered, ews_url, target.timeout)
-        ps_schemes = await ctx.blocking(_offered, ps_url, target.timeout)
+        ews_status, ews_schemes = await ctx.blocking(_offered, ews_url, target.timeout)
+        ps_status, ps_schemes = await ctx.blocking(_offered, ps_url, target.timeout)
     except Exception as error:
         mapped = network_failure(error, target, endpoint.host, endpoint.port)
         if mapped is None:
             raise
         return mapped
+    for what, url, status in (("EWS", ews_url, ews_status), ("/PowerShell", ps_url, ps_status)):
+        if status != 401:  # a server error or a proxy's page is not "no usable authentication"
+            return Outcome.failed(
+                f"{what} answered HTTP {status} instead of asking for credentials",
+                problems.HTTP_UNEXPECTED.fill(**_values(ctx, url=url, status=status)),
+            )
     detail = f"EWS offers {', '.join(ews_schemes) or 'nothing'}; PowerShell offers {', '.join(ps_schemes) or 'nothing'}"
     lowered = {s.lower() for s in ews_schemes}
     ews_auth = "NTLM" if "ntlm" in lowered else ("basic" if "basic" in lowered else None)

@@ -107,8 +107,12 @@ class Problem:
     def fill(self, **values: object) -> Problem:
         """Complete `{placeholders}`; unknown ones stay as they are, so a fix never reads "None"."""
 
+        def value_of(match: re.Match[str]) -> str:
+            value = values.get(match.group(1))
+            return match.group(0) if value is None or value == "" else str(value)
+
         def render(text: str) -> str:  # prose: a value from outside stays on its line and shows what it holds
-            return _PLACEHOLDER.sub(lambda m: visible(str(values.get(m.group(1)) or m.group(0))), text)
+            return _PLACEHOLDER.sub(lambda m: visible(value_of(m)), text)
 
         def command(fix: Fix) -> str | None:
             if fix.command is None:
@@ -636,6 +640,19 @@ AUTH_FAILED = Problem(
         powershell("Check the account", "Get-ADUser {alias} -Properties LockedOut,Enabled,PasswordExpired"),
     ),
     offer(Action.SET_SECRET),
+)
+HTTP_UNEXPECTED = Problem(
+    "HTTP_UNEXPECTED",
+    "{url} answered HTTP {status} instead of asking for credentials",
+    (
+        "The application pool behind the virtual directory is stopped or failing (HTTP 500, 503)",
+        "A reverse proxy or load balancer answers instead of Exchange",
+        "The virtual directory was removed or moved (HTTP 404)",
+    ),
+    (
+        powershell("Check the server's health", "Test-ServiceHealth {server}"),
+        powershell("Restart the application pools", "Restart-WebAppPool MSExchangeServicesAppPool"),
+    ),
 )
 EWS_NEGOTIATE_ONLY = Problem(
     "EWS_NEGOTIATE_ONLY",
