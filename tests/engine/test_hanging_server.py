@@ -13,8 +13,22 @@ from tests.fakeserver import https_server, recorder, self_signed
 from workbench.checks.events import Finished
 from workbench.checks.target import Target
 from workbench.drafts import OnPremDraft, Stamp
-from workbench.model import Secret
+from workbench.model import Connection, Secret
 from workbench.verification import Verification
+
+
+def _verify(connection: Connection) -> dict[str, Finished]:
+    """Verify with a 3 s timeout and the password "pw"; every check's result."""
+    target = Target(connection, lambda ref: Secret("pw"), lambda thumbprint: None, timeout=3.0)
+
+    async def go() -> dict[str, Finished]:
+        verification = Verification(target)
+        try:
+            return {e.check: e async for e in verification.events() if isinstance(e, Finished)}
+        finally:
+            verification.close()
+
+    return asyncio.run(go())
 
 
 def test_timeout_bounds_ews_and_powershell(tmp_path: Path) -> None:
@@ -23,17 +37,8 @@ def test_timeout_bounds_ews_and_powershell(tmp_path: Path) -> None:
         connection = OnPremDraft(
             admin_upn="admin@fabrikam.test", discovery="manual", server=f"127.0.0.1:{port}", pin_sha256=pin
         ).build("secret:pw", Stamp("hang", datetime.now(UTC)))
-        target = Target(connection, lambda ref: Secret("pw"), lambda thumbprint: None, timeout=3.0)
-
-        async def go() -> dict[str, Finished]:
-            verification = Verification(target)
-            try:
-                return {e.check: e async for e in verification.events() if isinstance(e, Finished)}
-            finally:
-                verification.close()
-
         started = time.monotonic()
-        result = asyncio.run(go())
+        result = _verify(connection)
         elapsed = time.monotonic() - started
     for check in ("onprem.ews", "onprem.powershell"):
         outcome = result[check].outcome
@@ -59,16 +64,7 @@ def test_a_server_error_is_not_mistaken_for_missing_authentication(tmp_path: Pat
         connection = OnPremDraft(
             admin_upn="admin@fabrikam.test", discovery="manual", server=f"127.0.0.1:{port}", pin_sha256=pin
         ).build("secret:pw", Stamp("broken", datetime.now(UTC)))
-        target = Target(connection, lambda ref: Secret("pw"), lambda thumbprint: None, timeout=3.0)
-
-        async def go() -> dict[str, Finished]:
-            verification = Verification(target)
-            try:
-                return {e.check: e async for e in verification.events() if isinstance(e, Finished)}
-            finally:
-                verification.close()
-
-        result = asyncio.run(go())
+        result = _verify(connection)
     auth = result["onprem.auth"].outcome
     assert auth.problem is not None and auth.problem.code == "HTTP_UNEXPECTED", auth.detail
     assert "HTTP 500" in auth.detail
