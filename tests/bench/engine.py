@@ -26,7 +26,8 @@ from pathlib import Path
 from typing import Any
 
 from tests.engine.conftest import m365_connection, onprem_connection, target
-from workbench.checks.engine import Finished, Plan, Progress, Run, Started
+from workbench.checks.engine import Plan, Run
+from workbench.checks.events import Finished, Progress, Started
 from workbench.lab import LabState
 from workbench.lab.lab import M365State, OnPremState
 from workbench.verification import plan_for

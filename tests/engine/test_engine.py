@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 
 from workbench.checks import problems
-from workbench.checks.engine import Check, Context, Finished, Outcome, Plan, Run, Started, Status, Summary
+from workbench.checks.engine import Check, Context, Plan, Run
+from workbench.checks.events import Finished, Outcome, Started, Status, Summary
 
 
 def collect(run: Run) -> list[Any]:

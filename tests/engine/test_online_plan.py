@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.engine.conftest import m365_connection, verify
-from workbench.checks.engine import Status
+from workbench.checks.events import Status
 from workbench.lab import Lab
 from workbench.model import M365Settings
 

@@ -8,7 +8,7 @@ import ssl
 from workbench.redaction import redact
 
 from . import problems
-from .engine import Outcome
+from .events import Outcome
 from .target import Target
 
 

@@ -532,24 +532,4 @@ def _stamped(event: Event, run: str, connection: str) -> Any:
     return dataclasses.replace(event, run=run, connection=connection)
 
 
-__all__ = [
-    "AwaitingConfirmation",
-    "Check",
-    "CheckFailed",
-    "Confirm",
-    "ConfirmationAnswered",
-    "ConfirmationRequest",
-    "Context",
-    "Event",
-    "Finished",
-    "Outcome",
-    "Plan",
-    "Planned",
-    "Progress",
-    "Run",
-    "RunScope",
-    "Started",
-    "Status",
-    "Summary",
-    "refuse",
-]
+__all__ = ["Check", "Confirm", "Context", "Plan", "Run", "RunScope", "refuse"]
