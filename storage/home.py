@@ -7,6 +7,7 @@ import concurrent.futures
 import json
 import os
 import threading
+import time
 from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ from .changeset import Changeset
 from .errors import StorageError, VaultError
 from .files import ensure_private_dir
 from .store import Store
-from .vault import VAULT_FILE, Vault, open_vault
+from .vault import PRUNE_AFTER, VAULT_FILE, Vault, open_vault
 
 PROMPT_WAIT = 300.0  # seconds an admin has to type the vault passphrase
 
@@ -60,7 +61,15 @@ class Home:
             data = json.loads(vault_file.read_bytes()) if vault_file.exists() else {}
         except (OSError, ValueError):
             return  # the vault reports its own damage when it is opened
-        held = [ref for ref in (*data.get("entries", {}), *data.get("refs", [])) if isinstance(ref, str)]
+        # Only secrets older than a commit ever takes count: a first commit in flight (vault first, store a moment
+        # later, maybe in another process) must not be mistaken for a lost store.
+        limit = time.time() - PRUNE_AFTER
+        entries = data.get("entries", {}) if isinstance(data.get("entries"), dict) else {}
+        held = [
+            ref
+            for ref, entry in entries.items()
+            if ref.startswith("secret:") and isinstance(entry, dict) and entry.get("at", 0) < limit
+        ]
         if held:
             raise StorageError(
                 f"{self.store.path} is missing, but {vault_file} holds {len(held)} secret(s) of its connections. "
