@@ -20,7 +20,7 @@ from tinydb.storages import Storage
 
 from . import schema
 from .errors import CorruptStoreError, SchemaTooNewError
-from .files import atomic_write, read_private
+from .files import atomic_write
 from .schema import RawData
 
 
@@ -88,11 +88,6 @@ def parse(path: Path, content: bytes | None) -> Loaded:
         version += 1
         schema.set_version(data, version)
     return Loaded(content, data, upgraded)
-
-
-def load(path: Path) -> tuple[RawData, bool]:
-    loaded = parse(path, read_private(path))
-    return loaded.data, loaded.upgraded
 
 
 def _encode(value: Any) -> str:
