@@ -20,7 +20,7 @@ from .errors import (
 )
 from .home import Home, default_home, prompt_on_loop
 from .store import Snapshot, Store
-from .vault import Backend, Vault, open_vault, probe_keyring
+from .vault import Backend, Vault, backend_of, open_vault, probe_keyring
 
 __all__ = [
     "Backend",
@@ -45,6 +45,7 @@ __all__ = [
     "Vault",
     "VaultError",
     "WrongPassphraseError",
+    "backend_of",
     "default_home",
     "open_vault",
     "probe_keyring",

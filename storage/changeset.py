@@ -127,6 +127,7 @@ class Changeset:
         self._secrets: dict[str, Secret] = {}
         self._certificates: dict[str, tuple[CertificateInfo, Secret]] = {}
         self._names: dict[str, str] | None = None
+        self._before_delete: dict[str, Connection] = {}  # what `undelete` brings back
 
     # -------------------------------------------------------------- staging
 
@@ -212,12 +213,43 @@ class Changeset:
 
     def delete(self, connection_id: str) -> None:
         exists = self._state(connection_id)
+        if exists is not None:
+            self._before_delete[connection_id] = exists
         if connection_id not in self._base:
             if self._staged.pop(connection_id, None) is None:
                 raise NotFoundError(f"No connection with id {connection_id} to delete")
         else:
             self._staged[connection_id] = None
         self._rename(exists, None)
+
+    def undelete(self, connection_id: str) -> None:
+        """Take back a deletion: the connection is as it was just before `delete`, pending edit included."""
+        restored = self._before_delete.pop(connection_id, None)
+        if restored is None or self._state(connection_id) is not None:
+            raise NotFoundError(f"No deleted connection with id {connection_id} to bring back")
+        try:
+            self._check_name(restored)
+        except NameTakenError:
+            self._before_delete[connection_id] = restored
+            raise
+        if self._base.get(connection_id) == restored:
+            del self._staged[connection_id]
+        else:
+            self._staged[connection_id] = restored
+        self._rename(None, restored)
+
+    def outside_changes(self) -> list[Change]:
+        """What another process saved since this changeset was opened: each connection whose stored
+        configuration differs from the one this changeset started from (verification results aside)."""
+        current = {c.id: c for c in self._store.snapshot().connections}
+        found = []
+        for connection_id in sorted(self._base.keys() | current.keys()):
+            before, after = self._base.get(connection_id), current.get(connection_id)
+            if configuration(before) == configuration(after):
+                continue
+            kind = ChangeKind.ADDED if before is None else ChangeKind.DELETED if after is None else ChangeKind.EDITED
+            found.append(Change(kind, before, after))
+        return found
 
     def pending(self, connection_id: str) -> ChangeKind | None:
         if connection_id not in self._staged:
@@ -247,6 +279,7 @@ class Changeset:
 
     def discard(self) -> None:
         self._names = None
+        self._before_delete.clear()
         self._staged.clear()
         self._secrets.clear()
         self._certificates.clear()

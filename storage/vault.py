@@ -33,7 +33,7 @@ from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
 from workbench.model import Secret
 
-from .errors import VaultError, WrongPassphraseError
+from .errors import StorageError, VaultError, WrongPassphraseError
 from .files import atomic_write, create_exclusive, ensure_private_dir, exclusive_lock, read_private, remove_orphans
 
 VAULT_FILE = "vault.json"
@@ -349,6 +349,16 @@ def open_vault(
     if passphrase is None and data.get("backend") == Backend.PASSPHRASE.value and prompt is not None:
         passphrase = prompt()
     return _open_existing(home, file, data, passphrase)
+
+
+def backend_of(home: Path) -> Backend | None:
+    """How the data directory keeps its secrets, read without unlocking anything (None: no vault yet, or one that
+    cannot be read; opening it says why)."""
+    try:
+        data = _VaultFile(home / VAULT_FILE).read()
+    except (StorageError, OSError):
+        return None
+    return Backend(data["backend"]) if data is not None else None
 
 
 def _create(home: Path, file: _VaultFile, passphrase: Secret | None, scrypt_n: int) -> dict[str, Any]:

@@ -93,3 +93,22 @@ def test_starting_the_cli_does_not_load_heavy_libraries(heavy: str) -> None:
     code = f"import sys, workbench.cli; workbench.cli.build_parser(); print({heavy!r} in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
     assert out.stdout.strip() == "False"
+
+
+def test_the_console_sits_on_top() -> None:
+    """`screens` may import the core, storage and textual; nothing but the CLI imports `screens`, and only
+    inside a function (so that `workbench --version` never loads Textual)."""
+
+    def allowed(name: str) -> bool:
+        return project(name) in {None, "workbench", "storage", "screens"}
+
+    assert violations("screens", allowed) == []
+    assert all(project(n) != "screens" for p in modules("storage") for n in imports_of(p))
+    top_level = []
+    for path in modules("workbench"):
+        tree = ast.parse(path.read_text())
+        for node in tree.body:
+            if isinstance(node, ast.Import | ast.ImportFrom):
+                names = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""]
+                top_level += [f"{path.name}: {n}" for n in names if n.split(".")[0] in {"screens", "textual"}]
+    assert top_level == []

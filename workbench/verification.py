@@ -21,6 +21,9 @@ if TYPE_CHECKING:
     from storage import Changeset, Home
 
 
+MAX_PARALLEL = 8  # connections verified at once by `verify --all` and the console's fleet view
+
+
 def plan_for(connection: Connection) -> Plan:
     settings = connection.settings
     return online.plan(settings) if isinstance(settings, M365Settings) else onprem.plan()

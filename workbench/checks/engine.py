@@ -444,7 +444,9 @@ class Run:
     async def events(self) -> AsyncIterator[Event]:
         started = time.monotonic()
         total = len(self._checks)
-        yield _stamped(Planned(checks=self.plan.info()), self.id, self.connection)
+        reported = {c.id for c in self._checks}  # a re-run announces only what it runs again
+        planned = tuple(info for info in self.plan.info() if info.id in reported)
+        yield _stamped(Planned(checks=planned), self.id, self.connection)
         self._schedule()
         finished_ids: set[str] = set()
         try:

@@ -6,6 +6,7 @@
     workbench info
     workbench demo
     workbench lab --state-file PATH [--scenario S[,S]]
+    workbench                  (no command: the console on your data directory)
 
 Secrets are read from standard input (`--client-secret-stdin`, `--password-stdin`) or a hidden prompt, never from
 the command line. Exit codes: 0 done, 1 it did not work (storage, vault), 2 bad input (nothing was written).
@@ -72,6 +73,15 @@ class _VisibleStream(TextIOBase):
         return self._stream.encoding
 
 
+def _console(args: argparse.Namespace) -> int:
+    """The console on the admin's own data directory."""
+    from screens import WorkbenchApp
+    from storage import default_home
+
+    WorkbenchApp(default_home()).run()
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command with everything it prints made safe for the terminal (see `_VisibleStream`)."""
     if isinstance(sys.stdout, _VisibleStream):
@@ -95,10 +105,13 @@ def _main(argv: Sequence[str] | None = None) -> int:
         return 2
     parser = build_parser()
     args = parser.parse_args(argv)
-    if not getattr(args, "handler", None):
-        parser.print_help()
-        return 0
     from storage import StorageError
+
+    if not getattr(args, "handler", None):
+        if not (sys.stdout.isatty() and sys.stdin.isatty()):
+            parser.print_help()
+            return 0
+        args.handler = _console
 
     try:
         result: int = args.handler(args)

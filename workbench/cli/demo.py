@@ -1,14 +1,18 @@
-"""`workbench demo`: the main job on the embedded lab, in the terminal.
+"""`workbench demo`: the console on the embedded lab.
 
 Starts the lab (a simulated Microsoft 365 tenant and on-premises Exchange on loopback), creates a throw-away data
-directory with sample connections — Microsoft 365 with a client secret, with a certificate, on-premises found by
-autodiscover, and one with a mistyped secret — and streams their verification. Nothing touches your own data.
+directory with sample connections — Microsoft 365 with a client secret and with a certificate, on-premises found
+by autodiscover, and two that fail on purpose (a mistyped client secret, a server certificate nobody trusts yet) —
+and opens the console on it; the lab stops when the console quits. `--home DIR` uses (and keeps) DIR instead, so a
+trainer can prepare a demo. With `--headless`, or when standard output is not a terminal, it streams the
+verification of the sample connections as text instead. Nothing touches your own data.
 """
 
 from __future__ import annotations
 
 import argparse
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -24,7 +28,9 @@ from .io import print_table
 
 
 def register(commands: Any) -> None:
-    parser = commands.add_parser("demo", help="start the lab and verify sample connections against it")
+    parser = commands.add_parser("demo", help="open the console on the embedded lab, with sample connections")
+    parser.add_argument("--home", type=Path, help="use (and keep) this data directory instead of a temporary one")
+    parser.add_argument("--headless", action="store_true", help="stream the verification as text, no console")
     parser.add_argument("--keep", action="store_true", help="keep the demo data directory and print its path")
     parser.add_argument("--mailboxes", type=int, default=250, help="mailboxes in the lab (default 250)")
     parser.set_defaults(handler=run)
@@ -37,39 +43,57 @@ def _section(title: str) -> None:
 def run(args: argparse.Namespace) -> int:
     from workbench.lab import Lab
 
-    from .verify import verify_all
-
-    folder = Path(tempfile.mkdtemp(prefix="workbench-demo-"))
+    headless = args.headless or not (sys.stdout.isatty() and sys.stdin.isatty())
+    folder = Path(tempfile.mkdtemp(prefix="workbench-demo-")) if args.home is None else None
+    path = args.home.expanduser() if args.home is not None else folder / "home"  # type: ignore[operator]
+    code = 0
     try:
         with Lab(mailboxes=max(args.mailboxes, 1), auto_approve=1.0) as lab:
-            state = lab.state
-            print("The lab is running on loopback: a Microsoft 365 tenant (Entra ID, Graph, Exchange Online EWS)")
-            print(f"and an Exchange 2019 organisation ({state.onprem.domain}, DNS at {state.onprem.dns}).")
-            print(f"Demo data directory: {folder / 'home'} (removed at the end).")
-            home = Home(folder / "home")
-            connections = _sample_connections(home, state)
-            _section("Connections")
-            print_table(
-                ["NAME", "KIND", "TARGET", "CREDENTIAL"],
-                [[c.name, c.kind.value, target_of(c), credential_of(c)] for c in connections],
-            )
-            _section("Verification (each line appears as its check finishes)")
-            options = argparse.Namespace(
-                json=False, only=None, grant_impersonation=False, timeout=10.0, sequential=True
-            )
-            code = verify_all(home, connections, options)
-            _section("Stored results")
-            print_table(
-                ["NAME", "LAST VERIFICATION"],
-                [[c.name, status_of(c)] for c in home.store.snapshot().connections],
-            )
-            print("\nOne connection fails on purpose (its secret is mistyped): see its code, cause and fixes above.")
+            home = Home(path)
+            if not home.store.snapshot().connections:
+                _sample_connections(home, lab.state)
+            elif args.home is not None:
+                print(f"Using the connections already in {path}.")
+            if headless:
+                code = _stream(home, lab.state, path)
+            else:
+                from screens import WorkbenchApp
+
+                WorkbenchApp(home, lab=True, timeout=10.0).run()
     finally:
-        if args.keep:
-            print(f"\nDemo data kept in {folder / 'home'}")
+        if folder is None or args.keep:
+            print(f"Demo data directory: {path} (kept)")
         else:
             shutil.rmtree(folder, ignore_errors=True)
     return 0 if code in (0, 1) else code
+
+
+def _stream(home: Home, state: Any, path: Path) -> int:
+    from .verify import verify_all
+
+    print("The lab is running on loopback: a Microsoft 365 tenant (Entra ID, Graph, Exchange Online EWS)")
+    print(f"and an Exchange 2019 organisation ({state.onprem.domain}, DNS at {state.onprem.dns}).")
+    print(f"Demo data directory: {path}")
+    connections = home.store.snapshot().connections
+    _section("Connections")
+    print_table(
+        ["NAME", "KIND", "TARGET", "CREDENTIAL"],
+        [[c.name, c.kind.value, target_of(c), credential_of(c)] for c in connections],
+    )
+    _section("Verification (each line appears as its check finishes)")
+    options = argparse.Namespace(json=False, only=None, grant_impersonation=False, timeout=10.0, sequential=True)
+    code = verify_all(home, list(connections), options)
+    _section("Stored results")
+    print_table(
+        ["NAME", "LAST VERIFICATION"],
+        [[c.name, status_of(c)] for c in home.store.snapshot().connections],
+    )
+    print(
+        "\nTwo connections fail on purpose: a mistyped client secret, and a server certificate that is not trusted"
+        " yet. See their codes, causes and fixes above; in the console (`workbench demo` in a terminal) the"
+        " troubleshooting panel sets the secret or pins the certificate for you."
+    )
+    return code
 
 
 def _sample_connections(home: Home, state: Any) -> list[Any]:
@@ -103,6 +127,12 @@ def _sample_connections(home: Home, state: Any) -> list[Any]:
             "Contoso (mistyped secret)",
             ClientSecretCredential(secret_ref=changes.stage_secret(Secret(m.client_secret[:-3] + "xyz"))),
         ),
+        OnPremDraft(
+            admin_upn=o.admin_upn,
+            name="Fabrikam by name (certificate not trusted yet)",
+            discovery="manual",
+            server=o.server,
+        ).build(changes.stage_secret(Secret(o.admin_password)), new_stamp()),
     ]
     for connection in built:
         changes.add(connection)

@@ -15,7 +15,6 @@ from typing import Any
 
 from .io import fail
 
-MAX_PARALLEL = 8
 SYMBOL = {"passed": "ok", "warning": "!!", "failed": "XX", "skipped": "--", "cancelled": "--"}
 
 
@@ -207,6 +206,8 @@ def verify_all(home: Any, connections: list[Any], args: argparse.Namespace) -> i
     """Verify connections concurrently (bounded), print as events come, record each summary; the exit code."""
 
     async def main() -> list[Any]:
+        from workbench.verification import MAX_PARALLEL
+
         limit = asyncio.Semaphore(MAX_PARALLEL)
         prefix = len(connections) > 1 and not getattr(args, "sequential", False)
         if getattr(args, "sequential", False):

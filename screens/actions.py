@@ -1,0 +1,209 @@
+"""What the workbench does itself about a problem, from the troubleshooting panel, after the admin confirms a
+dialog that names exactly what will happen:
+
+* grant ApplicationImpersonation — the cmdlet, the admin it is granted to and the server; on yes the check runs
+  again and the engine's confirmation is answered yes, once;
+* trust this certificate — SHA-256, subject, issuer, names, validity; on yes the pin becomes a pending change of
+  this connection and the verification starts again with it;
+* set the secret — a masked input; the new secret is staged as a pending change and verified before it is saved;
+* retry after the server's Retry-After — a countdown, then the check runs again.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Label, ProgressBar
+
+from workbench.checks.events import ConfirmationRequest
+from workbench.checks.problems import Action, ActionSpec
+from workbench.model import ClientSecretCredential, M365Settings, OnPremSettings, TlsTrust, TrustMode
+
+from .dialogs import ConfirmModal, SecretModal
+from .literal import literal, shown
+
+if TYPE_CHECKING:
+    from .verification import VerificationScreen
+
+ACTION_LABELS = {
+    Action.GRANT_IMPERSONATION: "grant ApplicationImpersonation…",
+    Action.TRUST_CERTIFICATE: "trust this certificate…",
+    Action.SET_SECRET: "set the secret…",
+    Action.RETRY_LATER: "retry after the wait…",
+}
+SUPPORTED = frozenset(ACTION_LABELS)
+MAX_WAIT = 600  # seconds: a Retry-After beyond this is shown, not waited for
+
+
+async def run_action(screen: VerificationScreen, check: str, spec: ActionSpec) -> None:
+    handler = {
+        Action.GRANT_IMPERSONATION: grant_impersonation,
+        Action.TRUST_CERTIFICATE: trust_certificate,
+        Action.SET_SECRET: set_secret,
+        Action.RETRY_LATER: retry_later,
+    }[spec.kind]
+    await handler(screen, check, dict(spec.params))
+
+
+async def grant_impersonation(screen: VerificationScreen, check: str, params: dict[str, str]) -> None:
+    app = screen.workbench
+    settings = screen.live.connection.settings
+    admin = settings.admin_upn if isinstance(settings, OnPremSettings) else "?"
+    account = params.get("account", admin)
+    server = params.get("server", "the Exchange server")
+    command = params.get("command", "New-ManagementRoleAssignment -Role ApplicationImpersonation")
+    yes = await app.ask(
+        ConfirmModal(
+            "Grant ApplicationImpersonation",
+            f"Run this cmdlet on {shown(server)} through remote PowerShell, signed in as {shown(admin)}? It lets "
+            f"{shown(account)} act as any mailbox through EWS. Exchange keeps the assignment until an admin "
+            "removes it.",
+            [("Cmdlet", command), ("Granted to", account), ("Runs as", admin), ("Server", server)],
+            yes="Grant",
+            no="Do not grant",
+        )
+    )
+    if not yes:
+        screen.notify("Nothing was granted.", markup=False)
+        return
+    answered: list[ConfirmationRequest] = []
+
+    async def confirm(request: ConfirmationRequest) -> bool:
+        # The admin said yes above, to this grant: answer the engine's question once, and only that question.
+        if answered or request.action is not Action.GRANT_IMPERSONATION:
+            return False
+        answered.append(request)
+        return True
+
+    if not screen.live.rerun(check, confirm):
+        screen.notify("The verification is still running: try again when it has finished.", severity="warning")
+
+
+async def trust_certificate(screen: VerificationScreen, check: str, params: dict[str, str]) -> None:
+    app = screen.workbench
+    connection = screen.live.connection
+    settings = connection.settings
+    fingerprint = params.get("fingerprint", "")
+    if not isinstance(settings, OnPremSettings) or not fingerprint:
+        screen.notify("There is no certificate fingerprint to pin for this check.", severity="warning")
+        return
+    row = screen.live.board[check]
+    certificate: Any = row.result.outcome.facts.get("certificate") if row.result is not None else None
+    details = [("SHA-256", fingerprint), ("Host", params.get("host", settings.server or ""))]
+    if certificate is not None:
+        details += [
+            ("Subject", str(certificate.subject)),
+            ("Issuer", str(certificate.issuer)),
+            ("Names", ", ".join(certificate.names) or "(none)"),
+            ("Valid", f"{certificate.not_before:%Y-%m-%d} to {certificate.not_after:%Y-%m-%d}"),
+            ("Self-signed", "yes" if certificate.self_signed else "no"),
+        ]
+    yes = await app.ask(
+        ConfirmModal(
+            "Trust this certificate",
+            f"Trust exactly this certificate for '{shown(connection.name)}' only, by its SHA-256 fingerprint? "
+            "Compare the fingerprint with the one on the server (Get-ExchangeCertificate | fl Thumbprint,Subject "
+            "shows SHA-1; certutil or openssl shows SHA-256). The pin is a pending change until OK in the manager.",
+            details,
+            yes="Trust",
+            no="Do not trust",
+        )
+    )
+    if not yes:
+        return
+    pinned = dataclasses.replace(
+        connection,
+        updated=app.workspace.now(),
+        settings=dataclasses.replace(settings, tls=TlsTrust(mode=TrustMode.PINNED, pin_sha256=fingerprint)),
+    )
+    app.workspace.changes.edit(pinned)
+    app.changed()
+    screen.notify("Pinned (pending until OK in Manage server connections). Verifying again.", markup=False)
+    screen.restart(pinned)
+
+
+async def set_secret(screen: VerificationScreen, check: str, params: dict[str, str]) -> None:
+    app = screen.workbench
+    connection = screen.live.connection
+    settings = connection.settings
+    what = "client secret" if isinstance(settings, M365Settings) else f"password of {shown(settings.admin_upn)}"
+    secret = await app.ask(
+        SecretModal(
+            f"Set the {what}",
+            f"The new {what} for '{shown(connection.name)}'. It is verified first and saved to the vault only on OK "
+            "in Manage server connections.",
+            placeholder="paste the Value, not the Secret ID" if isinstance(settings, M365Settings) else "",
+        )
+    )
+    if secret is None:
+        return
+    ref = app.workspace.changes.stage_secret(secret)
+    if isinstance(settings, M365Settings):
+        new_settings: M365Settings | OnPremSettings = dataclasses.replace(
+            settings, credential=ClientSecretCredential(secret_ref=ref)
+        )
+    else:
+        new_settings = dataclasses.replace(settings, password_ref=ref)
+    edited = dataclasses.replace(connection, updated=app.workspace.now(), settings=new_settings)
+    app.workspace.changes.edit(edited)
+    app.changed()
+    screen.notify("Secret staged (pending until OK). Verifying again.", markup=False)
+    screen.restart(edited)
+
+
+async def retry_later(screen: VerificationScreen, check: str, params: dict[str, str]) -> None:
+    try:
+        seconds = int(params.get("seconds", "5"))
+    except ValueError:
+        seconds = 5
+    if seconds > MAX_WAIT:
+        screen.workbench.tell("Retry later", f"The server asks to wait {seconds} s. Press r on the check after that.")
+        return
+    done = await screen.workbench.ask(Countdown(max(seconds, 1), screen.live.board[check].title))
+    if done:
+        screen.action_rerun(check)
+
+
+class Countdown(ModalScreen[bool]):
+    """Waits out the server's Retry-After, visibly; escape gives up."""
+
+    BINDINGS: ClassVar[list[Binding]] = [Binding("escape", "give_up", "Do not retry", id="countdown.cancel")]  # type: ignore[assignment]
+
+    def __init__(self, seconds: int, title: str) -> None:
+        super().__init__(classes="dialog-screen")
+        self.seconds = seconds
+        self.left = seconds
+        self._title = title
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Label("Retry after the server's wait", classes="dialog-title")
+            yield Label(literal(self._title), classes="dialog-question")
+            yield Label(self._line(), id="countdown")
+            yield ProgressBar(total=self.seconds, show_eta=False, show_percentage=False, id="countdown-bar")
+            yield Label("escape: do not retry", classes="dialog-hint")
+
+    def _line(self) -> str:
+        return f"Retrying in {self.left} s (the server asked for {self.seconds} s)"
+
+    def on_mount(self) -> None:
+        self.set_interval(1.0, self._tick)
+
+    def _tick(self) -> None:
+        self.left -= 1
+        self.query_one("#countdown-bar", ProgressBar).advance(1)
+        if self.left <= 0:
+            self.dismiss(True)
+            return
+        self.query_one("#countdown", Label).update(self._line())
+
+    def action_give_up(self) -> None:
+        self.dismiss(False)
+
+
+__all__ = ["ACTION_LABELS", "SUPPORTED", "run_action"]

@@ -1,0 +1,227 @@
+"""The console's shell: one data directory, its pending changes, the screens, the keys every screen shares.
+
+`WorkbenchApp(home=...)` takes the data directory (a `storage.Home` or a path), so tests and the demo run on
+temporary ones. Slow client libraries (msal, exchangelib, pypsrp) are imported only when a verification starts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Iterable
+from datetime import datetime, tzinfo
+from pathlib import Path
+from typing import Any, ClassVar, TypeVar
+
+from textual.app import App, SystemCommand
+from textual.binding import Binding
+from textual.screen import Screen
+
+from storage import Home, prompt_on_loop
+from workbench.checks.board import Board
+from workbench.checks.engine import Confirm, refuse
+from workbench.checks.events import Summary
+from workbench.model import Connection, Secret
+
+from .dialogs import ConfirmModal, HelpModal, MessageModal, SecretModal
+from .live import LiveVerification, Source
+from .workspace import Workspace
+
+T = TypeVar("T")
+
+
+class WorkbenchApp(App[None]):
+    TITLE = "Exchange Connection Workbench"
+    CSS_PATH = "workbench.tcss"
+    ENABLE_COMMAND_PALETTE = True
+    BINDINGS: ClassVar[list[Binding]] = [  # type: ignore[assignment]
+        Binding(
+            "ctrl+q", "quit", "Quit", id="app.quit", priority=True, tooltip="Quit (asks first when changes are pending)"
+        ),
+        Binding("question_mark", "help", "Help", id="app.help", tooltip="The keys of this screen"),
+        Binding("ctrl+c", "help_quit", "Quit?", id="app.ctrl-c", show=False, system=True),
+    ]
+
+    def __init__(
+        self,
+        home: Home | Path,
+        *,
+        now: Callable[[], datetime] | None = None,
+        lab: bool = False,
+        tz: tzinfo | None = None,
+        timeout: float = 20.0,
+        clock: Callable[[], float] = time.monotonic,
+        source_factory: Callable[[Connection, Confirm], Source] | None = None,
+    ) -> None:
+        super().__init__()
+        if isinstance(home, Path):
+            home = Home(home, passphrase_prompt=self._passphrase_from_dialog)
+        kwargs: dict[str, Any] = {"lab": lab, "tz": tz}
+        if now is not None:
+            kwargs["now"] = now
+        self.workspace = Workspace(home, **kwargs)
+        self.timeout = timeout
+        self.clock = clock  # monotonic seconds, for running times (tests freeze it)
+        self._source_factory = source_factory
+        self._lives: list[LiveVerification] = []
+        self._ui_loop: asyncio.AbstractEventLoop | None = None
+
+    def on_mount(self) -> None:
+        self._ui_loop = asyncio.get_running_loop()
+
+    # ------------------------------------------------------------------ screens
+
+    def get_default_screen(self) -> Screen[Any]:
+        from .dashboard import DashboardScreen
+
+        return DashboardScreen()
+
+    def action_manage(self) -> None:
+        from .manager import ManagerScreen
+
+        if not isinstance(self.screen, ManagerScreen):
+            self.push_screen(ManagerScreen())
+
+    def action_fleet(self) -> None:
+        from .fleet import FleetScreen
+
+        connections = self.workspace.connections()
+        if not connections:
+            self.notify("There are no connections to verify yet.", severity="warning")
+            return
+        self.push_screen(FleetScreen(connections))
+
+    def action_dashboard(self) -> None:
+        while len(self.screen_stack) > 2:
+            self.pop_screen()
+        if len(self.screen_stack) == 2 and not isinstance(self.screen, type(self.get_default_screen())):
+            self.pop_screen()
+
+    def action_pending(self) -> None:
+        from .pending import PendingModal
+
+        self.push_screen(PendingModal(self.workspace.pending_changes()))
+
+    def action_help(self) -> None:
+        """The keys of the screen in front (its own, then the console's), as their bindings describe them."""
+        screen = self.screen
+        keys: list[tuple[str, str]] = []
+        for binding in [*getattr(type(screen), "BINDINGS", []), *self.BINDINGS]:
+            if isinstance(binding, Binding) and binding.description and not binding.system:
+                keys.append((self.get_key_display(binding), binding.tooltip or binding.description))
+        keys.append(("ctrl+p", "Find any command of the console"))
+        title = getattr(screen, "TRAIL", "") or str(screen.title or self.TITLE)
+        about = getattr(screen, "HELP_TEXT", "") or ""
+        self.push_screen(HelpModal(title, about, keys))
+
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        yield SystemCommand("Dashboard", "Back to the dashboard", self.action_dashboard)
+        yield SystemCommand(
+            "Manage server connections", "The table of connections: delete, verify, OK/Cancel", self.action_manage
+        )
+        yield SystemCommand("Verify all connections", "Verify every connection at once (fleet view)", self.action_fleet)
+        yield SystemCommand(
+            "Pending changes", "What OK in the connection manager will save, field by field", self.action_pending
+        )
+        yield SystemCommand("Help", "The keys of the current screen", self.action_help)
+        yield from super().get_system_commands(screen)
+
+    async def action_quit(self) -> None:
+        pending = len(self.workspace.pending_changes())
+        if pending:
+            question = (
+                f"{pending} pending change{'s are' if pending != 1 else ' is'} not saved. Quit and discard "
+                f"{'them' if pending != 1 else 'it'}? (To keep them: No, then ctrl+s in Manage server connections.)"
+            )
+            self.push_screen(ConfirmModal("Quit", question, yes="Quit and discard", no="Stay"), self._quit_if)
+            return
+        self.exit()
+
+    def _quit_if(self, answer: bool | None) -> None:
+        if answer:
+            self.exit()
+
+    def changed(self) -> None:
+        """The workspace changed (a save, a pending change, a recorded result): every open screen redraws."""
+        for screen in self.screen_stack:
+            refresh = getattr(screen, "refresh_view", None)
+            if refresh is not None:
+                refresh()
+
+    # ------------------------------------------------------------------ verification
+
+    def verify(self, connection: Connection, confirm: Confirm = refuse, board: Board | None = None) -> LiveVerification:
+        """Start verifying `connection` as it stands in the workspace (a pending edit is verified as edited, with
+        secrets staged but not saved). The result is recorded when the run ends."""
+        if self._source_factory is not None:
+            source = self._source_factory(connection, confirm)
+        else:
+            from workbench.verification import Verification, target_for
+
+            target = target_for(self.workspace.home, connection, self.timeout, staged=self.workspace.changes)
+            source = Verification(target, confirm)
+        live = LiveVerification(
+            connection, source, on_summary=self._record, board=board if board is not None else Board(self.clock)
+        )
+        self._lives.append(live)
+        live.start()
+        return live
+
+    def forget(self, live: LiveVerification) -> None:
+        live.close()
+        if live in self._lives:
+            self._lives.remove(live)
+
+    def _record(self, live: LiveVerification, summary: Summary) -> None:
+        self.run_worker(self._record_in_thread(live.connection, summary), group="record", exit_on_error=False)
+
+    async def _record_in_thread(self, connection: Connection, summary: Summary) -> None:
+        from storage import StorageError
+
+        try:
+            await asyncio.to_thread(self.workspace.record, connection, summary)
+        except StorageError as error:
+            self.notify(f"The result was not recorded: {error}", severity="warning", markup=False)
+        self.changed()
+
+    async def on_unmount(self) -> None:
+        for live in list(self._lives):
+            live.close()
+        self._lives.clear()
+
+    # ------------------------------------------------------------------ asking
+
+    async def ask(self, screen: Screen[T]) -> T | None:
+        """Show a dialog and wait for its answer, from any task on the UI's loop (not only from a worker)."""
+        future: asyncio.Future[T | None] = asyncio.get_running_loop().create_future()
+
+        def answered(result: T | None) -> None:
+            if not future.done():
+                future.set_result(result)
+
+        self.push_screen(screen, answered)
+        return await future
+
+    def tell(self, title: str, message: str, details: Iterable[tuple[str, str]] = ()) -> None:
+        self.push_screen(MessageModal(title, message, tuple(details)))
+
+    def copy(self, text: str, what: str = "Command") -> None:
+        """Copy through OSC 52: the terminal puts it on the clipboard of the machine the admin sits at, over SSH
+        and inside tmux (with `set-clipboard on`)."""
+        self.copy_to_clipboard(text)
+        self.notify(f"{what} copied to the clipboard ({len(text)} characters).", markup=False)
+
+    def _passphrase_from_dialog(self) -> Secret:
+        """The vault passphrase, asked for in a dialog on the UI's loop while a worker thread waits."""
+
+        async def ask() -> Secret | None:
+            return await self.ask(
+                SecretModal("Vault passphrase", "The vault of this data directory is protected by a passphrase.")
+            )
+
+        loop = self._ui_loop
+        if loop is None:
+            from storage import VaultError
+
+            raise VaultError("The vault passphrase can only be asked for while the console runs")
+        return prompt_on_loop(loop, ask)()

@@ -1,0 +1,97 @@
+"""What frames every screen: the masthead (where you are, which data directory, how its secrets are kept, the
+pending changes) and the base screen class that gives each screen its help text and keys."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, ClassVar
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import Screen
+from textual.widgets import Footer, Static
+
+from .literal import shown
+
+if TYPE_CHECKING:
+    from .app import WorkbenchApp
+
+
+class Masthead(Vertical):
+    """Line 1: the product and its context (data directory · secrets · lab). Line 2: the breadcrumb, and the
+    pending changes on the right."""
+
+    DEFAULT_CSS = """
+    Masthead { height: 2; }
+    Masthead > Static { height: 1; width: 100%; }
+    """
+
+    def __init__(self, trail: str) -> None:
+        super().__init__(id="masthead")
+        self.trail = trail
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="masthead-context")
+        yield Static(id="masthead-trail")
+
+    def on_mount(self) -> None:
+        self.refresh_context()
+
+    def refresh_context(self) -> None:
+        app: WorkbenchApp = self.app  # type: ignore[assignment]
+        space = app.workspace
+        context = Text(no_wrap=True, overflow="ellipsis")
+        context.append(" Exchange Connection Workbench", style="bold")
+        if space.lab:
+            context.append(" LAB ", style="bold reverse")
+        where = f"  {{}} · secrets: {space.vault_mode}"
+        room = max(8, (self.size.width or 80) - len(context) - len(where) + 2)
+        path = shown(space.home.path)
+        if len(path) > room:
+            path = "…" + path[-(room - 1) :]
+        context.append(where.format(path), style="dim")
+        trail = Text(no_wrap=True, overflow="ellipsis")
+        trail.append(f" {self.trail}")
+        pending = len(space.pending_changes())
+        if pending:
+            note = f" {pending} pending change{'s' if pending != 1 else ''} "
+            trail.append(" " * max(1, self.size.width - len(trail) - len(note)))
+            trail.append(note, style="bold reverse")
+        self.query_one("#masthead-context", Static).update(context)
+        self.query_one("#masthead-trail", Static).update(trail)
+
+    def on_resize(self) -> None:
+        self.refresh_context()
+
+
+class WorkbenchScreen(Screen[None]):
+    """A full page of the console. Subclasses set `TRAIL` (breadcrumb) and `HELP_TEXT`, compose `body()`, and
+    implement `refresh_view()` (called when the workspace changed)."""
+
+    TRAIL: ClassVar[str] = ""
+    HELP_TEXT: ClassVar[str] = ""
+    BINDINGS: ClassVar[list[Binding]] = []  # type: ignore[assignment]
+
+    @property
+    def workbench(self) -> WorkbenchApp:
+        return self.app  # type: ignore[return-value]
+
+    def compose(self) -> ComposeResult:
+        yield Masthead(self.trail())
+        yield from self.body()
+        yield Footer()
+
+    def trail(self) -> str:
+        return self.TRAIL
+
+    def body(self) -> ComposeResult:
+        raise NotImplementedError
+
+    def refresh_view(self) -> None:
+        """Redraw from the workspace (connections, pending changes, results)."""
+        for head in self.query(Masthead):
+            head.refresh_context()
+
+    def on_screen_resume(self) -> None:
+        self.refresh_view()

@@ -1,0 +1,178 @@
+"""The dashboard: the connections with their last result, the credentials about to expire, recent results."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import datetime
+from typing import ClassVar
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Grid, Vertical
+from textual.widgets import DataTable, Static
+
+from workbench.model import CertificateCredential, ClientSecretCredential, Connection, ConnectionKind, M365Settings
+
+from .chrome import WorkbenchScreen
+from .literal import literal, shown
+from .status import checks_passed, mark, summary_mark
+
+LAST_WIDTH = 10
+WARN_DAYS = (30, 14, 7)  # a certificate is flagged !, !! and !!! as it crosses these
+
+
+def expiry_flag(days: int) -> tuple[str, str]:
+    if days < 0:
+        return "EXPIRED", "bold red"
+    level = sum(days <= limit for limit in WARN_DAYS)
+    return ("!" * level, ("yellow", "yellow", "bold red", "bold red")[level]) if level else ("", "green")
+
+
+class DashboardScreen(WorkbenchScreen):
+    TRAIL = "Dashboard"
+    HELP_TEXT = (
+        "The state of this data directory at a glance: every connection with the result of its last verification, "
+        "the certificates that expire soon, and the latest verifications (also those run from the CLI). enter "
+        "verifies the selected connection."
+    )
+    BINDINGS: ClassVar[list[Binding]] = [
+        Binding("m", "app.manage", "Manage", id="dashboard.manage", tooltip="Manage server connections"),
+        Binding("v", "app.fleet", "Verify all", id="dashboard.verify-all", tooltip="Verify every connection"),
+        Binding("enter", "verify_selected", "Verify", id="dashboard.verify", show=False),
+        Binding("ctrl+p", "app.command_palette", "Commands", id="dashboard.palette"),
+    ]
+
+    def body(self) -> ComposeResult:
+        with Grid(id="dashboard"):
+            with Vertical(id="connections-card", classes="card"):
+                yield Static(id="connections-counts")
+                table: DataTable[Text] = DataTable(id="connections", cursor_type="row", show_header=False)
+                yield table
+            with Vertical(id="side"):
+                yield Static(id="expiring", classes="card")
+                yield Static(id="recent", classes="card")
+
+    def on_mount(self) -> None:
+        self.query_one("#connections-card").border_title = "Defined server connections"
+        self.query_one("#expiring").border_title = "Credentials expiring"
+        self.query_one("#recent").border_title = "Recent verifications"
+        table = self.query_one("#connections", DataTable)
+        table.add_column("status", key="status", width=1)
+        table.add_column("name", key="name", width=self._name_width())
+        table.add_column("last", key="last", width=LAST_WIDTH)
+        self.refresh_view()
+
+    def _name_width(self) -> int:
+        card = self.query_one("#connections-card")
+        return max(12, (card.size.width or 46) - LAST_WIDTH - 10)
+
+    def on_resize(self) -> None:
+        self.call_after_refresh(self.refresh_view)
+        table = self.query_one("#connections", DataTable)
+        column = table.columns.get("name")  # type: ignore[call-overload]
+        if column is not None:
+            column.width = self._name_width()
+            self.refresh_view()
+
+    def refresh_view(self) -> None:
+        super().refresh_view()
+        space = self.workbench.workspace
+        space.refresh()
+        connections = space.connections()
+        now = space.now()
+        kinds = Counter(c.kind for c in connections)
+        counts = Text()
+        counts.append(f" Microsoft 365 {kinds[ConnectionKind.M365]}", style="bold")
+        counts.append(f"   on-premises {kinds[ConnectionKind.ONPREM]}", style="bold")
+        if not connections:
+            counts.append("\n\n No connections yet. Add them with `workbench connections add` (or import a file);")
+            counts.append("\n m opens the connection manager.")
+        self.query_one("#connections-counts", Static).update(counts)
+
+        table = self.query_one("#connections", DataTable)
+        cursor = table.cursor_row
+        table.clear()
+        for connection in connections:
+            glyph, when = summary_mark(connection.last_verification, now)
+            table.add_row(
+                glyph, literal(connection.name, self._name_width()), Text(when, style="dim"), key=connection.id
+            )
+        table.display = bool(connections)
+        if connections:
+            table.move_cursor(row=min(cursor, len(connections) - 1))
+
+        self.query_one("#expiring", Static).update(self._expiring(connections, now))
+        self.query_one("#recent", Static).update(self._recent(connections, now))
+
+    def _expiring(self, connections: list[Connection], now: datetime) -> Text:
+        space = self.workbench.workspace
+        users: dict[str, list[str]] = {}
+        secrets = 0
+        for c in connections:
+            settings = c.settings
+            if isinstance(settings, M365Settings):
+                if isinstance(settings.credential, CertificateCredential):
+                    users.setdefault(settings.credential.thumbprint, []).append(c.name)
+                elif isinstance(settings.credential, ClientSecretCredential):
+                    secrets += 1
+        text = Text(no_wrap=True, overflow="ellipsis")
+        width = self._inner_width("#expiring")
+        certificates = sorted(space.certificates(), key=lambda c: c.not_after)
+        for info in certificates:
+            days = info.days_left(now)
+            flag, style = expiry_flag(days)
+            who = users.get(info.thumbprint, [])
+            label = shown(who[0] if who else info.subject, width - 12) + (f" +{len(who) - 1}" if len(who) > 1 else "")
+            text.append(f" {label:<{width - 11}}", style="bold" if who else "")
+            text.append(f"{days:>4} d " if days >= 0 else "       ")
+            text.append(f"{flag}\n", style=style)
+        missing = sorted(set(users) - {c.thumbprint for c in certificates})
+        for thumbprint in missing:
+            text.append(f" {shown(users[thumbprint][0], width - 12):<{width - 11}}", style="bold")
+            text.append("key missing\n", style="bold red")
+        if secrets:
+            text.append(f" {secrets} client secret{'s' if secrets != 1 else ''}: expiry in Entra\n", style="dim")
+        if not text:
+            text.append(" No certificates or secrets to watch.", style="dim")
+        text.rstrip()
+        return text
+
+    def _inner_width(self, selector: str) -> int:
+        return max(24, self.query_one(selector).content_size.width or 28)
+
+    def _recent(self, connections: list[Connection], now: datetime) -> Text:
+        done = sorted(
+            ((c, c.last_verification) for c in connections if c.last_verification is not None),
+            key=lambda pair: pair[1].at,
+            reverse=True,
+        )
+        text = Text(no_wrap=True, overflow="ellipsis")
+        name_width = self._inner_width("#recent") - 16
+        for c, summary in done[:20]:
+            local = self.workbench.workspace.local(summary.at)
+            text.append(f" {local:%H:%M} " if (now - summary.at).days < 1 else f" {local:%d %b} ", style="dim")
+            text.append(f"{shown(c.name, name_width):<{name_width + 1}}")
+            text.append_text(mark(summary.status.value))
+            text.append(f" {checks_passed(summary)}\n")
+        if not text:
+            text.append(" Nothing verified yet: v verifies every connection.", style="dim")
+        text.rstrip()
+        return text
+
+    @on(DataTable.RowSelected, "#connections")
+    def _selected(self, event: DataTable.RowSelected) -> None:
+        self.action_verify_selected()
+
+    def action_verify_selected(self) -> None:
+        from .verification import VerificationScreen
+
+        table = self.query_one("#connections", DataTable)
+        if not table.row_count:
+            return
+        key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        if key is None:
+            return
+        connection = self.workbench.workspace.connection(key)
+        self.app.push_screen(VerificationScreen.start(self.workbench, connection))

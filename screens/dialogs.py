@@ -1,0 +1,162 @@
+"""Small centred dialogs: a confirmation that names exactly what will happen (the safe answer is the default), a
+masked secret prompt, a message, and the keys of the screen below.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import ClassVar
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Button, DataTable, Input, Label, Static
+
+from workbench.model import Secret
+
+from .literal import literal, paragraph
+
+Detail = tuple[str, str]  # label, value (from outside: shown literally)
+
+
+def details_table(details: Iterable[Detail]) -> Text:
+    text = Text()
+    for index, (label, value) in enumerate(details):
+        if index:
+            text.append("\n")
+        text.append(f"{label}: ", style="bold")
+        text.append_text(paragraph(value))
+    return text
+
+
+class ConfirmModal(ModalScreen[bool]):
+    """Yes or no to one stated action. `n` and `escape` answer no, `y` answers yes; focus starts on No."""
+
+    BINDINGS: ClassVar[list[Binding]] = [  # type: ignore[assignment]
+        Binding("y", "answer(True)", "Yes", id="confirm.yes"),
+        Binding("n,escape", "answer(False)", "No", id="confirm.no"),
+    ]
+
+    def __init__(
+        self, title: str, question: str, details: Sequence[Detail] = (), *, yes: str = "Yes", no: str = "No"
+    ) -> None:
+        super().__init__(classes="dialog-screen")
+        self._title, self._question, self._details = title, question, details
+        self._yes, self._no = yes, no
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Label(literal(self._title), classes="dialog-title")
+            yield Static(paragraph(self._question), classes="dialog-question")
+            if self._details:
+                with VerticalScroll(classes="dialog-details"):
+                    yield Static(details_table(self._details))
+            with Horizontal(classes="dialog-buttons"):
+                yield Button(f"{self._yes} (y)", id="yes", variant="warning")
+                yield Button(f"{self._no} (n)", id="no", variant="primary")
+
+    def on_mount(self) -> None:
+        self.query_one("#no", Button).focus()
+
+    @on(Button.Pressed)
+    def _pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(event.button.id == "yes")
+
+    def action_answer(self, answer: bool) -> None:
+        self.dismiss(answer)
+
+
+class SecretModal(ModalScreen[Secret | None]):
+    """A masked input. The value leaves only as a `Secret`; nothing of it is logged or echoed."""
+
+    BINDINGS: ClassVar[list[Binding]] = [  # type: ignore[assignment]
+        Binding("escape", "cancel", "Cancel", id="secret.cancel"),
+    ]
+
+    def __init__(self, title: str, prompt: str, details: Sequence[Detail] = (), *, placeholder: str = "") -> None:
+        super().__init__(classes="dialog-screen")
+        self._title, self._prompt, self._details, self._placeholder = title, prompt, details, placeholder
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Label(literal(self._title), classes="dialog-title")
+            yield Static(paragraph(self._prompt), classes="dialog-question")
+            if self._details:
+                yield Static(details_table(self._details), classes="dialog-details")
+            yield Input(password=True, placeholder=self._placeholder, id="secret", max_length=4096)
+            yield Label("", id="secret-error", classes="field-error")
+            with Horizontal(classes="dialog-buttons"):
+                yield Button("OK (enter)", id="ok", variant="primary")
+                yield Button("Cancel (esc)", id="cancel")
+
+    def on_mount(self) -> None:
+        self.query_one("#secret", Input).focus()
+
+    @on(Input.Submitted)
+    @on(Button.Pressed, "#ok")
+    def _submit(self) -> None:
+        value = self.query_one("#secret", Input).value
+        if not value.strip():
+            self.query_one("#secret-error", Label).update("Enter a value, or press escape to cancel.")
+            return
+        self.dismiss(Secret(value))
+
+    @on(Button.Pressed, "#cancel")
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class MessageModal(ModalScreen[None]):
+    """Something the admin must read (a refused save, a storage error), closed with enter or escape."""
+
+    BINDINGS: ClassVar[list[Binding]] = [  # type: ignore[assignment]
+        Binding("escape,enter", "close", "Close", id="message.close"),
+    ]
+
+    def __init__(self, title: str, message: str, details: Sequence[Detail] = ()) -> None:
+        super().__init__(classes="dialog-screen")
+        self._title, self._message, self._details = title, message, details
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Label(literal(self._title), classes="dialog-title")
+            with VerticalScroll(classes="dialog-details"):
+                yield Static(paragraph(self._message))
+                if self._details:
+                    yield Static(details_table(self._details))
+            with Horizontal(classes="dialog-buttons"):
+                yield Button("Close", id="close", variant="primary")
+
+    @on(Button.Pressed)
+    def action_close(self) -> None:
+        self.dismiss(None)
+
+
+class HelpModal(ModalScreen[None]):
+    """The keys of the screen below, as its bindings describe them, and what the screen is for."""
+
+    BINDINGS: ClassVar[list[Binding]] = [  # type: ignore[assignment]
+        Binding("escape,question_mark,q", "close", "Close", id="help.close"),
+    ]
+
+    def __init__(self, title: str, about: str, keys: Sequence[tuple[str, str]]) -> None:
+        super().__init__(classes="dialog-screen")
+        self._title, self._about, self._keys = title, about, keys
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog help"):
+            yield Label(f"Help · {self._title}", classes="dialog-title")
+            yield Static(self._about, classes="dialog-question", markup=False)
+            table: DataTable[str] = DataTable(id="help-keys", cursor_type="row", zebra_stripes=True)
+            table.add_columns("Key", "Does")
+            for key, description in self._keys:
+                table.add_row(key, description)
+            yield table
+            yield Label("escape closes · ctrl+p finds any command", classes="dialog-hint")
+
+    @on(Button.Pressed)
+    def action_close(self) -> None:
+        self.dismiss(None)

@@ -1,0 +1,30 @@
+"""Text from users, files and servers on screen: never markup, never a control sequence, never a wall.
+
+Every label, cell and notification that shows a connection name, a UPN, a server name, an error text or a
+certificate field goes through `literal()`: the result is a `rich.text.Text` (which Textual never parses as
+markup) of the `workbench.text.visible` form of the value, cut to a length that fits where it is shown.
+"""
+
+from __future__ import annotations
+
+from rich.text import Text
+
+from workbench.text import visible
+
+
+def shown(value: object, limit: int | None = None) -> str:
+    """The value as one safe line: escapes for control and invisible characters, cut with an ellipsis."""
+    text = visible(str(value))
+    if limit is not None and len(text) > limit:
+        return text[: max(limit - 1, 0)] + "…"
+    return text
+
+
+def literal(value: object, limit: int | None = None, style: str = "") -> Text:
+    """`shown(value)` as a Text: Textual draws it as it is."""
+    return Text(shown(value, limit), style=style, no_wrap=limit is not None, overflow="ellipsis")
+
+
+def paragraph(value: object, style: str = "") -> Text:
+    """A multi-line text from outside (a raw error, a command) laid out as it is, wrapped by the widget."""
+    return Text(visible(str(value), multiline=True), style=style)

@@ -1,0 +1,276 @@
+"""Manage server connections: the table, pending changes marked, OK commits them all in one write, Cancel
+discards them. Nothing reaches the disk before OK."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal
+from textual.widgets import Button, DataTable, Input, Static
+
+from storage import BusyError, ChangeKind, ConflictError, NameTakenError, StorageError
+from workbench.describe import location_of
+from workbench.model import CertificateCredential, Connection, ConnectionKind, M365Settings, PowerShellAuth
+
+from .chrome import WorkbenchScreen
+from .dialogs import ConfirmModal
+from .literal import literal, shown
+from .status import summary_mark
+
+MARKERS = {
+    ChangeKind.ADDED: ("A", "bold green"),
+    ChangeKind.EDITED: ("E", "bold yellow"),
+    ChangeKind.DELETED: ("D", "bold red"),
+}
+
+
+COLUMNS = (
+    (" ", "mark"),
+    ("St", "status"),
+    ("Name", "name"),
+    ("Kind", "kind"),
+    ("Location", "location"),
+    ("Auth", "auth"),
+    ("Last verified", "last"),
+    ("Tenant or server", "target"),
+)
+
+
+def auth_of(connection: Connection) -> str:
+    """The authentication in a few characters: "secret", "cert 7CCC…", "NTLM" or "Basic"."""
+    settings = connection.settings
+    if isinstance(settings, M365Settings):
+        if isinstance(settings.credential, CertificateCredential):
+            return f"cert {settings.credential.thumbprint[:4]}…"
+        return "secret" if settings.credential.secret_ref else "secret ✘"
+    return "Basic" if settings.powershell_auth is PowerShellAuth.BASIC else "NTLM"
+
+
+def tenant_or_server(connection: Connection) -> str:
+    settings = connection.settings
+    if isinstance(settings, M365Settings):
+        return settings.tenant_id
+    return settings.server or f"autodiscover {settings.admin_upn.rpartition('@')[2]}"
+
+
+class ManagerScreen(WorkbenchScreen):
+    TRAIL = "Dashboard › Manage server connections"
+    HELP_TEXT = (
+        "Every connection of this data directory. Changes are pending until OK (ctrl+s) saves them all in one "
+        "write; Cancel (escape) discards them. delete marks the selected connection for deletion and delete again "
+        "takes the mark away. Pending rows are marked A (added), E (edited) or D (deleted). v verifies the "
+        "selected connection as it stands, pending changes included."
+    )
+    BINDINGS: ClassVar[list[Binding]] = [
+        Binding(
+            "delete", "toggle_delete", "Delete/undo", id="manager.delete", tooltip="Mark for deletion (again: undo)"
+        ),
+        Binding("v", "verify", "Verify", id="manager.verify", tooltip="Verify the selected connection"),
+        Binding("p", "app.pending", "Pending", id="manager.pending", tooltip="The pending changes, field by field"),
+        Binding("slash", "filter", "Filter", id="manager.filter", tooltip="Filter the table by name, kind or server"),
+        Binding("ctrl+s", "ok", "OK (save)", id="manager.ok", priority=True, tooltip="Save every pending change"),
+        Binding("escape", "cancel", "Cancel", id="manager.cancel", tooltip="Discard pending changes and go back"),
+    ]
+
+    def body(self) -> ComposeResult:
+        yield Input(placeholder="filter: name, kind, server or tenant (escape clears)", id="filter", classes="hidden")
+        table: DataTable[Text] = DataTable(id="manager", cursor_type="row", zebra_stripes=True)
+        yield table
+        with Horizontal(id="manager-buttons", classes="button-row"):
+            yield Static(id="manager-status")
+            yield Button("OK  ctrl+s", id="ok", variant="primary")
+            yield Button("Cancel  esc", id="cancel")
+
+    def on_mount(self) -> None:
+        table = self.query_one("#manager", DataTable)
+        for label, key in COLUMNS:
+            table.add_column(label, key=key)
+        self.refresh_view()
+        table.focus()
+
+    # ------------------------------------------------------------------ drawing
+
+    def refresh_view(self) -> None:
+        super().refresh_view()
+        space = self.workbench.workspace
+        space.refresh()
+        needle = self.query_one("#filter", Input).value.strip().casefold()
+        table = self.query_one("#manager", DataTable)
+        selected = self._selected_id()
+        table.clear()
+        now = space.now()
+        shown_rows = 0
+        rows = space.connections() + space.deleted()
+        for connection in sorted(rows, key=lambda c: c.name.casefold()):
+            cells = self._cells(connection, now)
+            if needle and not any(needle in cell.plain.casefold() for cell in cells[2:]):
+                continue
+            table.add_row(*cells, key=connection.id)
+            shown_rows += 1
+        if selected is not None and selected in table.rows:
+            table.move_cursor(row=table.get_row_index(selected))
+        pending = len(space.pending_changes())
+        status = Text()
+        status.append(f" {shown_rows} of {len(rows)} connection{'s' if len(rows) != 1 else ''}")
+        if pending:
+            status.append(f" · {pending} pending: p shows them", style="bold")
+        else:
+            status.append(" · no pending changes", style="dim")
+        self.query_one("#manager-status", Static).update(status)
+
+    def _cells(self, connection: Connection, now: object) -> list[Text]:
+        space = self.workbench.workspace
+        pending = space.pending(connection.id)
+        marker, marker_style = MARKERS.get(pending, (" ", "")) if pending else (" ", "")
+        style = "strike dim" if pending is ChangeKind.DELETED else ""
+        glyph, when = summary_mark(connection.last_verification, space.now())
+        kind = "M365" if connection.kind is ConnectionKind.M365 else "onprem"
+        return [
+            Text(marker, style=marker_style),
+            glyph,
+            literal(connection.name, 24, style),
+            Text(kind, style=style),
+            literal(location_of(connection), 14, style),
+            Text(auth_of(connection), style=style),
+            Text(when, style=style or "dim"),
+            literal(tenant_or_server(connection), 38, style),
+        ]
+
+    def _selected_id(self) -> str | None:
+        table = self.query_one("#manager", DataTable)
+        if not table.row_count:
+            return None
+        return table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+
+    # ------------------------------------------------------------------ keys
+
+    def action_toggle_delete(self) -> None:
+        selected = self._selected_id()
+        if selected is None:
+            return
+        space = self.workbench.workspace
+        if space.pending(selected) is ChangeKind.DELETED:
+            self._undelete(selected)
+        else:
+            space.changes.delete(selected)
+        self.workbench.changed()
+
+    def _undelete(self, connection_id: str) -> None:
+        """Take the deletion mark away: the connection is back as it was before `delete` (with any pending edit)."""
+        try:
+            self.workbench.workspace.changes.undelete(connection_id)
+        except NameTakenError as error:
+            self.workbench.tell("Cannot undo the deletion", str(error))
+
+    def action_verify(self) -> None:
+        from .verification import VerificationScreen
+
+        selected = self._selected_id()
+        if selected is None:
+            return
+        space = self.workbench.workspace
+        if space.pending(selected) is ChangeKind.DELETED:
+            self.notify("This connection is marked for deletion; press delete to undo first.", severity="warning")
+            return
+        self.app.push_screen(VerificationScreen.start(self.workbench, space.connection(selected)))
+
+    def action_filter(self) -> None:
+        box = self.query_one("#filter", Input)
+        box.remove_class("hidden")
+        box.focus()
+
+    @on(Input.Changed, "#filter")
+    def _filtered(self) -> None:
+        self.refresh_view()
+
+    @on(Input.Submitted, "#filter")
+    def _filter_done(self) -> None:
+        self.query_one("#manager", DataTable).focus()
+
+    # A dialog's answer is delivered through this screen's message queue, so whatever waits for one runs in a
+    # worker, never in the key's own handler (which would hold the queue while it waits).
+
+    @on(Button.Pressed, "#ok")
+    def action_ok(self) -> None:
+        self.run_worker(self._commit(), exclusive=True, group="commit")
+
+    @on(Button.Pressed, "#cancel")
+    def action_cancel(self) -> None:
+        self.run_worker(self._cancel(), exclusive=True, group="commit")
+
+    async def _commit(self) -> None:
+        """Commit every pending change in one write; a refusal is explained and loses nothing."""
+        import asyncio
+
+        space = self.workbench.workspace
+        if not space.dirty:
+            self.dismiss()
+            return
+        try:
+            result = await asyncio.to_thread(space.changes.commit)
+        except ConflictError as error:
+            await self._conflict(str(error))
+            return
+        except NameTakenError as error:
+            self.workbench.tell("Nothing was saved", f"{error} Rename one of them, then press OK again.")
+            return
+        except BusyError as error:
+            self.workbench.tell("Nothing was saved", f"{error} Try OK again in a moment.")
+            return
+        except StorageError as error:
+            self.workbench.tell("Nothing was saved", str(error))
+            return
+        parts = [
+            f"{n} {what}"
+            for n, what in ((result.added, "added"), (result.edited, "edited"), (result.deleted, "deleted"))
+            if n
+        ]
+        self.notify("Saved: " + ", ".join(parts) + ".", markup=False)
+        self.workbench.changed()
+        self.dismiss()
+
+    async def _conflict(self, message: str) -> None:
+        space = self.workbench.workspace
+        details = []
+        for change in space.changes.outside_changes():
+            fields = ", ".join(f.path for f in change.fields()) or "(no configuration field)"
+            what = {ChangeKind.ADDED: "added", ChangeKind.EDITED: "changed", ChangeKind.DELETED: "deleted"}[change.kind]
+            details.append((shown(change.connection.name, 40), f"{what} elsewhere: {fields}"))
+        question = (
+            f"{message}\n\nReload shows the store as it is now and drops your {len(space.pending_changes())} "
+            "pending change(s). Keep keeps them here (nothing is lost) so that you can review them first."
+        )
+        reload = await self.workbench.ask(
+            ConfirmModal("Another session changed the store", question, details, yes="Reload", no="Keep my changes")
+        )
+        if reload:
+            space.reload()
+            self.workbench.changed()
+
+    async def _cancel(self) -> None:
+        box = self.query_one("#filter", Input)
+        if self.focused is box or box.value:
+            box.value = ""
+            box.add_class("hidden")
+            self.query_one("#manager", DataTable).focus()
+            return
+        space = self.workbench.workspace
+        pending = len(space.pending_changes())
+        if pending:
+            answer = await self.workbench.ask(
+                ConfirmModal(
+                    "Cancel",
+                    f"Discard {pending} pending change{'s' if pending != 1 else ''}? Nothing of them has been saved.",
+                    yes="Discard",
+                    no="Keep editing",
+                )
+            )
+            if not answer:
+                return
+            space.changes.discard()
+        self.workbench.changed()
+        self.dismiss()

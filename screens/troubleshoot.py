@@ -1,0 +1,203 @@
+"""The troubleshooting panel of one check: the problem's code and title, what happened (with the library's
+redacted words, folded), the likely causes, the numbered fixes with their exact commands — one selected at a time,
+shown selectable and copied with `c` — and the action the workbench can take itself, after a confirmation."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Collapsible, Label, OptionList, Static, TextArea
+from textual.widgets.option_list import Option
+
+from workbench.checks.problems import Fix, FixKind, Problem
+from workbench.cli.fixes import workbench_command
+
+from .actions import ACTION_LABELS, SUPPORTED
+from .literal import literal, paragraph, shown
+from .status import duration, mark
+
+if TYPE_CHECKING:
+    from .verification import VerificationScreen
+
+KIND_LABELS = {
+    FixKind.POWERSHELL: "PowerShell",
+    FixKind.PORTAL: "Portal",
+    FixKind.GRAPH: "Graph",
+    FixKind.SHELL: "Shell",
+    FixKind.DNS: "DNS",
+    FixKind.WORKBENCH: "Workbench",
+    FixKind.ADVICE: "",
+}
+
+
+def fix_command(fix: Fix, connection: str, problem: Problem) -> str | None:
+    """What `c` copies for a fix: its own command, or for an operation of the workbench the CLI line that does
+    the same (for scripts and other machines)."""
+    if fix.kind is FixKind.WORKBENCH and fix.action is not None:
+        return workbench_command(fix.action, connection, problem)
+    return fix.command
+
+
+def fix_option(number: int, fix: Fix, problem: Problem) -> Text:
+    text = Text()
+    text.append(f"{number} ", style="bold")
+    kind = KIND_LABELS[fix.kind]
+    if kind:
+        text.append(f"[{kind}] ", style="cyan")
+    text.append_text(paragraph(fix.text))
+    if fix.kind is FixKind.WORKBENCH and fix.action in SUPPORTED and problem.action is not None:
+        text.append(f"  — a: {ACTION_LABELS[fix.action]}", style="bold yellow")
+    return text
+
+
+class TroubleshootModal(ModalScreen[None]):
+    BINDINGS: ClassVar[list[Binding]] = [  # type: ignore[assignment]
+        Binding(
+            "c", "copy", "Copy command", id="troubleshoot.copy", tooltip="Copy the selected fix's command (OSC 52)"
+        ),
+        Binding("a", "act", "Act", id="troubleshoot.act", tooltip="Let the workbench do the fix, after you confirm"),
+        Binding("r", "rerun", "Re-run", id="troubleshoot.rerun", tooltip="Re-run this check and what depends on it"),
+        Binding("escape", "close", "Close", id="troubleshoot.close"),
+    ]
+
+    def __init__(self, owner: VerificationScreen, check: str) -> None:
+        super().__init__(classes="dialog-screen")
+        self.owner = owner
+        self.check = check
+        row = owner.live.board[check]
+        self.row = row
+        self.problem: Problem | None = row.result.outcome.problem if row.result is not None else None
+
+    @property
+    def connection_name(self) -> str:
+        return self.owner.live.connection.name
+
+    def compose(self) -> ComposeResult:
+        row, problem = self.row, self.problem
+        outcome = row.result.outcome if row.result is not None else None
+        title = Text()
+        if problem is not None:
+            title.append(f"{shown(problem.code, 40)} · ", style="bold")
+            title.append_text(literal(problem.title, 120))
+        else:
+            title.append_text(literal(row.title, 60))
+            title.append(" · ")
+            title.append_text(mark(row.status.value if row.status else "running", word=True))
+        with Vertical(classes="dialog panel", id="troubleshoot"):
+            yield Label(title, classes="dialog-title")
+            with VerticalScroll(id="troubleshoot-body"):
+                happened = Text()
+                happened.append("Check  ", style="bold")
+                happened.append_text(literal(row.title))
+                if row.result is not None:
+                    happened.append(f"  ({duration(row.result.duration_ms)})", style="dim")
+                happened.append("\nWhat happened  ", style="bold")
+                happened.append_text(paragraph(outcome.detail if outcome else row.detail or "still running"))
+                yield Static(happened, id="what-happened")
+                if outcome is not None and outcome.raw_error:
+                    with Collapsible(title="Raw error (redacted)", collapsed=True, id="raw-error"):
+                        yield Static(paragraph(outcome.raw_error))
+                if problem is not None:
+                    if problem.causes:
+                        causes = Text("Likely causes\n", style="bold")
+                        for cause in problem.causes:
+                            causes.append("  • ")
+                            causes.append_text(paragraph(cause))
+                            causes.append("\n")
+                        causes.rstrip()
+                        yield Static(causes, id="causes")
+                    yield Label("Fixes (↑↓ choose · the command below is selectable · c copies it)", classes="section")
+                    yield OptionList(
+                        *[Option(fix_option(i, fix, problem), id=str(i)) for i, fix in enumerate(problem.fixes, 1)],
+                        id="fixes",
+                    )
+                    yield TextArea(
+                        "", read_only=True, id="fix-command", soft_wrap=True, show_cursor=False, compact=True
+                    )
+            yield Label(self._hint(), classes="dialog-hint")
+
+    def _hint(self) -> Text:
+        hint = Text(" ")
+        action = self.action_spec
+        if action is not None:
+            hint.append(f"a {ACTION_LABELS[action.kind]}   ", style="bold yellow")
+        hint.append("c copy   r re-run   esc close")
+        return hint
+
+    @property
+    def action_spec(self) -> Any:
+        problem = self.problem
+        if problem is None or problem.action is None or problem.action.kind not in SUPPORTED:
+            return None
+        if self.row.status is None or self.row.status is self.row.status.PASSED:
+            return None
+        return problem.action
+
+    def on_mount(self) -> None:
+        fixes = self.query("#fixes")
+        if fixes:
+            option_list = self.query_one("#fixes", OptionList)
+            option_list.highlighted = 0
+            option_list.focus()
+            self._show_command(0)
+
+    @on(OptionList.OptionHighlighted, "#fixes")
+    def _highlighted(self, event: OptionList.OptionHighlighted) -> None:
+        self._show_command(event.option_index)
+
+    def _selected_fix(self) -> Fix | None:
+        if self.problem is None or not self.problem.fixes:
+            return None
+        index = self.query_one("#fixes", OptionList).highlighted or 0
+        return self.problem.fixes[index]
+
+    def _show_command(self, index: int) -> None:
+        if self.problem is None or not self.problem.fixes:
+            return
+        fix = self.problem.fixes[index]
+        command = fix_command(fix, self.connection_name, self.problem)
+        box = self.query_one("#fix-command", TextArea)
+        box.text = command if command is not None else "(advice: no command to run)"
+        box.display = True
+
+    def action_copy(self) -> None:
+        fix = self._selected_fix()
+        if fix is None or self.problem is None:
+            self.notify("There is no command to copy here.", severity="warning")
+            return
+        command = fix_command(fix, self.connection_name, self.problem)
+        if command is None:
+            self.notify("This fix is advice: there is no command to copy.", severity="warning")
+            return
+        self.owner.workbench.copy(command)
+
+    @on(OptionList.OptionSelected, "#fixes")
+    def _chosen(self, event: OptionList.OptionSelected) -> None:
+        fix = self._selected_fix()
+        if fix is not None and fix.kind is FixKind.WORKBENCH and self.action_spec is not None:
+            self.action_act()
+        else:
+            self.action_copy()
+
+    def action_act(self) -> None:
+        from .actions import run_action
+
+        spec = self.action_spec
+        if spec is None:
+            self.notify("The workbench has no action of its own for this problem: use the fixes.", severity="warning")
+            return
+        self.dismiss(None)
+        self.owner.run_worker(run_action(self.owner, self.check, spec), group="action", exclusive=True)
+
+    def action_rerun(self) -> None:
+        self.dismiss(None)
+        self.owner.action_rerun(self.check)
+
+    def action_close(self) -> None:
+        self.dismiss(None)

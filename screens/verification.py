@@ -1,0 +1,307 @@
+"""The verification view: every check of the plan from the start, streaming in place; and its screen, from
+which each check is troubleshot, acted on and re-run.
+
+`VerificationView` is the widget (the wizard's Configuration step embeds it); it repaints from the run's board on
+a timer, so a check reporting progress thousands of times a second costs one repaint per tick and keys keep
+answering. `VerificationScreen` adds the keys: enter troubleshoots, r re-runs the selected check (and what
+depends on it), R re-runs everything, escape cancels a running verification at once and, once stopped, goes back.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, ClassVar
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.widget import Widget
+from textual.widgets import DataTable, Static
+
+from workbench.checks.board import Board, Row
+from workbench.checks.events import Status, StepStatus
+from workbench.model import Connection
+
+from .chrome import WorkbenchScreen
+from .literal import literal, shown
+from .live import LiveVerification
+from .status import duration, mark, row_mark
+
+if TYPE_CHECKING:
+    from .app import WorkbenchApp
+
+TICK = 0.1  # seconds between repaints while a verification runs
+STEP_MARKS = {
+    StepStatus.OK: "passed",
+    StepStatus.FAILED: "failed",
+    StepStatus.RUNNING: "running",
+    StepStatus.INFO: "waiting",
+}
+CHECK_WIDTH, STATUS_WIDTH, TIME_WIDTH = 28, 10, 7
+
+
+def row_detail(board: Board, row: Row) -> str:
+    if row.status is Status.SKIPPED:
+        waited = board.waited_on(row.id)
+        if waited:
+            return "waits on " + ", ".join(f"{r.title} ({r.status.value if r.status else '?'})" for r in waited)
+    return row.detail
+
+
+class VerificationView(Widget):
+    """A live table of one verification's checks (and their sub-steps)."""
+
+    DEFAULT_CSS = """
+    VerificationView { height: 1fr; }
+    VerificationView > #verification-head { height: 1; }
+    VerificationView > DataTable { height: 1fr; }
+    """
+
+    def __init__(
+        self, live: LiveVerification, *, clock: Callable[[], float] | None = None, id: str | None = None
+    ) -> None:
+        super().__init__(id=id)
+        self.live = live
+        self._given_clock = clock
+        self._keys: list[str] = []
+        self._frame = 0
+        self._was_running = True
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="verification-head")
+        table: DataTable[Text] = DataTable(id="checks", cursor_type="row")
+        yield table
+
+    def on_mount(self) -> None:
+        table = self.query_one("#checks", DataTable)
+        table.add_column("Check", key="check", width=CHECK_WIDTH)
+        table.add_column("Status", key="status", width=STATUS_WIDTH)
+        table.add_column("Time", key="time", width=TIME_WIDTH)
+        table.add_column("Detail", key="detail", width=self._detail_width())
+        self.repaint(full=True)
+        self.set_interval(TICK, self.repaint)
+
+    def _clock(self) -> float:
+        if self._given_clock is not None:
+            return self._given_clock()
+        return getattr(self.app, "clock", time.monotonic)()
+
+    def attach(self, live: LiveVerification) -> None:
+        """Show another verification (a restart after a pin or a new secret) on the same table."""
+        self.live = live
+        self.repaint(full=True)
+
+    def _detail_width(self) -> int:
+        return max(16, (self.size.width or 80) - CHECK_WIDTH - STATUS_WIDTH - TIME_WIDTH - 10)
+
+    def on_resize(self) -> None:
+        table = self.query_one("#checks", DataTable)
+        column = table.columns.get("detail")  # type: ignore[call-overload]
+        if column is not None:
+            column.width = self._detail_width()
+            self.repaint(full=True)
+
+    @property
+    def board(self) -> Board:
+        return self.live.board
+
+    def selected_check(self) -> str | None:
+        table = self.query_one("#checks", DataTable)
+        if not table.row_count:
+            return None
+        key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        return key.partition("#")[0] if key else None
+
+    def _layout(self) -> list[str]:
+        keys = []
+        for row in self.board:
+            keys.append(row.id)
+            keys += [f"{row.id}#{index}" for index in sorted(row.steps)]
+        return keys
+
+    def repaint(self, full: bool = False) -> None:
+        board = self.board
+        dirty = board.take_dirty()
+        table = self.query_one("#checks", DataTable)
+        keys = self._layout()
+        now = self._clock()
+        self._frame = int(now / TICK)  # the spinner turns with the clock
+        if full or keys != self._keys:
+            selected = self.selected_check()
+            cursor_key = None
+            if table.row_count:
+                cursor_key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+            table.clear()
+            for row in board:
+                table.add_row(*self._cells(row, now), key=row.id)
+                for index in sorted(row.steps):
+                    table.add_row(*self._step_cells(row, index), key=f"{row.id}#{index}")
+            self._keys = keys
+            target = cursor_key if cursor_key in keys else selected
+            if target in keys:
+                table.move_cursor(row=keys.index(target), animate=False)
+        else:
+            for row in board:
+                if row.id in dirty or (row.result is None and row.started is not None):
+                    for column, cell in zip(("check", "status", "time", "detail"), self._cells(row, now), strict=True):
+                        table.update_cell(row.id, column, cell)
+                    if row.id in dirty:
+                        for index in row.steps:
+                            for column, cell in zip(
+                                ("check", "status", "time", "detail"), self._step_cells(row, index), strict=True
+                            ):
+                                table.update_cell(f"{row.id}#{index}", column, cell)
+        if self._was_running and not board.running and board.rows:
+            self._to_first_problem()
+        self._was_running = board.running
+        self._paint_head(now)
+
+    def _to_first_problem(self) -> None:
+        """When a run ends with the cursor still on the first row, take it to the first failure (enter then
+        opens its troubleshooting panel)."""
+        table = self.query_one("#checks", DataTable)
+        if table.cursor_row != 0:
+            return
+        for index, key in enumerate(self._keys):
+            row = self.board.rows.get(key)
+            if row is not None and row.status in (Status.FAILED, Status.WARNING):
+                table.move_cursor(row=index, animate=False)
+                return
+
+    def _cells(self, row: Row, now: float) -> list[Text]:
+        width = self._detail_width()
+        detail = row_detail(self.board, row)
+        problem = row.result.outcome.problem if row.result is not None else None
+        if problem is not None and row.status is not Status.PASSED and not detail.startswith(problem.code):
+            detail = f"{problem.code}: {detail}"
+        return [
+            literal(row.title, CHECK_WIDTH),
+            row_mark(row, self._frame),
+            Text(duration(row.elapsed_ms(now)), justify="right"),
+            literal(detail, width),
+        ]
+
+    def _step_cells(self, row: Row, index: int) -> list[Text]:
+        step = row.steps[index]
+        return [
+            literal(f"  └ {step.label}", CHECK_WIDTH, "dim"),
+            mark(STEP_MARKS[step.status], word=True)
+            if step.status is not StepStatus.INFO
+            else Text("  info", style="dim"),
+            Text(""),
+            literal(step.detail, self._detail_width(), "dim"),
+        ]
+
+    def _paint_head(self, now: float) -> None:
+        board = self.board
+        counts = board.counts()
+        head = Text(no_wrap=True, overflow="ellipsis")
+        head.append(" ")
+        head.append_text(literal(self.live.connection.name, 40, "bold"))
+        head.append("  ")
+        overall = board.overall()
+        if board.running or overall is None:
+            finished = sum(counts.values())
+            head.append(f"running · {finished} of {len(board)} checks done", style="cyan")
+        else:
+            head.append_text(mark(overall.value, word=True))
+        parts = [f"{counts[s]} {s.value}" for s in Status if counts[s]]
+        if parts:
+            head.append("  " + " · ".join(parts), style="dim")
+        if board.summary is not None:
+            head.append(f" · {duration(board.summary.duration_ms)}", style="dim")
+        self.query_one("#verification-head", Static).update(head)
+
+
+class VerificationScreen(WorkbenchScreen):
+    HELP_TEXT = (
+        "Every check of the verification, as it runs. enter opens the selected check's troubleshooting panel "
+        "(cause, fixes with their exact commands, and the action the workbench can take for you). r re-runs the "
+        "selected check with what it needs and what depends on it; R re-runs everything. escape cancels a "
+        "running verification at once; pressed again, it goes back."
+    )
+    BINDINGS: ClassVar[list[Binding]] = [
+        Binding("enter", "troubleshoot", "Troubleshoot", id="verify.troubleshoot", show=True),
+        Binding("r", "rerun", "Re-run", id="verify.rerun", tooltip="Re-run the selected check and what depends on it"),
+        Binding("R", "rerun_all", "Re-run all", id="verify.rerun-all", tooltip="Re-run every check"),
+        Binding(
+            "escape",
+            "cancel_or_back",
+            "Cancel/back",
+            id="verify.back",
+            tooltip="Cancel a running verification; back when stopped",
+        ),
+    ]
+
+    def __init__(self, live: LiveVerification, *, owned: bool = True) -> None:
+        super().__init__()
+        self.live = live
+        self.owned = owned  # closed with the screen (a fleet keeps its own)
+
+    @classmethod
+    def start(cls, app: WorkbenchApp, connection: Connection) -> VerificationScreen:
+        return cls(app.verify(connection))
+
+    def trail(self) -> str:
+        return f"Dashboard › {shown(self.live.connection.name, 40)} › Verification"
+
+    def body(self) -> ComposeResult:
+        yield VerificationView(self.live, id="verification")
+
+    def on_mount(self) -> None:
+        self.query_one("#checks", DataTable).focus()
+
+    @property
+    def view(self) -> VerificationView:
+        return self.query_one(VerificationView)
+
+    def on_unmount(self) -> None:
+        if self.owned:
+            self.workbench.forget(self.live)
+
+    @on(DataTable.RowSelected, "#checks")
+    def _row_selected(self) -> None:
+        self.action_troubleshoot()
+
+    def action_troubleshoot(self) -> None:
+        from .troubleshoot import TroubleshootModal
+
+        check = self.view.selected_check()
+        if check is None:
+            return
+        self.app.push_screen(TroubleshootModal(self, check))
+
+    def action_rerun(self, check: str | None = None) -> None:
+        check = check or self.view.selected_check()
+        if check is None:
+            return
+        if not self.live.rerun(check):
+            self.notify("The verification is still running: wait for it, or escape to cancel it.", severity="warning")
+
+    def action_rerun_all(self) -> None:
+        if not self.live.rerun_all():
+            self.notify("The verification is still running: wait for it, or escape to cancel it.", severity="warning")
+
+    def action_cancel_or_back(self) -> None:
+        if self.live.running:
+            self.live.cancel()
+            self.notify("Cancelled: unfinished checks are marked so. escape again goes back.", markup=False)
+            return
+        self.dismiss()
+
+    def restart(self, connection: Connection) -> None:
+        """Verify the connection again from the start, as edited (a pin, a new secret), on the same table."""
+        old = self.live
+        new = self.workbench.verify(connection, board=old.board)
+        if self.owned:
+            self.workbench.forget(old)
+        else:
+            old.close()
+        self.live = new
+        self.owned = True
+        self.view.attach(new)
+        for head in self.query("#masthead"):
+            head.trail = self.trail()  # type: ignore[attr-defined]
+        self.refresh_view()

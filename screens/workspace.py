@@ -1,0 +1,113 @@
+"""What the console works on: one data directory, its pending changes, and the clock.
+
+The connection manager's OK commits `changes`; Cancel discards them. Everything else reads through here: the
+dashboard and the tables show the connections as they will be after OK, each with the newest verification result
+(a result recorded by this console or by another process since the changes were opened).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import UTC, datetime, tzinfo
+
+from storage import Change, ChangeKind, Changeset, Home, StorageError, backend_of
+from workbench.checks.events import Summary
+from workbench.model import CertificateInfo, Connection, VerificationSummary
+from workbench.verification import summary_record
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Workspace:
+    def __init__(
+        self, home: Home, *, now: Callable[[], datetime] = _utc_now, lab: bool = False, tz: tzinfo | None = None
+    ) -> None:
+        self.home = home
+        self.now = now
+        self.tz = tz  # None: the machine's local time
+        self.lab = lab  # the data directory is a demo's, verified against the embedded lab
+        self.changes: Changeset = home.changeset()
+        self.recent: list[tuple[datetime, str, VerificationSummary]] = []  # this session's results, newest first
+
+    # ------------------------------------------------------------------ reading
+
+    def local(self, moment: datetime) -> datetime:
+        return moment.astimezone(self.tz)
+
+    @property
+    def vault_mode(self) -> str:
+        """How secrets are kept, as the header says it, read without unlocking the vault."""
+        backend = backend_of(self.home.path)
+        if backend is None:
+            return "no vault yet"
+        return {"keyring": "OS keyring", "key-file": "key file", "passphrase": "passphrase"}[backend.value]
+
+    def connections(self) -> list[Connection]:
+        """As they will be after OK, each with the newest recorded verification."""
+        try:
+            stored = {c.id: c.last_verification for c in self.home.store.snapshot().connections}
+        except StorageError:
+            stored = {}
+        result = []
+        for connection in self.changes.connections():
+            newest = _newest(connection.last_verification, stored.get(connection.id))
+            result.append(
+                connection if newest is connection.last_verification else replace(connection, last_verification=newest)
+            )
+        return result
+
+    def connection(self, connection_id: str) -> Connection:
+        return next(c for c in self.connections() if c.id == connection_id)
+
+    def pending(self, connection_id: str) -> ChangeKind | None:
+        return self.changes.pending(connection_id)
+
+    def deleted(self) -> list[Connection]:
+        """Connections marked for deletion (still shown, struck through, until OK)."""
+        return [c.connection for c in self.changes.changes() if c.kind is ChangeKind.DELETED]
+
+    @property
+    def dirty(self) -> bool:
+        return self.changes.dirty
+
+    def pending_changes(self) -> list[Change]:
+        return self.changes.changes()
+
+    def certificates(self) -> list[CertificateInfo]:
+        try:
+            stored = list(self.home.store.snapshot().certificates)
+        except StorageError:
+            stored = []
+        return stored + [
+            c for c in self.changes.staged_certificates() if c.thumbprint not in {s.thumbprint for s in stored}
+        ]
+
+    # ------------------------------------------------------------------ writing
+
+    def reload(self) -> None:
+        """Start over from what the store holds now; pending changes are dropped."""
+        self.changes = self.home.changeset()
+
+    def refresh(self) -> None:
+        """Pick up what another process saved meanwhile, when nothing is pending here."""
+        if not self.changes.dirty:
+            self.reload()
+
+    def record(self, connection: Connection, summary: Summary) -> VerificationSummary:
+        """Keep a verification result: in this session's list, and on the stored connection when what was
+        verified is what is stored (a pending edit's result is not the stored connection's)."""
+        record = summary_record(summary, self.now())
+        self.recent.insert(0, (record.at, connection.name, record))
+        del self.recent[50:]
+        if self.changes.pending(connection.id) is None:
+            self.home.store.record_verifications({connection.id: record})
+        return record
+
+
+def _newest(a: VerificationSummary | None, b: VerificationSummary | None) -> VerificationSummary | None:
+    if a is None or b is None:
+        return a or b
+    return a if a.at >= b.at else b

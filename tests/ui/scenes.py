@@ -1,0 +1,269 @@
+"""Deterministic scenes for the console's snapshots: a data directory at a fixed path with fixed connections,
+results and certificates, and scripted verifications (events with fixed durations, a run that stops mid-stream)
+so that every screenshot is the same on every machine. Behaviour is tested against the lab elsewhere."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import tempfile
+from collections.abc import AsyncIterator, Iterable
+from datetime import UTC, timedelta
+from pathlib import Path
+from typing import Any
+
+from screens import WorkbenchApp
+from storage import Home
+from tests.conftest import FROZEN_NOW
+from workbench.checks import problems
+from workbench.checks.engine import Confirm
+from workbench.checks.events import (
+    Event,
+    Finished,
+    Outcome,
+    Planned,
+    Progress,
+    Started,
+    Status,
+    Step,
+    StepStatus,
+    Summary,
+)
+from workbench.drafts import M365Draft, OnPremDraft, Stamp
+from workbench.model import (
+    CertificateCredential,
+    CertificateInfo,
+    ClientSecretCredential,
+    Connection,
+    VerificationStatus,
+    VerificationSummary,
+)
+from workbench.model.certificate import CertificateSource
+from workbench.verification import plan_for
+
+SNAPSHOT_HOME = Path(tempfile.gettempdir()) / "workbench-snapshots" / "home"
+TENANT = "5f1c2d3e-4b5a-4c6d-8e7f-9a0b1c2d3e4f"
+CLIENT = "bbaeee30-b1a1-4853-a341-9f08833c6cb7"
+
+
+def fresh_home() -> Home:
+    shutil.rmtree(SNAPSHOT_HOME.parent, ignore_errors=True)
+    return Home(SNAPSHOT_HOME)
+
+
+def summary(
+    status: VerificationStatus, minutes_ago: int, passed: int, failed: int = 0, skipped: int = 0
+) -> VerificationSummary:
+    return VerificationSummary(
+        at=FROZEN_NOW - timedelta(minutes=minutes_ago),
+        status=status,
+        passed=passed,
+        warnings=0,
+        failed=failed,
+        skipped=skipped,
+        duration_ms=1200,
+    )
+
+
+def m365(name: str, *, certificate: str | None = None) -> Connection:
+    credential: Any = (
+        CertificateCredential(thumbprint=certificate) if certificate else ClientSecretCredential(secret_ref=None)
+    )
+    return M365Draft(tenant_id=TENANT, client_id=CLIENT, app_account="backup@contoso.com", name=name).build(
+        credential, Stamp(f"id-{name}", FROZEN_NOW)
+    )
+
+
+def onprem(name: str, server: str | None = None) -> Connection:
+    fields: dict[str, Any] = {"admin_upn": "administrator@fabrikam.com", "name": name}
+    if server:
+        fields |= {"discovery": "manual", "server": server}
+    return OnPremDraft(**fields).build(None, Stamp(f"id-{name}", FROZEN_NOW))
+
+
+def certificate(subject: str, thumbprint: str, days_left: int) -> CertificateInfo:
+    return CertificateInfo(
+        thumbprint=thumbprint,
+        sha256="AB" * 32,
+        subject=subject,
+        issuer=subject,
+        serial="01",
+        not_before=FROZEN_NOW - timedelta(days=300),
+        not_after=FROZEN_NOW + timedelta(days=days_left, hours=1),
+        key_size=2048,
+        source=CertificateSource.PFX,
+        added=FROZEN_NOW - timedelta(days=300),
+        cert_pem="-----BEGIN CERTIFICATE-----\nMIIB (display only)\n-----END CERTIFICATE-----\n",
+    )
+
+
+def mixed_home() -> Home:
+    """Five connections with every kind of last result, two certificates close to expiry."""
+    import dataclasses
+
+    home = fresh_home()
+    cert_a, cert_b = "7CCC" + "1" * 36, "9D0E" + "2" * 36
+    connections = [
+        dataclasses.replace(
+            m365("Contoso (certificate)", certificate=cert_a),
+            last_verification=summary(VerificationStatus.PASSED, 2, 10),
+        ),
+        dataclasses.replace(
+            m365("Contoso (mistyped secret)"), last_verification=summary(VerificationStatus.FAILED, 2, 2, 2, 5)
+        ),
+        dataclasses.replace(
+            onprem("Fabrikam (autodiscover)"), last_verification=summary(VerificationStatus.PASSED, 65, 11)
+        ),
+        dataclasses.replace(
+            m365("Northwind archive", certificate=cert_b),
+            last_verification=summary(VerificationStatus.WARNING, 60 * 26, 9),
+        ),
+        onprem("Lab on-prem by IP", "127.0.0.1"),
+    ]
+    with home.store.transaction() as txn:
+        txn.put_connections(connections)
+        txn.put_certificate(certificate("CN=Contoso backup", cert_a, 12))
+        txn.put_certificate(certificate("CN=Northwind archive", cert_b, 40))
+    return home
+
+
+class ScriptedSource:
+    """A verification that plays fixed events; with `hold`, it then stays running (a mid-stream picture)."""
+
+    def __init__(self, connection: Connection, script: Iterable[Event], *, hold: bool = False) -> None:
+        self.connection = connection
+        self.script = list(script)
+        self.hold = hold
+        self._stop = asyncio.Event()
+
+    async def _play(self, script: list[Event]) -> AsyncIterator[Event]:
+        for event in script:
+            await asyncio.sleep(0)
+            yield event
+        if self.hold and not any(isinstance(e, Summary) for e in script):
+            await self._stop.wait()
+
+    def events(self) -> AsyncIterator[Event]:
+        return self._play(self.script)
+
+    def rerun(self, check_id: str, confirm: Confirm | None = None) -> AsyncIterator[Event]:
+        return self._play(self.script)
+
+    def rerun_all(self, confirm: Confirm | None = None) -> AsyncIterator[Event]:
+        return self._play(self.script)
+
+    def cancel(self) -> None:
+        self._stop.set()
+
+    def close(self) -> None:
+        self._stop.set()
+
+
+def done(check: str, title: str, outcome: Outcome, ms: int) -> list[Event]:
+    return [Started(check=check, title=title), Finished(check=check, title=title, outcome=outcome, duration_ms=ms)]
+
+
+def mistyped_secret_script(connection: Connection) -> list[Event]:
+    """The Microsoft 365 plan with a mistyped secret: two tokens refused, what needs them skipped."""
+    plan = plan_for(connection)
+    problem = problems.AADSTS7000215.fill(app_id=CLIENT, client_id=CLIENT, tenant_id=TENANT)
+    refused = (
+        "AADSTS7000215: Invalid client secret provided. Ensure the secret being sent in the request is the client "
+        "secret value, not the client secret ID"
+    )
+    events: list[Event] = [Planned(checks=plan.info())]
+    events += done(
+        "m365.credential", "Credential available", Outcome.passed("client secret (40 characters) from the vault"), 1
+    )
+    events += done(
+        "m365.discovery", "Tenant discovery", Outcome.passed(f"tenant {TENANT} found in the global cloud"), 212
+    )
+    for check, title, ms in (
+        ("m365.token.graph", "Token for Microsoft Graph", 164),
+        ("m365.token.ews", "Token for Exchange Online", 171),
+    ):
+        events += done(
+            check, title, Outcome.failed(refused, problem, "invalid_client: AADSTS7000215 (trace id redacted)"), ms
+        )
+    for info in plan.info()[4:]:
+        names = ", ".join(f"{n} (failed)" for n in info.needs)
+        events.append(
+            Finished(check=info.id, title=info.title, outcome=Outcome(Status.SKIPPED, f"needs {names}"), duration_ms=0)
+        )
+    events.append(
+        Summary(
+            status=Status.FAILED,
+            counts={
+                Status.PASSED: 2,
+                Status.WARNING: 0,
+                Status.FAILED: 2,
+                Status.SKIPPED: len(plan.info()) - 4,
+                Status.CANCELLED: 0,
+            },
+            duration_ms=390,
+        )
+    )
+    return events
+
+
+def enumerating_script(connection: Connection) -> list[Event]:
+    """The on-premises plan half-way: autodiscover attempts as sub-steps, the enumeration counting."""
+    plan = plan_for(connection)
+    events: list[Event] = [Planned(checks=plan.info())]
+    events += done(
+        "onprem.credential",
+        "Administrator's password",
+        Outcome.passed("password for administrator@fabrikam.com from the vault"),
+        1,
+    )
+    events.append(Started(check="onprem.locate", title="Locate the server"))
+    steps = [
+        Step(1, "POST https://fabrikam.com/autodiscover/autodiscover.svc", StepStatus.FAILED, "connection refused"),
+        Step(
+            2,
+            "POST https://autodiscover.fabrikam.com/autodiscover/autodiscover.svc",
+            StepStatus.OK,
+            "ExternalEwsUrl https://mail.fabrikam.com/EWS/Exchange.asmx",
+        ),
+    ]
+    events += [Progress(check="onprem.locate", title="Locate the server", message=s.label, step=s) for s in steps]
+    events.append(
+        Finished(
+            check="onprem.locate",
+            title="Locate the server",
+            outcome=Outcome.passed("EWS at https://mail.fabrikam.com/EWS/Exchange.asmx"),
+            duration_ms=48,
+        )
+    )
+    events += done(
+        "onprem.tls", "TLS and certificate", Outcome.passed("trusted through the system's trust store; TLSv1.3"), 35
+    )
+    events += done("onprem.auth", "Authentication methods", Outcome.passed("EWS offers NTLM, Negotiate"), 12)
+    events += done(
+        "onprem.ews", "EWS as the administrator", Outcome.passed("GetFolder Inbox as administrator@fabrikam.com"), 140
+    )
+    events += done(
+        "onprem.powershell",
+        "Remote PowerShell",
+        Outcome.passed("Microsoft.Exchange at https://mail.fabrikam.com/PowerShell"),
+        610,
+    )
+    events.append(Started(check="onprem.mailboxes", title="Mailbox enumeration"))
+    events.append(
+        Progress(
+            check="onprem.mailboxes", title="Mailbox enumeration", message="12,400 mailboxes", done=12400, total=20000
+        )
+    )
+    events.append(Started(check="onprem.impersonation", title="ApplicationImpersonation"))
+    return events
+
+
+def app(home: Home, *, scripts: dict[str, Any] | None = None, hold: bool = False) -> WorkbenchApp:
+    def source(connection: Connection, confirm: Confirm) -> ScriptedSource:
+        default = enumerating_script if connection.kind.value == "onprem" else mistyped_secret_script
+        script = (scripts or {}).get(connection.name, default)
+        return ScriptedSource(connection, script(connection), hold=hold)
+
+    made = WorkbenchApp(home, now=lambda: FROZEN_NOW, tz=UTC, clock=lambda: 1000.0, source_factory=source)
+    made.animation_level = "none"
+    return made

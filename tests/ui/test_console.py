@@ -1,0 +1,337 @@
+"""The console driven as an admin drives it, on real data directories and against the lab."""
+
+from __future__ import annotations
+
+import base64
+from datetime import UTC
+from pathlib import Path
+from typing import Any
+
+import pytest
+from textual.coordinate import Coordinate
+from textual.widgets import DataTable, OptionList, Static, TextArea
+
+from screens import WorkbenchApp
+from screens.dialogs import ConfirmModal, HelpModal, SecretModal
+from screens.manager import ManagerScreen
+from screens.pending import PendingModal
+from screens.troubleshoot import TroubleshootModal
+from screens.verification import VerificationScreen
+from storage import Home
+from tests.conftest import FROZEN_NOW
+from tests.ui.conftest import lab_m365, lab_onprem, until
+from workbench.checks.events import Status
+from workbench.lab import Lab
+
+
+def app_for(home: Home, **kwargs: Any) -> WorkbenchApp:
+    return WorkbenchApp(home, now=lambda: FROZEN_NOW, tz=UTC, timeout=10.0, **kwargs)
+
+
+def front(app: WorkbenchApp) -> Any:
+    """The screen in front, untyped (tests look at whichever screen the keys led to)."""
+    return app.screen
+
+
+def text_of(app: WorkbenchApp, selector: str) -> str:
+    return str(app.screen.query_one(selector, Static).render())
+
+
+def verification_done(app: WorkbenchApp) -> bool:
+    screen = app.screen
+    return isinstance(screen, VerificationScreen) and not screen.live.running and bool(screen.live.board.rows)
+
+
+async def test_dashboard_counts_connections_by_kind(home: Home, healthy_lab: Lab) -> None:
+    lab_m365(home, healthy_lab, "Contoso")
+    lab_m365(home, healthy_lab, "Contoso two")
+    lab_onprem(home, healthy_lab, "Fabrikam")
+    app = app_for(home)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        counts = text_of(app, "#connections-counts")
+        assert "Microsoft 365 2" in counts and "on-premises 1" in counts
+        assert app.screen.query_one("#connections", DataTable).row_count == 3
+
+
+async def test_delete_stays_pending_until_ok_and_cancel_leaves_the_file_alone(home: Home, healthy_lab: Lab) -> None:
+    lab_m365(home, healthy_lab, "Contoso")
+    lab_onprem(home, healthy_lab, "Fabrikam")
+    store_file = home.store.path
+    before = store_file.read_bytes()
+    app = app_for(home)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("m")
+        await pilot.pause()
+        assert isinstance(app.screen, ManagerScreen)
+        await pilot.press("delete")  # marks the first row (Contoso)
+        await pilot.pause()
+        assert store_file.read_bytes() == before
+        table = app.screen.query_one("#manager", DataTable)
+        assert table.get_cell_at(Coordinate(0, 0)).plain == "D"
+        await pilot.press("delete")  # again: undone
+        await pilot.pause()
+        assert table.get_cell_at(Coordinate(0, 0)).plain == " " and not app.workspace.dirty
+        await pilot.press("delete", "escape")  # Cancel asks first, the safe answer is No
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmModal)
+        await pilot.press("y")
+        await pilot.pause()
+        assert not isinstance(front(app), ManagerScreen) and not app.workspace.dirty
+        assert store_file.read_bytes() == before
+
+        await pilot.press("m", "delete")
+        await pilot.pause()
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: not isinstance(app.screen, ManagerScreen))
+    names = [c.name for c in home.store.snapshot().connections]
+    assert names == ["Fabrikam"]
+
+
+async def test_a_second_writer_is_shown_and_nothing_is_lost(home: Home, healthy_lab: Lab) -> None:
+    lab_m365(home, healthy_lab, "Contoso")
+    app = app_for(home)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("m", "delete")
+        await pilot.pause()
+        # Meanwhile another session (the CLI, a colleague) renames the same connection and saves.
+        other = Home(home.path).changeset()
+        import dataclasses
+
+        renamed = dataclasses.replace(other.get("Contoso"), name="Contoso (renamed elsewhere)")
+        other.edit(renamed)
+        other.commit()
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmModal))
+        shown = " ".join(str(w.render()) for w in app.screen.query(Static))
+        assert "changed by another workbench session" in shown and "name" in shown
+        await pilot.press("n")  # keep my changes
+        await pilot.pause()
+        assert app.workspace.dirty  # the pending delete is still there
+    assert [c.name for c in home.store.snapshot().connections] == ["Contoso (renamed elsewhere)"]
+
+
+async def test_a_recorded_result_does_not_make_ok_fail(home: Home, healthy_lab: Lab) -> None:
+    lab_m365(home, healthy_lab, "Contoso")
+    lab_onprem(home, healthy_lab, "Fabrikam")
+    app = app_for(home)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("m", "delete", "down", "v")  # delete Contoso, verify Fabrikam (recorded on the store)
+        await until(pilot, lambda: verification_done(app))
+        await until(pilot, lambda: home.store.snapshot().connection("Fabrikam").last_verification is not None)
+        await pilot.press("escape")
+        await pilot.pause()
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: not isinstance(app.screen, ManagerScreen))
+    stored = home.store.snapshot().connections
+    assert [c.name for c in stored] == ["Fabrikam"] and stored[0].last_verification is not None
+
+
+async def test_a_failure_opens_its_panel_with_code_and_fixes_and_r_reruns(home: Home, healthy_lab: Lab) -> None:
+    lab_m365(home, healthy_lab, "Mistyped", secret="not-the-secret")
+    app = app_for(home)
+    copied: list[str] = []
+    async with app.run_test(size=(100, 30)) as pilot:
+        app._driver.write = copied.append  # type: ignore[union-attr,method-assign]
+        await pilot.press("enter")  # dashboard: verify the selected connection
+        await until(pilot, lambda: verification_done(app))
+        screen = app.screen
+        assert isinstance(screen, VerificationScreen)
+        assert screen.live.board["m365.token.graph"].status is Status.FAILED
+        await pilot.press("enter")  # the cursor waits on the first failure
+        await pilot.pause()
+        panel = app.screen
+        assert isinstance(panel, TroubleshootModal)
+        assert panel.problem is not None and panel.problem.code == "AADSTS7000215"
+        fixes = panel.query_one("#fixes", OptionList)
+        assert fixes.option_count == len(panel.problem.fixes) >= 2
+        command = panel.query_one("#fix-command", TextArea).text
+        assert command and command == panel.problem.fixes[0].command
+        await pilot.press("c")
+        await pilot.pause()
+        assert copied and copied[-1] == f"\x1b]52;c;{base64.b64encode(command.encode()).decode()}\a"
+        runs_before = screen.live.board.run
+        await pilot.press("r")  # re-run from the panel
+        await until(pilot, lambda: verification_done(app) and screen.live.board.run != runs_before)
+        assert screen.live.board["m365.token.graph"].status is Status.FAILED
+
+
+async def test_set_secret_action_stages_and_verifies_before_saving(home: Home, healthy_lab: Lab) -> None:
+    lab_m365(home, healthy_lab, "Mistyped", secret="not-the-secret")
+    vault_before = (home.path / "vault.json").read_bytes()
+    app = app_for(home)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("enter")
+        await until(pilot, lambda: verification_done(app))
+        await pilot.press("enter", "a")
+        await until(pilot, lambda: isinstance(app.screen, SecretModal))
+        await pilot.press(*healthy_lab.state.m365.client_secret)
+        await pilot.press("enter")
+        await until(pilot, lambda: verification_done(app) and front(app).live.board.overall() is Status.PASSED)
+        assert app.workspace.dirty and (home.path / "vault.json").read_bytes() == vault_before
+        await pilot.press("escape", "m", "ctrl+s")
+        await until(pilot, lambda: not app.workspace.dirty)
+    assert (home.path / "vault.json").read_bytes() != vault_before
+
+
+@pytest.mark.parametrize("answer", ["y", "n"])
+async def test_grant_action_runs_once_on_yes_and_never_on_no(home: Home, make_lab: Any, answer: str) -> None:
+    lab = make_lab("no-impersonation")
+    lab_onprem(home, lab, "Fabrikam")
+    assert lab.org is not None
+    before = len(lab.org.assignments)
+    app = app_for(home)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("enter")
+        await until(pilot, lambda: verification_done(app))
+        screen = app.screen
+        assert isinstance(screen, VerificationScreen)
+        assert screen.live.board["onprem.impersonation"].status is Status.FAILED
+        assert len(lab.org.assignments) == before
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, TroubleshootModal) and app.screen.check == "onprem.impersonation"
+        await pilot.press("a")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmModal))
+        words = " ".join(str(w.render()) for w in app.screen.query(Static))
+        assert "New-ManagementRoleAssignment" in words and lab.state.onprem.admin_upn in words
+        await pilot.press(answer)
+        await pilot.pause()
+        if answer == "y":
+            await until(
+                pilot,
+                lambda: verification_done(app) and screen.live.board["onprem.impersonation"].status is Status.PASSED,
+            )
+            assert len(lab.org.assignments) == before + 1
+        else:
+            await pilot.pause(0.3)
+            assert len(lab.org.assignments) == before
+            assert screen.live.board["onprem.impersonation"].status is Status.FAILED
+
+
+async def test_trust_action_pins_as_a_pending_change_and_the_rerun_passes(home: Home, healthy_lab: Lab) -> None:
+    original = lab_onprem(home, healthy_lab, "Fabrikam by name", trusted=False)
+    app = app_for(home)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("enter")
+        await until(pilot, lambda: verification_done(app))
+        screen = app.screen
+        assert isinstance(screen, VerificationScreen)
+        assert screen.live.board["onprem.tls"].status is Status.FAILED
+        await pilot.press("enter", "a")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmModal))
+        words = " ".join(str(w.render()) for w in app.screen.query(Static))
+        assert healthy_lab.state.onprem.certificate_sha256 in words.replace(":", "")
+        assert "Issuer" in words and "Subject" in words
+        await pilot.press("y")
+        await until(pilot, lambda: verification_done(app) and screen.live.board["onprem.tls"].status is Status.PASSED)
+        assert screen.live.board.overall() is Status.PASSED
+        assert app.workspace.dirty  # pending, not saved: the stored connection is as it was (its result aside)
+        assert home.store.snapshot().connection(original.id).settings == original.settings
+        await pilot.press("escape", "m", "p")
+        await pilot.pause()
+        assert isinstance(app.screen, PendingModal)
+        diff = str(app.screen.query_one("#pending-diff Static", Static).render())
+        assert "settings.tls.pin_sha256" in diff and "settings.tls.mode" in diff
+
+
+async def test_escape_cancels_a_long_enumeration_at_once(home: Home, make_lab: Any) -> None:
+    lab = make_lab("ps-slow", mailboxes=3000)
+    lab_onprem(home, lab, "Fabrikam")
+    app = app_for(home)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("enter")
+        screen = app.screen
+        assert isinstance(screen, VerificationScreen)
+        await until(
+            pilot,
+            lambda: (
+                (screen.live.board.rows.get("onprem.mailboxes") or None) is not None
+                and screen.live.board["onprem.mailboxes"].done is not None
+            ),
+        )
+        await pilot.press("escape")
+        await until(pilot, lambda: not screen.live.running, timeout=5)
+        statuses = {row.id: row.status for row in screen.live.board}
+        assert statuses["onprem.mailboxes"] is Status.CANCELLED
+        assert None not in statuses.values()
+        await pilot.press("escape")  # stopped: now it goes back
+        await pilot.pause()
+        assert not isinstance(app.screen, VerificationScreen)
+
+
+async def test_markup_and_escape_sequences_in_names_are_shown_literally(home: Home, healthy_lab: Lab) -> None:
+    lab_m365(home, healthy_lab, "[b]bold[/b] [@click=app.quit]x[/]")
+    app = app_for(home)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        table = app.screen.query_one("#connections", DataTable)
+        assert table.get_cell_at(Coordinate(0, 1)).plain == "[b]bold[/b] [@click=app.quit]x[/]"
+        await pilot.press("m")
+        await pilot.pause()
+        cell = app.screen.query_one("#manager", DataTable).get_cell_at(Coordinate(0, 2)).plain
+        assert cell.startswith("[b]bold[/b]")
+
+
+async def test_quit_asks_when_changes_are_pending(home: Home, healthy_lab: Lab) -> None:
+    lab_m365(home, healthy_lab, "Contoso")
+    app = app_for(home)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("m", "delete", "ctrl+q")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmModal)
+        await pilot.press("n")
+        await pilot.pause()
+        assert app.is_running and app.workspace.dirty
+
+
+async def test_help_lists_the_keys_of_the_current_screen(home: Home) -> None:
+    app = app_for(home)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("m")
+        await pilot.pause()
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert isinstance(app.screen, HelpModal)
+        keys = app.screen.query_one("#help-keys", DataTable)
+        described = {str(keys.get_cell_at(Coordinate(r, 1))) for r in range(keys.row_count)}
+        assert any("deletion" in d for d in described) and any("Save every pending change" in d for d in described)
+
+
+def test_every_binding_has_an_id_and_a_description() -> None:
+    from screens import actions, dashboard, dialogs, fleet, manager, pending, troubleshoot, verification
+
+    classes: list[Any] = [
+        WorkbenchApp,
+        dashboard.DashboardScreen,
+        manager.ManagerScreen,
+        verification.VerificationScreen,
+        fleet.FleetScreen,
+        troubleshoot.TroubleshootModal,
+        pending.PendingModal,
+        dialogs.ConfirmModal,
+        dialogs.SecretModal,
+        dialogs.MessageModal,
+        dialogs.HelpModal,
+        actions.Countdown,
+    ]
+    for cls in classes:
+        for binding in cls.BINDINGS:
+            assert binding.id and binding.description, f"{cls.__name__}: {binding}"
+
+
+def test_the_store_file_is_untouched_by_merely_looking(home: Home, healthy_lab: Lab, tmp_path: Path) -> None:
+    """Opening the console, the manager and the pending view writes nothing."""
+    import asyncio
+
+    lab_m365(home, healthy_lab, "Contoso")
+    before = home.store.path.read_bytes()
+
+    async def go() -> None:
+        app = app_for(home)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.press("m", "p", "escape", "escape")
+            await pilot.pause()
+
+    asyncio.run(go())
+    assert home.store.path.read_bytes() == before

@@ -1,0 +1,102 @@
+"""What the admin sees, screen by screen, at 80x24 and 120x40 (scenes in `scenes.py`; review
+`snapshot_report.html` before `--snapshot-update`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from textual.pilot import Pilot
+
+from tests.ui import scenes
+
+SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((120, 40), id="120x40")]
+
+
+async def settle(pilot: Pilot[Any]) -> None:
+    for _ in range(5):
+        await pilot.pause(0.05)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_dashboard_empty(snap_compare: Any, size: tuple[int, int]) -> None:
+    assert snap_compare(scenes.app(scenes.fresh_home()), terminal_size=size, run_before=settle)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_dashboard_mixed(snap_compare: Any, size: tuple[int, int]) -> None:
+    assert snap_compare(scenes.app(scenes.mixed_home()), terminal_size=size, run_before=settle)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_manager_with_a_pending_delete(snap_compare: Any, size: tuple[int, int]) -> None:
+    async def before(pilot: Pilot[Any]) -> None:
+        await pilot.press("m", "down", "delete")
+        await settle(pilot)
+
+    assert snap_compare(scenes.app(scenes.mixed_home()), terminal_size=size, run_before=before)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_pending_diff(snap_compare: Any, size: tuple[int, int]) -> None:
+    async def before(pilot: Pilot[Any]) -> None:
+        import dataclasses
+
+        app: Any = pilot.app
+        await pilot.press("m", "down", "delete")
+        space = app.workspace
+        edited = space.connection("id-Contoso (certificate)")
+        settings = dataclasses.replace(edited.settings, app_account="archive@contoso.com")
+        space.changes.edit(dataclasses.replace(edited, settings=settings, name="Contoso (archive account)"))
+        app.changed()
+        await pilot.press("p")
+        await settle(pilot)
+
+    assert snap_compare(scenes.app(scenes.mixed_home()), terminal_size=size, run_before=before)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_verification_mid_stream(snap_compare: Any, size: tuple[int, int]) -> None:
+    async def before(pilot: Pilot[Any]) -> None:
+        await pilot.press("down", "down", "enter")  # Fabrikam (autodiscover)
+        await settle(pilot)
+
+    app = scenes.app(scenes.mixed_home(), scripts={"Fabrikam (autodiscover)": scenes.enumerating_script}, hold=True)
+    assert snap_compare(app, terminal_size=size, run_before=before)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_verification_failure_panel(snap_compare: Any, size: tuple[int, int]) -> None:
+    async def before(pilot: Pilot[Any]) -> None:
+        await pilot.press("down", "enter")  # Contoso (mistyped secret)
+        await settle(pilot)
+        await pilot.press("enter")  # the cursor is on the first failure
+        await settle(pilot)
+
+    assert snap_compare(scenes.app(scenes.mixed_home()), terminal_size=size, run_before=before)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_fleet(snap_compare: Any, size: tuple[int, int]) -> None:
+    async def before(pilot: Pilot[Any]) -> None:
+        await pilot.press("v")
+        await settle(pilot)
+
+    scripts = {
+        "Contoso (certificate)": lambda c: scenes.mistyped_secret_script(c)[:12],  # still running
+        "Fabrikam (autodiscover)": scenes.enumerating_script,
+    }
+    assert snap_compare(
+        scenes.app(scenes.mixed_home(), scripts=scripts, hold=True), terminal_size=size, run_before=before
+    )
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_help(snap_compare: Any, size: tuple[int, int]) -> None:
+    async def before(pilot: Pilot[Any]) -> None:
+        await pilot.press("m")
+        await settle(pilot)
+        await pilot.press("question_mark")
+        await settle(pilot)
+
+    assert snap_compare(scenes.app(scenes.mixed_home()), terminal_size=size, run_before=before)
