@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 .PHONY: help install demo test test-fast lint format bench clean
 
 help:
-	@echo "make demo    set up .venv and walk through the workbench on a throw-away store"
+	@echo "make demo    set up .venv and open the console on the embedded lab (a throw-away store)"
 	@echo "make test    lint (ruff), type-check (mypy) and run the whole test suite"
 	@echo "make test-fast  the inner loop: the suite without the slow reliability and 10,000-mailbox tests"
 	@echo "make lint    ruff + mypy only"
@@ -32,11 +32,14 @@ lint: $(STAMP)
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy
 
+# Snapshots are taken with the default theme and colours, whatever the developer's terminal asks for.
+CLEAN_ENV := env -u NO_COLOR -u TEXTUAL_THEME -u TEXTUAL_ANIMATIONS -u TEXTUAL_COLOR_SYSTEM
+
 test: lint
-	$(PY) -m pytest
+	$(CLEAN_ENV) $(PY) -m pytest
 
 test-fast: $(STAMP)
-	$(PY) -m pytest -m "not slow" -q
+	$(CLEAN_ENV) $(PY) -m pytest -m "not slow" -q
 
 format: $(STAMP)
 	$(PY) -m ruff format .

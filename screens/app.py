@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable, Iterable
 from datetime import datetime, tzinfo
 from pathlib import Path
-from typing import Any, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from textual.app import App, SystemCommand
 from textual.binding import Binding
@@ -19,13 +19,15 @@ from textual.screen import Screen
 
 from storage import Home, prompt_on_loop
 from workbench.checks.board import Board
-from workbench.checks.engine import Confirm, refuse
 from workbench.checks.events import Summary
 from workbench.model import Connection, Secret
 
 from .dialogs import ConfirmModal, HelpModal, MessageModal, SecretModal
 from .live import LiveVerification, Source
 from .workspace import Workspace
+
+if TYPE_CHECKING:
+    from workbench.checks.engine import Confirm
 
 T = TypeVar("T")
 
@@ -144,22 +146,26 @@ class WorkbenchApp(App[None]):
     def changed(self) -> None:
         """The workspace changed (a save, a pending change, a recorded result): every open screen redraws."""
         for screen in self.screen_stack:
-            refresh = getattr(screen, "refresh_view", None)
+            refresh = getattr(screen, "request_refresh", None)
             if refresh is not None:
                 refresh()
 
     # ------------------------------------------------------------------ verification
 
-    def verify(self, connection: Connection, confirm: Confirm = refuse, board: Board | None = None) -> LiveVerification:
+    def verify(
+        self, connection: Connection, confirm: Confirm | None = None, board: Board | None = None
+    ) -> LiveVerification:
         """Start verifying `connection` as it stands in the workspace (a pending edit is verified as edited, with
         secrets staged but not saved). The result is recorded when the run ends."""
+        from workbench.checks.engine import refuse
+
         if self._source_factory is not None:
-            source = self._source_factory(connection, confirm)
+            source = self._source_factory(connection, confirm or refuse)
         else:
             from workbench.verification import Verification, target_for
 
             target = target_for(self.workspace.home, connection, self.timeout, staged=self.workspace.changes)
-            source = Verification(target, confirm)
+            source = Verification(target, confirm or refuse)
         live = LiveVerification(
             connection, source, on_summary=self._record, board=board if board is not None else Board(self.clock)
         )
@@ -173,6 +179,11 @@ class WorkbenchApp(App[None]):
             self._lives.remove(live)
 
     def _record(self, live: LiveVerification, summary: Summary) -> None:
+        from workbench.checks.events import Status
+
+        if summary.status is Status.CANCELLED:  # a run cut short says nothing new: the last real result stays
+            self.changed()
+            return
         self.run_worker(self._record_in_thread(live.connection, summary), group="record", exit_on_error=False)
 
     async def _record_in_thread(self, connection: Connection, summary: Summary) -> None:

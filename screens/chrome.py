@@ -93,5 +93,17 @@ class WorkbenchScreen(Screen[None]):
         for head in self.query(Masthead):
             head.refresh_context()
 
+    def request_refresh(self) -> None:
+        """Redraw once after the current burst of changes (a resize, a resume and a save in the same frame cost
+        one redraw, not three)."""
+        if not getattr(self, "_refresh_requested", False):
+            self._refresh_requested = True
+            self.call_after_refresh(self._refresh_now)
+
+    def _refresh_now(self) -> None:
+        self._refresh_requested = False
+        if self.is_attached:
+            self.refresh_view()
+
     def on_screen_resume(self) -> None:
-        self.refresh_view()
+        self.request_refresh()

@@ -69,12 +69,11 @@ class DashboardScreen(WorkbenchScreen):
         return max(12, (card.size.width or 46) - LAST_WIDTH - 10)
 
     def on_resize(self) -> None:
-        self.call_after_refresh(self.refresh_view)
         table = self.query_one("#connections", DataTable)
         column = table.columns.get("name")  # type: ignore[call-overload]
         if column is not None:
             column.width = self._name_width()
-            self.refresh_view()
+        self.request_refresh()
 
     def refresh_view(self) -> None:
         super().refresh_view()
@@ -115,7 +114,7 @@ class DashboardScreen(WorkbenchScreen):
             if isinstance(settings, M365Settings):
                 if isinstance(settings.credential, CertificateCredential):
                     users.setdefault(settings.credential.thumbprint, []).append(c.name)
-                elif isinstance(settings.credential, ClientSecretCredential):
+                elif isinstance(settings.credential, ClientSecretCredential) and settings.credential.secret_ref:
                     secrets += 1
         text = Text(no_wrap=True, overflow="ellipsis")
         width = self._inner_width("#expiring")

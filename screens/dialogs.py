@@ -69,6 +69,16 @@ class ConfirmModal(ModalScreen[bool]):
         self.dismiss(answer)
 
 
+class SecretInput(Input):
+    """A masked input whose value never leaves by copy or cut (Textual's own would copy it through OSC 52)."""
+
+    def action_copy(self) -> None:
+        self.notify("A secret is not copied.", severity="warning")
+
+    def action_cut(self) -> None:
+        self.notify("A secret is not copied.", severity="warning")
+
+
 class SecretModal(ModalScreen[Secret | None]):
     """A masked input. The value leaves only as a `Secret`; nothing of it is logged or echoed."""
 
@@ -86,7 +96,7 @@ class SecretModal(ModalScreen[Secret | None]):
             yield Static(paragraph(self._prompt), classes="dialog-question")
             if self._details:
                 yield Static(details_table(self._details), classes="dialog-details")
-            yield Input(password=True, placeholder=self._placeholder, id="secret", max_length=4096)
+            yield SecretInput(password=True, placeholder=self._placeholder, id="secret", max_length=4096)
             yield Label("", id="secret-error", classes="field-error")
             with Horizontal(classes="dialog-buttons"):
                 yield Button("OK (enter)", id="ok", variant="primary")

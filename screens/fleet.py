@@ -47,6 +47,7 @@ class FleetScreen(WorkbenchScreen):
         self.lives: dict[str, LiveVerification] = {}
         self.filter = "all"
         self._cancelled = False
+        self._dirty = True
 
     def body(self) -> ComposeResult:
         yield Static(id="fleet-summary")
@@ -55,7 +56,7 @@ class FleetScreen(WorkbenchScreen):
 
     def on_mount(self) -> None:
         table = self.query_one("#fleet", DataTable)
-        table.add_column("St", key="status", width=10)
+        table.add_column("St", key="status", width=11)
         table.add_column("Connection", key="name", width=NAME_WIDTH)
         table.add_column("Checks", key="checks", width=8)
         table.add_column("Time", key="time", width=7)
@@ -63,10 +64,10 @@ class FleetScreen(WorkbenchScreen):
         self.repaint()
         table.focus()
         self.run_worker(self._verify_all(), group="fleet", exit_on_error=False)
-        self.set_interval(TICK, self.repaint)
+        self.set_interval(TICK, self.tick)
 
     def _problem_width(self) -> int:
-        return max(16, (self.size.width or 80) - 10 - NAME_WIDTH - 8 - 7 - 12)
+        return max(16, (self.size.width or 80) - 11 - NAME_WIDTH - 8 - 7 - 12)
 
     def on_resize(self) -> None:
         table = self.query_one("#fleet", DataTable)
@@ -96,6 +97,16 @@ class FleetScreen(WorkbenchScreen):
             return "running"
         overall = live.board.overall()
         return overall.value if overall is not None else "running"
+
+    def tick(self) -> None:
+        """Repaint while something runs and the fleet is in front; a finished fleet costs nothing."""
+        if self.is_current and (self.running or self._dirty):
+            self._dirty = self.running
+            self.repaint()
+
+    def on_screen_resume(self) -> None:
+        super().on_screen_resume()
+        self._dirty = True
 
     def repaint(self) -> None:
         table = self.query_one("#fleet", DataTable)

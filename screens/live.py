@@ -10,12 +10,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from workbench.checks.board import Board
-from workbench.checks.engine import Confirm
 from workbench.checks.events import Event, Summary
 from workbench.model import Connection
+
+if TYPE_CHECKING:
+    from workbench.checks.engine import Confirm
 
 
 class Source(Protocol):

@@ -32,7 +32,8 @@ from .status import duration, mark, row_mark
 if TYPE_CHECKING:
     from .app import WorkbenchApp
 
-TICK = 0.1  # seconds between repaints while a verification runs
+TICK = 0.25  # seconds between repaints while a verification runs (progress is coalesced to this pace)
+COLUMNS = ("check", "status", "time", "detail")
 STEP_MARKS = {
     StepStatus.OK: "passed",
     StepStatus.FAILED: "failed",
@@ -66,8 +67,11 @@ class VerificationView(Widget):
         self.live = live
         self._given_clock = clock
         self._keys: list[str] = []
+        self._shown: dict[tuple[str, str], tuple[str, str]] = {}
+        self._head: Text | None = None
         self._frame = 0
         self._was_running = True
+        self.settled = False
 
     def compose(self) -> ComposeResult:
         yield Static(id="verification-head")
@@ -127,8 +131,9 @@ class VerificationView(Widget):
         table = self.query_one("#checks", DataTable)
         keys = self._layout()
         now = self._clock()
-        self._frame = int(now / TICK)  # the spinner turns with the clock
+        self._frame = int(now)  # the spinner turns once a second: every changed cell costs a table repaint
         if full or keys != self._keys:
+            self._shown.clear()
             selected = self.selected_check()
             cursor_key = None
             if table.row_count:
@@ -145,18 +150,23 @@ class VerificationView(Widget):
         else:
             for row in board:
                 if row.id in dirty or (row.result is None and row.started is not None):
-                    for column, cell in zip(("check", "status", "time", "detail"), self._cells(row, now), strict=True):
-                        table.update_cell(row.id, column, cell)
+                    self._update(table, row.id, self._cells(row, now))
                     if row.id in dirty:
                         for index in row.steps:
-                            for column, cell in zip(
-                                ("check", "status", "time", "detail"), self._step_cells(row, index), strict=True
-                            ):
-                                table.update_cell(f"{row.id}#{index}", column, cell)
+                            self._update(table, f"{row.id}#{index}", self._step_cells(row, index))
         if self._was_running and not board.running and board.rows:
             self._to_first_problem()
         self._was_running = board.running
+        self.settled = not board.running  # the screen shows the run's end (the cursor is on its first failure)
         self._paint_head(now)
+
+    def _update(self, table: DataTable[Text], key: str, cells: list[Text]) -> None:
+        """Only cells whose text changed are written: each write makes the table repaint what it shows."""
+        for column, cell in zip(COLUMNS, cells, strict=True):
+            seen = (cell.plain, str(cell.style))
+            if self._shown.get((key, column)) != seen:
+                self._shown[(key, column)] = seen
+                table.update_cell(key, column, cell)
 
     def _to_first_problem(self) -> None:
         """When a run ends with the cursor still on the first row, take it to the first failure (enter then
@@ -179,9 +189,16 @@ class VerificationView(Widget):
         return [
             literal(row.title, CHECK_WIDTH),
             row_mark(row, self._frame),
-            Text(duration(row.elapsed_ms(now)), justify="right"),
+            Text(self._time_of(row, now), justify="right"),
             literal(detail, width),
         ]
+
+    @staticmethod
+    def _time_of(row: Row, now: float) -> str:
+        if row.result is None:  # running: whole seconds, so the cell changes once a second
+            elapsed = row.elapsed_ms(now)
+            return "" if elapsed is None else f"{elapsed // 1000} s"
+        return duration(row.result.duration_ms)
 
     def _step_cells(self, row: Row, index: int) -> list[Text]:
         step = row.steps[index]
@@ -212,7 +229,9 @@ class VerificationView(Widget):
             head.append("  " + " · ".join(parts), style="dim")
         if board.summary is not None:
             head.append(f" · {duration(board.summary.duration_ms)}", style="dim")
-        self.query_one("#verification-head", Static).update(head)
+        if head != self._head:
+            self._head = head
+            self.query_one("#verification-head", Static).update(head)
 
 
 class VerificationScreen(WorkbenchScreen):

@@ -14,7 +14,6 @@ from datetime import UTC, datetime, tzinfo
 from storage import Change, ChangeKind, Changeset, Home, StorageError, backend_of
 from workbench.checks.events import Summary
 from workbench.model import CertificateInfo, Connection, VerificationSummary
-from workbench.verification import summary_record
 
 
 def _utc_now() -> datetime:
@@ -99,11 +98,19 @@ class Workspace:
     def record(self, connection: Connection, summary: Summary) -> VerificationSummary:
         """Keep a verification result: in this session's list, and on the stored connection when what was
         verified is what is stored (a pending edit's result is not the stored connection's)."""
+        from workbench.verification import summary_record
+
         record = summary_record(summary, self.now())
         self.recent.insert(0, (record.at, connection.name, record))
         del self.recent[50:]
-        if self.changes.pending(connection.id) is None:
+        pending = self.changes.pending(connection.id)
+        if pending is None:
             self.home.store.record_verifications({connection.id: record})
+        elif pending is not ChangeKind.DELETED:
+            staged = self.changes.get(connection.id)
+            if replace(staged, last_verification=None) == replace(connection, last_verification=None):
+                # What was verified is what OK will save: the result goes with it.
+                self.changes.edit(replace(staged, last_verification=record))
         return record
 
 

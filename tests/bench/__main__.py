@@ -1,6 +1,6 @@
 """`python -m tests.bench`: run every benchmark and print its figures."""
 
-from tests.bench import engine, lab_powershell, store_commit, store_scale
+from tests.bench import console, engine, lab_powershell, store_commit, store_scale
 
 if __name__ == "__main__":
     store_commit.run()
@@ -10,3 +10,5 @@ if __name__ == "__main__":
     lab_powershell.run()
     print()
     engine.run()
+    print()
+    console.run()

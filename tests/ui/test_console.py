@@ -39,7 +39,12 @@ def text_of(app: WorkbenchApp, selector: str) -> str:
 
 def verification_done(app: WorkbenchApp) -> bool:
     screen = app.screen
-    return isinstance(screen, VerificationScreen) and not screen.live.running and bool(screen.live.board.rows)
+    return (
+        isinstance(screen, VerificationScreen)
+        and not screen.live.running
+        and bool(screen.live.board.rows)
+        and screen.view.settled
+    )
 
 
 async def test_dashboard_counts_connections_by_kind(home: Home, healthy_lab: Lab) -> None:
@@ -335,3 +340,34 @@ def test_the_store_file_is_untouched_by_merely_looking(home: Home, healthy_lab: 
 
     asyncio.run(go())
     assert home.store.path.read_bytes() == before
+
+
+async def test_the_secret_box_never_copies_its_value(home: Home) -> None:
+    from screens.dialogs import SecretInput
+
+    app = app_for(home)
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.push_screen(SecretModal("Set the secret", "The new secret"))
+        await pilot.pause()
+        await pilot.press(*"hunter2SECRET", "shift+home", "ctrl+c")
+        await pilot.pause()
+        box = app.screen.query_one(SecretInput)
+        assert box.value == "hunter2SECRET" and "hunter2SECRET" not in (app.clipboard or "")
+
+
+def test_a_kept_demo_directory_works_on_the_second_run(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    folder = tmp_path / "trainer"
+    for _ in range(2):
+        out = subprocess.run(
+            [sys.executable, "-m", "workbench", "demo", "--home", str(folder), "--headless", "--mailboxes", "5"],
+            capture_output=True,
+            text=True,
+            timeout=180,
+            check=False,
+        )
+        assert out.returncode == 0, out.stderr
+    assert "CA_BUNDLE_UNUSABLE" not in out.stdout and "NETWORK_UNREACHABLE" not in out.stdout
+    assert out.stdout.count("== PASSED") == 3

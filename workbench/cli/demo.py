@@ -11,13 +11,14 @@ verification of the sample connections as text instead. Nothing touches your own
 from __future__ import annotations
 
 import argparse
+import contextlib
 import shutil
 import sys
 import tempfile
 from pathlib import Path
 from typing import Any
 
-from storage import Home
+from storage import Home, NotFoundError
 from workbench import certificates
 from workbench.describe import credential_of, status_of, target_of
 from workbench.drafts import M365Draft, OnPremDraft
@@ -50,10 +51,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         with Lab(mailboxes=max(args.mailboxes, 1), auto_approve=1.0) as lab:
             home = Home(path)
-            if not home.store.snapshot().connections:
-                _sample_connections(home, lab.state)
-            elif args.home is not None:
-                print(f"Using the connections already in {path}.")
+            _sample_connections(home, lab.state)  # in a kept DIR: the samples are pointed at this run's lab
             if headless:
                 code = _stream(home, lab.state, path)
             else:
@@ -135,6 +133,8 @@ def _sample_connections(home: Home, state: Any) -> list[Any]:
         ).build(changes.stage_secret(Secret(o.admin_password)), new_stamp()),
     ]
     for connection in built:
+        with contextlib.suppress(NotFoundError):  # a sample left by an earlier demo in DIR: its lab is gone
+            changes.delete(changes.get(connection.name).id)
         changes.add(connection)
     changes.commit()
     return built
