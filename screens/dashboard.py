@@ -20,6 +20,7 @@ from .literal import literal, shown
 from .status import checks_passed, mark, summary_mark
 
 LAST_WIDTH = 10
+WATCH = 2.0  # seconds between looks at the store file
 WARN_DAYS = (30, 14, 7)  # a certificate is flagged !, !! and !!! as it crosses these
 
 
@@ -63,6 +64,23 @@ class DashboardScreen(WorkbenchScreen):
         table.add_column("name", key="name", width=self._name_width())
         table.add_column("last", key="last", width=LAST_WIDTH)
         self.refresh_view()
+        self._seen = self._store_stamp()
+        self.set_interval(WATCH, self._watch_store)
+
+    def _store_stamp(self) -> tuple[int, int] | None:
+        try:
+            stat = self.workbench.workspace.home.store.path.stat()
+        except OSError:
+            return None
+        return stat.st_mtime_ns, stat.st_size
+
+    def _watch_store(self) -> None:
+        """What another process (the CLI, a colleague's session) saved shows up here within a few seconds."""
+        stamp = self._store_stamp()
+        if stamp != self._seen:
+            self._seen = stamp
+            if self.is_current:
+                self.request_refresh()
 
     def _name_width(self) -> int:
         card = self.query_one("#connections-card")

@@ -185,7 +185,7 @@ class FleetScreen(WorkbenchScreen):
         if live is None:
             self.notify("Not started yet: it waits for a free slot.", severity="warning")
             return
-        self.app.push_screen(VerificationScreen(live, owned=False))
+        self.app.push_screen(VerificationScreen(live, owned=False, via=self.TRAIL))
 
     @property
     def running(self) -> bool:

@@ -7,16 +7,19 @@ markup) of the `workbench.text.visible` form of the value, cut to a length that 
 
 from __future__ import annotations
 
+from rich.cells import cell_len, set_cell_size
 from rich.text import Text
 
 from workbench.text import visible
 
 
 def shown(value: object, limit: int | None = None) -> str:
-    """The value as one safe line: escapes for control and invisible characters, cut with an ellipsis."""
+    """The value as one safe line: escapes for control and invisible characters, cut with an ellipsis to at most
+    `limit` terminal cells (a CJK character or an emoji takes two)."""
     text = visible(str(value))
-    if limit is not None and len(text) > limit:
-        return text[: max(limit - 1, 0)] + "…"
+    if limit is not None and cell_len(text) > limit:
+        kept = set_cell_size(text, max(limit - 1, 0)).rstrip(" ") if limit > 1 else ""
+        return kept + "…"
     return text
 
 

@@ -63,15 +63,29 @@ class ManagerScreen(WorkbenchScreen):
         "Every connection of this data directory. Changes are pending until OK (ctrl+s) saves them all in one "
         "write; Cancel (escape) discards them. delete marks the selected connection for deletion and delete again "
         "takes the mark away. Pending rows are marked A (added), E (edited) or D (deleted). v verifies the "
-        "selected connection as it stands, pending changes included."
+        "selected connection as it stands, pending changes included; u drops the selected connection's pending "
+        "change."
     )
     BINDINGS: ClassVar[list[Binding]] = [
+        Binding("delete", "toggle_delete", "Delete", id="manager.delete", tooltip="Mark for deletion (again: undo)"),
         Binding(
-            "delete", "toggle_delete", "Delete/undo", id="manager.delete", tooltip="Mark for deletion (again: undo)"
+            "u",
+            "revert",
+            "Undo change",
+            id="manager.revert",
+            show=False,
+            tooltip="Drop the selected connection's pending change",
         ),
         Binding("v", "verify", "Verify", id="manager.verify", tooltip="Verify the selected connection"),
         Binding("p", "app.pending", "Pending", id="manager.pending", tooltip="The pending changes, field by field"),
-        Binding("slash", "filter", "Filter", id="manager.filter", tooltip="Filter the table by name, kind or server"),
+        Binding(
+            "slash",
+            "filter",
+            "Filter",
+            id="manager.filter",
+            show=False,
+            tooltip="Filter the table by name, kind or server",
+        ),
         Binding("ctrl+s", "ok", "OK (save)", id="manager.ok", priority=True, tooltip="Save every pending change"),
         Binding("escape", "cancel", "Cancel", id="manager.cancel", tooltip="Discard pending changes and go back"),
     ]
@@ -166,6 +180,18 @@ class ManagerScreen(WorkbenchScreen):
         except NameTakenError as error:
             self.workbench.tell("Cannot undo the deletion", str(error))
 
+    def action_revert(self) -> None:
+        selected = self._selected_id()
+        if selected is None or self.workbench.workspace.pending(selected) is None:
+            self.notify("Nothing is pending for this connection.", markup=False)
+            return
+        try:
+            self.workbench.workspace.changes.revert(selected)
+        except NameTakenError as error:
+            self.workbench.tell("Cannot undo this change", str(error))
+            return
+        self.workbench.changed()
+
     def action_verify(self) -> None:
         from .verification import VerificationScreen
 
@@ -176,7 +202,7 @@ class ManagerScreen(WorkbenchScreen):
         if space.pending(selected) is ChangeKind.DELETED:
             self.notify("This connection is marked for deletion; press delete to undo first.", severity="warning")
             return
-        self.app.push_screen(VerificationScreen.start(self.workbench, space.connection(selected)))
+        self.app.push_screen(VerificationScreen.start(self.workbench, space.connection(selected), via=self.TRAIL))
 
     def action_filter(self) -> None:
         box = self.query_one("#filter", Input)
@@ -235,14 +261,18 @@ class ManagerScreen(WorkbenchScreen):
 
     async def _conflict(self, message: str) -> None:
         space = self.workbench.workspace
+        mine = {change.connection.id for change in space.pending_changes()}
         details = []
         for change in space.changes.outside_changes():
-            fields = ", ".join(f.path for f in change.fields()) or "(no configuration field)"
+            if change.connection.id not in mine:
+                continue  # saved elsewhere, but not in the way of these changes
+            fields = ", ".join(f.path for f in change.fields()[:6]) if change.kind is ChangeKind.EDITED else ""
             what = {ChangeKind.ADDED: "added", ChangeKind.EDITED: "changed", ChangeKind.DELETED: "deleted"}[change.kind]
-            details.append((shown(change.connection.name, 40), f"{what} elsewhere: {fields}"))
+            details.append((shown(change.connection.name, 40), f"{what} elsewhere" + (f": {fields}" if fields else "")))
         question = (
-            f"{message}\n\nReload shows the store as it is now and drops your {len(space.pending_changes())} "
-            "pending change(s). Keep keeps them here (nothing is lost) so that you can review them first."
+            f"{message}\n\nKeep: your pending changes stay; select the connection named below and press u to drop "
+            "just your change to it, then OK again. Reload: show the store as it is now and drop all "
+            f"{len(space.pending_changes())} pending change(s)."
         )
         reload = await self.workbench.ask(
             ConfirmModal("Another session changed the store", question, details, yes="Reload", no="Keep my changes")

@@ -144,8 +144,9 @@ class TroubleshootModal(ModalScreen[None]):
         if fixes:
             option_list = self.query_one("#fixes", OptionList)
             option_list.highlighted = 0
-            option_list.focus()
+            option_list.focus(scroll_visible=False)
             self._show_command(0)
+        self.query_one("#troubleshoot-body").scroll_home(animate=False)
 
     @on(OptionList.OptionHighlighted, "#fixes")
     def _highlighted(self, event: OptionList.OptionHighlighted) -> None:

@@ -32,7 +32,7 @@ from .status import duration, mark, row_mark
 if TYPE_CHECKING:
     from .app import WorkbenchApp
 
-TICK = 0.25  # seconds between repaints while a verification runs (progress is coalesced to this pace)
+TICK = 0.5  # seconds between repaints while a verification runs (progress is coalesced to this pace)
 COLUMNS = ("check", "status", "time", "detail")
 STEP_MARKS = {
     StepStatus.OK: "passed",
@@ -254,17 +254,18 @@ class VerificationScreen(WorkbenchScreen):
         ),
     ]
 
-    def __init__(self, live: LiveVerification, *, owned: bool = True) -> None:
+    def __init__(self, live: LiveVerification, *, owned: bool = True, via: str = "Dashboard") -> None:
         super().__init__()
         self.live = live
         self.owned = owned  # closed with the screen (a fleet keeps its own)
+        self.via = via  # the breadcrumb up to here
 
     @classmethod
-    def start(cls, app: WorkbenchApp, connection: Connection) -> VerificationScreen:
-        return cls(app.verify(connection))
+    def start(cls, app: WorkbenchApp, connection: Connection, via: str = "Dashboard") -> VerificationScreen:
+        return cls(app.verify(connection), via=via)
 
     def trail(self) -> str:
-        return f"Dashboard › {shown(self.live.connection.name, 40)} › Verification"
+        return f"{self.via} › {shown(self.live.connection.name, 40)} › Verification"
 
     def body(self) -> ComposeResult:
         yield VerificationView(self.live, id="verification")

@@ -238,6 +238,20 @@ class Changeset:
             self._staged[connection_id] = restored
         self._rename(None, restored)
 
+    def revert(self, connection_id: str) -> None:
+        """Drop what is pending for one connection: it is as stored again (an added one is gone)."""
+        if connection_id not in self._staged:
+            return
+        before = self._state(connection_id)
+        base = self._base.get(connection_id)
+        if base is not None:
+            owner = self._name_index().get(name_key(base.name))
+            if owner is not None and owner != connection_id:
+                raise NameTakenError(base.name)
+        del self._staged[connection_id]
+        self._before_delete.pop(connection_id, None)
+        self._rename(before, base)
+
     def outside_changes(self) -> list[Change]:
         """What another process saved since this changeset was opened: each connection whose stored
         configuration differs from the one this changeset started from (verification results aside)."""

