@@ -51,12 +51,13 @@ class Masthead(Vertical):
         if len(path) > room:
             path = "…" + path[-(room - 1) :]
         context.append(where.format(path), style="dim")
-        trail = Text(no_wrap=True, overflow="ellipsis")
-        trail.append(f" {self.trail}")
         pending = len(space.pending_changes())
-        if pending:
-            note = f" {pending} pending change{'s' if pending != 1 else ''} "
-            trail.append(" " * max(1, self.size.width - len(trail) - len(note)))
+        note = f" {pending} pending change{'s' if pending != 1 else ''} " if pending else ""
+        width = self.size.width or 80
+        trail = Text(no_wrap=True, overflow="ellipsis")
+        trail.append(" " + shown(self.trail, max(8, width - len(note) - 2)))
+        if note:  # the pending count always shows: the breadcrumb gives way
+            trail.append(" " * max(1, width - len(trail) - len(note)))
             trail.append(note, style="bold reverse")
         self.query_one("#masthead-context", Static).update(context)
         self.query_one("#masthead-trail", Static).update(trail)

@@ -104,8 +104,9 @@ class DashboardScreen(WorkbenchScreen):
         counts.append(f" Microsoft 365 {kinds[ConnectionKind.M365]}", style="bold")
         counts.append(f"   on-premises {kinds[ConnectionKind.ONPREM]}", style="bold")
         if not connections:
-            counts.append("\n\n No connections yet. Add them with `workbench connections add` (or import a file);")
-            counts.append("\n m opens the connection manager.")
+            counts.append("\n\n No connections yet. Add them from a shell:")
+            counts.append("\n   workbench connections add …", style="bold")
+            counts.append("\n   workbench connections import FILE", style="bold")
         self.query_one("#connections-counts", Static).update(counts)
 
         table = self.query_one("#connections", DataTable)
@@ -150,9 +151,9 @@ class DashboardScreen(WorkbenchScreen):
             text.append(f" {shown(users[thumbprint][0], width - 12):<{width - 11}}", style="bold")
             text.append("key missing\n", style="bold red")
         if secrets:
-            text.append(f" {secrets} client secret{'s' if secrets != 1 else ''}: expiry in Entra\n", style="dim")
+            text.append(f" {secrets} secret{'s' if secrets != 1 else ''}: see Entra ID\n", style="dim")
         if not text:
-            text.append(" No certificates or secrets to watch.", style="dim")
+            text.append(" Nothing to watch yet.", style="dim")
         text.rstrip()
         return text
 

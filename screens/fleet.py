@@ -185,7 +185,15 @@ class FleetScreen(WorkbenchScreen):
         if live is None:
             self.notify("Not started yet: it waits for a free slot.", severity="warning")
             return
-        self.app.push_screen(VerificationScreen(live, owned=False, via=self.TRAIL))
+        self.app.push_screen(VerificationScreen(live, owned=False, via=self.TRAIL, on_restart=self._replaced))
+
+    def _replaced(self, old: LiveVerification, new: LiveVerification) -> None:
+        """A verification opened from here started again (a pin, a new secret): its row follows the new run."""
+        for connection_id, live in list(self.lives.items()):
+            if live is old:
+                self.lives[connection_id] = new
+        self.workbench.forget(old)
+        self._dirty = True
 
     @property
     def running(self) -> bool:

@@ -23,7 +23,7 @@ def value(item: Any) -> str:
         return "—"
     if isinstance(item, list | tuple):
         return ", ".join(shown(v) for v in item) or "(none)"
-    return shown(item, 60)
+    return shown(item, 200)
 
 
 def render(changes: list[Change]) -> Text:

@@ -254,11 +254,19 @@ class VerificationScreen(WorkbenchScreen):
         ),
     ]
 
-    def __init__(self, live: LiveVerification, *, owned: bool = True, via: str = "Dashboard") -> None:
+    def __init__(
+        self,
+        live: LiveVerification,
+        *,
+        owned: bool = True,
+        via: str = "Dashboard",
+        on_restart: Callable[[LiveVerification, LiveVerification], None] | None = None,
+    ) -> None:
         super().__init__()
         self.live = live
         self.owned = owned  # closed with the screen (a fleet keeps its own)
         self.via = via  # the breadcrumb up to here
+        self.on_restart = on_restart  # the owner of a verification it does not own hears of its replacement
 
     @classmethod
     def start(cls, app: WorkbenchApp, connection: Connection, via: str = "Dashboard") -> VerificationScreen:
@@ -317,10 +325,12 @@ class VerificationScreen(WorkbenchScreen):
         new = self.workbench.verify(connection, board=old.board)
         if self.owned:
             self.workbench.forget(old)
+        elif self.on_restart is not None:
+            self.on_restart(old, new)  # the owner (the fleet) keeps the new one in the old one's place
         else:
-            old.close()
+            self.workbench.forget(old)
+            self.owned = True
         self.live = new
-        self.owned = True
         self.view.attach(new)
         for head in self.query("#masthead"):
             head.trail = self.trail()  # type: ignore[attr-defined]

@@ -419,3 +419,29 @@ def test_wide_names_are_cut_by_terminal_cells() -> None:
     cut = shown(name, 20)
     assert cell_len(cut) <= 20 and cut.endswith("…")
     assert shown("short", 20) == "short"
+
+
+async def test_a_fix_made_from_the_fleet_shows_in_its_row(home: Home, healthy_lab: Lab) -> None:
+    from screens.fleet import FleetScreen
+
+    lab_onprem(home, healthy_lab, "Fabrikam by name", trusted=False)
+    lab_m365(home, healthy_lab, "Contoso")
+    app = app_for(home)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("v")
+        fleet = front(app)
+        assert isinstance(fleet, FleetScreen)
+        await until(pilot, lambda: not fleet.running)
+        assert fleet.state_of(home.store.snapshot().connection("Fabrikam by name")) == "failed"
+        table = fleet.query_one("#fleet", DataTable)
+        table.move_cursor(row=table.get_row_index("id-Fabrikam by name"))
+        await pilot.press("enter")
+        await until(pilot, lambda: verification_done(app))
+        await pilot.press("enter", "a")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmModal))
+        await pilot.press("y")
+        await until(pilot, lambda: verification_done(app) and front(app).live.board.overall() is Status.PASSED)
+        assert "Verify all connections" in front(app).trail()
+        await pilot.press("escape")
+        await until(pilot, lambda: front(app) is fleet)
+        await until(pilot, lambda: fleet.state_of(app.workspace.connection("id-Fabrikam by name")) == "passed")
