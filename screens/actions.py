@@ -24,7 +24,7 @@ from workbench.checks.events import ConfirmationRequest
 from workbench.checks.problems import Action, ActionSpec
 from workbench.model import ClientSecretCredential, M365Settings, OnPremSettings, TlsTrust, TrustMode
 
-from .dialogs import ConfirmModal, SecretModal
+from .dialogs import ConfirmModal, PathModal, SecretModal
 from .literal import literal, shown
 
 if TYPE_CHECKING:
@@ -33,19 +33,25 @@ if TYPE_CHECKING:
 ACTION_LABELS = {
     Action.GRANT_IMPERSONATION: "grant ApplicationImpersonation…",
     Action.TRUST_CERTIFICATE: "trust this certificate…",
+    Action.TRUST_CA_BUNDLE: "trust a CA bundle…",
     Action.SET_SECRET: "set the secret…",
     Action.RETRY_LATER: "retry after the wait…",
+    Action.RAISE_TIMEOUT: "verify again with a longer timeout…",
 }
 SUPPORTED = frozenset(ACTION_LABELS)
 MAX_WAIT = 600  # seconds: a Retry-After beyond this is shown, not waited for
+LONGER = 3  # a raised timeout is this many times the console's own
+MAX_TIMEOUT = 600.0
 
 
 async def run_action(screen: VerificationScreen, check: str, spec: ActionSpec) -> None:
     handler = {
         Action.GRANT_IMPERSONATION: grant_impersonation,
         Action.TRUST_CERTIFICATE: trust_certificate,
+        Action.TRUST_CA_BUNDLE: trust_ca_bundle,
         Action.SET_SECRET: set_secret,
         Action.RETRY_LATER: retry_later,
+        Action.RAISE_TIMEOUT: raise_timeout,
     }[spec.kind]
     await handler(screen, check, dict(spec.params))
 
@@ -125,6 +131,53 @@ async def trust_certificate(screen: VerificationScreen, check: str, params: dict
     app.changed()
     screen.notify("Pinned (pending until OK in Manage server connections). Verifying again.", markup=False)
     screen.restart(pinned)
+
+
+async def trust_ca_bundle(screen: VerificationScreen, check: str, params: dict[str, str]) -> None:
+    """Trust the certificates of a PEM file for this connection only (the internal CA that issued the server's or
+    the custom cloud's certificate); a pending change, verified before it is saved."""
+    from workbench import validate
+
+    app = screen.workbench
+    connection = screen.live.connection
+    settings = connection.settings
+    path = await app.ask(
+        PathModal(
+            "Trust a CA bundle",
+            f"A PEM file with the CA certificate(s) that issued the certificate of '{shown(connection.name)}'. "
+            "Only this connection trusts it; the system's trust store is not changed.",
+            validate.ca_bundle,
+        )
+    )
+    if path is None:
+        return
+    if isinstance(settings, OnPremSettings):
+        new_settings: M365Settings | OnPremSettings = dataclasses.replace(
+            settings, tls=TlsTrust(mode=TrustMode.CA_BUNDLE, ca_bundle=path)
+        )
+    else:
+        new_settings = dataclasses.replace(settings, ca_bundle=path)
+    edited = dataclasses.replace(connection, updated=app.workspace.now(), settings=new_settings)
+    app.workspace.changes.edit(edited)
+    app.changed()
+    screen.notify("CA bundle set (pending until OK). Verifying again.", markup=False)
+    screen.restart(edited)
+
+
+async def raise_timeout(screen: VerificationScreen, check: str, params: dict[str, str]) -> None:
+    app = screen.workbench
+    longer = min(app.timeout * LONGER, MAX_TIMEOUT)
+    yes = await app.ask(
+        ConfirmModal(
+            "Verify again with a longer timeout",
+            f"Verify '{shown(screen.live.connection.name)}' again, giving each network call {longer:g} s instead of "
+            f"{app.timeout:g} s? Nothing is changed or saved.",
+            yes="Verify again",
+            no="Cancel",
+        )
+    )
+    if yes:
+        screen.restart(screen.live.connection, timeout=longer)
 
 
 async def set_secret(screen: VerificationScreen, check: str, params: dict[str, str]) -> None:

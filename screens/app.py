@@ -153,7 +153,11 @@ class WorkbenchApp(App[None]):
     # ------------------------------------------------------------------ verification
 
     def verify(
-        self, connection: Connection, confirm: Confirm | None = None, board: Board | None = None
+        self,
+        connection: Connection,
+        confirm: Confirm | None = None,
+        board: Board | None = None,
+        timeout: float | None = None,
     ) -> LiveVerification:
         """Start verifying `connection` as it stands in the workspace (a pending edit is verified as edited, with
         secrets staged but not saved). The result is recorded when the run ends."""
@@ -164,7 +168,7 @@ class WorkbenchApp(App[None]):
         else:
             from workbench.verification import Verification, target_for
 
-            target = target_for(self.workspace.home, connection, self.timeout, staged=self.workspace.changes)
+            target = target_for(self.workspace.home, connection, timeout or self.timeout, staged=self.workspace.changes)
             source = Verification(target, confirm or refuse)
         live = LiveVerification(
             connection, source, on_summary=self._record, board=board if board is not None else Board(self.clock)

@@ -4,7 +4,7 @@ masked secret prompt, a message, and the keys of the screen below.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import ClassVar
 
 from rich.text import Text
@@ -113,6 +113,59 @@ class SecretModal(ModalScreen[Secret | None]):
             self.query_one("#secret-error", Label).update("Enter a value, or press escape to cancel.")
             return
         self.dismiss(Secret(value))
+
+    @on(Button.Pressed, "#cancel")
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class PathModal(ModalScreen[str | None]):
+    """A file path, checked by the core's validator as it is typed; the validator's message says what is wrong."""
+
+    BINDINGS: ClassVar[list[Binding]] = [  # type: ignore[assignment]
+        Binding("escape", "cancel", "Cancel", id="path.cancel"),
+    ]
+
+    def __init__(self, title: str, prompt: str, check: Callable[[str], str]) -> None:
+        super().__init__(classes="dialog-screen")
+        self._title, self._prompt, self._check = title, prompt, check
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Label(literal(self._title), classes="dialog-title")
+            yield Static(paragraph(self._prompt), classes="dialog-question")
+            yield Input(placeholder="/path/to/internal-ca.pem", id="path", max_length=4096)
+            yield Label("", id="path-error", classes="field-error")
+            with Horizontal(classes="dialog-buttons"):
+                yield Button("OK (enter)", id="ok", variant="primary")
+                yield Button("Cancel (esc)", id="cancel")
+
+    def on_mount(self) -> None:
+        self.query_one("#path", Input).focus()
+
+    def _checked(self) -> str | None:
+        from workbench.validate import FieldError
+
+        value = self.query_one("#path", Input).value
+        try:
+            result = self._check(value)
+        except FieldError as error:
+            self.query_one("#path-error", Label).update(literal(error.message))
+            return None
+        self.query_one("#path-error", Label).update("")
+        return result
+
+    @on(Input.Changed, "#path")
+    def _typed(self) -> None:
+        if self.query_one("#path", Input).value:
+            self._checked()
+
+    @on(Input.Submitted)
+    @on(Button.Pressed, "#ok")
+    def _submit(self) -> None:
+        result = self._checked()
+        if result is not None:
+            self.dismiss(result)
 
     @on(Button.Pressed, "#cancel")
     def action_cancel(self) -> None:

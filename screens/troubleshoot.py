@@ -15,7 +15,8 @@ from textual.screen import ModalScreen
 from textual.widgets import Collapsible, Label, OptionList, Static, TextArea
 from textual.widgets.option_list import Option
 
-from workbench.checks.problems import Fix, FixKind, Problem
+from workbench.checks.events import Status
+from workbench.checks.problems import ActionSpec, Fix, FixKind, Problem
 from workbench.cli.fixes import workbench_command
 
 from .actions import ACTION_LABELS, SUPPORTED
@@ -51,8 +52,9 @@ def fix_option(number: int, fix: Fix, problem: Problem) -> Text:
     if kind:
         text.append(f"[{kind}] ", style="cyan")
     text.append_text(paragraph(fix.text))
-    if fix.kind is FixKind.WORKBENCH and fix.action in SUPPORTED and problem.action is not None:
-        text.append(f"  — a: {ACTION_LABELS[fix.action]}", style="bold yellow")
+    if fix.kind is FixKind.WORKBENCH and fix.action in SUPPORTED:
+        key = "a or enter" if problem.action is not None and problem.action.kind is fix.action else "enter"
+        text.append(f"  — {key}: {ACTION_LABELS[fix.action]}", style="bold yellow")
     return text
 
 
@@ -135,9 +137,7 @@ class TroubleshootModal(ModalScreen[None]):
         problem = self.problem
         if problem is None or problem.action is None or problem.action.kind not in SUPPORTED:
             return None
-        if self.row.status is None or self.row.status is self.row.status.PASSED:
-            return None
-        return problem.action
+        return problem.action if self._fixable() else None
 
     def on_mount(self) -> None:
         fixes = self.query("#fixes")
@@ -180,19 +180,31 @@ class TroubleshootModal(ModalScreen[None]):
 
     @on(OptionList.OptionSelected, "#fixes")
     def _chosen(self, event: OptionList.OptionSelected) -> None:
+        """enter on a fix: the workbench does it when it can (with the problem's parameters when it is the
+        problem's own action), otherwise its command is copied."""
         fix = self._selected_fix()
-        if fix is not None and fix.kind is FixKind.WORKBENCH and self.action_spec is not None:
-            self.action_act()
-        else:
+        if fix is None or fix.kind is not FixKind.WORKBENCH or fix.action not in SUPPORTED or not self._fixable():
             self.action_copy()
+            return
+        spec = self.action_spec
+        if spec is not None and spec.kind is fix.action:
+            self._run(spec)
+        else:
+            self._run(ActionSpec(fix.action))
+
+    def _fixable(self) -> bool:
+        return self.row.status is not None and self.row.status is not Status.PASSED
 
     def action_act(self) -> None:
-        from .actions import run_action
-
         spec = self.action_spec
         if spec is None:
             self.notify("The workbench has no action of its own for this problem: use the fixes.", severity="warning")
             return
+        self._run(spec)
+
+    def _run(self, spec: ActionSpec) -> None:
+        from .actions import run_action
+
         self.dismiss(None)
         self.owner.run_worker(run_action(self.owner, self.check, spec), group="action", exclusive=True)
 

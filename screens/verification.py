@@ -319,10 +319,10 @@ class VerificationScreen(WorkbenchScreen):
             return
         self.dismiss()
 
-    def restart(self, connection: Connection) -> None:
+    def restart(self, connection: Connection, timeout: float | None = None) -> None:
         """Verify the connection again from the start, as edited (a pin, a new secret), on the same table."""
         old = self.live
-        new = self.workbench.verify(connection, board=old.board)
+        new = self.workbench.verify(connection, board=old.board, timeout=timeout)
         if self.owned:
             self.workbench.forget(old)
         elif self.on_restart is not None:

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from textual.coordinate import Coordinate
-from textual.widgets import DataTable, OptionList, Static, TextArea
+from textual.widgets import DataTable, Input, OptionList, Static, TextArea
 
 from screens import WorkbenchApp
 from screens.dialogs import ConfirmModal, HelpModal, SecretModal
@@ -445,3 +445,69 @@ async def test_a_fix_made_from_the_fleet_shows_in_its_row(home: Home, healthy_la
         await pilot.press("escape")
         await until(pilot, lambda: front(app) is fleet)
         await until(pilot, lambda: fleet.state_of(app.workspace.connection("id-Fabrikam by name")) == "passed")
+
+
+async def test_enter_on_the_ca_bundle_fix_asks_for_a_file_checks_it_and_the_rerun_passes(
+    home: Home, healthy_lab: Lab, tmp_path: Path
+) -> None:
+    from screens.dialogs import PathModal
+
+    lab_onprem(home, healthy_lab, "Fabrikam by name", trusted=False)
+    not_pem = tmp_path / "notes.txt"
+    not_pem.write_text("not a certificate")
+    app = app_for(home)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("enter")
+        await until(pilot, lambda: verification_done(app))
+        await pilot.press("enter")  # the panel of the failed TLS check
+        await pilot.pause()
+        panel = front(app)
+        first = panel.problem.fixes[0]
+        assert first.action is not None and first.action.value == "trust-ca-bundle"
+        await pilot.press("enter")  # the first fix is highlighted: the workbench does it
+        await until(pilot, lambda: isinstance(app.screen, PathModal))
+        await pilot.press(*str(not_pem))
+        await pilot.press("enter")
+        await pilot.pause()
+        error = str(app.screen.query_one("#path-error", Static).render())
+        assert isinstance(app.screen, PathModal) and "holds no PEM certificate" in error
+        app.screen.query_one("#path", Input).value = healthy_lab.state.ca_bundle
+        await pilot.press("enter")
+        screen = front(app)
+        await until(pilot, lambda: verification_done(app) and screen.live.board.overall() is Status.PASSED)
+        staged: Any = app.workspace.connection("id-Fabrikam by name").settings
+        assert staged.tls.mode.value == "ca-bundle" and staged.tls.ca_bundle == healthy_lab.state.ca_bundle
+
+
+async def test_raise_timeout_verifies_again_with_a_longer_timeout() -> None:
+    from tests.ui import scenes
+    from workbench.checks import problems
+    from workbench.checks.events import Finished, Outcome, Planned, Started, Summary
+    from workbench.verification import plan_for
+
+    def timing_out(connection: Any) -> list[Any]:
+        info = plan_for(connection).info()
+        events: list[Any] = [Planned(checks=info[:1])]
+        title = info[0].title
+        events.append(Started(check=info[0].id, title=title))
+        outcome = Outcome.failed("no answer within 10 s", problems.TIMEOUT.fill(host="mail.fabrikam.com", port=443))
+        events.append(Finished(check=info[0].id, title=title, outcome=outcome, duration_ms=10000))
+        counts = dict.fromkeys(Status, 0) | {Status.FAILED: 1}
+        events.append(Summary(status=Status.FAILED, counts=counts, duration_ms=10000))
+        return events
+
+    home = scenes.mixed_home()
+    app = scenes.app(home, scripts={"Contoso (certificate)": timing_out})
+    app.timeout = 10.0
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("enter")
+        await until(pilot, lambda: verification_done(app))
+        await pilot.press("enter")
+        await pilot.pause()
+        await pilot.press("down", "down", "enter")  # "Raise the timeout…"
+        await until(pilot, lambda: isinstance(app.screen, ConfirmModal))
+        question = " ".join(str(w.render()) for w in app.screen.query(Static))
+        assert "30 s instead of 10 s" in question
+        before = list(app._lives)
+        await pilot.press("y")
+        await until(pilot, lambda: verification_done(app) and front(app).live not in before)
