@@ -56,6 +56,16 @@ async def run_action(screen: VerificationScreen, check: str, spec: ActionSpec) -
     await handler(screen, check, dict(spec.params))
 
 
+def _stage_and_verify(screen: VerificationScreen, settings: M365Settings | OnPremSettings, what: str) -> None:
+    """The connection with `settings` becomes a pending edit, and the verification starts again with it."""
+    app = screen.workbench
+    edited = dataclasses.replace(screen.live.connection, updated=app.workspace.now(), settings=settings)
+    app.workspace.changes.edit(edited)
+    app.changed()
+    screen.notify(f"{what} (pending until OK in Manage server connections). Verifying again.", markup=False)
+    screen.restart(edited)
+
+
 async def grant_impersonation(screen: VerificationScreen, check: str, params: dict[str, str]) -> None:
     app = screen.workbench
     settings = screen.live.connection.settings
@@ -122,15 +132,8 @@ async def trust_certificate(screen: VerificationScreen, check: str, params: dict
     )
     if not yes:
         return
-    pinned = dataclasses.replace(
-        connection,
-        updated=app.workspace.now(),
-        settings=dataclasses.replace(settings, tls=TlsTrust(mode=TrustMode.PINNED, pin_sha256=fingerprint)),
-    )
-    app.workspace.changes.edit(pinned)
-    app.changed()
-    screen.notify("Pinned (pending until OK in Manage server connections). Verifying again.", markup=False)
-    screen.restart(pinned)
+    pinned = dataclasses.replace(settings, tls=TlsTrust(mode=TrustMode.PINNED, pin_sha256=fingerprint))
+    _stage_and_verify(screen, pinned, "Pinned")
 
 
 async def trust_ca_bundle(screen: VerificationScreen, check: str, params: dict[str, str]) -> None:
@@ -157,11 +160,7 @@ async def trust_ca_bundle(screen: VerificationScreen, check: str, params: dict[s
         )
     else:
         new_settings = dataclasses.replace(settings, ca_bundle=path)
-    edited = dataclasses.replace(connection, updated=app.workspace.now(), settings=new_settings)
-    app.workspace.changes.edit(edited)
-    app.changed()
-    screen.notify("CA bundle set (pending until OK). Verifying again.", markup=False)
-    screen.restart(edited)
+    _stage_and_verify(screen, new_settings, "CA bundle set")
 
 
 async def raise_timeout(screen: VerificationScreen, check: str, params: dict[str, str]) -> None:
@@ -202,11 +201,7 @@ async def set_secret(screen: VerificationScreen, check: str, params: dict[str, s
         )
     else:
         new_settings = dataclasses.replace(settings, password_ref=ref)
-    edited = dataclasses.replace(connection, updated=app.workspace.now(), settings=new_settings)
-    app.workspace.changes.edit(edited)
-    app.changed()
-    screen.notify("Secret staged (pending until OK). Verifying again.", markup=False)
-    screen.restart(edited)
+    _stage_and_verify(screen, new_settings, "Secret staged")
 
 
 async def retry_later(screen: VerificationScreen, check: str, params: dict[str, str]) -> None:

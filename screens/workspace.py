@@ -29,7 +29,6 @@ class Workspace:
         self.tz = tz  # None: the machine's local time
         self.lab = lab  # the data directory is a demo's, verified against the embedded lab
         self.changes: Changeset = home.changeset()
-        self.recent: list[tuple[datetime, str, VerificationSummary]] = []  # this session's results, newest first
 
     # ------------------------------------------------------------------ reading
 
@@ -96,13 +95,11 @@ class Workspace:
             self.reload()
 
     def record(self, connection: Connection, summary: Summary) -> VerificationSummary:
-        """Keep a verification result: in this session's list, and on the stored connection when what was
-        verified is what is stored (a pending edit's result is not the stored connection's)."""
+        """Keep a verification result: on the stored connection when what was verified is what is stored, or
+        with the pending edit when what was verified is what OK will save."""
         from workbench.verification import summary_record
 
         record = summary_record(summary, self.now())
-        self.recent.insert(0, (record.at, connection.name, record))
-        del self.recent[50:]
         pending = self.changes.pending(connection.id)
         if pending is None:
             self.home.store.record_verifications({connection.id: record})
