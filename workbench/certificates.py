@@ -20,6 +20,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from .model import CertificateInfo, CertificateSource, Secret
 
 MIN_KEY_BITS = 2048
+MAX_FILE_BYTES = 1 << 20  # a PFX or PEM with its chain is a few KB; anything this large is not one
 DEFAULT_SUBJECT = "CN=Exchange Workbench"
 
 
@@ -139,11 +140,38 @@ def load_pem(data: bytes, password: Secret | None, now: datetime) -> LoadedCerti
     return describe(certs[0], key, CertificateSource.PEM, now)
 
 
-def load_file(path: Path, password: Secret | None, now: datetime) -> LoadedCertificate:
+def read_certificate_file(path: Path) -> bytes:
+    """The bytes of a certificate file, refusing what is not one without reading it: a folder, a FIFO or a device
+    (which could block or never end), or a file over `MAX_FILE_BYTES`."""
+    import os
+    import stat
+
     try:
-        data = path.read_bytes()
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except OSError as error:
         raise CertificateError(f"Cannot read {path}: {error.strerror}") from None
+    try:
+        info = os.fstat(fd)
+        if stat.S_ISDIR(info.st_mode):
+            raise CertificateError(f"{path} is a folder, not a certificate file")
+        if not stat.S_ISREG(info.st_mode):
+            raise CertificateError(f"{path} is not a regular file (a device, a pipe or a socket)")
+        if info.st_size > MAX_FILE_BYTES:
+            raise CertificateError(
+                f"{path} is too large for a certificate file ({info.st_size:,} bytes; at most {MAX_FILE_BYTES:,})"
+            )
+        data = os.read(fd, MAX_FILE_BYTES + 1)
+    except OSError as error:
+        raise CertificateError(f"Cannot read {path}: {error.strerror}") from None
+    finally:
+        os.close(fd)
+    if len(data) > MAX_FILE_BYTES:
+        raise CertificateError(f"{path} is too large for a certificate file (over {MAX_FILE_BYTES:,} bytes)")
+    return data
+
+
+def load_file(path: Path, password: Secret | None, now: datetime) -> LoadedCertificate:
+    data = read_certificate_file(path)
     if b"-----BEGIN" in data[:4096]:
         return load_pem(data, password, now)
     return load_pfx(data, password, now)

@@ -122,3 +122,21 @@ def test_certificate_in_use_cannot_be_removed(home: Home, cert_files, now) -> No
     home.certificates.remove(loaded.info.thumbprint)
     assert home.certificates.list() == ()
     assert home.vault().refs() == set()
+
+
+def test_a_file_that_is_not_a_regular_file_or_too_large_is_refused_without_reading_it(tmp_path, now) -> None:
+    # The wizard's import dialog takes any path an admin types: a FIFO would block the read forever, a device or
+    # a huge file would fill memory. Neither is read.
+    import os
+
+    fifo = tmp_path / "cert.pfx"
+    os.mkfifo(fifo)
+    with pytest.raises(CertificateError, match="not a regular file"):
+        load(fifo, now)
+    with pytest.raises(CertificateError, match="is a folder"):
+        load(tmp_path, now)
+    big = tmp_path / "big.pfx"
+    with big.open("wb") as handle:
+        handle.truncate(certificates.MAX_FILE_BYTES + 1)
+    with pytest.raises(CertificateError, match="too large"):
+        load(big, now)
