@@ -239,12 +239,24 @@ def sha256_fingerprint(text: str, *, field: str = "pin_sha256") -> str:
     return value
 
 
-def client_secret(text: str) -> str:
+MAX_SECRET = 1024  # Entra secrets are 40 characters, passwords at most 256; more is a paste gone wrong
+
+
+def _secret_text(text: str, field: str, label: str) -> str:
     value = text.strip("\r\n")
     if not value.strip():
-        raise FieldError("client_secret", "Client secret is required")
+        raise FieldError(field, f"{label} is required")
     if "\n" in value or "\r" in value:
-        raise FieldError("client_secret", "Client secret is one line; the pasted text holds a line break")
+        raise FieldError(field, f"{label} is one line; the pasted text holds a line break")
+    if len(value) > MAX_SECRET:
+        raise FieldError(field, f"{label} must be at most {MAX_SECRET:,} characters (found {len(value):,})")
+    if any(unicodedata.category(ch) == "Cc" for ch in value):
+        raise FieldError(field, f"{label} contains a control character (an escape sequence or a tab?)")
+    return value
+
+
+def client_secret(text: str) -> str:
+    value = _secret_text(text, "client_secret", "Client secret")
     if _GUID.match(value.strip()):
         raise FieldError(
             "client_secret",
@@ -255,10 +267,7 @@ def client_secret(text: str) -> str:
 
 
 def password(text: str) -> str:
-    value = text.strip("\r\n")
-    if not value:
-        raise FieldError("password", "Password is required")
-    return value
+    return _secret_text(text, "password", "Password")
 
 
 def https_url(text: str, *, field: str, label: str) -> str:

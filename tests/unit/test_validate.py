@@ -203,3 +203,19 @@ def test_any_input_is_accepted_or_explained(name: str, text: str) -> None:
         return
     if isinstance(value, str) and name not in {"client_secret", "password"}:
         assert parse(value) == value
+
+
+@pytest.mark.parametrize("parse", [validate.client_secret, validate.password])
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("abc\x1b[31mdef", "control character"),
+        ("abc\x07", "control character"),
+        ("x" * 10_000, "at most 1,024 characters"),
+    ],
+    ids=["escape-sequence", "bell", "10-KB"],
+)
+def test_secrets_refuse_control_characters_and_walls_of_text(parse, value, expected) -> None:
+    # A terminal escape or a 10 KB paste in a masked box is a mistake the admin cannot see; say so.
+    with pytest.raises(FieldError, match=expected):
+        parse(value)
