@@ -28,7 +28,7 @@ from .dialogs import ConfirmModal, PathModal, SecretModal
 from .literal import literal, shown
 
 if TYPE_CHECKING:
-    from .verification import VerificationScreen
+    from .verification import VerificationHost
 
 ACTION_LABELS = {
     Action.GRANT_IMPERSONATION: "grant ApplicationImpersonation…",
@@ -44,7 +44,7 @@ LONGER = 3  # a raised timeout is this many times the console's own
 MAX_TIMEOUT = 600.0
 
 
-async def run_action(screen: VerificationScreen, check: str, spec: ActionSpec) -> None:
+async def run_action(screen: VerificationHost, check: str, spec: ActionSpec) -> None:
     handler = {
         Action.GRANT_IMPERSONATION: grant_impersonation,
         Action.TRUST_CERTIFICATE: trust_certificate,
@@ -56,17 +56,7 @@ async def run_action(screen: VerificationScreen, check: str, spec: ActionSpec) -
     await handler(screen, check, dict(spec.params))
 
 
-def _stage_and_verify(screen: VerificationScreen, settings: M365Settings | OnPremSettings, what: str) -> None:
-    """The connection with `settings` becomes a pending edit, and the verification starts again with it."""
-    app = screen.workbench
-    edited = dataclasses.replace(screen.live.connection, updated=app.workspace.now(), settings=settings)
-    app.workspace.changes.edit(edited)
-    app.changed()
-    screen.notify(f"{what} (pending until OK in Manage server connections). Verifying again.", markup=False)
-    screen.restart(edited)
-
-
-async def grant_impersonation(screen: VerificationScreen, check: str, params: dict[str, str]) -> None:
+async def grant_impersonation(screen: VerificationHost, check: str, params: dict[str, str]) -> None:
     app = screen.workbench
     settings = screen.live.connection.settings
     admin = settings.admin_upn if isinstance(settings, OnPremSettings) else "?"
@@ -100,7 +90,7 @@ async def grant_impersonation(screen: VerificationScreen, check: str, params: di
         screen.notify("The verification is still running: try again when it has finished.", severity="warning")
 
 
-async def trust_certificate(screen: VerificationScreen, check: str, params: dict[str, str]) -> None:
+async def trust_certificate(screen: VerificationHost, check: str, params: dict[str, str]) -> None:
     app = screen.workbench
     connection = screen.live.connection
     settings = connection.settings
@@ -133,10 +123,10 @@ async def trust_certificate(screen: VerificationScreen, check: str, params: dict
     if not yes:
         return
     pinned = dataclasses.replace(settings, tls=TlsTrust(mode=TrustMode.PINNED, pin_sha256=fingerprint))
-    _stage_and_verify(screen, pinned, "Pinned")
+    screen.adopt(pinned, "Pinned")
 
 
-async def trust_ca_bundle(screen: VerificationScreen, check: str, params: dict[str, str]) -> None:
+async def trust_ca_bundle(screen: VerificationHost, check: str, params: dict[str, str]) -> None:
     """Trust the certificates of a PEM file for this connection only (the internal CA that issued the server's or
     the custom cloud's certificate); a pending change, verified before it is saved."""
     from workbench import validate
@@ -160,10 +150,10 @@ async def trust_ca_bundle(screen: VerificationScreen, check: str, params: dict[s
         )
     else:
         new_settings = dataclasses.replace(settings, ca_bundle=path)
-    _stage_and_verify(screen, new_settings, "CA bundle set")
+    screen.adopt(new_settings, "CA bundle set")
 
 
-async def raise_timeout(screen: VerificationScreen, check: str, params: dict[str, str]) -> None:
+async def raise_timeout(screen: VerificationHost, check: str, params: dict[str, str]) -> None:
     app = screen.workbench
     longer = min(app.timeout * LONGER, MAX_TIMEOUT)
     yes = await app.ask(
@@ -179,7 +169,7 @@ async def raise_timeout(screen: VerificationScreen, check: str, params: dict[str
         screen.restart(screen.live.connection, timeout=longer)
 
 
-async def set_secret(screen: VerificationScreen, check: str, params: dict[str, str]) -> None:
+async def set_secret(screen: VerificationHost, check: str, params: dict[str, str]) -> None:
     app = screen.workbench
     connection = screen.live.connection
     settings = connection.settings
@@ -201,10 +191,10 @@ async def set_secret(screen: VerificationScreen, check: str, params: dict[str, s
         )
     else:
         new_settings = dataclasses.replace(settings, password_ref=ref)
-    _stage_and_verify(screen, new_settings, "Secret staged")
+    screen.adopt(new_settings, "Secret staged")
 
 
-async def retry_later(screen: VerificationScreen, check: str, params: dict[str, str]) -> None:
+async def retry_later(screen: VerificationHost, check: str, params: dict[str, str]) -> None:
     try:
         seconds = int(params.get("seconds", "5"))
     except ValueError:

@@ -24,7 +24,7 @@ from .literal import literal, paragraph, shown
 from .status import duration, mark
 
 if TYPE_CHECKING:
-    from .verification import VerificationScreen
+    from .verification import VerificationHost
 
 KIND_LABELS = {
     FixKind.POWERSHELL: "PowerShell",
@@ -68,7 +68,7 @@ class TroubleshootModal(ModalScreen[None]):
         Binding("escape", "close", "Close", id="troubleshoot.close"),
     ]
 
-    def __init__(self, owner: VerificationScreen, check: str) -> None:
+    def __init__(self, owner: VerificationHost, check: str) -> None:
         super().__init__(classes="dialog-screen")
         self.owner = owner
         self.check = check

@@ -22,7 +22,7 @@ from textual.widgets import DataTable, Static
 
 from workbench.checks.board import Board, Row
 from workbench.checks.events import Status, StepStatus
-from workbench.model import Connection
+from workbench.model import Connection, M365Settings, OnPremSettings
 
 from .chrome import WorkbenchScreen
 from .literal import literal, shown
@@ -234,14 +234,54 @@ class VerificationView(Widget):
             self.query_one("#verification-head", Static).update(head)
 
 
-class VerificationScreen(WorkbenchScreen):
+class VerificationHost(WorkbenchScreen):
+    """A screen that shows one verification in a `VerificationView` and lets each check be troubleshot, acted on
+    and re-run: the verification screen, and the wizard's Configuration step. Subclasses say what a restart
+    verifies and where a fix's change goes (`restart`, `adopt`)."""
+
+    live: LiveVerification
+
+    @property
+    def view(self) -> VerificationView:
+        return self.query_one(VerificationView)
+
+    def action_troubleshoot(self) -> None:
+        from .troubleshoot import TroubleshootModal
+
+        check = self.view.selected_check()
+        if check is None:
+            return
+        self.app.push_screen(TroubleshootModal(self, check))
+
+    def action_rerun(self, check: str | None = None) -> None:
+        check = check or self.view.selected_check()
+        if check is None:
+            return
+        if not self.live.rerun(check):
+            self.notify("The verification is still running: wait for it, or escape to cancel it.", severity="warning")
+
+    def action_rerun_all(self) -> None:
+        if not self.live.rerun_all():
+            self.notify("The verification is still running: wait for it, or escape to cancel it.", severity="warning")
+
+    def restart(self, connection: Connection, timeout: float | None = None) -> None:
+        """Verify `connection` again from the start on the same table (after a pin, a new secret)."""
+        raise NotImplementedError
+
+    def adopt(self, settings: M365Settings | OnPremSettings, what: str) -> None:
+        """A troubleshooting action changed the connection's settings: keep the change where this screen keeps
+        changes, and verify again with it."""
+        raise NotImplementedError
+
+
+class VerificationScreen(VerificationHost):
     HELP_TEXT = (
         "Every check of the verification, as it runs. enter opens the selected check's troubleshooting panel "
         "(cause, fixes with their exact commands, and the action the workbench can take for you). r re-runs the "
         "selected check with what it needs and what depends on it; R re-runs everything. escape cancels a "
         "running verification at once; pressed again, it goes back."
     )
-    BINDINGS: ClassVar[list[Binding]] = [
+    BINDINGS: ClassVar[list[Binding]] = [  # type: ignore[assignment]
         Binding("enter", "troubleshoot", "Troubleshoot", id="verify.troubleshoot", show=True),
         Binding("r", "rerun", "Re-run", id="verify.rerun", tooltip="Re-run the selected check and what depends on it"),
         Binding("R", "rerun_all", "Re-run all", id="verify.rerun-all", tooltip="Re-run every check"),
@@ -281,10 +321,6 @@ class VerificationScreen(WorkbenchScreen):
     def on_mount(self) -> None:
         self.query_one("#checks", DataTable).focus()
 
-    @property
-    def view(self) -> VerificationView:
-        return self.query_one(VerificationView)
-
     def on_unmount(self) -> None:
         if self.owned:
             self.workbench.forget(self.live)
@@ -293,31 +329,23 @@ class VerificationScreen(WorkbenchScreen):
     def _row_selected(self) -> None:
         self.action_troubleshoot()
 
-    def action_troubleshoot(self) -> None:
-        from .troubleshoot import TroubleshootModal
-
-        check = self.view.selected_check()
-        if check is None:
-            return
-        self.app.push_screen(TroubleshootModal(self, check))
-
-    def action_rerun(self, check: str | None = None) -> None:
-        check = check or self.view.selected_check()
-        if check is None:
-            return
-        if not self.live.rerun(check):
-            self.notify("The verification is still running: wait for it, or escape to cancel it.", severity="warning")
-
-    def action_rerun_all(self) -> None:
-        if not self.live.rerun_all():
-            self.notify("The verification is still running: wait for it, or escape to cancel it.", severity="warning")
-
     def action_cancel_or_back(self) -> None:
         if self.live.running:
             self.live.cancel()
             self.notify("Cancelled: unfinished checks are marked so. escape again goes back.", markup=False)
             return
         self.dismiss()
+
+    def adopt(self, settings: M365Settings | OnPremSettings, what: str) -> None:
+        """The connection with `settings` becomes a pending edit, and the verification starts again with it."""
+        import dataclasses
+
+        app = self.workbench
+        edited = dataclasses.replace(self.live.connection, updated=app.workspace.now(), settings=settings)
+        app.workspace.changes.edit(edited)
+        app.changed()
+        self.notify(f"{what} (pending until OK in Manage server connections). Verifying again.", markup=False)
+        self.restart(edited)
 
     def restart(self, connection: Connection, timeout: float | None = None) -> None:
         """Verify the connection again from the start, as edited (a pin, a new secret), on the same table."""

@@ -1,0 +1,375 @@
+"""The wizard's one draft: everything typed so far, for both kinds of connection, so that Back, a change of mind
+between Microsoft 365 and on-premises, or a change of cloud loses nothing.
+
+The rules are the core's (`workbench.drafts`, `workbench.validate`): the draft only routes each message to the
+step and field that shows it, adds the credential the core drafts take separately, and builds the connection
+with its secrets staged in the workspace's changeset (never written before OK). Nothing here imports Textual.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from enum import StrEnum
+
+from workbench import validate
+from workbench.certificates import usable_for_connection
+from workbench.drafts import M365Draft, OnPremDraft, Stamp, default_m365_name, draft_for
+from workbench.model import (
+    CertificateCredential,
+    CertificateInfo,
+    ClientSecretCredential,
+    Cloud,
+    Connection,
+    ConnectionKind,
+    Credential,
+    Discovery,
+    M365Settings,
+    OnPremSettings,
+    Secret,
+    TrustMode,
+)
+from workbench.validate import FieldError
+
+
+class Step(StrEnum):
+    LOCATION = "location"
+    APPLICATION = "application"
+    SERVER = "server"
+    CREDENTIALS = "credentials"
+    CONFIGURATION = "configuration"
+
+    @property
+    def heading(self) -> str:
+        return STEP_TITLES[self]
+
+
+STEP_TITLES = {
+    Step.LOCATION: "Server location",
+    Step.APPLICATION: "Application details",
+    Step.SERVER: "Server connection",
+    Step.CREDENTIALS: "Admin's credentials",
+    Step.CONFIGURATION: "Configuration",
+}
+
+# Which step shows the message of each field the core reports (a field not listed shows on its kind's last step
+# before Configuration, so that no message is ever lost).
+STEP_FIELDS: dict[Step, frozenset[str]] = {
+    Step.LOCATION: frozenset({"kind", "cloud", "authority_host", "graph_url", "m365_ews_url", "m365_ca_bundle"}),
+    Step.APPLICATION: frozenset(
+        {"app_account", "client_id", "tenant_id", "registration", "thumbprint", "client_secret"}
+    ),
+    Step.SERVER: frozenset(
+        {"discovery", "server", "ews_url", "dns_server", "ca_bundle", "pin_sha256", "powershell_auth"}
+    ),
+    Step.CREDENTIALS: frozenset({"admin_upn", "password"}),
+    Step.CONFIGURATION: frozenset({"name"}),
+}
+_M365_RENAMED = {"ews_url": "m365_ews_url", "ca_bundle": "m365_ca_bundle"}  # same core names, another step
+
+
+class Trust(StrEnum):
+    """How an on-premises server's TLS certificate is trusted."""
+
+    SYSTEM = "system"  # the system's trust store (a pin can be added from the Configuration step)
+    CA_BUNDLE = "ca-bundle"
+    PINNED = "pinned"
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    """What the rules need from outside the draft: the certificates the personal store (and this session) hold,
+    the time, and the names other connections use."""
+
+    now: datetime
+    certificate: Callable[[str], CertificateInfo | None] = lambda thumbprint: None
+    name_taken: Callable[[str], bool] = lambda name: False
+
+
+_DNS_SPLIT = re.compile(r"[\s,;]+")
+
+
+@dataclass(slots=True)
+class WizardDraft:
+    id: str
+    kind: ConnectionKind = ConnectionKind.M365
+    m365: M365Draft = field(default_factory=M365Draft)
+    onprem: OnPremDraft = field(default_factory=OnPremDraft)
+    # Microsoft 365 credential: a certificate from the personal store, or a client secret.
+    use_certificate: bool = False
+    thumbprint: str = ""
+    client_secret: Secret | None = None  # typed in this wizard; None: nothing typed
+    secret_ref: str | None = None  # the secret an edited connection keeps while nothing is typed
+    # On-premises: how the certificate is trusted, the resolvers as typed, the admin's password.
+    trust: Trust = Trust.SYSTEM
+    dns_text: str = ""
+    password: Secret | None = None
+    password_ref: str | None = None
+    ews_follows_server: bool = True  # the EWS URL is proposed from the server until the admin edits it
+    name: str = ""
+    name_follows_default: bool = True  # the name is proposed until the admin edits it
+    learned_domain: str | None = None  # the tenant's default domain, once the checks have read it
+    editing: Connection | None = None
+    _staged: list[tuple[Secret, str]] = field(default_factory=list, repr=False)
+
+    # ---------------------------------------------------------------- from a stored connection
+
+    @classmethod
+    def for_edit(cls, connection: Connection) -> WizardDraft:
+        """The draft of a stored connection: every field as stored; secrets "unchanged" until replaced."""
+        core = draft_for(connection)
+        draft = cls(id=connection.id, kind=connection.kind, editing=connection, name=connection.name)
+        draft.name_follows_default = False
+        draft.ews_follows_server = False
+        settings = connection.settings
+        if isinstance(core, M365Draft) and isinstance(settings, M365Settings):
+            draft.m365 = replace(core, name="")
+            credential = settings.credential
+            if isinstance(credential, CertificateCredential):
+                draft.use_certificate, draft.thumbprint = True, credential.thumbprint
+            else:
+                draft.secret_ref = credential.secret_ref
+        elif isinstance(core, OnPremDraft) and isinstance(settings, OnPremSettings):
+            draft.onprem = replace(core, name="", dns_servers=[])
+            draft.dns_text = ", ".join(settings.dns_servers)
+            draft.password_ref = settings.password_ref
+            draft.trust = {
+                TrustMode.SYSTEM: Trust.SYSTEM,
+                TrustMode.CA_BUNDLE: Trust.CA_BUNDLE,
+                TrustMode.PINNED: Trust.PINNED,
+            }[settings.tls.mode]
+        return draft
+
+    # ---------------------------------------------------------------- the path through the wizard
+
+    def steps(self) -> tuple[Step, ...]:
+        """The steps for the kind chosen. Automatic registration adds its own steps between Server location and
+        Configuration here."""
+        if self.kind is ConnectionKind.M365:
+            return (Step.LOCATION, Step.APPLICATION, Step.CONFIGURATION)
+        return (Step.LOCATION, Step.SERVER, Step.CREDENTIALS, Step.CONFIGURATION)
+
+    def signature(self) -> tuple[object, ...]:
+        """Everything entered, comparable (secrets only as whether one was typed): Cancel asks first when it
+        differs from how the wizard opened."""
+        return (
+            self.kind,
+            replace(self.m365),
+            replace(self.onprem, dns_servers=[]),
+            self.use_certificate,
+            self.thumbprint,
+            self.client_secret is not None,
+            self.secret_ref,
+            self.trust,
+            self.dns_text,
+            self.password is not None,
+            self.password_ref,
+            self.name,
+        )
+
+    # ---------------------------------------------------------------- what the core drafts see
+
+    def effective_m365(self) -> M365Draft:
+        """The Microsoft 365 draft as it applies to the cloud chosen (custom endpoints are kept, but only used
+        with the custom cloud)."""
+        custom = self.m365.cloud == Cloud.CUSTOM.value
+        return replace(
+            self.m365,
+            name=self.name,
+            authority_host=self.m365.authority_host if custom else "",
+            graph_url=self.m365.graph_url if custom else "",
+            ews_url=self.m365.ews_url if custom else "",
+            ca_bundle=self.m365.ca_bundle if custom else "",
+        )
+
+    def _powershell_auth(self) -> str:
+        """Empty (Basic for an IP address, Negotiate for a name), except that an edited connection keeps Kerberos
+        while its server is a name."""
+        if self.onprem.powershell_auth != "kerberos":
+            return ""
+        try:
+            return "" if validate.server_address(self.onprem.server).is_ip else "kerberos"
+        except FieldError:
+            return "kerberos"
+
+    def dns_servers(self) -> list[str]:
+        return [part for part in _DNS_SPLIT.split(self.dns_text.strip()) if part]
+
+    def effective_onprem(self) -> OnPremDraft:
+        manual = self.onprem.discovery == Discovery.MANUAL.value
+        return replace(
+            self.onprem,
+            name=self.name,
+            server=self.onprem.server if manual else "",
+            ews_url=self.onprem.ews_url if manual else "",
+            powershell_auth=self._powershell_auth(),
+            ca_bundle=self.onprem.ca_bundle if self.trust is Trust.CA_BUNDLE else "",
+            pin_sha256=self.onprem.pin_sha256 if self.trust is Trust.PINNED else "",
+            dns_servers=self.dns_servers(),
+        )
+
+    def proposed_ews_url(self) -> str:
+        """What the EWS URL field fills itself with as the server is typed (empty while the server is invalid)."""
+        try:
+            return validate.ews_url_for(validate.server_address(self.onprem.server))
+        except FieldError:
+            return ""
+
+    def warnings(self) -> list[str]:
+        return self.effective_onprem().warnings() if self.kind is ConnectionKind.ONPREM else []
+
+    # ---------------------------------------------------------------- the rules, per step
+
+    def errors(self, context: Context) -> dict[str, str]:
+        """Every field's message (field -> message), for the kind chosen."""
+        found: dict[str, str] = {}
+        if self.kind is ConnectionKind.M365:
+            for error in self.effective_m365().errors():
+                found.setdefault(_M365_RENAMED.get(error.field, error.field), error.message)
+            message = self._credential_error(context)
+            if message:
+                found.setdefault("thumbprint" if self.use_certificate else "client_secret", message)
+        else:
+            for error in self.effective_onprem().errors():
+                found.setdefault(error.field, error.message)
+            if self.trust is Trust.CA_BUNDLE and not self.onprem.ca_bundle.strip():
+                found.setdefault(
+                    "ca_bundle", "CA bundle is required: the PEM file of the CA that issued the server's certificate"
+                )
+            if self.trust is Trust.PINNED and not self.onprem.pin_sha256.strip():
+                found.setdefault("pin_sha256", "SHA-256 fingerprint is required to pin the server's certificate")
+            message = self._password_error()
+            if message:
+                found.setdefault("password", message)
+        name_error = self._name_error(context)
+        if name_error:
+            found["name"] = name_error
+        else:
+            found.pop("name", None)
+        return found
+
+    def step_errors(self, step: Step, context: Context) -> dict[str, str]:
+        """The messages the step shows. A field no step claims shows on the last step before Configuration."""
+        found = self.errors(context)
+        steps = self.steps()
+        last_input = steps[-2]
+        return {
+            name: message
+            for name, message in found.items()
+            if name in STEP_FIELDS[step] or (step is last_input and not any(name in STEP_FIELDS[s] for s in steps))
+        }
+
+    def step_valid(self, step: Step, context: Context) -> bool:
+        return not self.step_errors(step, context)
+
+    def _credential_error(self, context: Context) -> str | None:
+        if self.use_certificate:
+            try:
+                thumbprint = validate.thumbprint(self.thumbprint)
+            except FieldError as error:
+                return error.message
+            return usable_for_connection(thumbprint, context.certificate(thumbprint), context.now)
+        if self.client_secret is not None:
+            try:
+                validate.client_secret(self.client_secret.reveal())
+            except FieldError as error:
+                return error.message
+            return None
+        return None if self.secret_ref else "Client secret is required (the Value from Certificates & secrets)"
+
+    def _password_error(self) -> str | None:
+        if self.password is not None:
+            try:
+                validate.password(self.password.reveal())
+            except FieldError as error:
+                return error.message
+            return None
+        return None if self.password_ref else "Password is required"
+
+    def _name_error(self, context: Context) -> str | None:
+        name = self.name.strip() or self.default_name(context)
+        if not name:
+            return None  # nothing to name yet: the fields it comes from say what is missing
+        try:
+            value = validate.connection_name(name)
+        except FieldError as error:
+            return error.message
+        if context.name_taken(value):
+            return f"Another connection is already named '{validate.shown(value)}'; choose another name"
+        return None
+
+    # ---------------------------------------------------------------- the name
+
+    def base_name(self) -> str:
+        """The name the connection gets unless the admin types one: the tenant's default domain (once a check
+        has read it; the application account's domain before that), or the admin's UPN."""
+        if self.kind is ConnectionKind.M365:
+            if self.learned_domain:
+                return self.learned_domain
+            return default_m365_name(self.m365.app_account.strip())
+        return self.onprem.admin_upn.strip()
+
+    def default_name(self, context: Context) -> str:
+        """`base_name()`, made unique among the other connections ("contoso.com (2)")."""
+        base = self.base_name()
+        if not base or not context.name_taken(base):
+            return base
+        for number in range(2, 100):
+            candidate = f"{base} ({number})"
+            if not context.name_taken(candidate):
+                return candidate
+        return base
+
+    # ---------------------------------------------------------------- building
+
+    def _stage(self, secret: Secret, stage: Callable[[Secret], str]) -> str:
+        """The vault reference for a typed secret, staged once however often the connection is built."""
+        for held, ref in self._staged:
+            if held == secret:
+                return ref
+        ref = stage(secret)
+        self._staged.append((secret, ref))
+        return ref
+
+    def build(self, context: Context, stage: Callable[[Secret], str]) -> Connection:
+        """The connection as the fields describe it; typed secrets are staged through `stage` (the changeset's
+        `stage_secret`) and referenced, never embedded. Raises `workbench.drafts.DraftInvalid` when a field is
+        wrong."""
+        stamp = Stamp(self.id, context.now)
+        if self.kind is ConnectionKind.M365:
+            credential: Credential
+            if self.use_certificate:
+                thumbprint = validate.thumbprint(self.thumbprint)
+                info = context.certificate(thumbprint)
+                credential = CertificateCredential(thumbprint=thumbprint, sha256=info.sha256 if info else None)
+            elif self.client_secret is not None:
+                credential = ClientSecretCredential(secret_ref=self._stage(self.client_secret, stage))
+            else:
+                credential = ClientSecretCredential(secret_ref=self.secret_ref)
+            core = replace(self.effective_m365(), name=self.name.strip() or self.default_name(context))
+            return core.build(credential, stamp, self.editing)
+        ref = self._stage(self.password, stage) if self.password is not None else self.password_ref
+        onprem = replace(self.effective_onprem(), name=self.name.strip() or self.default_name(context))
+        return onprem.build(ref, stamp, self.editing)
+
+    # ---------------------------------------------------------------- what a fix changed
+
+    def adopt(self, settings: M365Settings | OnPremSettings) -> None:
+        """Take over what a troubleshooting action changed on the verified connection (a pinned certificate, a CA
+        bundle, a new secret staged by the action): the fields show it when the admin goes back."""
+        if isinstance(settings, M365Settings):
+            credential = settings.credential
+            if isinstance(credential, ClientSecretCredential):
+                self.use_certificate, self.client_secret, self.secret_ref = False, None, credential.secret_ref
+            self.m365.ca_bundle = settings.ca_bundle or self.m365.ca_bundle
+            return
+        self.password_ref = settings.password_ref
+        if settings.password_ref is not None and not any(ref == settings.password_ref for _, ref in self._staged):
+            self.password = None  # the action's secret replaces what was typed
+        tls = settings.tls
+        if tls.mode is TrustMode.PINNED:
+            self.trust, self.onprem.pin_sha256 = Trust.PINNED, tls.pin_sha256 or ""
+        elif tls.mode is TrustMode.CA_BUNDLE:
+            self.trust, self.onprem.ca_bundle = Trust.CA_BUNDLE, tls.ca_bundle or ""
