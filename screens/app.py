@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
@@ -27,7 +27,10 @@ from .live import LiveVerification, Source
 from .workspace import Workspace
 
 if TYPE_CHECKING:
+    from workbench.browse import Directory
     from workbench.checks.engine import Confirm
+
+    from .wizard import LabValues
 
 T = TypeVar("T")
 
@@ -54,6 +57,10 @@ class WorkbenchApp(App[None]):
         timeout: float = 20.0,
         clock: Callable[[], float] = time.monotonic,
         source_factory: Callable[[Connection, Confirm], Source] | None = None,
+        lab_values: LabValues | None = None,
+        local_user: str | None = None,
+        browser: Callable[[Connection], Awaitable[Directory]] | None = None,
+        new_id: Callable[[], str] | None = None,
     ) -> None:
         super().__init__()
         if isinstance(home, Path):
@@ -65,6 +72,10 @@ class WorkbenchApp(App[None]):
         self.timeout = timeout
         self.clock = clock  # monotonic seconds, for running times (tests freeze it)
         self._source_factory = source_factory
+        self.lab_values = lab_values  # the demo's fill-in (ctrl+l in the wizard); None outside the demo
+        self._local_user = local_user
+        self._browser = browser
+        self._new_id = new_id
         self._lives: list[LiveVerification] = []
         self._ui_loop: asyncio.AbstractEventLoop | None = None
 
@@ -83,6 +94,43 @@ class WorkbenchApp(App[None]):
 
         if not isinstance(self.screen, ManagerScreen):
             self.push_screen(ManagerScreen())
+
+    @property
+    def local_user(self) -> str:
+        """Whose name the wizard proposes as the admin's UPN (tests fix it)."""
+        if self._local_user is None:
+            from .wizard.screen import local_user
+
+            self._local_user = local_user()
+        return self._local_user
+
+    def action_new_connection(self) -> None:
+        """The wizard for a new connection; Finish takes it to the manager as a pending change."""
+        import uuid
+
+        from .wizard import WizardDraft, WizardScreen
+
+        new_id = self._new_id() if self._new_id is not None else str(uuid.uuid4())
+        via = getattr(self.screen, "TRAIL", "") or "Dashboard"
+        self.push_screen(WizardScreen(WizardDraft(id=new_id), via=via), self._wizard_done)
+
+    def edit_connection(self, connection: Connection) -> None:
+        """The wizard, pre-filled from `connection`; Finish replaces it in place as a pending edit."""
+        from .wizard import WizardDraft, WizardScreen
+
+        via = getattr(self.screen, "TRAIL", "") or "Dashboard"
+        self.push_screen(WizardScreen(WizardDraft.for_edit(connection), via=via), self._wizard_done)
+
+    def _wizard_done(self, connection_id: str | None) -> None:
+        from .manager import ManagerScreen
+
+        if connection_id is None:
+            return
+        if isinstance(self.screen, ManagerScreen):
+            self.screen.select(connection_id)
+        else:
+            self.push_screen(ManagerScreen(select=connection_id))
+        self.notify("Added as a pending change: OK (ctrl+s) saves it, Cancel discards it.", markup=False)
 
     def action_fleet(self) -> None:
         from .fleet import FleetScreen
@@ -118,6 +166,7 @@ class WorkbenchApp(App[None]):
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         yield SystemCommand("Dashboard", "Back to the dashboard", self.action_dashboard)
+        yield SystemCommand("New connection", "The wizard for a new Exchange connection", self.action_new_connection)
         yield SystemCommand(
             "Manage server connections", "The table of connections: delete, verify, OK/Cancel", self.action_manage
         )
@@ -158,9 +207,12 @@ class WorkbenchApp(App[None]):
         confirm: Confirm | None = None,
         board: Board | None = None,
         timeout: float | None = None,
+        *,
+        record: bool = True,
     ) -> LiveVerification:
         """Start verifying `connection` as it stands in the workspace (a pending edit is verified as edited, with
-        secrets staged but not saved). The result is recorded when the run ends."""
+        secrets staged but not saved). The result is recorded when the run ends, unless `record` is False (the
+        wizard keeps its result with the connection it hands over)."""
         from workbench.checks.engine import refuse
 
         if self._source_factory is not None:
@@ -171,11 +223,24 @@ class WorkbenchApp(App[None]):
             target = target_for(self.workspace.home, connection, timeout or self.timeout, staged=self.workspace.changes)
             source = Verification(target, confirm or refuse)
         live = LiveVerification(
-            connection, source, on_summary=self._record, board=board if board is not None else Board(self.clock)
+            connection,
+            source,
+            on_summary=self._record if record else None,
+            board=board if board is not None else Board(self.clock),
         )
         self._lives.append(live)
         live.start()
         return live
+
+    async def browse(self, connection: Connection) -> Directory:
+        """The administrators and accepted domains of the organisation `connection` reaches (its password may
+        be staged and not saved yet)."""
+        if self._browser is not None:
+            return await self._browser(connection)
+        from workbench.browse import browse
+        from workbench.verification import target_for
+
+        return await browse(target_for(self.workspace.home, connection, self.timeout, staged=self.workspace.changes))
 
     def forget(self, live: LiveVerification) -> None:
         live.close()

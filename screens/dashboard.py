@@ -39,6 +39,7 @@ class DashboardScreen(WorkbenchScreen):
         "verifies the selected connection."
     )
     BINDINGS: ClassVar[list[Binding]] = [
+        Binding("n", "app.new_connection", "New", id="dashboard.new", tooltip="A new connection (the wizard)"),
         Binding("m", "app.manage", "Manage", id="dashboard.manage", tooltip="Manage server connections"),
         Binding("v", "app.fleet", "Verify all", id="dashboard.verify-all", tooltip="Verify every connection"),
         Binding("enter", "verify_selected", "Verify", id="dashboard.verify", show=False),

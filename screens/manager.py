@@ -60,13 +60,16 @@ def tenant_or_server(connection: Connection) -> str:
 class ManagerScreen(WorkbenchScreen):
     TRAIL = "Dashboard › Manage server connections"
     HELP_TEXT = (
-        "Every connection of this data directory. Changes are pending until OK (ctrl+s) saves them all in one "
+        "Every connection of this data directory. n starts a new one and enter edits the selected one (the "
+        "wizard). Changes are pending until OK (ctrl+s) saves them all in one "
         "write; Cancel (escape) discards them. delete marks the selected connection for deletion and delete again "
         "takes the mark away. Pending rows are marked A (added), E (edited) or D (deleted). v verifies the "
         "selected connection as it stands, pending changes included; u drops the selected connection's pending "
         "change."
     )
     BINDINGS: ClassVar[list[Binding]] = [
+        Binding("n", "app.new_connection", "New", id="manager.new", tooltip="A new connection (the wizard)"),
+        Binding("enter", "edit", "Edit", id="manager.edit", tooltip="Edit the selected connection (the wizard)"),
         Binding("delete", "toggle_delete", "Delete", id="manager.delete", tooltip="Mark for deletion (again: undo)"),
         Binding(
             "u",
@@ -99,6 +102,15 @@ class ManagerScreen(WorkbenchScreen):
             yield Button("OK  ctrl+s", id="ok", variant="primary")
             yield Button("Cancel  esc", id="cancel")
 
+    def __init__(self, select: str | None = None) -> None:
+        super().__init__()
+        self._select = select  # the connection the cursor starts on (one the wizard just added or edited)
+
+    def select(self, connection_id: str) -> None:
+        """Put the cursor on a connection (after the wizard's Finish)."""
+        self._select = connection_id
+        self.request_refresh()
+
     def on_mount(self) -> None:
         table = self.query_one("#manager", DataTable)
         for label, key in COLUMNS:
@@ -114,7 +126,8 @@ class ManagerScreen(WorkbenchScreen):
         space.refresh()
         needle = self.query_one("#filter", Input).value.strip().casefold()
         table = self.query_one("#manager", DataTable)
-        selected = self._selected_id()
+        selected = self._select or self._selected_id()
+        self._select = None
         table.clear()
         now = space.now()
         shown_rows = 0
@@ -203,6 +216,17 @@ class ManagerScreen(WorkbenchScreen):
             self.notify("This connection is marked for deletion; press delete to undo first.", severity="warning")
             return
         self.app.push_screen(VerificationScreen.start(self.workbench, space.connection(selected), via=self.TRAIL))
+
+    @on(DataTable.RowSelected, "#manager")
+    def action_edit(self) -> None:
+        selected = self._selected_id()
+        if selected is None:
+            return
+        space = self.workbench.workspace
+        if space.pending(selected) is ChangeKind.DELETED:
+            self.notify("This connection is marked for deletion; press delete to undo first.", severity="warning")
+            return
+        self.workbench.edit_connection(space.connection(selected))
 
     def action_filter(self) -> None:
         box = self.query_one("#filter", Input)

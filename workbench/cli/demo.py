@@ -56,8 +56,9 @@ def run(args: argparse.Namespace) -> int:
                 code = _stream(home, lab.state, path)
             else:
                 from screens import WorkbenchApp
+                from screens.wizard import LabValues
 
-                WorkbenchApp(home, lab=True, timeout=10.0).run()
+                WorkbenchApp(home, lab=True, timeout=10.0, lab_values=LabValues.of(lab.state)).run()
     finally:
         if folder is None or args.keep:
             print(f"Demo data directory: {path} (kept)")

@@ -1,0 +1,146 @@
+"""Browse: pick the admin from the members of Organization Management, read through the engine's remote
+PowerShell (`workbench.browse`), with the UPN suffix chosen from the organisation's accepted domains and a filter
+box. A browse that fails says which check failed and why; typing the UPN by hand is never blocked."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import ClassVar
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Label, OptionList, Select, Static
+from textual.widgets.option_list import Option
+
+from workbench.browse import Admin, BrowseFailed, Directory
+
+from ..literal import literal, paragraph, shown
+
+Loader = Callable[[], Awaitable[Directory]]
+
+
+def upn_in(admin: Admin, domain: str) -> str:
+    """The admin's UPN with the chosen suffix: the local part of its address (or its name), at the domain."""
+    local = admin.address.partition("@")[0] if admin.address else admin.name.replace(" ", "")
+    return f"{local}@{domain}" if domain else admin.address
+
+
+class BrowseModal(ModalScreen[str | None]):
+    BINDINGS: ClassVar[list[Binding]] = [  # type: ignore[assignment]
+        Binding("escape", "cancel", "Cancel", id="browse.cancel"),
+    ]
+
+    def __init__(self, loader: Loader, signed_in_as: str, domain: str) -> None:
+        super().__init__(classes="dialog-screen")
+        self._loader = loader
+        self._as = signed_in_as
+        self._domain = domain.lower()
+        self.directory: Directory | None = None
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog wide", id="browse-dialog"):
+            yield Label("Select an administrator (Organization Management)", classes="dialog-title")
+            yield Static(
+                Text.assemble("Signing in as ", literal(self._as, 60), " to list the members…"), id="browse-status"
+            )
+            with Horizontal(id="browse-bar"):
+                yield Select[str]([], id="domain", prompt="UPN suffix", compact=True, allow_blank=True)
+                yield Input(placeholder="filter: name or address", id="browse-filter", compact=True, max_length=200)
+            yield OptionList(id="admins")
+            with Horizontal(classes="dialog-buttons"):
+                yield Button("Cancel (esc): type the UPN by hand", id="cancel")
+
+    def on_mount(self) -> None:
+        self.query_one("#admins", OptionList).loading = True
+        self.run_worker(self._load(), exclusive=True, group="browse", exit_on_error=False)
+
+    async def _load(self) -> None:
+        status = self.query_one("#browse-status", Static)
+        admins = self.query_one("#admins", OptionList)
+        try:
+            directory = await self._loader()
+        except BrowseFailed as failure:
+            problem = failure.failure.outcome.problem
+            text = Text("✘ Browse failed: ", style="bold red")
+            text.append_text(paragraph(f"{failure.failure.title}: {failure.failure.outcome.detail}"))
+            if problem is not None:
+                text.append(f" ({problem.code}: ")
+                text.append_text(paragraph(problem.title))
+                text.append(")")
+            text.append("\nCancel and type the UPN by hand, or correct the password and browse again.", style="dim")
+            status.update(text)
+            admins.loading = False
+            return
+        except Exception as error:  # noqa: BLE001 (anything else a network path throws is shown, never raised)
+            status.update(Text("✘ Browse failed: ", style="bold red").append_text(paragraph(str(error))))
+            admins.loading = False
+            return
+        self.directory = directory
+        admins.loading = False
+        domains = list(directory.accepted_domains)
+        select = self.query_one("#domain", Select)
+        select.set_options([(shown(d, 40), d) for d in domains])
+        chosen = self._domain if self._domain in domains else (domains[0] if domains else "")
+        if chosen:
+            with select.prevent(Select.Changed):
+                select.value = chosen
+        self._domain = chosen
+        with_mailbox = sum(a.has_mailbox for a in directory.admins)
+        status.update(
+            Text(
+                f"{len(directory.admins)} member(s), {with_mailbox} with a mailbox · enter picks · the UPN suffix "
+                "comes from the accepted domain chosen",
+                style="dim",
+            )
+        )
+        self._list()
+        admins.focus()
+
+    def _list(self) -> None:
+        if self.directory is None:
+            return
+        needle = self.query_one("#browse-filter", Input).value.strip().casefold()
+        admins = self.query_one("#admins", OptionList)
+        admins.clear_options()
+        for index, admin in enumerate(self.directory.admins):
+            upn = upn_in(admin, self._domain)
+            if needle and needle not in f"{admin.display_name} {admin.address} {upn}".casefold():
+                continue
+            line = Text()
+            line.append_text(literal(admin.display_name, 30, "bold"))
+            line.append("  ")
+            line.append_text(literal(upn, 50))
+            if not admin.has_mailbox:
+                line.append("  no mailbox: EWS needs a mailbox-enabled admin", style="yellow")
+            admins.add_option(Option(line, id=str(index)))
+        if admins.option_count:
+            admins.highlighted = 0
+
+    @on(Select.Changed, "#domain")
+    def _domain_chosen(self, event: Select.Changed) -> None:
+        if isinstance(event.value, str):
+            self._domain = event.value
+            self._list()
+
+    @on(Input.Changed, "#browse-filter")
+    def _filtered(self) -> None:
+        self._list()
+
+    @on(Input.Submitted, "#browse-filter")
+    def _filter_done(self) -> None:
+        self.query_one("#admins", OptionList).focus()
+
+    @on(OptionList.OptionSelected, "#admins")
+    def _picked(self, event: OptionList.OptionSelected) -> None:
+        if self.directory is None or event.option.id is None:
+            return
+        admin = self.directory.admins[int(event.option.id)]
+        self.dismiss(upn_in(admin, self._domain))
+
+    @on(Button.Pressed, "#cancel")
+    def action_cancel(self) -> None:
+        self.dismiss(None)

@@ -1,0 +1,576 @@
+"""The connection wizard: one screen, the step list on the left, the current step on the right, Back / Next
+(Finish) / Cancel at the bottom (alt+b, alt+n, escape).
+
+The state is one reactive draft (`WizardDraft`); each step is a small widget bound to it. Every change re-runs the
+core's rules and shows their message under the field (once the admin has typed there, or tried Next); Next is
+enabled only when the step is valid. The Configuration step verifies the connection in the embedded verification
+view, with the same keys as the verification screen (troubleshoot, actions, r, R); Finish hands the connection to
+the manager as a pending change, which OK saves. A new connection, or the edit of a stored one (same id; secrets
+unchanged unless replaced).
+"""
+
+from __future__ import annotations
+
+import getpass
+from typing import ClassVar
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal
+from textual.reactive import reactive
+from textual.widgets import Button, ContentSwitcher, DataTable, Input, Static
+
+from storage import NameTakenError
+from workbench.certificates import LoadedCertificate
+from workbench.checks.events import Status
+from workbench.drafts import DraftInvalid
+from workbench.model import CertificateInfo, Connection, M365Settings, OnPremSettings, Secret, name_key
+
+from ..dialogs import ConfirmModal
+from ..literal import shown
+from ..live import LiveVerification
+from ..verification import VerificationHost, VerificationView
+from .draft import Context, Step, WizardDraft
+from .fields import Field
+from .steps import (
+    ApplicationStep,
+    ConfigurationStep,
+    CredentialsStep,
+    LocationStep,
+    ServerStep,
+    StepPane,
+)
+
+TICK = 0.5  # seconds: how often the Configuration step looks at its verification (Finish, the learned name)
+
+
+def local_user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no name for this uid (a container)
+        return ""
+
+
+class WizardScreen(VerificationHost):
+    HELP_TEXT = (
+        "A new connection (or the edit of one), step by step. Each field says what is wrong as you type; Next "
+        "(alt+n) is enabled once the step is valid, Back (alt+b) keeps every value, Cancel (escape) asks first when "
+        "something was entered. The Configuration step verifies the connection: enter on a check troubleshoots it, "
+        "r re-runs it, R re-runs all. Finish (once no check failed) adds the connection to Manage server "
+        "connections as a pending change; OK there saves it."
+    )
+    BINDINGS: ClassVar[list[Binding]] = [  # type: ignore[assignment]
+        # priority: an input field would otherwise take alt+n as the letter n
+        Binding(
+            "alt+b", "back", "Back", id="wizard.back", priority=True, tooltip="The previous step (every value is kept)"
+        ),
+        Binding(
+            "alt+n",
+            "next",
+            "Next/Finish",
+            id="wizard.next",
+            priority=True,
+            tooltip="The next step, or Finish on the last",
+        ),
+        Binding("escape", "cancel", "Cancel", id="wizard.cancel", tooltip="Leave the wizard (asks first)"),
+        Binding("ctrl+l", "fill", "Fill from lab", id="wizard.fill", tooltip="Fill this step with the lab's values"),
+        Binding("r", "rerun", "Re-run", id="wizard.rerun", tooltip="Re-run the selected check"),
+        Binding("R", "rerun_all", "Re-run all", id="wizard.rerun-all", tooltip="Re-run every check"),
+    ]
+    DEFAULT_CSS = """
+    WizardScreen #wizard { height: 1fr; }
+    WizardScreen #wizard-steps { width: 25; height: 1fr; border: round $primary; border-title-color: $text-primary;
+        padding: 0 0 0 1; }
+    WizardScreen #wizard-pane { width: 1fr; height: 1fr; border: round $primary; border-title-color: $text-primary;
+        border-title-style: bold; }
+    WizardScreen #wizard-status { width: 1fr; height: 3; content-align: left middle; padding: 0 1; }
+    """
+
+    draft: reactive[WizardDraft | None] = reactive(None, init=False, always_update=True)
+    index: reactive[int] = reactive(0, init=False)
+
+    def __init__(self, draft: WizardDraft, *, via: str = "Dashboard") -> None:
+        super().__init__()
+        self.set_reactive(WizardScreen.draft, draft)
+        self.via = via
+        self._initial = draft.signature()
+        self._typed: set[str] = set()  # fields whose message shows (typed in, or revealed by Next)
+        self._live: LiveVerification | None = None
+        self._verified: Connection | None = None
+        self._certificates: list[CertificateInfo] = []
+        self._names: set[str] = set()
+
+    # ------------------------------------------------------------------ frame
+
+    @property
+    def wizard_draft(self) -> WizardDraft:
+        draft = self.draft
+        assert draft is not None
+        return draft
+
+    def trail(self) -> str:
+        draft = self.wizard_draft
+        if draft.editing is not None:
+            return f"{self.via} › Edit '{shown(draft.editing.name, 40)}'"
+        return f"{self.via} › New connection"
+
+    def body(self) -> ComposeResult:
+        with Horizontal(id="wizard"):
+            yield Static(id="wizard-steps")
+            with ContentSwitcher(id="wizard-pane", initial=f"step-{Step.LOCATION.value}"):
+                yield LocationStep()
+                yield ApplicationStep()
+                yield ServerStep()
+                yield CredentialsStep()
+                yield ConfigurationStep()
+        with Horizontal(id="wizard-buttons", classes="button-row"):
+            yield Static(id="wizard-status")
+            yield Button("Back  alt+b", id="back")
+            yield Button("Next  alt+n", id="next", variant="primary")
+            yield Button("Cancel  esc", id="cancel")
+
+    def on_mount(self) -> None:
+        space = self.workbench.workspace
+        self._certificates = space.certificates()
+        own = self.wizard_draft.id
+        self._names = {name_key(c.name) for c in space.connections() if c.id != own}
+        self.query_one("#wizard-steps", Static).border_title = "Steps"
+        self.set_interval(TICK, self._watch_verification)
+        self._enter_step()
+
+    def on_resize(self) -> None:
+        self.query_one("#wizard-steps").display = self.step is not Step.CONFIGURATION or self.size.width >= 100
+
+    def on_unmount(self) -> None:
+        if self._live is not None:
+            self.workbench.forget(self._live)
+            self._live = None
+
+    # ------------------------------------------------------------------ the rules
+
+    def context(self) -> Context:
+        certificates = {c.thumbprint: c for c in self._certificates}
+        names = self._names
+        return Context(
+            now=self.workbench.workspace.now(),
+            certificate=lambda thumbprint: certificates.get(thumbprint.upper()),
+            name_taken=lambda name: name_key(name) in names,
+        )
+
+    @property
+    def step(self) -> Step:
+        steps = self.wizard_draft.steps()
+        return steps[min(self.index, len(steps) - 1)]
+
+    def pane(self, step: Step | None = None) -> StepPane:
+        return self.query_one(f"#step-{(step or self.step).value}", StepPane)
+
+    def draft_changed(self, field: str) -> None:
+        """A step wrote to the draft: its field's message shows from now on, and everything is checked again."""
+        self._typed.add(field)
+        self.mutate_reactive(WizardScreen.draft)
+
+    def steps_changed(self) -> None:
+        """The kind changed: the steps after Server location are another set."""
+        self.mutate_reactive(WizardScreen.draft)
+
+    def watch_draft(self) -> None:
+        if self.is_mounted:
+            self._validate()
+
+    def _validate(self) -> None:
+        draft = self.wizard_draft
+        context = self.context()
+        step = self.step
+        errors = draft.step_errors(step, context)
+        warnings = draft.warnings()
+        for field in self.pane(step).query(Field):
+            message = errors.get(field.field) if field.field in self._typed else None
+            field.show(message, warning=warnings[0] if field.field == "server" and warnings else None)
+        self._paint_steps(context)
+        self._paint_buttons(errors)
+
+    def _paint_steps(self, context: Context) -> None:
+        draft = self.wizard_draft
+        text = Text()
+        for number, step in enumerate(draft.steps()):
+            if number == self.index:
+                text.append("▸ ", style="bold")
+                text.append(step.heading, style="bold reverse")
+            elif number < self.index:
+                valid = draft.step_valid(step, context)
+                text.append("✔ " if valid else "✘ ", style="green" if valid else "red")
+                text.append(step.heading)
+            else:
+                text.append("  ")
+                text.append(step.heading, style="dim")
+            text.append("\n")
+        self.query_one("#wizard-steps", Static).update(text)
+        pane = self.query_one("#wizard-pane", ContentSwitcher)
+        pane.border_title = f"{self.step.heading} · {self.index + 1} of {len(draft.steps())}"
+
+    def _paint_buttons(self, errors: dict[str, str]) -> None:
+        last = self.step is Step.CONFIGURATION
+        next_button = self.query_one("#next", Button)
+        next_button.label = "Finish  alt+n" if last else "Next  alt+n"
+        self.query_one("#back", Button).disabled = self.index == 0
+        status = self.query_one("#wizard-status", Static)
+        if last:
+            ready, note = self._finish_state()
+            next_button.disabled = not ready
+            status.update(Text(note, style="" if ready else "dim"))
+            return
+        next_button.disabled = bool(errors)
+        if errors:
+            count = len(errors)
+            status.update(Text(f"{count} field{'s' if count != 1 else ''} to complete", style="dim"))
+        elif self.workbench.lab_values is not None:
+            status.update(Text("ctrl+l: the lab's values", style="dim"))
+        else:
+            status.update("")
+
+    # ------------------------------------------------------------------ moving
+
+    def _enter_step(self) -> None:
+        step = self.step
+        # The verification's details need the width: below 100 columns the step list gives way to it.
+        self.query_one("#wizard-steps").display = step is not Step.CONFIGURATION or self.size.width >= 100
+        self.query_one("#wizard-pane", ContentSwitcher).current = f"step-{step.value}"
+        if step is Step.CREDENTIALS:
+            self._propose_upn()
+        pane = self.pane(step)
+        pane.load()
+        if step is Step.CONFIGURATION:
+            self._start_verification()
+            pane.load()
+        self._validate()
+        focus = pane.first_focus()
+        if focus is not None:
+            focus.focus()
+        self.refresh_bindings()
+
+    def _propose_upn(self) -> None:
+        """The local user at the server's domain, when nothing was typed yet (and the server names a domain)."""
+        from workbench import validate
+        from workbench.validate import FieldError
+
+        draft = self.wizard_draft
+        if draft.onprem.admin_upn.strip() or draft.editing is not None:
+            return
+        user = self.workbench.local_user
+        try:
+            host = validate.server_address(draft.onprem.server).host
+        except FieldError:
+            return
+        if not user or validate.is_ip_address(host) or host.count(".") < 2:
+            return
+        try:
+            draft.onprem.admin_upn = validate.admin_upn(f"{user}@{host.partition('.')[2]}")
+        except FieldError:
+            return
+
+    def action_next(self) -> None:
+        if self.step is Step.CONFIGURATION:
+            self._finish()
+            return
+        errors = self.wizard_draft.step_errors(self.step, self.context())
+        if errors:
+            self._typed.update(errors)
+            self._validate()
+            first = next(iter(errors))
+            for field in self.pane().query(Field):
+                if field.field == first and field.control.focusable:
+                    field.control.focus()
+                    break
+            self.notify(f"{len(errors)} field(s) need attention before the next step.", severity="warning")
+            return
+        self.index += 1
+        self._enter_step()
+
+    def action_back(self) -> None:
+        if self.index == 0:
+            return
+        if self.step is Step.CONFIGURATION and self._live is not None and self._live.running:
+            self._live.cancel()
+        self.index -= 1
+        self._enter_step()
+
+    @on(Button.Pressed, "#next")
+    def _next_pressed(self) -> None:
+        self.action_next()
+
+    @on(Button.Pressed, "#back")
+    def _back_pressed(self) -> None:
+        self.action_back()
+
+    @on(Button.Pressed, "#cancel")
+    def _cancel_pressed(self) -> None:
+        self.action_cancel()
+
+    def action_cancel(self) -> None:
+        if self.step is Step.CONFIGURATION and self._live is not None and self._live.running:
+            self._live.cancel()
+            self.notify("Verification cancelled. escape again leaves the wizard.", markup=False)
+            return
+        if self.wizard_draft.signature() == self._initial:
+            self.dismiss(None)
+            return
+        self.run_worker(self._confirm_cancel(), exclusive=True, group="wizard-cancel")
+
+    async def _confirm_cancel(self) -> None:
+        editing = self.wizard_draft.editing is not None
+        leave = await self.workbench.ask(
+            ConfirmModal(
+                "Cancel",
+                "Leave the wizard? " + ("Your edits are" if editing else "What you entered is") + " discarded; "
+                "nothing was saved.",
+                yes="Discard",
+                no="Keep editing",
+            )
+        )
+        if leave:
+            self.dismiss(None)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "fill":
+            return self.workbench.lab_values is not None
+        if action in {"rerun", "rerun_all", "troubleshoot"}:
+            return self.step is Step.CONFIGURATION and self._live is not None
+        if action == "back":
+            return self.index > 0
+        return True
+
+    def action_fill(self) -> None:
+        lab = self.workbench.lab_values
+        if lab is None:
+            return
+        pane = self.pane()
+        said = pane.fill(lab)
+        pane.load()
+        for field in pane.query(Field):
+            self._typed.add(field.field)
+        self.mutate_reactive(WizardScreen.draft)
+        self.notify(said, markup=False)
+
+    # ------------------------------------------------------------------ certificates and browse
+
+    def action_import_certificate(self) -> None:
+        from .certificate import ImportCertificateModal
+
+        self.app.push_screen(
+            ImportCertificateModal(self.workbench.workspace.now, self.workbench.lab_values), self._imported
+        )
+
+    def _imported(self, loaded: LoadedCertificate | None) -> None:
+        if loaded is None:
+            return
+        info = self.workbench.workspace.changes.stage_certificate(loaded.info, loaded.key_pem)
+        if all(c.thumbprint != info.thumbprint for c in self._certificates):
+            self._certificates.append(info)
+        draft = self.wizard_draft
+        draft.use_certificate, draft.thumbprint = True, info.thumbprint
+        self.pane().load()
+        self.draft_changed("thumbprint")
+        self.notify(
+            f"Certificate {info.thumbprint} imported: it joins the personal store when the connection is saved.",
+            markup=False,
+        )
+
+    def action_choose_certificate(self) -> None:
+        from .certificate import ChooseCertificateModal
+
+        self.app.push_screen(ChooseCertificateModal(self._certificates, self.workbench.workspace.now()), self._chosen)
+
+    def _chosen(self, thumbprint: str | None) -> None:
+        if thumbprint is None:
+            return
+        draft = self.wizard_draft
+        draft.use_certificate, draft.thumbprint = True, thumbprint
+        self.pane().load()
+        self.draft_changed("thumbprint")
+
+    def action_browse(self) -> None:
+        from .browse import BrowseModal
+
+        draft = self.wizard_draft
+        errors = draft.step_errors(Step.CREDENTIALS, self.context())
+        if errors:
+            self._typed.update(errors)
+            self._validate()
+            self.notify(
+                "Browse signs in as the admin above: enter a valid UPN and its password first.", severity="warning"
+            )
+            return
+        connection = self._build(name="browse")
+        if connection is None:
+            return
+        domain = draft.onprem.admin_upn.rpartition("@")[2]
+        self.app.push_screen(
+            BrowseModal(lambda: self.workbench.browse(connection), draft.onprem.admin_upn, domain), self._browsed
+        )
+
+    def _browsed(self, upn: str | None) -> None:
+        if upn is None:
+            return
+        self.wizard_draft.onprem.admin_upn = upn
+        self.pane().load()
+        self.draft_changed("admin_upn")
+        self.notify(f"Administrator: {shown(upn)}", markup=False)
+
+    # ------------------------------------------------------------------ configuration
+
+    def _stage(self, secret: Secret) -> str:
+        return self.workbench.workspace.changes.stage_secret(secret)
+
+    def _build(self, name: str | None = None) -> Connection | None:
+        """The connection as the draft describes it (`name` stands in while the name field is not valid)."""
+        draft = self.wizard_draft
+        context = self.context()
+        try:
+            if name is not None:
+                saved, draft.name = draft.name, name
+                try:
+                    return draft.build(context, self._stage)
+                finally:
+                    draft.name = saved
+            return draft.build(context, self._stage)
+        except DraftInvalid as invalid:
+            self.notify(f"Not ready: {invalid}", severity="warning", markup=False)
+            return None
+
+    def shown_name(self) -> str:
+        """The name field: what the admin typed, else the proposed name."""
+        draft = self.wizard_draft
+        return draft.name if not draft.name_follows_default else draft.default_name(self.context())
+
+    def _for_verification(self) -> Connection | None:
+        """The connection to verify, named as the name field shows it (or a stand-in while that is not valid)."""
+        from workbench import validate
+        from workbench.validate import FieldError
+
+        try:
+            name = validate.connection_name(self.shown_name())
+        except FieldError:
+            name = "New connection"
+        return self._build(name=name)
+
+    def _start_verification(self) -> None:
+        connection = self._for_verification()
+        if connection is None:
+            return
+        live = self._live
+        if (
+            live is not None
+            and not live.closed
+            and self._verified is not None
+            and self._verified.settings == connection.settings
+            and not live.running
+            and live.board.summary is not None
+            and live.board.summary.status is not Status.CANCELLED
+        ):
+            return  # nothing changed since it was verified: the results stand
+        self._verified = connection
+        if live is not None:
+            self.workbench.forget(live)
+        self._live = self.workbench.verify(connection, record=False)
+        self.live = self._live
+        slot = self.query_one("#verification-slot")
+        views = slot.query(VerificationView)
+        if views:
+            views.first().attach(self._live)
+        else:
+            slot.mount(VerificationView(self._live, id="verification"))
+
+    def _watch_verification(self) -> None:
+        if self.step is not Step.CONFIGURATION or self._live is None:
+            return
+        draft = self.wizard_draft
+        board = self._live.board
+        tenant = board.rows.get("m365.tenant")
+        if tenant is not None and tenant.result is not None:
+            learned = tenant.result.outcome.facts.get("tenant_domain")
+            if isinstance(learned, str) and learned and learned != draft.learned_domain:
+                draft.learned_domain = learned
+                if draft.name_follows_default:
+                    self.pane().load()
+        self._validate()
+
+    def _finish_state(self) -> tuple[bool, str]:
+        live = self._live
+        if live is None:
+            return False, "Not verified yet."
+        board = live.board
+        if live.running or board.summary is None:
+            return False, "Verifying… Finish is enabled once no check has failed."
+        status = board.summary.status
+        failed = board.counts().get(Status.FAILED, 0)
+        if status is Status.CANCELLED:
+            return False, "Cancelled. R verifies again."
+        if failed:
+            return False, f"{failed} check(s) failed: enter on one shows why and how to fix it; r re-runs it."
+        name_error = self.wizard_draft.step_errors(Step.CONFIGURATION, self.context()).get("name")
+        if name_error:
+            return False, "Choose another name (see above)."
+        warned = " (with warnings)" if status is Status.WARNING else ""
+        return True, f"Verified{warned}. Finish, then OK in the manager, saves it."
+
+    def _finish(self) -> None:
+        from dataclasses import replace
+
+        from workbench.verification import summary_record
+
+        ready, note = self._finish_state()
+        if not ready:
+            self._typed.add("name")
+            self._validate()
+            self.notify(note, severity="warning", markup=False)
+            return
+        connection = self._build()
+        live = self._live
+        if connection is None or live is None or live.board.summary is None:
+            return
+        space = self.workbench.workspace
+        if self._verified is not None and self._verified.settings == connection.settings:
+            connection = replace(connection, last_verification=summary_record(live.board.summary, space.now()))
+        try:
+            if self.wizard_draft.editing is not None:
+                space.changes.edit(connection)
+            else:
+                space.changes.add(connection)
+        except NameTakenError as error:
+            self.workbench.tell("Choose another name", str(error))
+            return
+        self.workbench.changed()
+        self.dismiss(connection.id)  # type: ignore[arg-type]
+
+    # ------------------------------------------------------------------ the verification host
+
+    @on(DataTable.RowSelected, "#checks")
+    def _row_selected(self) -> None:
+        self.action_troubleshoot()
+
+    def restart(self, connection: Connection, timeout: float | None = None) -> None:
+        old = self._live
+        board = old.board if old is not None else None
+        new = self.workbench.verify(connection, board=board, timeout=timeout, record=False)
+        if old is not None:
+            self.workbench.forget(old)
+        self._live = self.live = new
+        self._verified = connection
+        self.view.attach(new)
+
+    def adopt(self, settings: M365Settings | OnPremSettings, what: str) -> None:
+        self.wizard_draft.adopt(settings)
+        connection = self._for_verification()
+        if connection is None:
+            return
+        self.notify(f"{what}; verifying again. It is saved with the connection (Finish, then OK).", markup=False)
+        self.restart(connection)
+
+    @on(Input.Submitted)
+    def _submitted(self) -> None:
+        """enter in a field moves on, as in a form (Next when the step is valid, else the first problem)."""
+        if self.step is not Step.CONFIGURATION:
+            self.action_next()

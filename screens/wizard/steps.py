@@ -1,0 +1,504 @@
+"""The wizard's steps: small widgets bound to the one draft.
+
+Each step shows the draft's values (`load`), writes what the admin types back into it (and tells the wizard,
+which re-runs the core's rules and shows their messages), and knows how to fill itself with the lab's values in
+the demo. None of them validates anything itself.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, ClassVar
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.widget import Widget
+from textual.widgets import Button, Input, RadioButton, RadioSet, Select, Static
+
+from workbench.checks import problems
+from workbench.model import Cloud, ConnectionKind, Discovery, Secret
+
+from ..dialogs import SecretInput
+from ..literal import literal
+from .draft import Step, Trust, WizardDraft
+from .fields import Field
+
+if TYPE_CHECKING:
+    from .fill import LabValues
+    from .screen import WizardScreen
+
+CLOUDS = (
+    ("Global (worldwide)", Cloud.GLOBAL.value),
+    ("US Government GCC High", Cloud.USGOV_HIGH.value),
+    ("US Government DoD", Cloud.USGOV_DOD.value),
+    ("China (operated by 21Vianet)", Cloud.CHINA.value),
+    ("Custom endpoints", Cloud.CUSTOM.value),
+)
+MAX_TYPED = 10_000  # an Input holds at most this much; a longer paste is cut and the validator says it is too long
+
+
+def text_input(*, id: str, placeholder: str = "", password: bool = False) -> Input:
+    kind = SecretInput if password else Input
+    return kind(id=id, placeholder=placeholder, password=password, compact=True, max_length=MAX_TYPED)
+
+
+def set_value(box: Input, value: str) -> None:
+    """Show a value without it counting as typed."""
+    if box.value != value:
+        with box.prevent(Input.Changed):
+            box.value = value
+
+
+def set_radio(radios: RadioSet, index: int) -> None:
+    buttons = list(radios.query(RadioButton))
+    if 0 <= index < len(buttons) and not buttons[index].value:
+        with radios.prevent(RadioSet.Changed), buttons[index].prevent(RadioButton.Changed):
+            buttons[index].value = True
+
+
+class StepPane(VerticalScroll):
+    """One step. `INTRO` is the sentence at its top."""
+
+    STEP: ClassVar[Step]
+    INTRO: ClassVar[str] = ""
+    DEFAULT_CSS = """
+    StepPane { height: 1fr; padding: 0 1; }
+    StepPane > .intro { color: $text-muted; margin-bottom: 1; height: auto; }
+    StepPane RadioSet { margin-bottom: 1; }
+    StepPane .inline { height: auto; }
+    StepPane .inline > Button { margin-right: 1; }
+    StepPane .warning { color: $text-warning; height: auto; margin-bottom: 1; }
+    """
+
+    def __init__(self) -> None:
+        super().__init__(id=f"step-{self.STEP.value}")
+
+    @property
+    def wizard(self) -> WizardScreen:
+        return self.screen  # type: ignore[return-value]
+
+    @property
+    def draft(self) -> WizardDraft:
+        return self.wizard.wizard_draft
+
+    def compose(self) -> ComposeResult:
+        yield Static(self.INTRO, classes="intro")
+        yield from self.fields()
+
+    def fields(self) -> ComposeResult:
+        raise NotImplementedError
+
+    def load(self) -> None:
+        """Show the draft's values (on entering the step, and after a fill or a fix changed the draft)."""
+
+    def fill(self, lab: LabValues) -> str:
+        """Fill the step with the lab's values; returns what was filled, for the notification."""
+        return "There is nothing to fill on this step."
+
+    def first_focus(self) -> Widget | None:
+        for widget in self.query("Input, RadioSet, Select"):
+            if widget.display and widget.parent is not None and widget.parent.display:
+                return widget
+        return None
+
+    def changed(self, field: str) -> None:
+        self.wizard.draft_changed(field)
+
+
+class LocationStep(StepPane):
+    STEP = Step.LOCATION
+    INTRO = "Where is the Exchange organisation?"
+
+    def fields(self) -> ComposeResult:
+        with RadioSet(id="kind", compact=True):
+            yield RadioButton("Microsoft 365 (Exchange Online)", value=True)
+            yield RadioButton("On-premises Exchange Server")
+        with Vertical(id="m365-location"):
+            yield Field(
+                "Cloud",
+                Select(CLOUDS, id="cloud", allow_blank=False, value=Cloud.GLOBAL.value, compact=True),
+                field="cloud",
+                hint="where the tenant lives",
+            )
+            with Vertical(id="custom-endpoints"):
+                yield Field(
+                    "Authority host",
+                    text_input(id="authority_host", placeholder="https://login.microsoftonline.com"),
+                    field="authority_host",
+                )
+                yield Field(
+                    "Graph URL",
+                    text_input(id="graph_url", placeholder="https://graph.microsoft.com"),
+                    field="graph_url",
+                )
+                yield Field(
+                    "EWS URL",
+                    text_input(id="m365_ews_url", placeholder="https://outlook.office365.com/EWS/Exchange.asmx"),
+                    field="m365_ews_url",
+                )
+            yield Field(
+                "CA bundle (optional)",
+                text_input(id="m365_ca_bundle", placeholder="/etc/ssl/internal-ca.pem"),
+                field="m365_ca_bundle",
+                hint="extra CAs to trust (a TLS proxy)",
+            )
+
+    def load(self) -> None:
+        draft = self.draft
+        set_radio(self.query_one("#kind", RadioSet), 0 if draft.kind is ConnectionKind.M365 else 1)
+        cloud = self.query_one("#cloud", Select)
+        if cloud.value != draft.m365.cloud:
+            with cloud.prevent(Select.Changed):
+                cloud.value = draft.m365.cloud
+        set_value(self.query_one("#authority_host", Input), draft.m365.authority_host)
+        set_value(self.query_one("#graph_url", Input), draft.m365.graph_url)
+        set_value(self.query_one("#m365_ews_url", Input), draft.m365.ews_url)
+        set_value(self.query_one("#m365_ca_bundle", Input), draft.m365.ca_bundle)
+        self._arrange()
+
+    def _arrange(self) -> None:
+        m365 = self.draft.kind is ConnectionKind.M365
+        self.query_one("#m365-location").display = m365
+        self.query_one("#custom-endpoints").display = m365 and self.draft.m365.cloud == Cloud.CUSTOM.value
+
+    @on(RadioSet.Changed, "#kind")
+    def _kind(self, event: RadioSet.Changed) -> None:
+        self.draft.kind = ConnectionKind.M365 if event.index == 0 else ConnectionKind.ONPREM
+        self._arrange()
+        self.wizard.steps_changed()
+
+    @on(Select.Changed, "#cloud")
+    def _cloud(self, event: Select.Changed) -> None:
+        if isinstance(event.value, str):
+            self.draft.m365.cloud = event.value
+        self._arrange()
+        self.changed("cloud")
+
+    @on(Input.Changed)
+    def _typed(self, event: Input.Changed) -> None:
+        name = event.input.id or ""
+        attribute = {"m365_ews_url": "ews_url", "m365_ca_bundle": "ca_bundle"}.get(name, name)
+        setattr(self.draft.m365, attribute, event.value)
+        self.changed(name)
+
+    def fill(self, lab: LabValues) -> str:
+        draft = self.draft
+        if draft.kind is not ConnectionKind.M365:
+            return "On-premises needs nothing more here: alt+n, then ctrl+l on the next step."
+        draft.m365.cloud = Cloud.CUSTOM.value
+        draft.m365.authority_host = lab.authority_host
+        draft.m365.graph_url = lab.graph_url
+        draft.m365.ews_url = lab.m365_ews_url
+        draft.m365.ca_bundle = lab.ca_bundle
+        return "Filled the lab tenant's endpoints (a custom cloud) and the lab's CA bundle."
+
+
+class ApplicationStep(StepPane):
+    STEP = Step.APPLICATION
+    INTRO = "The app registered in Entra ID (App registrations › the app › Overview)."
+
+    def fields(self) -> ComposeResult:
+        yield Field(
+            "Dedicated application account",
+            text_input(id="app_account", placeholder="backup@contoso.com"),
+            field="app_account",
+            hint="any user",
+        )
+        yield Field(
+            "Client ID",
+            text_input(id="client_id", placeholder="Application (client) ID, a GUID"),
+            field="client_id",
+        )
+        yield Field(
+            "Tenant ID", text_input(id="tenant_id", placeholder="Directory (tenant) ID, a GUID"), field="tenant_id"
+        )
+        with RadioSet(id="credential", compact=True):
+            yield RadioButton("Client secret", value=True)
+            yield RadioButton("Certificate thumbprint")
+        with Vertical(id="secret-box"):
+            yield Field(
+                "Client secret",
+                text_input(id="client_secret", placeholder="paste the secret's Value", password=True),
+                field="client_secret",
+                hint="masked; kept in the vault",
+            )
+        with Vertical(id="certificate-box"):
+            yield Field(
+                "Certificate thumbprint",
+                text_input(id="thumbprint", placeholder="SHA-1, 40 hexadecimal characters"),
+                field="thumbprint",
+                hint="SHA-1, from Certificates & secrets",
+            )
+            with Horizontal(classes="inline"):
+                yield Button("Import certificate…", id="import", compact=True)
+                yield Button("Choose certificate…", id="choose", compact=True)
+
+    def load(self) -> None:
+        draft = self.draft
+        set_value(self.query_one("#app_account", Input), draft.m365.app_account)
+        set_value(self.query_one("#client_id", Input), draft.m365.client_id)
+        set_value(self.query_one("#tenant_id", Input), draft.m365.tenant_id)
+        set_value(self.query_one("#thumbprint", Input), draft.thumbprint)
+        set_radio(self.query_one("#credential", RadioSet), 1 if draft.use_certificate else 0)
+        secret = self.query_one("#client_secret", Input)
+        if draft.client_secret is None:
+            set_value(secret, "")
+        secret.placeholder = (
+            "unchanged (type to replace)" if draft.secret_ref and draft.client_secret is None else "paste the Value"
+        )
+        self._arrange()
+
+    def _arrange(self) -> None:
+        self.query_one("#secret-box").display = not self.draft.use_certificate
+        self.query_one("#certificate-box").display = self.draft.use_certificate
+
+    @on(RadioSet.Changed, "#credential")
+    def _credential(self, event: RadioSet.Changed) -> None:
+        self.draft.use_certificate = event.index == 1
+        self._arrange()
+        self.changed("thumbprint" if self.draft.use_certificate else "client_secret")
+
+    @on(Input.Changed)
+    def _typed(self, event: Input.Changed) -> None:
+        name = event.input.id or ""
+        if name == "client_secret":
+            self.draft.client_secret = Secret(event.value) if event.value else None
+        elif name == "thumbprint":
+            self.draft.thumbprint = event.value
+        else:
+            setattr(self.draft.m365, name, event.value)
+        self.changed(name)
+
+    @on(Button.Pressed, "#import")
+    def _import(self) -> None:
+        self.wizard.action_import_certificate()
+
+    @on(Button.Pressed, "#choose")
+    def _choose(self) -> None:
+        self.wizard.action_choose_certificate()
+
+    def fill(self, lab: LabValues) -> str:
+        draft = self.draft
+        draft.m365.app_account = lab.app_account
+        draft.m365.client_id = lab.client_id
+        draft.m365.tenant_id = lab.tenant_id
+        if draft.use_certificate:
+            return (
+                "Filled the lab app's IDs. For the certificate: Import certificate…, then ctrl+l in the dialog "
+                "fills the lab's PFX file and its password."
+            )
+        draft.client_secret = lab.client_secret
+        set_value(self.query_one("#client_secret", Input), lab.client_secret.reveal())
+        return "Filled the lab app's IDs and its client secret."
+
+
+def basic_auth_command() -> str:
+    """The command that enables Basic on the PowerShell virtual directory (the troubleshooting catalogue's)."""
+    command = problems.PS_BASIC_AUTH_DISABLED.fixes[0].command or ""
+    return command.replace("{server}", "<server name>")
+
+
+class ServerStep(StepPane):
+    STEP = Step.SERVER
+    INTRO = "How to find the server, and how to trust its certificate."
+
+    def fields(self) -> ComposeResult:
+        with RadioSet(id="discovery", compact=True):
+            yield RadioButton("Autodiscover Exchange Server (from the admin's UPN)", value=True)
+            yield RadioButton("Configure the connection manually (FQDN or IP address)")
+        with Vertical(id="manual-box"):
+            yield Field(
+                "Server",
+                text_input(id="server", placeholder="mail.contoso.com or 192.0.2.10, optionally :port"),
+                field="server",
+                hint="FQDN or IP address",
+            )
+            yield Static("", id="ip-warning", classes="warning")
+            yield Field(
+                "EWS URL",
+                text_input(id="ews_url", placeholder="https://mail.contoso.com/EWS/Exchange.asmx"),
+                field="ews_url",
+                hint="follows the server; editable",
+            )
+        yield Field(
+            "DNS servers (optional)",
+            text_input(id="dns_servers", placeholder="10.0.0.53, 10.0.0.54:53"),
+            field="dns_server",
+            hint="when this machine's DNS lacks the names",
+        )
+        with RadioSet(id="trust", compact=True):
+            yield RadioButton("System trust store (a self-signed one can be pinned later)", value=True)
+            yield RadioButton("CA bundle: a PEM file of the internal CA")
+            yield RadioButton("Pinned certificate (SHA-256 fingerprint)")
+        with Vertical(id="ca-box"):
+            yield Field(
+                "CA bundle",
+                text_input(id="ca_bundle", placeholder="/etc/ssl/contoso-ca.pem"),
+                field="ca_bundle",
+            )
+        with Vertical(id="pin-box"):
+            yield Field(
+                "SHA-256 fingerprint",
+                text_input(id="pin_sha256", placeholder="64 hexadecimal characters"),
+                field="pin_sha256",
+                hint="compare it with the server's",
+            )
+
+    def load(self) -> None:
+        draft = self.draft
+        manual = draft.onprem.discovery == Discovery.MANUAL.value
+        set_radio(self.query_one("#discovery", RadioSet), 1 if manual else 0)
+        set_value(self.query_one("#server", Input), draft.onprem.server)
+        set_value(self.query_one("#ews_url", Input), draft.onprem.ews_url)
+        set_value(self.query_one("#dns_servers", Input), draft.dns_text)
+        set_value(self.query_one("#ca_bundle", Input), draft.onprem.ca_bundle)
+        set_value(self.query_one("#pin_sha256", Input), draft.onprem.pin_sha256)
+        set_radio(self.query_one("#trust", RadioSet), list(Trust).index(draft.trust))
+        self._arrange()
+
+    def _arrange(self) -> None:
+        draft = self.draft
+        self.query_one("#manual-box").display = draft.onprem.discovery == Discovery.MANUAL.value
+        self.query_one("#ca-box").display = draft.trust is Trust.CA_BUNDLE
+        self.query_one("#pin-box").display = draft.trust is Trust.PINNED
+        warning = self.query_one("#ip-warning", Static)
+        warnings = draft.warnings()
+        warning.display = bool(warnings)
+        if warnings:
+            text = Text("⚠ ").append_text(literal(warnings[0]))
+            text.append(". Enable it on the server with:\n  ")
+            text.append(basic_auth_command(), style="bold")
+            warning.update(text)
+
+    @on(RadioSet.Changed, "#discovery")
+    def _discovery(self, event: RadioSet.Changed) -> None:
+        self.draft.onprem.discovery = (Discovery.AUTODISCOVER if event.index == 0 else Discovery.MANUAL).value
+        self._arrange()
+        self.changed("discovery")
+
+    @on(RadioSet.Changed, "#trust")
+    def _trust(self, event: RadioSet.Changed) -> None:
+        self.draft.trust = list(Trust)[event.index]
+        self._arrange()
+        self.changed("trust")
+
+    @on(Input.Changed)
+    def _typed(self, event: Input.Changed) -> None:
+        name = event.input.id or ""
+        draft = self.draft
+        if name == "dns_servers":
+            draft.dns_text = event.value
+            self.changed("dns_server")
+            return
+        if name == "ews_url":
+            draft.ews_follows_server = not event.value.strip() or event.value == draft.proposed_ews_url()
+        setattr(draft.onprem, name, event.value)
+        if name == "server" and draft.ews_follows_server:
+            draft.onprem.ews_url = draft.proposed_ews_url()
+            set_value(self.query_one("#ews_url", Input), draft.onprem.ews_url)
+        self._arrange()
+        self.changed(name)
+
+    def fill(self, lab: LabValues) -> str:
+        draft = self.draft
+        draft.dns_text = lab.dns
+        draft.trust = Trust.CA_BUNDLE
+        draft.onprem.ca_bundle = lab.ca_bundle
+        if draft.onprem.discovery != Discovery.MANUAL.value:
+            return "Filled the lab's DNS server (autodiscover finds the server through it) and its CA bundle."
+        by_name = draft.onprem.server != lab.server_fqdn
+        draft.onprem.server = lab.server_fqdn if by_name else lab.server_ip
+        draft.onprem.ews_url = draft.proposed_ews_url()
+        draft.ews_follows_server = True
+        if by_name:
+            return "Filled the lab server's FQDN, DNS server and CA bundle. ctrl+l again: its IP address instead."
+        return "Filled the lab server's IP address (see the Basic warning). ctrl+l again: its FQDN."
+
+
+class CredentialsStep(StepPane):
+    STEP = Step.CREDENTIALS
+    INTRO = "A mailbox-enabled admin allowed to impersonate (Organization Management is)."
+
+    def fields(self) -> ComposeResult:
+        with Horizontal(classes="inline"):
+            yield Field(
+                "Administrator's UPN",
+                text_input(id="admin_upn", placeholder="admin@contoso.com"),
+                field="admin_upn",
+                hint="user@domain",
+            )
+            yield Button("Browse…", id="browse", compact=True)
+        yield Field(
+            "Password",
+            text_input(id="password", placeholder="the admin's password", password=True),
+            field="password",
+            hint="masked; Browse signs in with it",
+        )
+
+    def load(self) -> None:
+        draft = self.draft
+        set_value(self.query_one("#admin_upn", Input), draft.onprem.admin_upn)
+        password = self.query_one("#password", Input)
+        if draft.password is None:
+            set_value(password, "")
+        password.placeholder = (
+            "unchanged (type to replace)" if draft.password_ref and draft.password is None else "the admin's password"
+        )
+
+    @on(Input.Changed)
+    def _typed(self, event: Input.Changed) -> None:
+        name = event.input.id or ""
+        if name == "password":
+            self.draft.password = Secret(event.value) if event.value else None
+        else:
+            self.draft.onprem.admin_upn = event.value
+        self.changed(name)
+
+    @on(Button.Pressed, "#browse")
+    def _browse(self) -> None:
+        self.wizard.action_browse()
+
+    def fill(self, lab: LabValues) -> str:
+        self.draft.onprem.admin_upn = lab.admin_upn
+        self.draft.password = lab.admin_password
+        set_value(self.query_one("#password", Input), lab.admin_password.reveal())
+        return "Filled the lab's administrator and password."
+
+
+class ConfigurationStep(StepPane):
+    STEP = Step.CONFIGURATION
+    INTRO = ""
+    DEFAULT_CSS = """
+    ConfigurationStep { padding: 0; }
+    ConfigurationStep > #name-row { height: auto; padding: 0 1; }
+    ConfigurationStep > #configuration-note { height: auto; padding: 0 1; color: $text-muted; }
+    ConfigurationStep > #verification-slot { height: 1fr; min-height: 6; }
+    """
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="name-row"):
+            yield Field(
+                "Name",
+                text_input(id="name", placeholder="the tenant's domain, or the admin's UPN"),
+                field="name",
+                hint="proposed from what the checks learn",
+            )
+        yield Vertical(id="verification-slot")
+        yield Static("", id="configuration-note")
+
+    def fields(self) -> ComposeResult:
+        return iter(())
+
+    def load(self) -> None:
+        set_value(self.query_one("#name", Input), self.wizard.shown_name())
+
+    def first_focus(self) -> Widget | None:
+        tables = self.query("#checks")
+        return tables.first() if tables else self.query_one("#name", Input)
+
+    @on(Input.Changed, "#name")
+    def _typed(self, event: Input.Changed) -> None:
+        self.draft.name = event.value
+        self.draft.name_follows_default = not event.value.strip()
+        self.changed("name")
