@@ -120,11 +120,9 @@ class WizardScreen(VerificationHost):
         with Horizontal(id="wizard"):
             yield Static(id="wizard-steps")
             with ContentSwitcher(id="wizard-pane", initial=f"step-{Step.LOCATION.value}"):
-                yield LocationStep()
-                yield ApplicationStep()
-                yield ServerStep()
-                yield CredentialsStep()
-                yield ConfigurationStep()
+                draft = self.wizard_draft
+                for step in (LocationStep, ApplicationStep, ServerStep, CredentialsStep, ConfigurationStep):
+                    yield step(draft)
         with Horizontal(id="wizard-buttons", classes="button-row"):
             yield Static(id="wizard-status")
             yield Button("Back  alt+b", id="back")
@@ -185,10 +183,8 @@ class WizardScreen(VerificationHost):
         context = self.context()
         step = self.step
         errors = draft.step_errors(step, context)
-        warnings = draft.warnings()
         for field in self.pane(step).query(Field):
-            message = errors.get(field.field) if field.field in self._typed else None
-            field.show(message, warning=warnings[0] if field.field == "server" and warnings else None)
+            field.show(errors.get(field.field) if field.field in self._typed else None)
         self._paint_steps(context)
         self._paint_buttons(errors)
 
@@ -482,6 +478,13 @@ class WizardScreen(VerificationHost):
             views.first().attach(self._live)
         else:
             slot.mount(VerificationView(self._live, id="verification"))
+            self.call_after_refresh(self._focus_checks)
+
+    def _focus_checks(self) -> None:
+        """The checks take the keys (enter troubleshoots), as on the verification screen."""
+        if self.step is Step.CONFIGURATION:
+            for table in self.query("#checks"):
+                table.focus()
 
     def _watch_verification(self) -> None:
         if self.step is not Step.CONFIGURATION or self._live is None:

@@ -65,14 +65,16 @@ class StepPane(VerticalScroll):
     DEFAULT_CSS = """
     StepPane { height: 1fr; padding: 0 1; }
     StepPane > .intro { color: $text-muted; margin-bottom: 1; height: auto; }
+    StepPane Vertical { height: auto; }
     StepPane RadioSet { margin-bottom: 1; }
     StepPane .inline { height: auto; }
     StepPane .inline > Button { margin-right: 1; }
     StepPane .warning { color: $text-warning; height: auto; margin-bottom: 1; }
     """
 
-    def __init__(self) -> None:
+    def __init__(self, draft: WizardDraft) -> None:
         super().__init__(id=f"step-{self.STEP.value}")
+        self._draft = draft  # the wizard's one draft: composed with its values, written as the admin types
 
     @property
     def wizard(self) -> WizardScreen:
@@ -80,7 +82,7 @@ class StepPane(VerticalScroll):
 
     @property
     def draft(self) -> WizardDraft:
-        return self.wizard.wizard_draft
+        return self._draft
 
     def compose(self) -> ComposeResult:
         yield Static(self.INTRO, classes="intro")
@@ -111,13 +113,14 @@ class LocationStep(StepPane):
     INTRO = "Where is the Exchange organisation?"
 
     def fields(self) -> ComposeResult:
+        m365 = self.draft.kind is ConnectionKind.M365
         with RadioSet(id="kind", compact=True):
-            yield RadioButton("Microsoft 365 (Exchange Online)", value=True)
-            yield RadioButton("On-premises Exchange Server")
+            yield RadioButton("Microsoft 365 (Exchange Online)", value=m365)
+            yield RadioButton("On-premises Exchange Server", value=not m365)
         with Vertical(id="m365-location"):
             yield Field(
                 "Cloud",
-                Select(CLOUDS, id="cloud", allow_blank=False, value=Cloud.GLOBAL.value, compact=True),
+                Select(CLOUDS, id="cloud", allow_blank=False, value=self.draft.m365.cloud, compact=True),
                 field="cloud",
                 hint="where the tenant lives",
             )
@@ -213,9 +216,10 @@ class ApplicationStep(StepPane):
         yield Field(
             "Tenant ID", text_input(id="tenant_id", placeholder="Directory (tenant) ID, a GUID"), field="tenant_id"
         )
+        certificate = self.draft.use_certificate
         with RadioSet(id="credential", compact=True):
-            yield RadioButton("Client secret", value=True)
-            yield RadioButton("Certificate thumbprint")
+            yield RadioButton("Client secret", value=not certificate)
+            yield RadioButton("Certificate thumbprint", value=certificate)
         with Vertical(id="secret-box"):
             yield Field(
                 "Client secret",
@@ -304,9 +308,10 @@ class ServerStep(StepPane):
     INTRO = "How to find the server, and how to trust its certificate."
 
     def fields(self) -> ComposeResult:
+        manual = self.draft.onprem.discovery == Discovery.MANUAL.value
         with RadioSet(id="discovery", compact=True):
-            yield RadioButton("Autodiscover Exchange Server (from the admin's UPN)", value=True)
-            yield RadioButton("Configure the connection manually (FQDN or IP address)")
+            yield RadioButton("Autodiscover Exchange Server (from the admin's UPN)", value=not manual)
+            yield RadioButton("Configure the connection manually (FQDN or IP address)", value=manual)
         with Vertical(id="manual-box"):
             yield Field(
                 "Server",
@@ -327,10 +332,11 @@ class ServerStep(StepPane):
             field="dns_server",
             hint="when this machine's DNS lacks the names",
         )
+        trust = self.draft.trust
         with RadioSet(id="trust", compact=True):
-            yield RadioButton("System trust store (a self-signed one can be pinned later)", value=True)
-            yield RadioButton("CA bundle: a PEM file of the internal CA")
-            yield RadioButton("Pinned certificate (SHA-256 fingerprint)")
+            yield RadioButton("System trust store (a self-signed one can be pinned later)", value=trust is Trust.SYSTEM)
+            yield RadioButton("CA bundle: a PEM file of the internal CA", value=trust is Trust.CA_BUNDLE)
+            yield RadioButton("Pinned certificate (SHA-256 fingerprint)", value=trust is Trust.PINNED)
         with Vertical(id="ca-box"):
             yield Field(
                 "CA bundle",
