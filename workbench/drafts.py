@@ -144,7 +144,12 @@ class M365Draft(_Checks):
         custom_given = any(v.strip() for v in (self.authority_host, self.graph_url, self.ews_url))
         if cloud is Cloud.CUSTOM:
             authority = c.take(
-                lambda: validate.base_url(self.authority_host, field="authority_host", label="Authority host")
+                lambda: validate.base_url(
+                    self.authority_host,
+                    field="authority_host",
+                    label="Authority host",
+                    example="https://login.microsoftonline.com",
+                )
             )
             graph = c.take(lambda: validate.base_url(self.graph_url, field="graph_url", label="Graph URL"))
             ews = c.take(lambda: validate.https_url(self.ews_url, field="ews_url", label="EWS URL"))

@@ -270,13 +270,16 @@ def password(text: str) -> str:
     return _secret_text(text, "password", "Password")
 
 
-def https_url(text: str, *, field: str, label: str) -> str:
+EWS_EXAMPLE = "https://mail.contoso.com/EWS/Exchange.asmx"
+
+
+def https_url(text: str, *, field: str, label: str, example: str = EWS_EXAMPLE) -> str:
     value = _require(field, label, text)
     parts = urlsplit(value)
     if parts.scheme.lower() == "http":
         raise FieldError(field, f"{label} must use https://; credentials never travel over plain http")
     if parts.scheme.lower() != "https" or not parts.netloc:
-        raise FieldError(field, f"{label} must be an https:// URL, like https://mail.contoso.com/EWS/Exchange.asmx")
+        raise FieldError(field, f"{label} must be an https:// URL, like {example}")
     if "@" in parts.netloc:
         raise FieldError(field, f"{label} must not carry a user name or password")
     try:
@@ -286,9 +289,9 @@ def https_url(text: str, *, field: str, label: str) -> str:
     return value
 
 
-def base_url(text: str, *, field: str, label: str) -> str:
+def base_url(text: str, *, field: str, label: str, example: str = "https://graph.microsoft.com") -> str:
     """An https URL used as a base (authority host, Graph root): no query, no fragment, no trailing slash."""
-    value = https_url(text, field=field, label=label)
+    value = https_url(text, field=field, label=label, example=example)
     parts = urlsplit(value)
     if parts.query or parts.fragment:
         raise FieldError(field, f"{label} must not have a query or fragment")

@@ -30,6 +30,13 @@ def upn_in(admin: Admin, domain: str) -> str:
 
 
 class BrowseModal(ModalScreen[str | None]):
+    DEFAULT_CSS = """
+    BrowseModal #browse-dialog { height: 100%; }
+    BrowseModal #browse-bar { height: auto; margin: 1 0; }
+    BrowseModal #domain { width: 34; margin-right: 2; }
+    BrowseModal #browse-filter { width: 1fr; }
+    BrowseModal #admins { height: 1fr; }
+    """
     BINDINGS: ClassVar[list[Binding]] = [  # type: ignore[assignment]
         Binding("escape", "cancel", "Cancel", id="browse.cancel"),
     ]

@@ -68,7 +68,9 @@ class StepPane(VerticalScroll):
     StepPane Vertical { height: auto; }
     StepPane RadioSet { margin-bottom: 1; }
     StepPane .inline { height: auto; }
+    StepPane .inline { margin-bottom: 1; }
     StepPane .inline > Button { margin-right: 1; }
+    StepPane .button-hint { color: $text-muted; width: 1fr; }
     StepPane .warning { color: $text-warning; height: auto; margin-bottom: 1; }
     """
 
@@ -427,14 +429,15 @@ class CredentialsStep(StepPane):
     INTRO = "A mailbox-enabled admin allowed to impersonate (Organization Management is)."
 
     def fields(self) -> ComposeResult:
+        yield Field(
+            "Administrator's UPN",
+            text_input(id="admin_upn", placeholder="admin@contoso.com"),
+            field="admin_upn",
+            hint="user@domain",
+        )
         with Horizontal(classes="inline"):
-            yield Field(
-                "Administrator's UPN",
-                text_input(id="admin_upn", placeholder="admin@contoso.com"),
-                field="admin_upn",
-                hint="user@domain",
-            )
             yield Button("Browse…", id="browse", compact=True)
+            yield Static("pick from Organization Management", classes="button-hint")
         yield Field(
             "Password",
             text_input(id="password", placeholder="the admin's password", password=True),

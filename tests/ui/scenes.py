@@ -258,12 +258,14 @@ def enumerating_script(connection: Connection) -> list[Event]:
     return events
 
 
-def app(home: Home, *, scripts: dict[str, Any] | None = None, hold: bool = False) -> WorkbenchApp:
+def app(home: Home, *, scripts: dict[str, Any] | None = None, hold: bool = False, **kwargs: Any) -> WorkbenchApp:
     def source(connection: Connection, confirm: Confirm) -> ScriptedSource:
         default = enumerating_script if connection.kind.value == "onprem" else mistyped_secret_script
         script = (scripts or {}).get(connection.name, default)
         return ScriptedSource(connection, script(connection), hold=hold)
 
-    made = WorkbenchApp(home, now=lambda: FROZEN_NOW, tz=UTC, clock=lambda: 1000.0, source_factory=source)
+    made = WorkbenchApp(
+        home, now=lambda: FROZEN_NOW, tz=UTC, clock=lambda: 1000.0, source_factory=source, local_user="admin", **kwargs
+    )
     made.animation_level = "none"
     return made

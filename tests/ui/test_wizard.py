@@ -39,6 +39,10 @@ def app_for(home: Home, lab: Lab | None = None, **kwargs: Any) -> WorkbenchApp:
     )
 
 
+def front(app: WorkbenchApp) -> object:
+    return app.screen
+
+
 def wizard(app: WorkbenchApp) -> WizardScreen:
     screen = app.screen
     assert isinstance(screen, WizardScreen), type(screen).__name__
@@ -346,12 +350,12 @@ async def test_cancel_asks_when_something_was_entered_and_leaves_no_trace(home: 
         await until(pilot, lambda: isinstance(app.screen, ConfirmModal))
         await pilot.press("n")  # keep editing
         await pilot.pause()
-        assert isinstance(app.screen, WizardScreen)
+        assert isinstance(front(app), WizardScreen)
         await pilot.press("escape")
         await until(pilot, lambda: isinstance(app.screen, ConfirmModal))
         await pilot.press("y")
         await pilot.pause()
-        assert not isinstance(app.screen, WizardScreen) and not app.workspace.dirty
+        assert not isinstance(front(app), WizardScreen) and not app.workspace.dirty
     assert not home.store.path.exists() or "canary" not in home.store.path.read_text()
 
 
@@ -369,6 +373,7 @@ async def test_hostile_input_in_every_field_gets_a_message_and_is_shown_literall
     app = app_for(home)
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("n")
+        fields: tuple[str, ...]
         for kind, fields in ((0, ("tenant_id", "client_id", "app_account", "client_secret")), (1, ())):
             if kind == 1:
                 await pilot.press("alt+b")
@@ -401,7 +406,7 @@ async def test_the_wizard_keys_are_described_and_the_fill_key_only_shows_in_the_
         await pilot.press("n")
         assert any(b.binding.action == "fill" for b in demo.screen.active_bindings.values())
     for binding in WizardScreen.BINDINGS:
-        assert binding.id and binding.description  # type: ignore[union-attr]
+        assert binding.id and binding.description
 
 
 async def test_a_fix_from_the_configuration_step_goes_into_the_draft(home: Home, healthy_lab: Lab) -> None:
