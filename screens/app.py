@@ -110,6 +110,9 @@ class WorkbenchApp(App[None]):
 
         from .wizard import WizardDraft, WizardScreen
 
+        if any(isinstance(screen, WizardScreen) for screen in self.screen_stack):
+            self.notify("A connection is being entered: Finish or cancel that wizard first.", severity="warning")
+            return
         new_id = self._new_id() if self._new_id is not None else str(uuid.uuid4())
         via = getattr(self.screen, "TRAIL", "") or "Dashboard"
         self.push_screen(WizardScreen(WizardDraft(id=new_id), via=via), self._wizard_done)
@@ -118,6 +121,9 @@ class WorkbenchApp(App[None]):
         """The wizard, pre-filled from `connection`; Finish replaces it in place as a pending edit."""
         from .wizard import WizardDraft, WizardScreen
 
+        if any(isinstance(screen, WizardScreen) for screen in self.screen_stack):
+            self.notify("A connection is being entered: Finish or cancel that wizard first.", severity="warning")
+            return
         via = getattr(self.screen, "TRAIL", "") or "Dashboard"
         self.push_screen(WizardScreen(WizardDraft.for_edit(connection), via=via), self._wizard_done)
 
@@ -130,7 +136,9 @@ class WorkbenchApp(App[None]):
             self.screen.select(connection_id)
         else:
             self.push_screen(ManagerScreen(select=connection_id))
-        self.notify("Added as a pending change: OK (ctrl+s) saves it, Cancel discards it.", markup=False)
+        kind = self.workspace.pending(connection_id)
+        what = "Edited" if kind is not None and kind.value == "edited" else "Added"
+        self.notify(f"{what} as a pending change: OK (ctrl+s) saves it, Cancel discards it.", markup=False)
 
     def action_fleet(self) -> None:
         from .fleet import FleetScreen
@@ -178,7 +186,16 @@ class WorkbenchApp(App[None]):
         yield from super().get_system_commands(screen)
 
     async def action_quit(self) -> None:
+        from .wizard import WizardScreen
+
+        entering = [s for s in self.screen_stack if isinstance(s, WizardScreen) and s.entered]
         pending = len(self.workspace.pending_changes())
+        if entering:
+            question = "A connection is being entered in the wizard and is not saved. Quit and discard it" + (
+                f", and {pending} pending change{'s' if pending != 1 else ''}?" if pending else "?"
+            )
+            self.push_screen(ConfirmModal("Quit", question, yes="Quit and discard", no="Stay"), self._quit_if)
+            return
         if pending:
             question = (
                 f"{pending} pending change{'s are' if pending != 1 else ' is'} not saved. Quit and discard "

@@ -29,6 +29,18 @@ def upn_in(admin: Admin, domain: str) -> str:
     return f"{local}@{domain}" if domain else admin.address
 
 
+def _next_step(code: str) -> str:
+    """What to do about a failed browse, by its problem: only a refused sign-in is about the password."""
+    if code in {"AUTH_FAILED", "PASSWORD_EXPIRED", "ACCOUNT_LOCKED"} or "PASSWORD" in code:
+        return "Correct the password (or the UPN), then Try again; or cancel and type the UPN by hand."
+    if code.startswith("TLS"):
+        return (
+            "The server's certificate is not trusted: choose its CA bundle on the Server connection step (Back), "
+            "or cancel and type the UPN by hand (the Configuration step can pin the certificate)."
+        )
+    return "Check the server connection (Back), then Try again; or cancel and type the UPN by hand."
+
+
 class BrowseModal(ModalScreen[str | None]):
     DEFAULT_CSS = """
     BrowseModal #browse-dialog { height: 100%; }
@@ -59,6 +71,7 @@ class BrowseModal(ModalScreen[str | None]):
                 yield Input(placeholder="filter: name or address", id="browse-filter", compact=True, max_length=200)
             yield OptionList(id="admins")
             with Horizontal(classes="dialog-buttons"):
+                yield Button("Try again", id="retry", classes="hidden")
                 yield Button("Cancel (esc): type the UPN by hand", id="cancel")
 
     def on_mount(self) -> None:
@@ -78,13 +91,15 @@ class BrowseModal(ModalScreen[str | None]):
                 text.append(f" ({problem.code}: ")
                 text.append_text(paragraph(problem.title))
                 text.append(")")
-            text.append("\nCancel and type the UPN by hand, or correct the password and browse again.", style="dim")
+            text.append("\n" + _next_step(problem.code if problem else ""), style="dim")
             status.update(text)
             admins.loading = False
+            self._failed()
             return
         except Exception as error:  # noqa: BLE001 (anything else a network path throws is shown, never raised)
             status.update(Text("✘ Browse failed: ", style="bold red").append_text(paragraph(str(error))))
             admins.loading = False
+            self._failed()
             return
         self.directory = directory
         admins.loading = False
@@ -147,6 +162,19 @@ class BrowseModal(ModalScreen[str | None]):
             return
         admin = self.directory.admins[int(event.option.id)]
         self.dismiss(upn_in(admin, self._domain))
+
+    def _failed(self) -> None:
+        self.query_one("#retry", Button).remove_class("hidden")
+        self.query_one("#cancel", Button).focus()
+
+    @on(Button.Pressed, "#retry")
+    def action_retry(self) -> None:
+        self.query_one("#retry", Button).add_class("hidden")
+        self.query_one("#browse-status", Static).update(
+            Text.assemble("Signing in as ", literal(self._as, 60), " to list the members…")
+        )
+        self.query_one("#admins", OptionList).loading = True
+        self.run_worker(self._load(), exclusive=True, group="browse", exit_on_error=False)
 
     @on(Button.Pressed, "#cancel")
     def action_cancel(self) -> None:

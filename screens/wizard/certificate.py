@@ -46,6 +46,14 @@ class PathSuggester(Suggester):
         return await asyncio.to_thread(complete_path, value)
 
 
+def _printable_name(name: str) -> bool:
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return name.isprintable()
+
+
 def complete_path(value: str) -> str | None:
     folder_text, _, stem = value.rpartition("/")
     folder = Path(folder_text + "/" if folder_text or value.startswith("/") else ".").expanduser()
@@ -55,6 +63,8 @@ def complete_path(value: str) -> str | None:
             for index, entry in enumerate(entries):
                 if index >= MAX_LISTED:
                     break
+                if not _printable_name(entry.name):
+                    continue  # a name that is not valid UTF-8 or holds control characters is never proposed
                 if entry.name.startswith(stem) and entry.name != stem and (stem or not entry.name.startswith(".")):
                     names.append(entry.name + ("/" if entry.is_dir() else ""))
     except (OSError, ValueError):

@@ -43,6 +43,13 @@ from .steps import (
     StepPane,
 )
 
+STEP_PANES: dict[Step, type[StepPane]] = {
+    Step.LOCATION: LocationStep,
+    Step.APPLICATION: ApplicationStep,
+    Step.SERVER: ServerStep,
+    Step.CREDENTIALS: CredentialsStep,
+    Step.CONFIGURATION: ConfigurationStep,
+}
 TICK = 0.5  # seconds: how often the Configuration step looks at its verification (Finish, the learned name)
 
 
@@ -64,8 +71,17 @@ class WizardScreen(VerificationHost):
     BINDINGS: ClassVar[list[Binding]] = [  # type: ignore[assignment]
         # priority: an input field would otherwise take alt+n as the letter n
         Binding(
-            "alt+b", "back", "Back", id="wizard.back", priority=True, tooltip="The previous step (every value is kept)"
+            "alt+b,alt+left",
+            "back",
+            "Back",
+            id="wizard.back",
+            priority=True,
+            key_display="alt+b",
+            tooltip="The previous step (every value is kept); alt+← works everywhere",
         ),
+        # Most terminals and tmux send alt+b as ESC b, which Textual reads as ctrl+left: outside a text field that
+        # is Back too (in a text field it stays "one word left", and alt+← goes back).
+        Binding("ctrl+left", "back_key", "Back", id="wizard.back-esc-b", priority=True, show=False),
         Binding(
             "alt+n",
             "next",
@@ -120,26 +136,40 @@ class WizardScreen(VerificationHost):
         with Horizontal(id="wizard"):
             yield Static(id="wizard-steps")
             with ContentSwitcher(id="wizard-pane", initial=f"step-{Step.LOCATION.value}"):
-                draft = self.wizard_draft
-                for step in (LocationStep, ApplicationStep, ServerStep, CredentialsStep, ConfigurationStep):
-                    yield step(draft)
+                yield LocationStep(self.wizard_draft)  # the others are mounted when first reached
         with Horizontal(id="wizard-buttons", classes="button-row"):
             yield Static(id="wizard-status")
             yield Button("Back  alt+b", id="back")
             yield Button("Next  alt+n", id="next", variant="primary")
             yield Button("Cancel  esc", id="cancel")
 
-    def on_mount(self) -> None:
+    def _read_workspace(self) -> None:
+        """The certificates and the other connections' names, as the workspace holds them now."""
         space = self.workbench.workspace
-        self._certificates = space.certificates()
+        staged = [c for c in self._certificates if c.thumbprint not in {s.thumbprint for s in space.certificates()}]
+        self._certificates = space.certificates() + staged
         own = self.wizard_draft.id
         self._names = {name_key(c.name) for c in space.connections() if c.id != own}
+
+    def on_screen_resume(self) -> None:
+        super().on_screen_resume()
+        if self.is_mounted:
+            self._read_workspace()
+            self.mutate_reactive(WizardScreen.draft)
+
+    async def on_mount(self) -> None:
+        self._read_workspace()
         self.query_one("#wizard-steps", Static).border_title = "Steps"
         self.set_interval(TICK, self._watch_verification)
-        self._enter_step()
+        await self._enter_step()
+
+    def _arrange_steps(self) -> None:
+        """The step list gives way to the step below 70 columns, and to the verification's details below 100."""
+        needed = 100 if self.step is Step.CONFIGURATION else 70
+        self.query_one("#wizard-steps").display = self.size.width >= needed
 
     def on_resize(self) -> None:
-        self.query_one("#wizard-steps").display = self.step is not Step.CONFIGURATION or self.size.width >= 100
+        self._arrange_steps()
 
     def on_unmount(self) -> None:
         if self._live is not None:
@@ -162,6 +192,9 @@ class WizardScreen(VerificationHost):
         steps = self.wizard_draft.steps()
         return steps[min(self.index, len(steps) - 1)]
 
+    def _has_pane(self, step: Step) -> bool:
+        return bool(self.query(f"#step-{step.value}"))
+
     def pane(self, step: Step | None = None) -> StepPane:
         return self.query_one(f"#step-{(step or self.step).value}", StepPane)
 
@@ -183,6 +216,8 @@ class WizardScreen(VerificationHost):
         context = self.context()
         step = self.step
         errors = draft.step_errors(step, context)
+        if not self._has_pane(step):
+            return
         for field in self.pane(step).query(Field):
             field.show(errors.get(field.field) if field.field in self._typed else None)
         self._paint_steps(context)
@@ -229,10 +264,12 @@ class WizardScreen(VerificationHost):
 
     # ------------------------------------------------------------------ moving
 
-    def _enter_step(self) -> None:
+    async def _enter_step(self) -> None:
         step = self.step
+        if not self._has_pane(step):  # each step is composed when first reached: the wizard opens at once
+            await self.query_one("#wizard-pane", ContentSwitcher).add_content(STEP_PANES[step](self.wizard_draft))
         # The verification's details need the width: below 100 columns the step list gives way to it.
-        self.query_one("#wizard-steps").display = step is not Step.CONFIGURATION or self.size.width >= 100
+        self._arrange_steps()
         self.query_one("#wizard-pane", ContentSwitcher).current = f"step-{step.value}"
         if step is Step.CREDENTIALS:
             self._propose_upn()
@@ -267,7 +304,7 @@ class WizardScreen(VerificationHost):
         except FieldError:
             return
 
-    def action_next(self) -> None:
+    async def action_next(self) -> None:
         if self.step is Step.CONFIGURATION:
             self._finish()
             return
@@ -283,34 +320,39 @@ class WizardScreen(VerificationHost):
             self.notify(f"{len(errors)} field(s) need attention before the next step.", severity="warning")
             return
         self.index += 1
-        self._enter_step()
+        await self._enter_step()
 
-    def action_back(self) -> None:
+    async def action_back(self) -> None:
         if self.index == 0:
             return
         if self.step is Step.CONFIGURATION and self._live is not None and self._live.running:
             self._live.cancel()
         self.index -= 1
-        self._enter_step()
+        await self._enter_step()
 
     @on(Button.Pressed, "#next")
-    def _next_pressed(self) -> None:
-        self.action_next()
+    async def _next_pressed(self) -> None:
+        await self.action_next()
 
     @on(Button.Pressed, "#back")
-    def _back_pressed(self) -> None:
-        self.action_back()
+    async def _back_pressed(self) -> None:
+        await self.action_back()
 
     @on(Button.Pressed, "#cancel")
     def _cancel_pressed(self) -> None:
         self.action_cancel()
+
+    @property
+    def entered(self) -> bool:
+        """Whether anything was entered since the wizard opened (leaving then asks first)."""
+        return self.wizard_draft.signature() != self._initial
 
     def action_cancel(self) -> None:
         if self.step is Step.CONFIGURATION and self._live is not None and self._live.running:
             self._live.cancel()
             self.notify("Verification cancelled. escape again leaves the wizard.", markup=False)
             return
-        if self.wizard_draft.signature() == self._initial:
+        if not self.entered:
             self.dismiss(None)
             return
         self.run_worker(self._confirm_cancel(), exclusive=True, group="wizard-cancel")
@@ -329,7 +371,12 @@ class WizardScreen(VerificationHost):
         if leave:
             self.dismiss(None)
 
+    async def action_back_key(self) -> None:
+        await self.action_back()
+
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "back_key":
+            return self.index > 0 and not isinstance(self.focused, Input)
         if action == "fill":
             return self.workbench.lab_values is not None
         if action in {"rerun", "rerun_all", "troubleshoot"}:
@@ -362,17 +409,26 @@ class WizardScreen(VerificationHost):
     def _imported(self, loaded: LoadedCertificate | None) -> None:
         if loaded is None:
             return
-        info = self.workbench.workspace.changes.stage_certificate(loaded.info, loaded.key_pem)
+        stored = {c.thumbprint for c in self.workbench.workspace.certificates()} - {
+            c.thumbprint for c in self.workbench.workspace.changes.staged_certificates()
+        }
+        already = loaded.info.thumbprint in stored
+        info = loaded.info
+        if not already:
+            info = self.workbench.workspace.changes.stage_certificate(loaded.info, loaded.key_pem)
         if all(c.thumbprint != info.thumbprint for c in self._certificates):
             self._certificates.append(info)
         draft = self.wizard_draft
         draft.use_certificate, draft.thumbprint = True, info.thumbprint
         self.pane().load()
         self.draft_changed("thumbprint")
-        self.notify(
-            f"Certificate {info.thumbprint} imported: it joins the personal store when the connection is saved.",
-            markup=False,
-        )
+        if already:
+            self.notify(f"Certificate {info.thumbprint} is already in the personal store: it is used.", markup=False)
+        else:
+            self.notify(
+                f"Certificate {info.thumbprint} imported: it joins the personal store when the connection is saved.",
+                markup=False,
+            )
 
     def action_choose_certificate(self) -> None:
         from .certificate import ChooseCertificateModal
@@ -410,10 +466,20 @@ class WizardScreen(VerificationHost):
     def _browsed(self, upn: str | None) -> None:
         if upn is None:
             return
-        self.wizard_draft.onprem.admin_upn = upn
-        self.pane().load()
+        draft = self.wizard_draft
+        before = draft.onprem.admin_upn.strip()
+        draft.onprem.admin_upn = upn
+        if upn.casefold() != before.casefold() and draft.password is not None:
+            # The password typed was the one Browse signed in with: it belongs to the other admin.
+            draft.password = None
+            self.pane().load()
+            self.draft_changed("password")
+            self.query_one("#password", Input).focus()
+            self.notify(f"Administrator: {shown(upn)}. Enter this admin's password.", markup=False)
+        else:
+            self.pane().load()
+            self.notify(f"Administrator: {shown(upn)}", markup=False)
         self.draft_changed("admin_upn")
-        self.notify(f"Administrator: {shown(upn)}", markup=False)
 
     # ------------------------------------------------------------------ configuration
 
@@ -537,8 +603,15 @@ class WizardScreen(VerificationHost):
         space = self.workbench.workspace
         if self._verified is not None and self._verified.settings == connection.settings:
             connection = replace(connection, last_verification=summary_record(live.board.summary, space.now()))
+        editing = self.wizard_draft.editing
+        if editing is not None and replace(connection, updated=editing.updated, last_verification=None) == replace(
+            editing, last_verification=None
+        ):
+            self.notify("Nothing was changed: there is nothing to save.", markup=False)
+            self.dismiss(None)
+            return
         try:
-            if self.wizard_draft.editing is not None:
+            if editing is not None:
                 space.changes.edit(connection)
             else:
                 space.changes.add(connection)
@@ -573,7 +646,7 @@ class WizardScreen(VerificationHost):
         self.restart(connection)
 
     @on(Input.Submitted)
-    def _submitted(self) -> None:
+    async def _submitted(self) -> None:
         """enter in a field moves on, as in a form (Next when the step is valid, else the first problem)."""
         if self.step is not Step.CONFIGURATION:
-            self.action_next()
+            await self.action_next()

@@ -57,6 +57,15 @@ def set_radio(radios: RadioSet, index: int) -> None:
             buttons[index].value = True
 
 
+def lab_cloud(draft: WizardDraft, lab: LabValues) -> None:
+    """The lab tenant's endpoints: a custom cloud, trusted through the lab's CA bundle."""
+    draft.m365.cloud = Cloud.CUSTOM.value
+    draft.m365.authority_host = lab.authority_host
+    draft.m365.graph_url = lab.graph_url
+    draft.m365.ews_url = lab.m365_ews_url
+    draft.m365.ca_bundle = lab.ca_bundle
+
+
 class StepPane(VerticalScroll):
     """One step. `INTRO` is the sentence at its top."""
 
@@ -191,11 +200,7 @@ class LocationStep(StepPane):
         draft = self.draft
         if draft.kind is not ConnectionKind.M365:
             return "On-premises needs nothing more here: alt+n, then ctrl+l on the next step."
-        draft.m365.cloud = Cloud.CUSTOM.value
-        draft.m365.authority_host = lab.authority_host
-        draft.m365.graph_url = lab.graph_url
-        draft.m365.ews_url = lab.m365_ews_url
-        draft.m365.ca_bundle = lab.ca_bundle
+        lab_cloud(draft, lab)
         return "Filled the lab tenant's endpoints (a custom cloud) and the lab's CA bundle."
 
 
@@ -286,17 +291,23 @@ class ApplicationStep(StepPane):
 
     def fill(self, lab: LabValues) -> str:
         draft = self.draft
+        cloud = ""
+        if draft.m365.cloud != Cloud.CUSTOM.value or draft.m365.authority_host != lab.authority_host:
+            lab_cloud(draft, lab)  # the lab's app lives in the lab's tenant: its endpoints come along
+            cloud = " The Server location step now points at the lab tenant (a custom cloud)."
         draft.m365.app_account = lab.app_account
         draft.m365.client_id = lab.client_id
         draft.m365.tenant_id = lab.tenant_id
+        if draft.use_certificate and draft.thumbprint.strip():
+            return "Filled the lab app's IDs; the certificate chosen stays." + cloud
         if draft.use_certificate:
             return (
                 "Filled the lab app's IDs. For the certificate: Import certificate…, then ctrl+l in the dialog "
-                "fills the lab's PFX file and its password."
+                "fills the lab's PFX file and its password." + cloud
             )
         draft.client_secret = lab.client_secret
         set_value(self.query_one("#client_secret", Input), lab.client_secret.reveal())
-        return "Filled the lab app's IDs and its client secret."
+        return "Filled the lab app's IDs and its client secret." + cloud
 
 
 def basic_auth_command() -> str:

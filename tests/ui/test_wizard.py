@@ -436,3 +436,121 @@ async def test_a_fix_from_the_configuration_step_goes_into_the_draft(home: Home,
         (change,) = manager.workbench.workspace.pending_changes()
         assert change.after is not None and isinstance(change.after.settings, OnPremSettings)
         assert change.after.settings.tls.mode is TrustMode.PINNED
+
+
+# ---------------------------------------------------------------------- found by the hostile review
+
+
+async def test_back_answers_esc_b_as_terminals_send_alt_b_and_alt_left_everywhere(home: Home) -> None:
+    # tmux and most terminals send alt+b as ESC b, which Textual reads as ctrl+left.
+    app = app_for(home)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("n", "alt+n")
+        await paste(pilot, "#tenant_id", "abc def")
+        await pilot.press("ctrl+left")  # in a text field: one word left, as there
+        assert wizard(app).step.value == "application"
+        await pilot.press("alt+left")
+        assert wizard(app).step.value == "location"
+        await pilot.press("alt+n")
+        app.screen.query_one("#credential", RadioSet).focus()
+        await pilot.press("ctrl+left")  # outside a text field: Back
+        assert wizard(app).step.value == "location"
+
+
+async def test_picking_another_admin_in_browse_drops_the_password_typed_for_the_first(
+    home: Home, healthy_lab: Lab
+) -> None:
+    app = app_for(home, healthy_lab)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("n")
+        await choose(pilot, "#kind", 1)
+        await pilot.press("alt+n", "ctrl+l", "alt+n", "ctrl+l")
+        await push(pilot, "#browse")
+        picker = app.screen
+        assert isinstance(picker, BrowseModal)
+        await until(pilot, lambda: picker.directory is not None, 30)
+        await paste(pilot, "#browse-filter", "exadmin")
+        picker.query_one("#admins", OptionList).focus()
+        await pilot.press("enter")
+        await pilot.pause()
+        draft = wizard(app).wizard_draft
+        assert draft.onprem.admin_upn == "exadmin@fabrikam.test" and draft.password is None
+        assert app.screen.query_one("#password", Input).value == "" and app.screen.focused is not None
+        assert app.screen.focused.id == "password" and "Password is required" in message(app, "password")
+
+
+async def test_a_browse_refused_for_trust_says_so_and_offers_to_try_again(home: Home, healthy_lab: Lab) -> None:
+    app = app_for(home, healthy_lab)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("n")
+        await choose(pilot, "#kind", 1)
+        await pilot.press("alt+n")
+        await choose(pilot, "#discovery", 1)
+        await paste(pilot, "#server", healthy_lab.state.onprem.server)  # system trust: the lab's CA is not in it
+        await pilot.press("alt+n", "ctrl+l")
+        await push(pilot, "#browse")
+        picker = app.screen
+        assert isinstance(picker, BrowseModal)
+        status = picker.query_one("#browse-status", Static)
+        await until(pilot, lambda: "Browse failed" in str(status.render()), 30)
+        said = str(status.render())
+        assert "certificate is not trusted" in said and "Correct the password" not in said
+        assert not picker.query_one("#retry", Button).has_class("hidden")
+
+
+async def test_one_wizard_at_a_time_and_quit_asks_while_one_holds_entries(home: Home) -> None:
+    app = app_for(home)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("n", "alt+n")
+        await paste(pilot, "#client_id", "half typed")
+        first = app.screen
+        app.action_new_connection()  # as the command palette would
+        await pilot.pause()
+        assert app.screen is first
+        await pilot.press("ctrl+q")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmModal))
+        await pilot.press("n")
+        await pilot.pause()
+        assert app.screen is first and app.is_running
+
+
+async def test_an_edit_that_changes_nothing_leaves_nothing_pending(home: Home, healthy_lab: Lab) -> None:
+    lab_m365(home, healthy_lab, "Contoso")
+    app = app_for(home, healthy_lab)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("m", "enter", "alt+n", "alt+n")
+        await verified(pilot)
+        await pilot.press("alt+n")
+        await pilot.pause()
+        assert isinstance(app.screen, ManagerScreen) and not app.workspace.dirty
+
+
+async def test_the_fill_key_on_application_details_brings_the_lab_cloud_along(home: Home, healthy_lab: Lab) -> None:
+    app = app_for(home, healthy_lab)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("n", "alt+n", "ctrl+l")  # Server location skipped: still the global cloud
+        draft = wizard(app).wizard_draft
+        assert draft.m365.cloud == "custom" and draft.m365.authority_host == healthy_lab.state.m365.authority_host
+        await pilot.press("alt+n")
+        screen = await verified(pilot)
+        assert screen.live.board.summary is not None and not screen.live.board.summary.failed
+
+
+async def test_below_seventy_columns_the_step_list_gives_way_to_the_buttons(home: Home) -> None:
+    app = app_for(home)
+    async with app.run_test(size=(60, 16)) as pilot:
+        await pilot.press("n", "alt+n")
+        await pilot.pause()
+        for button in ("#back", "#next", "#cancel"):
+            region = app.screen.query_one(button, Button).region
+            assert region.right <= 60, button
+
+
+def test_path_completion_never_proposes_a_name_that_is_not_text(tmp_path: Path) -> None:
+    import os
+
+    from screens.wizard.certificate import complete_path
+
+    os.close(os.open(os.path.join(os.fsencode(tmp_path), b"bad\xff\xfename.pfx"), os.O_CREAT | os.O_WRONLY))
+    (tmp_path / "backup.pfx").write_bytes(b"x")
+    assert complete_path(f"{tmp_path}/b") == f"{tmp_path}/backup.pfx"

@@ -200,5 +200,10 @@ def test_wizard(snap_compare: Any, scene: str, size: tuple[int, int]) -> None:
     async def before(pilot: Pilot[Any]) -> None:
         await steps(pilot)
         await settle(pilot)
+        # Each picture shows its step from the top (where focus scrolled it to depends on layout timing).
+        for pane in pilot.app.screen.query("StepPane"):
+            if pane.display:
+                pane.scroll_home(animate=False, immediate=True)
+        await settle(pilot)
 
     assert snap_compare(app, terminal_size=size, run_before=before)
