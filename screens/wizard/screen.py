@@ -77,11 +77,11 @@ class WizardScreen(VerificationHost):
             id="wizard.back",
             priority=True,
             key_display="alt+b",
-            tooltip="The previous step (every value is kept); alt+← works everywhere",
+            tooltip="The previous step (every value is kept); alt+← does the same",
         ),
-        # Most terminals and tmux send alt+b as ESC b, which Textual reads as ctrl+left: outside a text field that
-        # is Back too (in a text field it stays "one word left", and alt+← goes back).
-        Binding("ctrl+left", "back_key", "Back", id="wizard.back-esc-b", priority=True, show=False),
+        # Most terminals and tmux send alt+b as ESC b, which Textual reads as ctrl+left: in the wizard that is Back
+        # everywhere, text fields included (where it would otherwise move one word left).
+        Binding("ctrl+left", "back", "Back", id="wizard.back-esc-b", priority=True, show=False),
         Binding(
             "alt+n",
             "next",
@@ -371,12 +371,7 @@ class WizardScreen(VerificationHost):
         if leave:
             self.dismiss(None)
 
-    async def action_back_key(self) -> None:
-        await self.action_back()
-
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action == "back_key":
-            return self.index > 0 and not isinstance(self.focused, Input)
         if action == "fill":
             return self.workbench.lab_values is not None
         if action in {"rerun", "rerun_all", "troubleshoot"}:
