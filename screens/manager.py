@@ -208,25 +208,26 @@ class ManagerScreen(WorkbenchScreen):
     def action_verify(self) -> None:
         from .verification import VerificationScreen
 
-        selected = self._selected_id()
-        if selected is None:
-            return
-        space = self.workbench.workspace
-        if space.pending(selected) is ChangeKind.DELETED:
-            self.notify("This connection is marked for deletion; press delete to undo first.", severity="warning")
-            return
-        self.app.push_screen(VerificationScreen.start(self.workbench, space.connection(selected), via=self.TRAIL))
+        connection = self._selected_connection()
+        if connection is not None:
+            self.app.push_screen(VerificationScreen.start(self.workbench, connection, via=self.TRAIL))
 
     @on(DataTable.RowSelected, "#manager")
     def action_edit(self) -> None:
+        connection = self._selected_connection()
+        if connection is not None:
+            self.workbench.edit_connection(connection)
+
+    def _selected_connection(self) -> Connection | None:
+        """The selected connection as it will be after OK; None (and why) when it is marked for deletion."""
         selected = self._selected_id()
         if selected is None:
-            return
+            return None
         space = self.workbench.workspace
         if space.pending(selected) is ChangeKind.DELETED:
             self.notify("This connection is marked for deletion; press delete to undo first.", severity="warning")
-            return
-        self.workbench.edit_connection(space.connection(selected))
+            return None
+        return space.connection(selected)
 
     def action_filter(self) -> None:
         box = self.query_one("#filter", Input)

@@ -88,6 +88,13 @@ async def verified(pilot: Pilot[Any]) -> WizardScreen:
     return screen
 
 
+async def onprem_credentials_filled(pilot: Pilot[Any]) -> None:
+    """A new on-premises connection up to Admin's credentials, every step filled from the lab."""
+    await pilot.press("n")
+    await choose(pilot, "#kind", 1)
+    await pilot.press("alt+n", "ctrl+l", "alt+n", "ctrl+l")
+
+
 async def finish_and_ok(pilot: Pilot[Any]) -> ManagerScreen:
     await pilot.press("alt+n")
     await pilot.pause()
@@ -243,9 +250,7 @@ async def test_browse_lists_organization_management_and_picks_with_the_chosen_su
 ) -> None:
     app = app_for(home, healthy_lab)
     async with app.run_test(size=(120, 40)) as pilot:
-        await pilot.press("n")
-        await choose(pilot, "#kind", 1)
-        await pilot.press("alt+n", "ctrl+l", "alt+n", "ctrl+l")
+        await onprem_credentials_filled(pilot)
         await push(pilot, "#browse")
         await pilot.pause()
         picker = app.screen
@@ -269,9 +274,7 @@ async def test_browse_lists_organization_management_and_picks_with_the_chosen_su
 async def test_a_failed_browse_says_why_and_the_upn_can_still_be_typed(home: Home, healthy_lab: Lab) -> None:
     app = app_for(home, healthy_lab)
     async with app.run_test(size=(80, 24)) as pilot:
-        await pilot.press("n")
-        await choose(pilot, "#kind", 1)
-        await pilot.press("alt+n", "ctrl+l", "alt+n", "ctrl+l")
+        await onprem_credentials_filled(pilot)
         await paste(pilot, "#password", "not the password")
         await push(pilot, "#browse")
         await pilot.pause()
@@ -462,9 +465,7 @@ async def test_picking_another_admin_in_browse_drops_the_password_typed_for_the_
 ) -> None:
     app = app_for(home, healthy_lab)
     async with app.run_test(size=(120, 40)) as pilot:
-        await pilot.press("n")
-        await choose(pilot, "#kind", 1)
-        await pilot.press("alt+n", "ctrl+l", "alt+n", "ctrl+l")
+        await onprem_credentials_filled(pilot)
         await push(pilot, "#browse")
         picker = app.screen
         assert isinstance(picker, BrowseModal)

@@ -54,7 +54,7 @@ def drafts(draw: st.DrawFn) -> WizardDraft:
     return draft
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(drafts())
 def test_every_rejection_is_a_message_and_nothing_raises(draft: WizardDraft) -> None:
     found = draft.errors(CONTEXT)
