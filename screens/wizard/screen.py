@@ -117,6 +117,7 @@ class WizardScreen(VerificationHost):
         self._verified: Connection | None = None
         self._certificates: list[CertificateInfo] = []
         self._names: set[str] = set()
+        self._seen: tuple[object, ...] = ()  # the run's state when the Configuration step last looked
 
     # ------------------------------------------------------------------ frame
 
@@ -146,8 +147,9 @@ class WizardScreen(VerificationHost):
     def _read_workspace(self) -> None:
         """The certificates and the other connections' names, as the workspace holds them now."""
         space = self.workbench.workspace
-        staged = [c for c in self._certificates if c.thumbprint not in {s.thumbprint for s in space.certificates()}]
-        self._certificates = space.certificates() + staged
+        held = space.certificates()
+        known = {c.thumbprint for c in held}
+        self._certificates = held + [c for c in self._certificates if c.thumbprint not in known]
         own = self.wizard_draft.id
         self._names = {name_key(c.name) for c in space.connections() if c.id != own}
 
@@ -559,7 +561,10 @@ class WizardScreen(VerificationHost):
                 draft.learned_domain = learned
                 if draft.name_follows_default:
                     self.pane().load()
-        self._validate()
+        seen = (id(self._live), self._live.running, board.summary, draft.learned_domain)
+        if seen != self._seen:  # only a change in the run can change what Finish says
+            self._seen = seen
+            self._validate()
 
     def _finish_state(self) -> tuple[bool, str]:
         live = self._live
