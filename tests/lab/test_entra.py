@@ -12,6 +12,7 @@ import pytest
 
 from tests.lab.conftest import EWS_SCOPE, GRAPH_SCOPE, app_token, certificate_credential, confidential, session_for
 from workbench.lab import Lab
+from workbench.lab.lab import LabState
 
 
 def claims(token: str) -> dict[str, object]:
@@ -201,3 +202,40 @@ def test_device_code_needs_a_public_client(healthy_lab: Lab) -> None:
     )
     flow = app.initiate_device_flow(scopes=["https://graph.microsoft.com/User.Read"])
     assert "user_code" not in flow and flow["error"] == "invalid_client"
+
+
+def _device_app(state: LabState) -> msal.PublicClientApplication:
+    m = state.m365
+    return msal.PublicClientApplication(
+        m.public_client_id,
+        authority=f"{m.authority_host}/organizations",
+        http_client=session_for(state),
+        instance_discovery=False,
+    )
+
+
+def test_an_unknown_delegated_scope_needs_consent_as_in_entra(healthy_lab: Lab) -> None:
+    # The lab used to hand out User.Read for a scope it did not know: a flow could pass here and fail in a tenant.
+    app = _device_app(healthy_lab.state)
+    flow = app.initiate_device_flow(scopes=["https://graph.microsoft.com/Mail.Send"])
+    result = app.acquire_token_by_device_flow(flow)
+    assert result.get("error") == "invalid_grant", result
+    assert "AADSTS65001" in result["error_description"] and 65001 in result["error_codes"]
+
+
+def test_the_refresh_token_serves_msal_acquire_token_silent(healthy_lab: Lab) -> None:
+    app = _device_app(healthy_lab.state)
+    scopes = ["https://graph.microsoft.com/User.Read"]
+    first = app.acquire_token_by_device_flow(app.initiate_device_flow(scopes=scopes))
+    assert "access_token" in first, first
+    (account,) = app.get_accounts()
+    again = app.acquire_token_silent(scopes, account=account, force_refresh=True)
+    assert again is not None and "access_token" in again, again
+    assert again["access_token"] != first["access_token"]
+    assert claims(again["access_token"])["scp"] == "User.Read"
+    assert claims(again["access_token"])["upn"] == healthy_lab.state.m365.admin_upn
+    # A scope the sign-in was never consented for is not granted by a refresh either.
+    wider = app.acquire_token_silent_with_error(
+        ["https://graph.microsoft.com/Mail.Send"], account=account, force_refresh=True
+    )
+    assert wider is not None and wider.get("error") == "invalid_grant" and 65001 in wider["error_codes"]

@@ -14,7 +14,7 @@ from datetime import timedelta
 from typing import Any
 
 from .http import Request, Response, Router
-from .tenant import GRAPH_RESOURCE, DeviceFlow, ServicePrincipal, User
+from .tenant import GRAPH_RESOURCE, DeviceFlow, RefreshGrant, ServicePrincipal, User
 from .tokens import client_info, unsigned_id_token, verify_client_assertion
 from .world import Service, World, now
 
@@ -22,6 +22,12 @@ ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 DELEGATED_SCOPES = {"Application.ReadWrite.All", "AppRoleAssignment.ReadWrite.All", "User.Read", "Directory.Read.All"}
 RESERVED_SCOPES = {"openid", "profile", "offline_access"}
+
+
+def _delegated(scopes: list[str]) -> list[str]:
+    """The permission names of requested delegated scopes ("https://graph.microsoft.com/User.Read" -> "User.Read"),
+    without the OpenID Connect ones."""
+    return [scope.rsplit("/", 1)[-1] for scope in scopes if scope not in RESERVED_SCOPES]
 
 
 def aad_error(world: World, status: int, error: str, code: int, description: str) -> Response:
@@ -115,6 +121,8 @@ class Entra(Service):
             return self._client_credentials(tenant, form, request)
         if grant == DEVICE_GRANT:
             return self._device_token(form)
+        if grant == "refresh_token":
+            return self._refresh_token(form)
         return aad_error(
             self.world, 400, "unsupported_grant_type", 70003, f"The app requested an unsupported grant type '{grant}'."
         )
@@ -321,25 +329,73 @@ class Entra(Service):
                 return aad_error(world, 400, "invalid_grant", 54005, "OAuth2 Authorization code was already redeemed.")
             flow.redeemed = True
             user = flow.approved_by
-            granted = [s.rsplit("/", 1)[-1] for s in flow.scopes if s not in RESERVED_SCOPES]
-            granted = [s for s in granted if s in DELEGATED_SCOPES or s == ".default"] or ["User.Read"]
-            if ".default" in granted:
-                granted = sorted(DELEGATED_SCOPES)
+            requested = _delegated(flow.scopes)
+            unknown = [scope for scope in requested if scope not in DELEGATED_SCOPES and scope != ".default"]
+            if unknown:
+                return self._consent_required(flow.client_id)
+            granted = sorted(DELEGATED_SCOPES) if ".default" in requested else requested or ["User.Read"]
+        return self._user_tokens(user, flow.client_id, granted)
+
+    def _consent_required(self, client_id: str) -> Response:
+        """What Entra answers for a delegated permission nobody consented to (the lab knows `DELEGATED_SCOPES`)."""
+        app = self.tenant.application_by_app_id(client_id)
+        name = app.display_name if app is not None else client_id
+        return aad_error(
+            self.world,
+            400,
+            "invalid_grant",
+            65001,
+            f"The user or administrator has not consented to use the application with ID '{client_id}' named "
+            f"'{name}'. Send an interactive authorization request for this user and resource.",
+        )
+
+    def _refresh_token(self, form: dict[str, str]) -> Response:
+        """The refresh-token grant, as MSAL's `acquire_token_silent` uses it: the same user and app, at most the
+        scopes consented at sign-in; the refresh token is replaced by a new one."""
+        with self.tenant.lock:
+            held = self.tenant.refresh_tokens.pop(form.get("refresh_token", ""), None)
+            if held is None or now() >= held.expires:
+                return aad_error(
+                    self.world, 400, "invalid_grant", 9002313, "Invalid request. Request is malformed or invalid."
+                )
+            if form.get("client_id", "").lower() != held.client_id:
+                self.tenant.refresh_tokens[form.get("refresh_token", "")] = held
+                return aad_error(
+                    self.world,
+                    400,
+                    "invalid_grant",
+                    70000,
+                    "Provided grant is invalid or malformed: the refresh token was issued to another application.",
+                )
+            requested = _delegated(form.get("scope", "").split())
+            if any(scope not in held.scopes for scope in requested if scope != ".default"):
+                return self._consent_required(held.client_id)
+        return self._user_tokens(held.user, held.client_id, held.scopes)
+
+    def _user_tokens(self, user: User, client_id: str, granted: list[str]) -> Response:
+        """A delegated access token, an id token and a refresh token remembered by the tenant."""
+        world = self.world
+        refresh = secrets.token_urlsafe(32)
+        with self.tenant.lock:
+            self.tenant.refresh_tokens[refresh] = RefreshGrant(
+                user, client_id, list(granted), now() + timedelta(days=90)
+            )
         claims = {
             "aud": GRAPH_RESOURCE,
             "iss": f"https://sts.windows.net/{self.tenant.id}/",
             "tid": self.tenant.id,
-            "appid": flow.client_id,
+            "appid": client_id,
             "oid": user.id,
             "sub": user.id,
             "upn": user.upn,
             "name": user.display_name,
             "scp": " ".join(granted),
+            "uti": secrets.token_urlsafe(16),  # Entra's unique token id: no two tokens are alike
             "idtyp": "user",
             "ver": "1.0",
         }
         id_claims = {
-            "aud": flow.client_id,
+            "aud": client_id,
             "iss": f"{world.login_url}/{self.tenant.id}/v2.0",
             "tid": self.tenant.id,
             "oid": user.id,
@@ -356,7 +412,7 @@ class Entra(Service):
                 "expires_in": 3599,
                 "ext_expires_in": 3599,
                 "access_token": world.issuer.issue(claims),
-                "refresh_token": secrets.token_urlsafe(32),
+                "refresh_token": refresh,
                 "id_token": unsigned_id_token({**id_claims, "exp": int(now().timestamp()) + 3600}),
                 "client_info": client_info(user.id, self.tenant.id),
             },

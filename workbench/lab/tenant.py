@@ -218,6 +218,16 @@ class DeviceFlow:
 
 
 @dataclass
+class RefreshGrant:
+    """What a refresh token the lab handed out stands for: who signed in, for which app, consented to what."""
+
+    user: User
+    client_id: str
+    scopes: list[str]
+    expires: datetime
+
+
+@dataclass
 class Tenant:
     id: str
     display_name: str
@@ -229,6 +239,7 @@ class Tenant:
     service_principals: dict[str, ServicePrincipal] = field(default_factory=dict)  # by id
     assignments: dict[str, AppRoleAssignment] = field(default_factory=dict)
     device_flows: dict[str, DeviceFlow] = field(default_factory=dict)  # by device code
+    refresh_tokens: dict[str, RefreshGrant] = field(default_factory=dict)  # by token
     lock: threading.RLock = field(default_factory=threading.RLock)
     ews_enabled: bool = True
     propagation_delay: timedelta = timedelta(0)
