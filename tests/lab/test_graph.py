@@ -241,3 +241,43 @@ def test_latency_is_added_to_every_response(make_lab: Callable[..., Lab]) -> Non
     session.get(f"{state.m365.authority_host}/{state.m365.tenant_id}/v2.0/.well-known/openid-configuration")
     session.get(f"{state.m365.graph_url}/v1.0/organization")
     assert time.monotonic() - started >= 0.3
+
+
+def _user_read_token(state: LabState) -> str:
+    m = state.m365
+    app = msal.PublicClientApplication(
+        m.public_client_id,
+        authority=f"{m.authority_host}/organizations",
+        http_client=session_for(state),
+        instance_discovery=False,
+    )
+    result = app.acquire_token_by_device_flow(
+        app.initiate_device_flow(scopes=["https://graph.microsoft.com/User.Read"])
+    )
+    assert "access_token" in result, result
+    return str(result["access_token"])
+
+
+DIRECTORY_READS = [
+    "/servicePrincipals",
+    f"/servicePrincipals(appId='{GRAPH_APP}')",
+    "/applications(uniqueName='anything')",
+]
+
+
+def test_directory_reads_need_the_permissions_graph_requires(healthy_lab: Lab) -> None:
+    # The backup app (Mail, Organization and User permissions) and a User.Read sign-in may not read the directory's
+    # applications: Graph answers 403 unless the token holds Application.Read.All or Directory.Read.All (or more).
+    state = healthy_lab.state
+    app_only = app_token(state)
+    assert "access_token" in app_only, app_only
+    for token in (str(app_only["access_token"]), _user_read_token(state)):
+        with graph_client(state, token) as graph:
+            for path in DIRECTORY_READS:
+                answer = graph.get(path)
+                assert answer.status_code == 403, (path, answer.status_code)
+                assert answer.json()["error"]["code"] == "Authorization_RequestDenied"
+    with graph_client(state, admin_token(state)) as graph:  # Application.ReadWrite.All: allowed
+        sp = graph.get(f"/servicePrincipals(appId='{GRAPH_APP}')")
+        assert sp.status_code == 200
+        assert graph.get(f"/servicePrincipals/{sp.json()['id']}/appRoleAssignedTo").status_code == 200

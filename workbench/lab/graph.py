@@ -33,6 +33,20 @@ from .world import Service, graph_error, now
 
 GRAPH_AUDIENCES = {GRAPH_RESOURCE, "00000003-0000-0000-c000-000000000000"}
 DENIED = "Insufficient privileges to complete the operation."
+# Reading applications and service principals (and their role assignments), as Graph v1.0 requires it.
+DIRECTORY_READ_ROLES = {
+    "Application.Read.All",
+    "Application.ReadWrite.All",
+    "Directory.Read.All",
+    "Directory.ReadWrite.All",
+}
+DIRECTORY_READ_SCOPES = {
+    "Application.Read.All",
+    "Application.ReadWrite.All",
+    "Directory.Read.All",
+    "Directory.ReadWrite.All",
+    "Directory.AccessAsUser.All",
+}
 V1 = "/v1.0"
 
 
@@ -113,21 +127,36 @@ class Graph(Service):
         add("GET", rf"{V1}/me/(?P<relation>memberOf|transitiveMemberOf)", self._auth(self.member_of))
         add("GET", rf"{V1}/applications", self._auth(self.list_applications))
         add("POST", rf"{V1}/applications", self._auth(self.create_application))
-        add("GET", rf"{V1}/applications/(?P<id>[0-9a-f-]+)", self._auth(self.get_application))
+        add("GET", rf"{V1}/applications/(?P<id>[0-9a-f-]+)", self._directory(self.get_application))
         add("PATCH", rf"{V1}/applications/(?P<id>[0-9a-f-]+)", self._auth(self.patch_application))
         add("DELETE", rf"{V1}/applications/(?P<id>[0-9a-f-]+)", self._auth(self.delete_application))
         add("PATCH", rf"{V1}/applications\(uniqueName='(?P<unique>[^']+)'\)", self._auth(self.upsert_application))
-        add("GET", rf"{V1}/applications\(uniqueName='(?P<unique>[^']+)'\)", self._auth(self.get_by_unique_name))
-        add("GET", rf"{V1}/servicePrincipals", self._auth(self.list_service_principals))
+        add("GET", rf"{V1}/applications\(uniqueName='(?P<unique>[^']+)'\)", self._directory(self.get_by_unique_name))
+        add("GET", rf"{V1}/servicePrincipals", self._directory(self.list_service_principals))
         add("POST", rf"{V1}/servicePrincipals", self._auth(self.create_service_principal))
-        add("GET", rf"{V1}/servicePrincipals\(appId='(?P<app>[^']+)'\)", self._auth(self.get_sp_by_app))
-        add("GET", rf"{V1}/servicePrincipals/(?P<id>[0-9a-f-]+)", self._auth(self.get_sp))
-        add("GET", rf"{V1}/servicePrincipals/(?P<id>[0-9a-f-]+)/appRoleAssignments", self._auth(self.assignments_of))
-        add("GET", rf"{V1}/servicePrincipals/(?P<id>[0-9a-f-]+)/appRoleAssignedTo", self._auth(self.assigned_to))
+        add("GET", rf"{V1}/servicePrincipals\(appId='(?P<app>[^']+)'\)", self._directory(self.get_sp_by_app))
+        add("GET", rf"{V1}/servicePrincipals/(?P<id>[0-9a-f-]+)", self._directory(self.get_sp))
+        add(
+            "GET",
+            rf"{V1}/servicePrincipals/(?P<id>[0-9a-f-]+)/appRoleAssignments",
+            self._directory(self.assignments_of),
+        )
+        add("GET", rf"{V1}/servicePrincipals/(?P<id>[0-9a-f-]+)/appRoleAssignedTo", self._directory(self.assigned_to))
         add("POST", rf"{V1}/servicePrincipals/(?P<id>[0-9a-f-]+)/appRoleAssignedTo", self._auth(self.assign))
         return r
 
     # ---------------------------------------------------------------- authentication, throttling
+
+    def _directory(self, handler: Callable[[Request, Caller], Response]) -> Callable[[Request], Response]:
+        """A directory read: the token must hold Application.Read.All, Directory.Read.All or more (Graph's 403
+        otherwise)."""
+
+        def guarded(request: Request, caller: Caller) -> Response:
+            if not caller.may(DIRECTORY_READ_ROLES, DIRECTORY_READ_SCOPES | {"AppRoleAssignment.ReadWrite.All"}):
+                return graph_error(403, "Authorization_RequestDenied", DENIED)
+            return handler(request, caller)
+
+        return self._auth(guarded)
 
     def _auth(self, handler: Callable[[Request, Caller], Response]) -> Callable[[Request], Response]:
         def wrapped(request: Request) -> Response:
