@@ -29,6 +29,16 @@ def session_for(state: LabState) -> requests.Session:
     return session
 
 
+def public_client(state: LabState) -> msal.PublicClientApplication:
+    """The lab tenant's public client (device-code sign-ins), trusting only the lab's CA."""
+    return msal.PublicClientApplication(
+        state.m365.public_client_id,
+        authority=f"{state.m365.authority_host}/organizations",
+        http_client=session_for(state),
+        instance_discovery=False,
+    )
+
+
 def graph_client(state: LabState, token: str) -> httpx.Client:
     return httpx.Client(
         base_url=f"{state.m365.graph_url}/v1.0",

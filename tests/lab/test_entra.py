@@ -10,9 +10,16 @@ import jwt
 import msal
 import pytest
 
-from tests.lab.conftest import EWS_SCOPE, GRAPH_SCOPE, app_token, certificate_credential, confidential, session_for
+from tests.lab.conftest import (
+    EWS_SCOPE,
+    GRAPH_SCOPE,
+    app_token,
+    certificate_credential,
+    confidential,
+    public_client,
+    session_for,
+)
 from workbench.lab import Lab
-from workbench.lab.lab import LabState
 
 
 def claims(token: str) -> dict[str, object]:
@@ -132,12 +139,7 @@ def test_no_consent_gives_tokens_without_roles(make_lab: Callable[..., Lab]) -> 
 def test_device_code_flow_with_auto_approve(healthy_lab: Lab) -> None:
     state = healthy_lab.state
     m = state.m365
-    app = msal.PublicClientApplication(
-        m.public_client_id,
-        authority=f"{m.authority_host}/organizations",
-        http_client=session_for(state),
-        instance_discovery=False,
-    )
+    app = public_client(state)
     flow = app.initiate_device_flow(
         scopes=["https://graph.microsoft.com/Application.ReadWrite.All", "https://graph.microsoft.com/User.Read"]
     )
@@ -180,13 +182,7 @@ def test_device_code_signed_in_by_a_person(make_lab: Callable[..., Lab]) -> None
 
 def test_device_code_declined(make_lab: Callable[..., Lab]) -> None:
     state = make_lab().state
-    m = state.m365
-    app = msal.PublicClientApplication(
-        m.public_client_id,
-        authority=f"{m.authority_host}/organizations",
-        http_client=session_for(state),
-        instance_discovery=False,
-    )
+    app = public_client(state)
     flow = app.initiate_device_flow(scopes=["https://graph.microsoft.com/User.Read"])
     session_for(state).post(flow["verification_uri"], data={"code": flow["user_code"], "username": "x", "decline": "1"})
     assert app.acquire_token_by_device_flow(flow)["error"] == "authorization_declined"
@@ -204,19 +200,9 @@ def test_device_code_needs_a_public_client(healthy_lab: Lab) -> None:
     assert "user_code" not in flow and flow["error"] == "invalid_client"
 
 
-def _device_app(state: LabState) -> msal.PublicClientApplication:
-    m = state.m365
-    return msal.PublicClientApplication(
-        m.public_client_id,
-        authority=f"{m.authority_host}/organizations",
-        http_client=session_for(state),
-        instance_discovery=False,
-    )
-
-
 def test_an_unknown_delegated_scope_needs_consent_as_in_entra(healthy_lab: Lab) -> None:
     # The lab used to hand out User.Read for a scope it did not know: a flow could pass here and fail in a tenant.
-    app = _device_app(healthy_lab.state)
+    app = public_client(healthy_lab.state)
     flow = app.initiate_device_flow(scopes=["https://graph.microsoft.com/Mail.Send"])
     result = app.acquire_token_by_device_flow(flow)
     assert result.get("error") == "invalid_grant", result
@@ -224,7 +210,7 @@ def test_an_unknown_delegated_scope_needs_consent_as_in_entra(healthy_lab: Lab) 
 
 
 def test_the_refresh_token_serves_msal_acquire_token_silent(healthy_lab: Lab) -> None:
-    app = _device_app(healthy_lab.state)
+    app = public_client(healthy_lab.state)
     scopes = ["https://graph.microsoft.com/User.Read"]
     first = app.acquire_token_by_device_flow(app.initiate_device_flow(scopes=scopes))
     assert "access_token" in first, first

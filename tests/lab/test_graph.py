@@ -11,7 +11,7 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 
-from tests.lab.conftest import GRAPH_SCOPE, app_token, graph_client, session_for
+from tests.lab.conftest import GRAPH_SCOPE, app_token, graph_client, public_client, session_for
 from workbench import certificates
 from workbench.lab import Lab, LabState
 
@@ -20,13 +20,7 @@ EXO_APP = "00000002-0000-0ff1-ce00-000000000000"
 
 
 def admin_token(state: LabState) -> str:
-    m = state.m365
-    app = msal.PublicClientApplication(
-        m.public_client_id,
-        authority=f"{m.authority_host}/organizations",
-        http_client=session_for(state),
-        instance_discovery=False,
-    )
+    app = public_client(state)
     flow = app.initiate_device_flow(
         scopes=[
             f"https://graph.microsoft.com/{s}"
@@ -244,13 +238,7 @@ def test_latency_is_added_to_every_response(make_lab: Callable[..., Lab]) -> Non
 
 
 def _user_read_token(state: LabState) -> str:
-    m = state.m365
-    app = msal.PublicClientApplication(
-        m.public_client_id,
-        authority=f"{m.authority_host}/organizations",
-        http_client=session_for(state),
-        instance_discovery=False,
-    )
+    app = public_client(state)
     result = app.acquire_token_by_device_flow(
         app.initiate_device_flow(scopes=["https://graph.microsoft.com/User.Read"])
     )
