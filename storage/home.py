@@ -8,6 +8,7 @@ import json
 import os
 import threading
 import time
+import uuid
 from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
@@ -17,13 +18,14 @@ from workbench.model import Secret
 from .certstore import CertificateStore
 from .changeset import Changeset
 from .errors import StorageError, VaultError
-from .files import ensure_private_dir
+from .files import atomic_write, ensure_private_dir, read_private
 from .store import Store
 from .vault import PRUNE_AFTER, VAULT_FILE, Vault, open_vault
 
 PROMPT_WAIT = 300.0  # seconds an admin has to type the vault passphrase
 
 APP_DIR = "exchange-workbench"
+INSTALLATION_FILE = "installation-id"
 
 
 def default_home() -> Path:
@@ -103,6 +105,31 @@ class Home:
                 "backup; or, to start over with an empty vault (every secret must then be set again, every "
                 "certificate imported again), run once with WORKBENCH_NEW_VAULT=1"
             )
+
+    def installation_id(self) -> str:
+        """This installation's id (32 hex digits), made on first use and kept in the data directory. Automatic
+        registration names its Entra app after it, so every connection of this installation to a tenant shares one
+        app and a re-run never creates a second."""
+        path = self.path / INSTALLATION_FILE
+        data = read_private(path)
+        if data is None:
+            fresh = uuid.uuid4().hex
+            temp = self.path / f".{INSTALLATION_FILE}.{fresh}"
+            atomic_write(temp, fresh.encode("ascii"))
+            try:
+                os.link(temp, path)  # atomic: the first writer wins, nobody ever reads a half-written id
+            except FileExistsError:
+                pass
+            finally:
+                temp.unlink(missing_ok=True)
+            data = read_private(path) or b""
+        text = data.decode("ascii", "replace").strip()
+        if len(text) != 32 or any(c not in "0123456789abcdef" for c in text):
+            raise StorageError(
+                f"{path} does not hold an installation id (32 hex digits). Restore it from a backup so that "
+                "automatic registration keeps using the same Entra app; or delete it to start a new app"
+            )
+        return text
 
     def changeset(self) -> Changeset:
         return Changeset(self.store, self.vault)

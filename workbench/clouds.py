@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .model import Cloud, M365Settings
+from .model import Cloud, CustomEndpoints, M365Settings
 
 # The workbench's own multi-tenant public client, used to sign the admin in with a device code for automatic
 # registration (declares delegated Application.ReadWrite.All, AppRoleAssignment.ReadWrite.All, User.Read).
@@ -66,10 +66,13 @@ BUILT_IN: dict[Cloud, CloudEndpoints] = {
 }
 
 
-def endpoints_for(settings: M365Settings) -> CloudEndpoints:
-    if settings.cloud is Cloud.CUSTOM:
-        custom = settings.custom_endpoints
+def endpoints_of(cloud: Cloud, custom: CustomEndpoints | None = None) -> CloudEndpoints:
+    if cloud is Cloud.CUSTOM:
         if custom is None:
             raise ValueError("a custom cloud needs custom endpoints")
         return CloudEndpoints(custom.authority_host, custom.graph_url, custom.ews_url)
-    return BUILT_IN[settings.cloud]
+    return BUILT_IN[cloud]
+
+
+def endpoints_for(settings: M365Settings) -> CloudEndpoints:
+    return endpoints_of(settings.cloud, settings.custom_endpoints)

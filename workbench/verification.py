@@ -20,6 +20,8 @@ from .model import CertificateInfo, Connection, M365Settings, Secret, Verificati
 if TYPE_CHECKING:
     from storage import Changeset, Home
 
+    from .registration import RegistrationRun
+
 
 MAX_PARALLEL = 8  # connections verified at once by `verify --all` and the console's fleet view
 
@@ -70,15 +72,23 @@ class Verification:
     target: Target
     confirm: Confirm = refuse
     only: list[str] | None = None
+    registration: RegistrationRun | None = None  # automatic registration first, then the checks on its app
     run: Run = field(init=False)
 
     def __post_init__(self) -> None:
-        plan = plan_for(self.target.connection)
+        resources: dict[str, Any] = {"target": self.target}
+        if self.registration is not None:
+            from .registration import registration_checks
+
+            plan = registration_checks(self.registration)
+            resources["registration"] = self.registration
+        else:
+            plan = plan_for(self.target.connection)
         self.run = Run(
             plan,
             only=self.only,
             confirm=self.confirm,
-            resources={"target": self.target},
+            resources=resources,
             timeout_scale=max(1.0, self.target.timeout / 20.0),
             connection=self.target.connection.id,
         )

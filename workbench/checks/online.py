@@ -37,7 +37,8 @@ EXPIRY_WARNING_DAYS = 30
 
 def _target(ctx: Context) -> tuple[Target, M365Settings, CloudEndpoints]:
     target: Target = ctx.resources["target"]
-    settings = target.connection.settings
+    # After automatic registration in the same run, the app it registered (client id, certificate) is checked.
+    settings = ctx.get("registered_settings") or target.connection.settings
     assert isinstance(settings, M365Settings)
     return target, settings, endpoints_for(settings)
 
@@ -89,7 +90,7 @@ async def credential(ctx: Context) -> Outcome:
     return Outcome.passed(f"client secret ({len(secret)} characters) from the vault", private={"credential": secret})
 
 
-def _token_problem(error: identity.TokenError, target: Target, settings: M365Settings) -> Outcome:
+def token_problem(error: identity.TokenError, target: Target, settings: M365Settings) -> Outcome:
     code = error.aadsts or 0
     known = {
         7000215: problems.AADSTS7000215,
@@ -154,7 +155,7 @@ def _token_check(kind: str) -> Any:
         try:
             token = await ctx.blocking(identity.app_token, app, scope)
         except identity.TokenError as error:
-            return _token_problem(error, target, settings)
+            return token_problem(error, target, settings)
         roles = tuple(sorted(token.claims().get("roles", [])))
         detail = f"token for {scope.removesuffix('/.default')}, valid {token.expires_in // 60} min"
         private: dict[str, Any] = {f"{kind}_token": token}

@@ -782,6 +782,49 @@ AUTODISCOVER_INTERNAL_ONLY = Problem(
     ),
 )
 
+# ------------------------------------------------------------------ automatic registration
+
+APP_BY_NAME = f"{ENTRA} > Identity > Applications > App registrations > All applications > {{display_name}}"
+_FINISH = Fix("Run the registration again: it updates the same app ({unique_name}) and adds only what is missing")
+_REMOVE = graph(
+    "Or remove what was created (the app, with its service principal and permissions)",
+    "DELETE {graph_url}/v1.0/applications/{object_id}",
+)
+REGISTRATION_DENIED = Problem(
+    "Authorization_RequestDenied",
+    "Graph refused to register the app: insufficient privileges",
+    (
+        "The signed-in admin lost Global Administrator or Privileged Role Administrator during the run",
+        "Nobody consented to the sign-in client's delegated permissions (Application.ReadWrite.All, "
+        "AppRoleAssignment.ReadWrite.All)",
+        "The tenant allows only Application Administrators to register apps",
+    ),
+    (
+        portal("Check the admin's roles", f"{ENTRA} > Identity > Users > {{admin}} > Assigned roles"),
+        Fix("Sign in again with a Global Administrator"),
+        _FINISH,
+    ),
+)
+REGISTRATION_FAILED = Problem(
+    "REGISTRATION_FAILED",
+    "Graph did not accept a registration step",
+    ("Graph answered with an error this step does not expect",),
+    (_FINISH, _REMOVE, portal("Or inspect the app", APP_BY_NAME)),
+)
+REGISTRATION_NOT_PROPAGATED = Problem(
+    "AADSTS700016",
+    "The new app is not usable yet: Entra ID has not replicated it",
+    (
+        "An app, its service principal and its consent replicate within seconds to minutes, "
+        "sometimes longer in large tenants",
+    ),
+    (
+        Fix("Wait a few minutes, then re-run this check: registration is complete, only the sign-in is pending"),
+        portal("The app exists under", APP_BY_NAME),
+    ),
+    offer(Action.RETRY_LATER, seconds="60"),
+)
+
 INTERNAL = Problem(
     "INTERNAL",
     "The check itself failed",

@@ -63,11 +63,26 @@ class Graph:
         self._client.close()
 
     def get(self, path: str, **params: str) -> dict[str, Any]:
+        return self.send("GET", path, params=params)[1]
+
+    def send(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+        params: dict[str, str] | None = None,
+    ) -> tuple[int, dict[str, Any]]:
+        """One request: (status, JSON body or {} when there is none), or GraphError. Throttling is waited out."""
         for attempt in range(MAX_RETRIES + 1):
-            response = self._client.get(path, params=params or None)
+            response = self._client.request(method, path, params=params or None, json=body, headers=headers)
             if response.status_code < 400:
-                body: dict[str, Any] = response.json()
-                return body
+                try:
+                    parsed = response.json() if response.content else {}
+                except ValueError:
+                    parsed = {}
+                return response.status_code, parsed if isinstance(parsed, dict) else {}
             error = _error(response)
             if error.status in (429, 503) and attempt < MAX_RETRIES:
                 wait = min(error.retry_after or 2.0 * (attempt + 1), MAX_WAIT)
@@ -82,10 +97,13 @@ class Graph:
 def _error(response: httpx.Response) -> GraphError:
     retry_after = response.headers.get("Retry-After")
     try:
-        body = response.json().get("error", {})
+        parsed = response.json()
     except ValueError:
-        body = {}
-    inner = body.get("innerError") or {}
+        parsed = {}
+    found = parsed.get("error") if isinstance(parsed, dict) else None
+    body: dict[str, Any] = found if isinstance(found, dict) else {}
+    inner = body.get("innerError")
+    inner = inner if isinstance(inner, dict) else {}
     return GraphError(
         response.status_code,
         str(body.get("code") or f"HTTP{response.status_code}"),

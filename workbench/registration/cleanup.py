@@ -1,0 +1,32 @@
+"""Removing an automatically registered app: now (with a fresh admin sign-in), or later by hand."""
+
+from __future__ import annotations
+
+from workbench.checks.problems import ENTRA
+from workbench.model import AppRegistration
+
+from .plan import APP_DISPLAY_NAME, ExistingApp, survey
+from .signin import AdminSession
+
+
+def delete_application(session: AdminSession, unique_name: str) -> ExistingApp | None:
+    """Delete the app registered under `unique_name` (its service principal and permissions go with it; Entra
+    keeps it restorable for 30 days). None when the tenant holds no such app."""
+    graph = session.graph()
+    try:
+        existing = survey(graph, unique_name)
+        if existing is not None:
+            graph.send("DELETE", f"/applications/{existing.object_id}")
+        return existing
+    finally:
+        graph.close()
+
+
+def removal_instructions(graph_url: str, registration: AppRegistration) -> list[str]:
+    """How to delete the app later, without the workbench."""
+    return [
+        f"Graph (as a Global Administrator): DELETE {graph_url}/v1.0/applications/{registration.app_object_id}",
+        f"Portal: {ENTRA} > Identity > Applications > App registrations > All applications > {APP_DISPLAY_NAME} "
+        f"(unique name {registration.unique_name}) > Delete",
+        "Deleted apps stay restorable for 30 days under App registrations > Deleted applications.",
+    ]

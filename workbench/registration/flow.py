@@ -1,0 +1,212 @@
+"""Automatic registration from start to finish, as the CLI and the console drive it:
+
+    registrar = Registrar(request, installation_id=home.installation_id())
+    code = registrar.start_sign_in()          # show code.user_code and code.verification_uri
+    admin = registrar.wait_for_admin(cancel)  # blocks; SignInError explains a decline, an expiry, a missing role
+    plan = registrar.prepare()                # the dry run: read-only
+    run = registrar.run(stage_certificate=…)  # after the admin confirmed: a RegistrationRun for the engine
+    verification = Verification(registrar.target(home, changes), registration=run)
+    connection = registrar.connection(run, stamp)  # once the app is registered
+
+The blocking calls are meant for a worker thread; each is bounded by the HTTP timeout or the code's lifetime.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from workbench import certificates
+from workbench.clouds import endpoints_of
+from workbench.drafts import M365Draft, Stamp
+from workbench.model import (
+    CertificateCredential,
+    CertificateInfo,
+    Cloud,
+    Connection,
+    CustomEndpoints,
+    M365Settings,
+    Registration,
+)
+
+from .apply import PROPAGATION_WAIT, RegistrationRun
+from .plan import RegistrationPlan, build_plan, survey, unique_name_for
+from .signin import Admin, AdminSession, DeviceCode, DeviceSignIn, SignInError, public_client_id, with_roles
+
+if TYPE_CHECKING:
+    from storage import Changeset, Home
+    from workbench.checks.target import Target
+
+
+@dataclass(frozen=True, slots=True)
+class RegistrationRequest:
+    """What the admin asked for. `existing` is the connection being registered again (repair, rotation)."""
+
+    app_account: str
+    name: str = ""
+    cloud: Cloud = Cloud.GLOBAL
+    custom_endpoints: CustomEndpoints | None = None
+    ca_bundle: str | None = None
+    tenant_id: str | None = None
+    public_client_id: str | None = None
+    existing: Connection | None = None
+    rotate_certificate: bool = False
+
+
+@dataclass
+class Registrar:
+    request: RegistrationRequest
+    installation_id: str
+    keep: tuple[CertificateInfo, ...] = ()  # certificates of this installation's other connections to the app
+    current: CertificateInfo | None = None  # the existing connection's certificate
+    timeout: float = 20.0
+    _sign_in: DeviceSignIn | None = field(default=None, init=False, repr=False)
+    _session: AdminSession | None = field(default=None, init=False, repr=False)
+    _plan: RegistrationPlan | None = field(default=None, init=False, repr=False)
+
+    @property
+    def unique_name(self) -> str:
+        existing = self.request.existing
+        if existing is not None and isinstance(existing.settings, M365Settings):
+            registration = existing.settings.app_registration
+            if registration is not None:
+                return registration.unique_name  # the app this connection already uses
+        return unique_name_for(self.installation_id)
+
+    @property
+    def new_certificate(self) -> bool:
+        return self.current is None or self.request.rotate_certificate
+
+    def start_sign_in(self) -> DeviceCode:
+        request = self.request
+        self.close()
+        self._sign_in = DeviceSignIn(
+            endpoints_of(request.cloud, request.custom_endpoints),
+            tenant_id=request.tenant_id,
+            client_id=public_client_id(request.public_client_id),
+            ca_bundle=request.ca_bundle,
+            timeout=self.timeout,
+        )
+        return self._sign_in.start()
+
+    def wait_for_admin(self, cancelled: Callable[[], bool] = lambda: False) -> Admin:
+        if self._sign_in is None:
+            raise RuntimeError("start_sign_in() first")
+        session = self._sign_in.wait(cancelled)
+        existing = self.request.existing
+        if existing is not None and isinstance(existing.settings, M365Settings):
+            tenant = existing.settings.tenant_id
+            if tenant.lower() != session.admin.tenant_id.lower():
+                raise SignInError(
+                    "tenant",
+                    f"{session.admin.upn} signed in to tenant {session.admin.tenant_id}, but the connection belongs "
+                    f"to tenant {tenant}. Sign in with an admin of that tenant",
+                )
+        self._session = with_roles(session)
+        return self._session.admin
+
+    @property
+    def session(self) -> AdminSession:
+        if self._session is None:
+            raise RuntimeError("the admin has not signed in")
+        return self._session
+
+    def prepare(self) -> RegistrationPlan:
+        """The dry run: what the tenant holds now under our unique name, and what the run will change."""
+        session = self.session
+        graph = session.graph()
+        try:
+            existing = survey(graph, self.unique_name)
+        finally:
+            graph.close()
+        keep = [c.thumbprint for c in self.keep]
+        if self.current is not None:
+            keep.append(self.current.thumbprint)
+        self._plan = build_plan(
+            existing=existing,
+            tenant_id=session.admin.tenant_id,
+            admin_upn=session.admin.upn,
+            unique_name=self.unique_name,
+            keep_thumbprints=tuple(keep),
+            new_certificate=self.new_certificate,
+        )
+        return self._plan
+
+    def run(
+        self,
+        stage_certificate: Callable[[certificates.LoadedCertificate], object],
+        propagation_wait: float = PROPAGATION_WAIT,
+    ) -> RegistrationRun:
+        """The registration to hand to a verification, once the admin confirmed the plan."""
+        if self._plan is None:
+            raise RuntimeError("prepare() the plan and have it confirmed first")
+        request = self.request
+        return RegistrationRun(
+            session=self.session,
+            plan=self._plan,
+            app_account=request.app_account,
+            cloud=request.cloud,
+            custom_endpoints=request.custom_endpoints,
+            ca_bundle=request.ca_bundle,
+            keep=self.keep,
+            current=self.current,
+            stage_certificate=stage_certificate,
+            propagation_wait=propagation_wait,
+        )
+
+    def provisional(self) -> Connection:
+        """The connection as far as it is known before the app exists (what the verification's target holds)."""
+        request = self.request
+        if request.existing is not None:
+            return request.existing
+        from datetime import UTC, datetime
+
+        stamp = datetime.now(UTC)
+        return Connection(
+            id="registration",
+            name=request.name or request.app_account.rpartition("@")[2],
+            created=stamp,
+            updated=stamp,
+            settings=M365Settings(
+                tenant_id=self._session.admin.tenant_id if self._session else (request.tenant_id or ""),
+                client_id="",
+                app_account=request.app_account,
+                credential=CertificateCredential(thumbprint=""),
+                cloud=request.cloud,
+                custom_endpoints=request.custom_endpoints,
+                ca_bundle=request.ca_bundle,
+                registration=Registration.AUTOMATIC,
+            ),
+        )
+
+    def target(self, home: Home, changes: Changeset, timeout: float | None = None) -> Target:
+        from workbench.verification import target_for
+
+        return target_for(home, self.provisional(), timeout or self.timeout, staged=changes)
+
+    def connection(self, run: RegistrationRun, stamp: Stamp) -> Connection:
+        """The connection to save: the request's fields and the app the run registered, validated like any."""
+        if run.settings is None:
+            raise RuntimeError("the app is not registered yet")
+        s = run.settings
+        custom = s.custom_endpoints
+        draft = M365Draft(
+            name=self.request.name or (self.request.existing.name if self.request.existing else ""),
+            tenant_id=s.tenant_id,
+            client_id=s.client_id,
+            app_account=s.app_account,
+            cloud=s.cloud.value,
+            authority_host=custom.authority_host if custom else "",
+            graph_url=custom.graph_url if custom else "",
+            ews_url=custom.ews_url if custom else "",
+            ca_bundle=s.ca_bundle or "",
+            registration=Registration.AUTOMATIC.value,
+            app_registration=s.app_registration,
+        )
+        return draft.build(s.credential, stamp, self.request.existing)
+
+    def close(self) -> None:
+        if self._sign_in is not None:
+            self._sign_in.close()
+            self._sign_in = None

@@ -1,0 +1,273 @@
+"""The admin's device-code sign-in (MSAL public client) and the check of the admin's directory roles.
+
+Over SSH no browser runs where the workbench runs: the admin opens the verification URL anywhere, types the code,
+and signs in there. The client id is the workbench's own multi-tenant public client unless the connection or
+`WORKBENCH_PUBLIC_CLIENT_ID` names another (for tenants that block unknown apps, or a vendor's own client).
+
+Every wait is bounded: the code's lifetime (at most `MAX_SIGN_IN_WAIT`), and each HTTP call's timeout.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from workbench import validate
+from workbench.clouds import WORKBENCH_PUBLIC_CLIENT_ID, CloudEndpoints
+from workbench.model import Secret
+from workbench.net import identity
+from workbench.net.graph import Graph, GraphError
+from workbench.redaction import redact
+from workbench.text import visible
+
+from .permissions import ADMIN_SCOPES, REGISTERING_ROLES
+
+PUBLIC_CLIENT_ENV = "WORKBENCH_PUBLIC_CLIENT_ID"
+MAX_SIGN_IN_WAIT = 900.0  # seconds, whatever the server says the code lives
+
+
+def public_client_id(override: str | None = None, environ: Mapping[str, str] | None = None) -> str:
+    """The client that signs the admin in: the connection's own choice, else the environment's, else ours.
+    A value that is not a GUID is refused with the place it came from."""
+    env = os.environ if environ is None else environ
+    for value, origin in (
+        (override, "the connection's sign-in client"),
+        (env.get(PUBLIC_CLIENT_ENV), PUBLIC_CLIENT_ENV),
+    ):
+        if value and value.strip():
+            try:
+                return validate.client_id(value)
+            except validate.FieldError as error:
+                raise validate.FieldError("public_client_id", f"{origin}: {error.message}") from None
+    return WORKBENCH_PUBLIC_CLIENT_ID
+
+
+class SignInError(Exception):
+    """The sign-in did not give us an admin. `kind` says why (declined, expired, cancelled, tenant, consent,
+    blocked, not-admin, failed); the message says what happened and what to do."""
+
+    def __init__(self, kind: str, message: str, raw: str | None = None) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.message = message
+        self.raw = redact(raw) if raw else None
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceCode:
+    user_code: str
+    verification_uri: str
+    expires_at: datetime
+    message: str
+
+    def seconds_left(self, now: datetime | None = None) -> int:
+        return max(0, int((self.expires_at - (now or datetime.now(UTC))).total_seconds()))
+
+
+@dataclass(frozen=True, slots=True)
+class Admin:
+    """Who signed in, and the directory roles they hold (display names)."""
+
+    upn: str
+    name: str
+    tenant_id: str
+    roles: tuple[str, ...] = ()
+
+    @property
+    def may_register(self) -> bool:
+        return any(role in REGISTERING_ROLES.values() for role in self.roles)
+
+
+@dataclass(frozen=True)
+class AdminSession:
+    """A signed-in admin's delegated Graph token. The token never leaves this object except into a Graph
+    client; `repr` shows who, not what."""
+
+    admin: Admin
+    token: Secret = field(repr=False)
+    graph_url: str
+    ca_bundle: str | None
+    timeout: float
+
+    def graph(self) -> Graph:
+        return Graph(self.graph_url, self.token, ca_bundle=self.ca_bundle, timeout=self.timeout)
+
+
+_EXPLAINED = {
+    "authorization_declined": (
+        "declined",
+        "The sign-in was declined on the verification page. Start again and choose Sign in, not Decline",
+    ),
+    "expired_token": ("expired", "The code expired before anyone signed in with it. Start again for a new code"),
+    "bad_verification_code": ("expired", "The code is no longer valid. Start again for a new code"),
+}
+
+
+class DeviceSignIn:
+    """One device-code sign-in. `start()` asks for a code; `wait()` blocks until the admin signed in, declined,
+    the code expired, or `cancelled()` turned true (checked every second)."""
+
+    def __init__(
+        self,
+        endpoints: CloudEndpoints,
+        *,
+        tenant_id: str | None,
+        client_id: str,
+        ca_bundle: str | None,
+        timeout: float = 20.0,
+    ) -> None:
+        self.endpoints = endpoints
+        self.tenant_id = tenant_id or None
+        self.client_id = client_id
+        self.ca_bundle = ca_bundle
+        self.timeout = timeout
+        self._app: Any = None
+        self._flow: dict[str, Any] | None = None
+
+    @property
+    def authority(self) -> str:
+        return f"{self.endpoints.authority_host}/{self.tenant_id or 'organizations'}"
+
+    def start(self) -> DeviceCode:
+        import msal
+
+        host = self.endpoints.authority_host
+        try:
+            self._app = msal.PublicClientApplication(
+                self.client_id,
+                authority=self.authority,
+                http_client=identity.http_session(self.ca_bundle),
+                instance_discovery=host.endswith(
+                    (".microsoftonline.com", ".microsoftonline.us", ".microsoftonline.cn")
+                ),
+                timeout=self.timeout,
+            )
+        except ValueError as error:
+            if self.tenant_id and "authority configuration" in str(error):
+                raise SignInError(
+                    "tenant",
+                    f"Tenant {self.tenant_id} was not found at {host}. Check the tenant ID, pick the cloud the "
+                    "tenant lives in, or leave the tenant ID empty: the sign-in tells which tenant it is",
+                    str(error),
+                ) from None
+            raise SignInError(
+                "failed", f"Cannot start the sign-in at {host}: {visible(str(error))}", str(error)
+            ) from None
+        scopes = [f"{self.endpoints.graph_resource}/{scope}" for scope in ADMIN_SCOPES]
+        flow: dict[str, Any] = self._app.initiate_device_flow(scopes=scopes)
+        if "user_code" not in flow:
+            raise _answer_error(flow, "asking for a code")
+        lifetime = min(float(flow.get("expires_in") or MAX_SIGN_IN_WAIT), MAX_SIGN_IN_WAIT)
+        flow["expires_at"] = min(float(flow.get("expires_at") or 0) or time.time() + lifetime, time.time() + lifetime)
+        self._flow = flow
+        return DeviceCode(
+            user_code=visible(str(flow["user_code"])),
+            verification_uri=visible(str(flow.get("verification_uri") or flow.get("verification_url") or "")),
+            expires_at=datetime.now(UTC) + timedelta(seconds=lifetime),
+            message=visible(str(flow.get("message") or "")),
+        )
+
+    def wait(self, cancelled: Callable[[], bool] = lambda: False) -> AdminSession:
+        if self._app is None or self._flow is None:
+            raise RuntimeError("start() the sign-in first")
+        flow = self._flow
+        result: dict[str, Any] = self._app.acquire_token_by_device_flow(flow, exit_condition=lambda _f: cancelled())
+        if cancelled():
+            raise SignInError("cancelled", "The sign-in was cancelled")
+        if "access_token" not in result:
+            raise _answer_error(result, "signing in")
+        claims = result.get("id_token_claims") or {}
+        tenant = str(claims.get("tid") or "")
+        if self.tenant_id and tenant and tenant.lower() != self.tenant_id.lower():
+            who = visible(str(claims.get("preferred_username") or "The account"))
+            raise SignInError(
+                "tenant",
+                f"{who} belongs to tenant {visible(tenant)}, "
+                f"not {self.tenant_id}. Sign in with an admin of {self.tenant_id}, or clear the tenant ID",
+            )
+        if not tenant:
+            raise SignInError("failed", "The sign-in answered without naming the tenant (no id_token)")
+        admin = Admin(
+            upn=visible(str(claims.get("preferred_username") or "")),
+            name=visible(str(claims.get("name") or "")),
+            tenant_id=tenant,
+        )
+        return AdminSession(
+            admin, Secret(str(result["access_token"])), self.endpoints.graph_url, self.ca_bundle, self.timeout
+        )
+
+    def close(self) -> None:
+        if self._app is not None:
+            self._app.http_client.close()
+
+
+def _answer_error(answer: Mapping[str, Any], doing: str) -> SignInError:
+    error = str(answer.get("error") or "")
+    description = str(answer.get("error_description") or "")
+    codes = tuple(int(c) for c in answer.get("error_codes") or [] if isinstance(c, int))
+    first = visible(description.split("\r\n")[0].split("\n")[0])
+    if error in _EXPLAINED:
+        kind, message = _EXPLAINED[error]
+        return SignInError(kind, message, description)
+    if 65001 in codes:
+        return SignInError(
+            "consent",
+            "Nobody consented to the sign-in client's permissions in this tenant. Sign in as a Global "
+            "Administrator (who can consent for the organisation), or set another sign-in client "
+            f"({PUBLIC_CLIENT_ENV})",
+            description,
+        )
+    if 53003 in codes:
+        return SignInError(
+            "blocked",
+            "A Conditional Access policy blocked the sign-in (device-code sign-ins may be blocked). Check the "
+            "sign-in logs in the Entra admin center, or register the app manually",
+            description,
+        )
+    return SignInError("failed", f"Entra ID refused {doing}: {first or error or 'no reason given'}", description)
+
+
+def directory_roles(session: AdminSession) -> tuple[str, ...]:
+    """The directory roles the signed-in admin holds (directly or through groups), by display name; the two that
+    may register are named as Microsoft names them whatever the tenant's language."""
+    graph = session.graph()
+    try:
+        try:
+            body = graph.get("/me/transitiveMemberOf", **{"$select": "displayName,roleTemplateId"})
+        except GraphError as error:
+            if error.status != 403:
+                raise
+            body = graph.get("/me/memberOf", **{"$select": "displayName,roleTemplateId"})
+    finally:
+        graph.close()
+    roles: list[str] = []
+    for item in body.get("value") or []:
+        if not isinstance(item, dict) or item.get("@odata.type") != "#microsoft.graph.directoryRole":
+            continue
+        template = str(item.get("roleTemplateId") or "").lower()
+        roles.append(REGISTERING_ROLES.get(template) or visible(str(item.get("displayName") or template)))
+    return tuple(sorted(set(roles)))
+
+
+def with_roles(session: AdminSession) -> AdminSession:
+    """The session with the admin's roles filled in; SignInError("not-admin") when neither role that may register
+    an app and grant its permissions is among them — before anything is created."""
+    try:
+        roles = directory_roles(session)
+    except GraphError as error:
+        raise SignInError(
+            "failed", f"Cannot read {session.admin.upn}'s directory roles: {visible(str(error))}", str(error)
+        ) from None
+    admin = Admin(session.admin.upn, session.admin.name, session.admin.tenant_id, roles)
+    if not admin.may_register:
+        held = ", ".join(roles) if roles else "no directory role"
+        raise SignInError(
+            "not-admin",
+            f"{admin.upn} holds {held}. Registering the app and granting its permissions needs Global "
+            "Administrator or Privileged Role Administrator: sign in with such an account. Nothing was created",
+        )
+    return AdminSession(admin, session.token, session.graph_url, session.ca_bundle, session.timeout)
