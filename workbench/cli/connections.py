@@ -46,7 +46,22 @@ def register(commands: Any) -> None:
 
     p = sub.add_parser("remove", help="remove a connection and its secrets")
     p.add_argument("name")
+    p.add_argument(
+        "--delete-app",
+        action="store_true",
+        help="also delete its automatically registered Entra app (signs an admin in with a device code)",
+    )
+    p.add_argument("--timeout", type=float, default=20.0, metavar="S", help=argparse.SUPPRESS)
     p.set_defaults(handler=run_remove)
+
+    p = sub.add_parser(
+        "register", help="register an automatically registered connection's app again (repairs what is missing)"
+    )
+    p.add_argument("name")
+    p.add_argument("--rotate-certificate", action="store_true", help="new certificate; the old one goes once it works")
+    p.add_argument("--yes", action="store_true", help="apply the plan without asking")
+    p.add_argument("--timeout", type=float, default=20.0, metavar="S", help="per network call (default 20)")
+    p.set_defaults(handler=run_register)
 
     p = sub.add_parser("set-secret", help="set the client secret or admin password (read from stdin or a prompt)")
     p.add_argument("name")
@@ -73,14 +88,29 @@ def register(commands: Any) -> None:
 
     add = sub.add_parser("add", help="add a connection").add_subparsers(dest="kind", metavar="KIND", required=True)
 
-    m = add.add_parser("m365", help="Microsoft 365 / Exchange Online, registered manually in Entra ID")
+    m = add.add_parser(
+        "m365",
+        help="Microsoft 365 / Exchange Online: registered automatically (--automatic) or by hand in Entra ID",
+    )
+    m.add_argument(
+        "--automatic",
+        action="store_true",
+        help="sign an admin in with a device code and register the app (with its own certificate) for you",
+    )
     m.add_argument("--name", default="", help="display name (default: the application account's domain)")
-    m.add_argument("--tenant-id", required=True, help="Directory (tenant) ID, a GUID")
-    m.add_argument("--client-id", required=True, help="Application (client) ID, a GUID")
+    m.add_argument(
+        "--tenant-id", default="", help="Directory (tenant) ID, a GUID (learned from the sign-in if omitted)"
+    )
+    m.add_argument("--client-id", default="", help="Application (client) ID, a GUID (manual registration)")
     m.add_argument("--app-account", required=True, help="dedicated application account (an email address)")
-    cred = m.add_mutually_exclusive_group(required=True)
+    cred = m.add_mutually_exclusive_group()
     cred.add_argument("--client-secret-stdin", action="store_true", help="read the client secret's Value from stdin")
     cred.add_argument("--certificate-thumbprint", metavar="SHA1", help="a certificate in the personal store")
+    m.add_argument(
+        "--public-client-id", default="", metavar="GUID", help="--automatic: the client the admin signs in to"
+    )
+    m.add_argument("--yes", action="store_true", help="--automatic: apply the plan without asking")
+    m.add_argument("--timeout", type=float, default=20.0, metavar="S", help="--automatic: per network call")
     m.add_argument("--cloud", default=Cloud.GLOBAL.value, choices=[c.value for c in Cloud])
     m.add_argument("--authority-host", default="", metavar="URL", help="custom cloud: sign-in authority")
     m.add_argument("--graph-url", default="", metavar="URL", help="custom cloud: Microsoft Graph root")
@@ -206,7 +236,61 @@ def _invalid(error: DraftInvalid) -> None:
     fail("\n  ".join(["invalid input:", *(e.message for e in error.errors)]))
 
 
+def _add_automatic(args: argparse.Namespace) -> int:
+    from workbench.model import CustomEndpoints
+    from workbench.registration import RegistrationRequest, public_client_id
+
+    from .registration import add_automatic
+
+    if args.client_id or args.client_secret_stdin or args.certificate_thumbprint:
+        fail("--automatic registers the app itself: drop --client-id, --client-secret-stdin, --certificate-thumbprint")
+    # The same form as a manual connection, with stand-ins for what registration provides.
+    probe = M365Draft(
+        tenant_id=args.tenant_id or "00000000-0000-0000-0000-000000000000",
+        client_id="00000000-0000-0000-0000-000000000000",
+        app_account=args.app_account,
+        name=args.name,
+        cloud=args.cloud,
+        authority_host=args.authority_host,
+        graph_url=args.graph_url,
+        ews_url=args.ews_url,
+        ca_bundle=args.ca_bundle,
+    )
+    try:
+        built = probe.build(CertificateCredential(thumbprint="0" * 40), new_stamp())
+        client = public_client_id(args.public_client_id or None)
+    except DraftInvalid as error:
+        _invalid(error)
+    except FieldError as error:
+        fail(error.message)
+    s = built.settings
+    assert isinstance(s, M365Settings)
+    request = RegistrationRequest(
+        app_account=s.app_account,
+        name=built.name if args.name else "",
+        cloud=s.cloud,
+        custom_endpoints=CustomEndpoints(
+            authority_host=s.custom_endpoints.authority_host,
+            graph_url=s.custom_endpoints.graph_url,
+            ews_url=s.custom_endpoints.ews_url,
+        )
+        if s.custom_endpoints
+        else None,
+        ca_bundle=s.ca_bundle,
+        tenant_id=s.tenant_id if args.tenant_id else None,
+        public_client_id=client,
+    )
+    return add_automatic(args, request)
+
+
 def run_add_m365(args: argparse.Namespace) -> int:
+    if args.automatic:
+        return _add_automatic(args)
+    missing = [flag for flag, given in (("--tenant-id", args.tenant_id), ("--client-id", args.client_id)) if not given]
+    if not (args.client_secret_stdin or args.certificate_thumbprint):
+        missing.append("--client-secret-stdin or --certificate-thumbprint")
+    if missing:
+        fail(f"a manually registered app needs {', '.join(missing)} (or use --automatic)")
     draft = M365Draft(
         tenant_id=args.tenant_id,
         client_id=args.client_id,
@@ -266,12 +350,30 @@ def run_add_onprem(args: argparse.Namespace) -> int:
 
 
 def run_remove(args: argparse.Namespace) -> int:
+    from .registration import remove_with_app
+
     changes = open_home().changeset()
     connection = _find(changes, args.name)
+    if args.delete_app:
+        return remove_with_app(connection, changes, args.timeout)
     changes.delete(connection.id)
     changes.commit()
     print(f"Removed '{connection.name}'")
+    s = connection.settings
+    if isinstance(s, M365Settings) and s.app_registration is not None:
+        from workbench.clouds import endpoints_for
+        from workbench.registration import removal_instructions
+
+        info("Its Entra app stays in the tenant. To delete it (when no other connection uses it):")
+        for line in removal_instructions(endpoints_for(s).graph_url, s.app_registration):
+            info(f"  {line}")
     return 0
+
+
+def run_register(args: argparse.Namespace) -> int:
+    from .registration import run_register as register_again
+
+    return register_again(args, _find(open_home().changeset(), args.name))
 
 
 def run_set_secret(args: argparse.Namespace) -> int:

@@ -38,6 +38,7 @@ from workbench.model import (
     CustomEndpoints,
     M365Settings,
     Registration,
+    VerificationSummary,
 )
 from workbench.net import identity
 from workbench.net.graph import Graph, GraphError
@@ -84,6 +85,16 @@ class RegistrationRun:
     ledger: Ledger = field(default_factory=Ledger)
     certificate: CertificateInfo | None = None  # the certificate the connection uses after this run
     settings: M365Settings | None = None  # the connection's settings once the app is registered
+    summary: VerificationSummary | None = None  # how the run ended, recorded on the connection
+
+    def registered_settings(self) -> M365Settings | None:
+        """The connection's settings as soon as the app exists with our certificate (even when a later step
+        failed: saved, the connection lets a re-run finish the registration or a removal delete the app)."""
+        if self.settings is not None:
+            return self.settings
+        if self.ledger.app_id and self.ledger.object_id and self.certificate is not None:
+            return _settings(self)
+        return None
 
     @property
     def endpoints(self) -> CloudEndpoints:

@@ -75,6 +75,10 @@ class Registrar:
         return unique_name_for(self.installation_id)
 
     @property
+    def graph_url(self) -> str:
+        return endpoints_of(self.request.cloud, self.request.custom_endpoints).graph_url
+
+    @property
     def new_certificate(self) -> bool:
         return self.current is None or self.request.rotate_certificate
 
@@ -187,9 +191,9 @@ class Registrar:
 
     def connection(self, run: RegistrationRun, stamp: Stamp) -> Connection:
         """The connection to save: the request's fields and the app the run registered, validated like any."""
-        if run.settings is None:
+        s = run.registered_settings()
+        if s is None:
             raise RuntimeError("the app is not registered yet")
-        s = run.settings
         custom = s.custom_endpoints
         draft = M365Draft(
             name=self.request.name or (self.request.existing.name if self.request.existing else ""),
