@@ -29,6 +29,7 @@ from .workspace import Workspace
 if TYPE_CHECKING:
     from workbench.browse import Directory
     from workbench.checks.engine import Confirm
+    from workbench.registration import RegistrationRun
 
     from .wizard import LabValues
 
@@ -226,6 +227,7 @@ class WorkbenchApp(App[None]):
         timeout: float | None = None,
         *,
         record: bool = True,
+        registration: RegistrationRun | None = None,
     ) -> LiveVerification:
         """Start verifying `connection` as it stands in the workspace (a pending edit is verified as edited, with
         secrets staged but not saved). The result is recorded when the run ends, unless `record` is False (the
@@ -238,7 +240,7 @@ class WorkbenchApp(App[None]):
             from workbench.verification import Verification, target_for
 
             target = target_for(self.workspace.home, connection, timeout or self.timeout, staged=self.workspace.changes)
-            source = Verification(target, confirm or refuse)
+            source = Verification(target, confirm or refuse, registration=registration)
         live = LiveVerification(
             connection,
             source,

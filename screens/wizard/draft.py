@@ -28,6 +28,7 @@ from workbench.model import (
     Discovery,
     M365Settings,
     OnPremSettings,
+    Registration,
     Secret,
     TrustMode,
 )
@@ -36,6 +37,9 @@ from workbench.validate import FieldError
 
 class Step(StrEnum):
     LOCATION = "location"
+    REGISTRATION = "registration"
+    SIGN_IN = "sign-in"
+    PLAN = "plan"
     APPLICATION = "application"
     SERVER = "server"
     CREDENTIALS = "credentials"
@@ -48,6 +52,9 @@ class Step(StrEnum):
 
 STEP_TITLES = {
     Step.LOCATION: "Server location",
+    Step.REGISTRATION: "Application registration",
+    Step.SIGN_IN: "Sign in",
+    Step.PLAN: "Plan",
     Step.APPLICATION: "Application details",
     Step.SERVER: "Server connection",
     Step.CREDENTIALS: "Admin's credentials",
@@ -58,9 +65,10 @@ STEP_TITLES = {
 # before Configuration, so that no message is ever lost).
 STEP_FIELDS: dict[Step, frozenset[str]] = {
     Step.LOCATION: frozenset({"kind", "cloud", "authority_host", "graph_url", "m365_ews_url", "m365_ca_bundle"}),
-    Step.APPLICATION: frozenset(
-        {"app_account", "client_id", "tenant_id", "registration", "thumbprint", "client_secret"}
-    ),
+    Step.REGISTRATION: frozenset({"registration", "public_client_id"}),
+    Step.SIGN_IN: frozenset({"sign_in"}),
+    Step.PLAN: frozenset({"plan"}),
+    Step.APPLICATION: frozenset({"app_account", "client_id", "tenant_id", "thumbprint", "client_secret"}),
     Step.SERVER: frozenset(
         {"discovery", "server", "ews_url", "dns_server", "ca_bundle", "pin_sha256", "powershell_auth"}
     ),
@@ -86,6 +94,11 @@ class Context:
     now: datetime
     certificate: Callable[[str], CertificateInfo | None] = lambda thumbprint: None
     name_taken: Callable[[str], bool] = lambda name: False
+    signed_in: bool = False  # automatic registration: an admin who may register has signed in
+    planned: bool = False  # automatic registration: the plan was read from the tenant and is shown
+
+
+STAND_IN_ID = "00000000-0000-0000-0000-000000000000"  # what registration provides, while it has not run
 
 
 _DNS_SPLIT = re.compile(r"[\s,;]+")
@@ -95,7 +108,8 @@ _DNS_SPLIT = re.compile(r"[\s,;]+")
 class WizardDraft:
     id: str
     kind: ConnectionKind = ConnectionKind.M365
-    m365: M365Draft = field(default_factory=M365Draft)
+    # A new Microsoft 365 connection is registered automatically unless the admin chooses manual.
+    m365: M365Draft = field(default_factory=lambda: M365Draft(registration=Registration.AUTOMATIC.value))
     onprem: OnPremDraft = field(default_factory=OnPremDraft)
     # Microsoft 365 credential: a certificate from the personal store, or a client secret.
     use_certificate: bool = False
@@ -110,6 +124,9 @@ class WizardDraft:
     ews_follows_server: bool = True  # the EWS URL is proposed from the server until the admin edits it
     name: str = ""
     name_follows_default: bool = True  # the name is proposed until the admin edits it
+    # Automatic registration: the sign-in client (empty: the default), and whether an edit registers again.
+    public_client_id: str = ""
+    reregister: bool = False
     learned_domain: str | None = None  # the tenant's default domain, once the checks have read it
     editing: Connection | None = None
     _staged: list[tuple[Secret, str]] = field(default_factory=list, repr=False)
@@ -148,8 +165,37 @@ class WizardDraft:
         """The steps for the kind chosen. Automatic registration adds its own steps between Server location and
         Configuration here."""
         if self.kind is ConnectionKind.M365:
-            return (Step.LOCATION, Step.APPLICATION, Step.CONFIGURATION)
+            if self.registering:
+                return (Step.LOCATION, Step.REGISTRATION, Step.SIGN_IN, Step.PLAN, Step.CONFIGURATION)
+            if self.automatic:  # an edit that keeps the registered app
+                return (Step.LOCATION, Step.REGISTRATION, Step.CONFIGURATION)
+            return (Step.LOCATION, Step.REGISTRATION, Step.APPLICATION, Step.CONFIGURATION)
         return (Step.LOCATION, Step.SERVER, Step.CREDENTIALS, Step.CONFIGURATION)
+
+    @property
+    def automatic(self) -> bool:
+        return self.kind is ConnectionKind.M365 and self.m365.registration == Registration.AUTOMATIC.value
+
+    @property
+    def registering(self) -> bool:
+        """Whether this wizard signs an admin in and registers the app: a new automatic connection, an edit that
+        asks for it, or a manual connection turned automatic."""
+        if not self.automatic:
+            return False
+        stored = self.editing.settings if self.editing is not None else None
+        registered = isinstance(stored, M365Settings) and stored.registration is Registration.AUTOMATIC
+        return not registered or self.reregister
+
+    def step_fields(self) -> dict[Step, frozenset[str]]:
+        """Which step shows each field's message: registration asks for the account and tenant itself."""
+        if not self.automatic:
+            return STEP_FIELDS
+        moved = frozenset({"app_account", "tenant_id"})
+        return {
+            **STEP_FIELDS,
+            Step.REGISTRATION: STEP_FIELDS[Step.REGISTRATION] | moved,
+            Step.APPLICATION: STEP_FIELDS[Step.APPLICATION] - moved,
+        }
 
     def signature(self) -> tuple[object, ...]:
         """Everything entered, comparable (secrets only as whether one was typed): Cancel asks first when it
@@ -167,6 +213,8 @@ class WizardDraft:
             self.password is not None,
             self.password_ref,
             self.name,
+            self.public_client_id,
+            self.reregister,
         )
 
     # ---------------------------------------------------------------- what the core drafts see
@@ -226,11 +274,26 @@ class WizardDraft:
         """Every field's message (field -> message), for the kind chosen."""
         found: dict[str, str] = {}
         if self.kind is ConnectionKind.M365:
-            for error in self.effective_m365().errors():
+            core = self.effective_m365()
+            if self.registering:  # the client id and the credential come from registration; the tenant may too
+                core = replace(core, client_id=STAND_IN_ID, tenant_id=core.tenant_id.strip() or STAND_IN_ID)
+            for error in core.errors():
                 found.setdefault(_M365_RENAMED.get(error.field, error.field), error.message)
-            message = self._credential_error(context)
+            message = None if self.registering else self._credential_error(context)
             if message:
                 found.setdefault("thumbprint" if self.use_certificate else "client_secret", message)
+            if self.registering:
+                if self.public_client_id.strip():
+                    try:
+                        validate.client_id(self.public_client_id)
+                    except FieldError as invalid:
+                        found.setdefault("public_client_id", f"Sign-in client: {invalid.message}")
+                if not context.signed_in:
+                    found.setdefault(
+                        "sign_in", "Sign in as a Global Administrator or Privileged Role Administrator first"
+                    )
+                if not context.planned:
+                    found.setdefault("plan", "The plan is read from the tenant once the admin has signed in")
         else:
             for error in self.effective_onprem().errors():
                 found.setdefault(error.field, error.message)
@@ -255,10 +318,11 @@ class WizardDraft:
         found = self.errors(context)
         steps = self.steps()
         last_input = steps[-2]
+        fields = self.step_fields()
         return {
             name: message
             for name, message in found.items()
-            if name in STEP_FIELDS[step] or (step is last_input and not any(name in STEP_FIELDS[s] for s in steps))
+            if name in fields[step] or (step is last_input and not any(name in fields[s] for s in steps))
         }
 
     def step_valid(self, step: Step, context: Context) -> bool:

@@ -12,6 +12,7 @@ unchanged unless replaced).
 from __future__ import annotations
 
 import getpass
+import threading
 from typing import ClassVar
 
 from rich.text import Text
@@ -26,7 +27,24 @@ from storage import NameTakenError
 from workbench.certificates import LoadedCertificate
 from workbench.checks.events import Status
 from workbench.drafts import DraftInvalid
-from workbench.model import CertificateInfo, Connection, M365Settings, OnPremSettings, Secret, name_key
+from workbench.model import (
+    CertificateCredential,
+    CertificateInfo,
+    Connection,
+    M365Settings,
+    OnPremSettings,
+    Secret,
+    name_key,
+)
+from workbench.registration import (
+    Admin,
+    DeviceCode,
+    Registrar,
+    RegistrationPlan,
+    RegistrationRequest,
+    SignInError,
+)
+from workbench.text import visible
 
 from ..dialogs import ConfirmModal
 from ..literal import shown
@@ -34,6 +52,7 @@ from ..live import LiveVerification
 from ..verification import VerificationHost, VerificationView
 from .draft import Context, Step, WizardDraft
 from .fields import Field
+from .registration import PlanStep, RegistrationState, RegistrationStep, SignInStep
 from .steps import (
     ApplicationStep,
     ConfigurationStep,
@@ -45,6 +64,9 @@ from .steps import (
 
 STEP_PANES: dict[Step, type[StepPane]] = {
     Step.LOCATION: LocationStep,
+    Step.REGISTRATION: RegistrationStep,
+    Step.SIGN_IN: SignInStep,
+    Step.PLAN: PlanStep,
     Step.APPLICATION: ApplicationStep,
     Step.SERVER: ServerStep,
     Step.CREDENTIALS: CredentialsStep,
@@ -92,6 +114,7 @@ class WizardScreen(VerificationHost):
         ),
         Binding("escape", "cancel", "Cancel", id="wizard.cancel", tooltip="Leave the wizard (asks first)"),
         Binding("ctrl+l", "fill", "Fill from lab", id="wizard.fill", tooltip="Fill this step with the lab's values"),
+        Binding("c", "copy_code", "Copy code", id="wizard.copy-code", tooltip="Copy the sign-in code (OSC 52)"),
         Binding("r", "rerun", "Re-run", id="wizard.rerun", tooltip="Re-run the selected check"),
         Binding("R", "rerun_all", "Re-run all", id="wizard.rerun-all", tooltip="Re-run every check"),
     ]
@@ -118,6 +141,8 @@ class WizardScreen(VerificationHost):
         self._certificates: list[CertificateInfo] = []
         self._names: set[str] = set()
         self._seen: tuple[object, ...] = ()  # the run's state when the Configuration step last looked
+        self.registration = RegistrationState()  # automatic registration: the sign-in, the plan, the run
+        self._code_shown_at = 0.0  # when the sign-in code arrived, on the app's clock (for the time left)
 
     # ------------------------------------------------------------------ frame
 
@@ -163,6 +188,7 @@ class WizardScreen(VerificationHost):
         self._read_workspace()
         self.query_one("#wizard-steps", Static).border_title = "Steps"
         self.set_interval(TICK, self._watch_verification)
+        self.set_interval(1.0, self._tick_sign_in)
         await self._enter_step()
 
     def _arrange_steps(self) -> None:
@@ -174,6 +200,7 @@ class WizardScreen(VerificationHost):
         self._arrange_steps()
 
     def on_unmount(self) -> None:
+        self.registration.forget_sign_in()  # a sign-in still waiting stops within a second
         if self._live is not None:
             self.workbench.forget(self._live)
             self._live = None
@@ -183,10 +210,14 @@ class WizardScreen(VerificationHost):
     def context(self) -> Context:
         certificates = {c.thumbprint: c for c in self._certificates}
         names = self._names
+        state = self.registration
+        current = state.key == self._request_key()
         return Context(
             now=self.workbench.workspace.now(),
             certificate=lambda thumbprint: certificates.get(thumbprint.upper()),
             name_taken=lambda name: name_key(name) in names,
+            signed_in=current and state.admin is not None,
+            planned=current and state.plan is not None,
         )
 
     @property
@@ -247,7 +278,7 @@ class WizardScreen(VerificationHost):
     def _paint_buttons(self, errors: dict[str, str]) -> None:
         last = self.step is Step.CONFIGURATION
         next_button = self.query_one("#next", Button)
-        next_button.label = "Finish  alt+n" if last else "Next  alt+n"
+        next_button.label = "Finish  alt+n" if last else "Apply  alt+n" if self.step is Step.PLAN else "Next  alt+n"
         self.query_one("#back", Button).disabled = self.index == 0
         status = self.query_one("#wizard-status", Static)
         if last:
@@ -256,7 +287,9 @@ class WizardScreen(VerificationHost):
             status.update(Text(note, style="" if ready else "dim"))
             return
         next_button.disabled = bool(errors)
-        if errors:
+        if errors and self.step in (Step.SIGN_IN, Step.PLAN):
+            status.update(Text(next(iter(errors.values())), style="dim"))
+        elif errors:
             count = len(errors)
             status.update(Text(f"{count} field{'s' if count != 1 else ''} to complete", style="dim"))
         elif self.workbench.lab_values is not None:
@@ -275,6 +308,10 @@ class WizardScreen(VerificationHost):
         self.query_one("#wizard-pane", ContentSwitcher).current = f"step-{step.value}"
         if step is Step.CREDENTIALS:
             self._propose_upn()
+        if step is Step.SIGN_IN:
+            self._sign_in_if_needed()
+        if step is Step.PLAN:
+            self._prepare_plan()
         pane = self.pane(step)
         pane.load()
         if step is Step.CONFIGURATION:
@@ -361,11 +398,18 @@ class WizardScreen(VerificationHost):
 
     async def _confirm_cancel(self) -> None:
         editing = self.wizard_draft.editing is not None
+        state = self.registration
+        tenant = ""
+        if state.created and state.run is not None:
+            tenant = (
+                f" The app '{state.run.plan.display_name}' stays registered in the tenant; registering again "
+                "updates it (see the Configuration step for how to remove it)."
+            )
         leave = await self.workbench.ask(
             ConfirmModal(
                 "Cancel",
                 "Leave the wizard? " + ("Your edits are" if editing else "What you entered is") + " discarded; "
-                "nothing was saved.",
+                "nothing was saved." + tenant,
                 yes="Discard",
                 no="Keep editing",
             )
@@ -374,6 +418,8 @@ class WizardScreen(VerificationHost):
             self.dismiss(None)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "copy_code":
+            return self.step is Step.SIGN_IN and self.registration.code is not None
         if action == "fill":
             return self.workbench.lab_values is not None
         if action in {"rerun", "rerun_all", "troubleshoot"}:
@@ -516,6 +562,9 @@ class WizardScreen(VerificationHost):
         return self._build(name=name)
 
     def _start_verification(self) -> None:
+        if self.wizard_draft.registering:
+            self._start_registration()
+            return
         connection = self._for_verification()
         if connection is None:
             return
@@ -566,6 +615,225 @@ class WizardScreen(VerificationHost):
             self._seen = seen
             self._validate()
 
+    # ------------------------------------------------------------------ automatic registration
+
+    def _request(self) -> RegistrationRequest | None:
+        """What the sign-in and the registration are for, from the draft (None while a field is invalid)."""
+        from workbench import validate
+        from workbench.model import Cloud, CustomEndpoints
+        from workbench.validate import FieldError
+
+        draft = self.wizard_draft
+        m = draft.effective_m365()
+        try:
+            cloud = Cloud(m.cloud)
+            custom = (
+                CustomEndpoints(
+                    authority_host=validate.base_url(m.authority_host, field="authority_host", label="Authority"),
+                    graph_url=validate.base_url(m.graph_url, field="graph_url", label="Graph URL"),
+                    ews_url=validate.https_url(m.ews_url, field="ews_url", label="EWS URL"),
+                )
+                if cloud is Cloud.CUSTOM
+                else None
+            )
+            return RegistrationRequest(
+                app_account=validate.app_account(m.app_account),
+                name=draft.name.strip(),
+                cloud=cloud,
+                custom_endpoints=custom,
+                ca_bundle=validate.ca_bundle(m.ca_bundle) if m.ca_bundle.strip() else None,
+                tenant_id=validate.tenant_id(m.tenant_id) if m.tenant_id.strip() else None,
+                public_client_id=draft.public_client_id.strip() or None,
+                existing=draft.editing,
+                rotate_certificate=draft.reregister,
+            )
+        except (FieldError, ValueError):
+            return None
+
+    def _request_key(self) -> tuple[object, ...]:
+        request = self._request()
+        if request is None:
+            return ("invalid",)
+        return (
+            request.cloud,
+            request.custom_endpoints,
+            request.ca_bundle,
+            request.tenant_id,
+            request.public_client_id,
+            request.app_account,
+            self.wizard_draft.reregister,
+        )
+
+    def _sign_in_if_needed(self) -> None:
+        state = self.registration
+        if state.key == self._request_key() and (state.admin is not None or state.waiting):
+            return
+        self.restart_sign_in()
+
+    def restart_sign_in(self) -> None:
+        """A new code: whatever sign-in was waiting stops, and what it found is forgotten."""
+        from workbench.registration.flow import certificates_on_app
+
+        state = self.registration
+        state.forget_sign_in()
+        request = self._request()
+        if request is None:
+            return
+        space = self.workbench.workspace
+        certificates = {c.thumbprint: c for c in self._certificates}
+        current = None
+        draft = self.wizard_draft
+        stored = draft.editing.settings if draft.editing is not None else None
+        if isinstance(stored, M365Settings) and isinstance(stored.credential, CertificateCredential):
+            current = certificates.get(stored.credential.thumbprint)
+        try:
+            registrar = Registrar(
+                request, installation_id=space.home.installation_id(), current=current, timeout=self.workbench.timeout
+            )
+        except Exception as error:  # noqa: BLE001  (a damaged installation id file says what to do)
+            state.error = SignInError("failed", str(error))
+            self._show_registration()
+            return
+        registrar.keep = certificates_on_app(space.connections(), registrar.unique_name, certificates.get, draft.id)
+        state.registrar, state.key, state.waiting = registrar, self._request_key(), True
+        cancel = state.cancel
+        self.run_worker(lambda: self._sign_in(registrar, cancel), thread=True, group="sign-in", name="sign-in")
+        self._show_registration()
+
+    def _sign_in(self, registrar: Registrar, cancel: threading.Event) -> None:
+        """Worker thread: ask for a code, show it, wait for the admin (or `cancel`)."""
+        try:
+            code = registrar.start_sign_in()
+            if cancel.is_set():
+                return
+            self.app.call_from_thread(self._code_arrived, registrar, code)
+            admin = registrar.wait_for_admin(cancel.is_set)
+        except SignInError as error:
+            if not cancel.is_set():
+                self.app.call_from_thread(self._signed_in, registrar, None, error)
+            return
+        except Exception as error:  # noqa: BLE001  (network trouble: said on the step, never a crash)
+            if not cancel.is_set():
+                failure = SignInError("failed", f"The sign-in failed: {visible(str(error))}", str(error))
+                self.app.call_from_thread(self._signed_in, registrar, None, failure)
+            return
+        if not cancel.is_set():
+            self.app.call_from_thread(self._signed_in, registrar, admin, None)
+
+    def _code_arrived(self, registrar: Registrar, code: DeviceCode) -> None:
+        state = self.registration
+        if state.registrar is registrar:
+            state.code = code
+            self._code_shown_at = self.workbench.clock()
+            self._show_registration()
+
+    def _signed_in(self, registrar: Registrar, admin: Admin | None, error: SignInError | None) -> None:
+        state = self.registration
+        if state.registrar is not registrar:
+            return
+        state.waiting, state.admin, state.error = False, admin, error
+        self._show_registration()
+        self.mutate_reactive(WizardScreen.draft)
+        if admin is not None and self.step is Step.SIGN_IN:
+            self.notify(f"Signed in as {shown(admin.upn)}. alt+n shows the plan.", markup=False)
+
+    def code_seconds_left(self) -> int:
+        code = self.registration.code
+        if code is None:
+            return 0
+        return max(0, int(code.lifetime - (self.workbench.clock() - self._code_shown_at)))
+
+    def _prepare_plan(self) -> None:
+        state = self.registration
+        registrar = state.registrar
+        if registrar is None or state.admin is None or state.planning:
+            return
+        state.plan, state.plan_error, state.planning = None, None, True
+        self.run_worker(lambda: self._plan(registrar), thread=True, group="plan", name="plan")
+
+    def _plan(self, registrar: Registrar) -> None:
+        try:
+            plan = registrar.prepare()
+        except Exception as error:  # noqa: BLE001  (said on the step)
+            self.app.call_from_thread(self._planned, registrar, None, f"Cannot read the tenant: {error}")
+            return
+        self.app.call_from_thread(self._planned, registrar, plan, None)
+
+    def _planned(self, registrar: Registrar, plan: RegistrationPlan | None, error: str | None) -> None:
+        state = self.registration
+        state.planning = False
+        if state.registrar is not registrar:
+            return
+        state.plan, state.plan_error = plan, error
+        self._show_registration()
+        self.mutate_reactive(WizardScreen.draft)
+
+    def _show_registration(self) -> None:
+        for step, kind in ((Step.SIGN_IN, SignInStep), (Step.PLAN, PlanStep)):
+            if self._has_pane(step):
+                pane = self.pane(step)
+                if isinstance(pane, kind):
+                    pane.show(self.registration)
+
+    def _tick_sign_in(self) -> None:
+        if self.step is Step.SIGN_IN and self.registration.waiting and self._has_pane(Step.SIGN_IN):
+            self._show_registration()
+
+    def action_copy_code(self) -> None:
+        code = self.registration.code
+        if code is not None:
+            self.workbench.copy(code.user_code, "Sign-in code")
+
+    def _start_registration(self) -> None:
+        """Apply the confirmed plan: the registration's checks, then the Exchange Online checks on its app."""
+        state = self.registration
+        registrar = state.registrar
+        if registrar is None or state.plan is None:
+            return
+        live = self._live
+        if (
+            state.run is not None
+            and state.run.plan is state.plan
+            and live is not None
+            and not live.closed
+            and (live.running or (live.board.summary is not None and not live.board.summary.failed))
+        ):
+            return  # this plan was applied (or is being applied): going Back and Next again re-applies nothing
+        changes = self.workbench.workspace.changes
+        run = registrar.run(lambda loaded: changes.stage_certificate(loaded.info, loaded.key_pem))
+        state.run = run
+        if live is not None:
+            self.workbench.forget(live)
+        self._live = self.workbench.verify(registrar.provisional(), record=False, registration=run)
+        self.live = self._live
+        self._verified = None
+        slot = self.query_one("#verification-slot")
+        views = slot.query(VerificationView)
+        if views:
+            views.first().attach(self._live)
+        else:
+            slot.mount(VerificationView(self._live, id="verification"))
+            self.call_after_refresh(self._focus_checks)
+
+    def _registered_connection(self) -> Connection | None:
+        """The connection automatic registration produced, named as the name field says."""
+        from dataclasses import replace
+
+        from workbench import validate
+        from workbench.drafts import Stamp
+        from workbench.validate import FieldError
+
+        state = self.registration
+        if state.registrar is None or state.run is None or state.run.registered_settings() is None:
+            return None
+        draft = self.wizard_draft
+        connection = state.registrar.connection(state.run, Stamp(draft.id, self.workbench.workspace.now()))
+        try:
+            name = validate.connection_name(self.shown_name())
+        except FieldError:
+            return None
+        return replace(connection, name=name)
+
     def _finish_state(self) -> tuple[bool, str]:
         live = self._live
         if live is None:
@@ -596,12 +864,13 @@ class WizardScreen(VerificationHost):
             self._validate()
             self.notify(note, severity="warning", markup=False)
             return
-        connection = self._build()
+        registering = self.wizard_draft.registering
+        connection = self._registered_connection() if registering else self._build()
         live = self._live
         if connection is None or live is None or live.board.summary is None:
             return
         space = self.workbench.workspace
-        if self._verified is not None and self._verified.settings == connection.settings:
+        if registering or (self._verified is not None and self._verified.settings == connection.settings):
             connection = replace(connection, last_verification=summary_record(live.board.summary, space.now()))
         editing = self.wizard_draft.editing
         if editing is not None and replace(connection, updated=editing.updated, last_verification=None) == replace(
@@ -628,6 +897,9 @@ class WizardScreen(VerificationHost):
         self.action_troubleshoot()
 
     def restart(self, connection: Connection, timeout: float | None = None) -> None:
+        if self.wizard_draft.registering and self._live is not None:
+            self._live.rerun_all()  # the registration's own run: its checks again, the app it registered
+            return
         old = self._live
         board = old.board if old is not None else None
         new = self.workbench.verify(connection, board=board, timeout=timeout, record=False)

@@ -80,6 +80,14 @@ def next_enabled(app: WorkbenchApp) -> bool:
     return not app.screen.query_one("#next", Button).disabled
 
 
+async def manual(pilot: Pilot[Any]) -> None:
+    """On Application registration: choose manual registration and go on to Application details."""
+    assert wizard(pilot.app).step.value == "registration"  # type: ignore[arg-type]
+    await choose(pilot, "#registration", 1)
+    await pilot.press("alt+n")
+    await pilot.pause()
+
+
 async def verified(pilot: Pilot[Any]) -> WizardScreen:
     """Wait for the Configuration step's verification to end; the wizard then says whether Finish is possible."""
     screen = wizard(pilot.app)  # type: ignore[arg-type]
@@ -110,7 +118,9 @@ async def test_microsoft_365_with_a_secret_is_saved_on_ok_only(home: Home, healt
         await pilot.press("n")
         await pilot.pause()
         assert wizard(app).step.value == "location"
-        await pilot.press("ctrl+l", "alt+n", "ctrl+l")  # the lab tenant's endpoints, then its app and secret
+        await pilot.press("ctrl+l", "alt+n")  # the lab tenant's endpoints
+        await manual(pilot)
+        await pilot.press("ctrl+l")  # its app and secret
         await pilot.pause()
         assert wizard(app).step.value == "application" and next_enabled(app)
         await pilot.press("alt+n")
@@ -137,7 +147,7 @@ async def test_microsoft_365_with_the_lab_certificate_imported_through_the_dialo
     app = app_for(home, healthy_lab)
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.press("n", "ctrl+l", "alt+n")
-        await pilot.pause()
+        await manual(pilot)
         await choose(pilot, "#credential", 1)
         await pilot.press("ctrl+l")
         assert "thumbprint" in message(app, "thumbprint").lower() or not next_enabled(app)
@@ -170,6 +180,7 @@ async def test_import_refuses_a_small_key_and_a_wrong_password_with_the_reason(
     app = app_for(home)
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("n", "alt+n")
+        await manual(pilot)
         await choose(pilot, "#credential", 1)
         await push(pilot, "#import")
         await pilot.pause()
@@ -299,7 +310,7 @@ async def test_edit_keeps_the_id_and_the_untouched_secret(home: Home, healthy_la
         await pilot.pause()
         assert wizard(app).wizard_draft.editing == original
         assert "Edit 'Contoso'" in wizard(app).trail()
-        await pilot.press("alt+n")
+        await pilot.press("alt+n", "alt+n")  # Application registration keeps manual
         secret_box = app.screen.query_one("#client_secret", Input)
         assert secret_box.value == "" and "unchanged" in secret_box.placeholder
         assert next_enabled(app)
@@ -322,6 +333,7 @@ async def test_each_field_says_what_is_wrong_as_it_is_typed_and_next_waits(home:
     app = app_for(home)
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("n", "alt+n")
+        await manual(pilot)
         assert not next_enabled(app)
         assert message(app, "tenant_id") == ""  # nothing typed there yet: no message
         await paste(pilot, "#tenant_id", "contoso.onmicrosoft.com")
@@ -336,7 +348,7 @@ async def test_each_field_says_what_is_wrong_as_it_is_typed_and_next_waits(home:
         await paste(pilot, "#client_secret", "6f1a2b3c-1111-2222-3333-444455556666")
         assert "Secret ID" in message(app, "client_secret") or "ID" in message(app, "client_secret")
         await pilot.press("alt+b")
-        assert wizard(app).step.value == "location"
+        assert wizard(app).step.value == "registration"
         await pilot.press("alt+n")
         assert app.screen.query_one("#tenant_id", Input).value == "contoso.onmicrosoft.com"  # Back kept it
 
@@ -348,6 +360,7 @@ async def test_cancel_asks_when_something_was_entered_and_leaves_no_trace(home: 
         await pilot.pause()
         assert not isinstance(app.screen, WizardScreen)
         await pilot.press("n", "alt+n")
+        await manual(pilot)
         await paste(pilot, "#client_secret", "canary-secret-value")
         await pilot.press("escape")
         await until(pilot, lambda: isinstance(app.screen, ConfirmModal))
@@ -379,13 +392,14 @@ async def test_hostile_input_in_every_field_gets_a_message_and_is_shown_literall
         fields: tuple[str, ...]
         for kind, fields in ((0, ("tenant_id", "client_id", "app_account", "client_secret")), (1, ())):
             if kind == 1:
-                await pilot.press("alt+b")
+                await pilot.press("alt+b", "alt+b")
                 await choose(pilot, "#kind", 1)
                 await pilot.press("alt+n")
                 await choose(pilot, "#discovery", 1)
                 fields = ("server", "ews_url", "dns_servers")
             else:
                 await pilot.press("alt+n")
+                await manual(pilot)
             for field in fields:
                 if field == "client_secret" and not any(ord(ch) < 32 for ch in value) and len(value) < 1024:
                     continue  # brackets or a bidi mark may be part of a real secret: only the others are refused
@@ -449,15 +463,16 @@ async def test_back_answers_esc_b_as_terminals_send_alt_b_and_alt_left(home: Hom
     app = app_for(home)
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("n", "alt+n")
+        await manual(pilot)
         await paste(pilot, "#tenant_id", "abc def")
         await pilot.press("ctrl+left")  # ESC b, in a text field
-        assert wizard(app).step.value == "location"
+        assert wizard(app).step.value == "registration"
         await pilot.press("alt+n")
         app.screen.query_one("#credential", RadioSet).focus()
         await pilot.press("alt+left")
-        assert wizard(app).step.value == "location"
+        assert wizard(app).step.value == "registration"
         await pilot.press("alt+n", "alt+b")
-        assert wizard(app).step.value == "location"
+        assert wizard(app).step.value == "registration"
 
 
 async def test_picking_another_admin_in_browse_drops_the_password_typed_for_the_first(
@@ -503,6 +518,7 @@ async def test_one_wizard_at_a_time_and_quit_asks_while_one_holds_entries(home: 
     app = app_for(home)
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("n", "alt+n")
+        await manual(pilot)
         await paste(pilot, "#client_id", "half typed")
         first = app.screen
         app.action_new_connection()  # as the command palette would
@@ -519,7 +535,7 @@ async def test_an_edit_that_changes_nothing_leaves_nothing_pending(home: Home, h
     lab_m365(home, healthy_lab, "Contoso")
     app = app_for(home, healthy_lab)
     async with app.run_test(size=(80, 24)) as pilot:
-        await pilot.press("m", "enter", "alt+n", "alt+n")
+        await pilot.press("m", "enter", "alt+n", "alt+n", "alt+n")
         await verified(pilot)
         await pilot.press("alt+n")
         await pilot.pause()
@@ -529,7 +545,9 @@ async def test_an_edit_that_changes_nothing_leaves_nothing_pending(home: Home, h
 async def test_the_fill_key_on_application_details_brings_the_lab_cloud_along(home: Home, healthy_lab: Lab) -> None:
     app = app_for(home, healthy_lab)
     async with app.run_test(size=(80, 24)) as pilot:
-        await pilot.press("n", "alt+n", "ctrl+l")  # Server location skipped: still the global cloud
+        await pilot.press("n", "alt+n")
+        await manual(pilot)
+        await pilot.press("ctrl+l")  # Server location skipped: still the global cloud
         draft = wizard(app).wizard_draft
         assert draft.m365.cloud == "custom" and draft.m365.authority_host == healthy_lab.state.m365.authority_host
         await pilot.press("alt+n")

@@ -66,7 +66,9 @@ async def test_no_canary_outside_the_vault(
     app = app_for(home, healthy_lab)
     async with app.run_test(size=(120, 40)) as pilot:
         # Microsoft 365: a canary secret (the verification fails), then the canary-protected certificate (passes).
-        await pilot.press("n", "ctrl+l", "alt+n", "ctrl+l")
+        await pilot.press("n", "ctrl+l", "alt+n")
+        await choose(pilot, "#registration", 1)
+        await pilot.press("alt+n", "ctrl+l")
         await paste(pilot, "#client_secret", CANARY_SECRET)
         await shots(pilot, taken)
         await pilot.press("alt+n")

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import sys
 
 from storage import Changeset, Home, NameTakenError, NotFoundError
@@ -19,6 +18,7 @@ from workbench.model import CertificateCredential, CertificateInfo, Connection, 
 from workbench.net.graph import GraphError
 from workbench.registration import Registrar, RegistrationRequest, SignInError, removal_instructions
 from workbench.registration.apply import RegistrationRun
+from workbench.registration.flow import certificates_on_app
 from workbench.text import visible
 
 from .context import new_stamp, open_home
@@ -29,19 +29,14 @@ def installation_certificates(
     changes: Changeset, home: Home, unique_name: str, skip: str | None
 ) -> tuple[CertificateInfo, ...]:
     """The certificates of this installation's other connections on the same app (they stay on it)."""
-    found: list[CertificateInfo] = []
-    for connection in changes.connections():
-        s = connection.settings
-        if (
-            connection.id != skip
-            and isinstance(s, M365Settings)
-            and s.app_registration is not None
-            and s.app_registration.unique_name == unique_name
-            and isinstance(s.credential, CertificateCredential)
-        ):
-            with contextlib.suppress(NotFoundError):  # a lost certificate is not kept on the app
-                found.append(home.certificates.get(s.credential.thumbprint))
-    return tuple(found)
+
+    def certificate(thumbprint: str) -> CertificateInfo | None:
+        try:
+            return home.certificates.get(thumbprint)
+        except NotFoundError:
+            return None
+
+    return certificates_on_app(changes.connections(), unique_name, certificate, skip)
 
 
 def _sign_in(registrar: Registrar) -> None:

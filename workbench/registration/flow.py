@@ -13,7 +13,7 @@ The blocking calls are meant for a worker thread; each is bounded by the HTTP ti
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -37,6 +37,30 @@ from .signin import Admin, AdminSession, DeviceCode, DeviceSignIn, SignInError, 
 if TYPE_CHECKING:
     from storage import Changeset, Home
     from workbench.checks.target import Target
+
+
+def certificates_on_app(
+    connections: Iterable[Connection],
+    unique_name: str,
+    certificate: Callable[[str], CertificateInfo | None],
+    skip: str | None = None,
+) -> tuple[CertificateInfo, ...]:
+    """The certificates of this installation's connections (but `skip`) that use the app named `unique_name`:
+    they stay on the app when registration replaces its key collection. A lost certificate is not kept."""
+    found: list[CertificateInfo] = []
+    for connection in connections:
+        s = connection.settings
+        if (
+            connection.id != skip
+            and isinstance(s, M365Settings)
+            and s.app_registration is not None
+            and s.app_registration.unique_name == unique_name
+            and isinstance(s.credential, CertificateCredential)
+        ):
+            info = certificate(s.credential.thumbprint)
+            if info is not None and all(c.thumbprint != info.thumbprint for c in found):
+                found.append(info)
+    return tuple(found)
 
 
 @dataclass(frozen=True, slots=True)

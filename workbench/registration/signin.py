@@ -63,6 +63,7 @@ class DeviceCode:
     verification_uri: str
     expires_at: datetime
     message: str
+    lifetime: int = 900  # seconds the code lives from when it was shown (a screen counts down with its own clock)
 
     def seconds_left(self, now: datetime | None = None) -> int:
         return max(0, int((self.expires_at - (now or datetime.now(UTC))).total_seconds()))
@@ -169,6 +170,7 @@ class DeviceSignIn:
             verification_uri=visible(str(flow.get("verification_uri") or flow.get("verification_url") or "")),
             expires_at=datetime.now(UTC) + timedelta(seconds=lifetime),
             message=visible(str(flow.get("message") or "")),
+            lifetime=int(lifetime),
         )
 
     def wait(self, cancelled: Callable[[], bool] = lambda: False) -> AdminSession:

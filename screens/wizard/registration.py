@@ -1,0 +1,260 @@
+"""The wizard's automatic-registration steps: Application registration (automatic or manual), Sign in (a device
+code, shown large, with the time left), and Plan (the dry run read from the tenant, applied by Next).
+
+The sign-in and the plan run in worker threads through the core's `Registrar`; `RegistrationState` is what they
+have found so far (nothing here touches the tenant before the admin presses Apply on the Plan step).
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from rich.table import Table
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.widget import Widget
+from textual.widgets import Button, Checkbox, Input, RadioButton, RadioSet, Static
+
+from workbench.model import Registration
+from workbench.registration import Admin, DeviceCode, Registrar, RegistrationPlan, SignInError
+from workbench.registration.apply import RegistrationRun
+
+from ..literal import literal
+from .draft import Step
+from .fields import Field
+from .steps import StepPane, lab_cloud, set_radio, set_value, text_input
+
+if TYPE_CHECKING:
+    from .fill import LabValues
+
+
+@dataclass
+class RegistrationState:
+    """The automatic registration of one wizard: who signed in, the plan, the run that applies it."""
+
+    registrar: Registrar | None = None
+    key: tuple[object, ...] = ()  # what the sign-in was for (cloud, endpoints, tenant, client): a change restarts it
+    code: DeviceCode | None = None
+    admin: Admin | None = None
+    error: SignInError | None = None
+    waiting: bool = False
+    cancel: threading.Event = field(default_factory=threading.Event)
+    plan: RegistrationPlan | None = None
+    plan_error: str | None = None
+    planning: bool = False
+    run: RegistrationRun | None = None
+
+    def forget_sign_in(self) -> None:
+        self.cancel.set()
+        self.cancel = threading.Event()
+        if self.registrar is not None:
+            self.registrar.close()
+        self.registrar, self.code, self.admin, self.error, self.waiting = None, None, None, None, False
+        self.plan, self.plan_error = None, None
+
+    @property
+    def created(self) -> bool:
+        """Whether a run has written to the tenant (the app exists now)."""
+        return self.run is not None and not self.run.ledger.empty
+
+
+DUPLICATES_NOTE = (
+    "Automatic registration signs in a Global Administrator or Privileged Role Administrator with a code (any "
+    "browser, any device), shows what it will create, and creates it when you apply: an app with its own "
+    "certificate and the permissions it needs, consented for the organisation. Registering again for this tenant "
+    "(a retry, a second connection) updates the same app; it never adds a duplicate."
+)
+MANUAL_NOTE = "Manual: the app is registered in Entra ID by hand; the next step asks for its IDs and credential."
+
+
+class RegistrationStep(StepPane):
+    STEP = Step.REGISTRATION
+    INTRO = "Which app the workbench signs in as."
+
+    def fields(self) -> ComposeResult:
+        automatic = self.draft.automatic
+        with RadioSet(id="registration", compact=True):
+            yield RadioButton("Automatic registration (recommended)", value=automatic)
+            yield RadioButton("Manual registration (an app you registered)", value=not automatic)
+        yield Static("", id="registration-note", classes="intro")
+        with Vertical(id="automatic-box"):
+            yield Checkbox("Sign in and register again (repairs permissions, new certificate)", id="reregister")
+            yield Field(
+                "Dedicated application account",
+                text_input(id="reg-app-account", placeholder="backup@contoso.com"),
+                field="app_account",
+                hint="any user; names the connection",
+                id="reg-field-app-account",
+            )
+            yield Field(
+                "Tenant ID (optional)",
+                text_input(id="reg-tenant-id", placeholder="learned from the sign-in"),
+                field="tenant_id",
+                hint="a GUID",
+                id="reg-field-tenant-id",
+            )
+            yield Field(
+                "Sign-in client (optional)",
+                text_input(id="public-client-id", placeholder="the workbench's own (WORKBENCH_PUBLIC_CLIENT_ID)"),
+                field="public_client_id",
+                hint="when the tenant allows only approved apps",
+            )
+
+    def load(self) -> None:
+        draft = self.draft
+        set_radio(self.query_one("#registration", RadioSet), 0 if draft.automatic else 1)
+        set_value(self.query_one("#reg-app-account", Input), draft.m365.app_account)
+        set_value(self.query_one("#reg-tenant-id", Input), draft.m365.tenant_id)
+        set_value(self.query_one("#public-client-id", Input), draft.public_client_id)
+        box = self.query_one("#reregister", Checkbox)
+        if box.value != draft.reregister:
+            with box.prevent(Checkbox.Changed):
+                box.value = draft.reregister
+        self._arrange()
+
+    def _arrange(self) -> None:
+        draft = self.draft
+        self.query_one("#automatic-box").display = draft.automatic
+        stored = (draft.editing is not None and not draft.registering) or draft.reregister
+        self.query_one("#reregister").display = draft.automatic and stored and draft.editing is not None
+        # The account and tenant of a registered app stay as registered unless it is registered again.
+        for name in ("#reg-field-app-account", "#reg-field-tenant-id", "#field-public_client_id"):
+            self.query_one(name).display = draft.registering
+        self.query_one("#registration-note", Static).update(DUPLICATES_NOTE if draft.automatic else MANUAL_NOTE)
+
+    @on(RadioSet.Changed, "#registration")
+    def _registration(self, event: RadioSet.Changed) -> None:
+        self.draft.m365.registration = (Registration.AUTOMATIC if event.index == 0 else Registration.MANUAL).value
+        self._arrange()
+        self.wizard.steps_changed()
+
+    @on(Checkbox.Changed, "#reregister")
+    def _reregister(self, event: Checkbox.Changed) -> None:
+        self.draft.reregister = event.value
+        self._arrange()
+        self.wizard.steps_changed()
+
+    @on(Input.Changed)
+    def _typed(self, event: Input.Changed) -> None:
+        name = event.input.id or ""
+        if name == "reg-app-account":
+            self.draft.m365.app_account = event.value
+            self.changed("app_account")
+        elif name == "reg-tenant-id":
+            self.draft.m365.tenant_id = event.value
+            self.changed("tenant_id")
+        elif name == "public-client-id":
+            self.draft.public_client_id = event.value
+            self.changed("public_client_id")
+
+    def fill(self, lab: LabValues) -> str:
+        draft = self.draft
+        lab_cloud(draft, lab)
+        draft.m365.registration = Registration.AUTOMATIC.value
+        draft.m365.app_account = lab.app_account
+        self.wizard.steps_changed()
+        return "Automatic registration in the lab tenant, with its application account (the lab approves the code)."
+
+
+class SignInStep(StepPane):
+    STEP = Step.SIGN_IN
+    INTRO = "Sign in as a Global Administrator or Privileged Role Administrator, in any browser on any device."
+    DEFAULT_CSS = """
+    SignInStep #code-box { height: auto; width: auto; min-width: 24; border: tall $accent; padding: 0 2;
+        text-style: bold; content-align: center middle; margin-bottom: 1; }
+    SignInStep #sign-in-state { height: auto; margin-bottom: 1; }
+    """
+
+    def fields(self) -> ComposeResult:
+        yield Static("", id="sign-in-url")
+        yield Static("", id="code-box")
+        yield Static("", id="sign-in-state")
+        with Horizontal(classes="inline"):
+            yield Button("Copy code  c", id="copy-code", compact=True)
+            yield Button("New code", id="new-code", compact=True)
+
+    def first_focus(self) -> Widget | None:
+        return self.query_one("#copy-code", Button)
+
+    def load(self) -> None:
+        self.show(self.wizard.registration)
+
+    def show(self, state: RegistrationState) -> None:
+        code = state.code
+        url = Text("1. Open  ", style="dim")
+        url.append_text(literal(code.verification_uri) if code else Text("…", style="dim"))
+        url.append("\n2. Enter the code:", style="dim")
+        self.query_one("#sign-in-url", Static).update(url)
+        box = self.query_one("#code-box", Static)
+        box.update(Text(" ".join(code.user_code) if code else "· · ·", style="bold"))
+        box.display = code is not None or state.waiting
+        self.query_one("#copy-code", Button).disabled = code is None
+        self.query_one("#sign-in-state", Static).update(self.state_text(state))
+
+    def state_text(self, state: RegistrationState) -> Text:
+        if state.admin is not None:
+            text = Text("✔ Signed in as ", style="green")
+            text.append_text(literal(state.admin.upn))
+            text.append(f" ({', '.join(state.admin.roles)}), tenant {state.admin.tenant_id}. alt+n shows the plan.")
+            return text
+        if state.error is not None:
+            text = Text("✘ ", style="red")
+            text.append_text(literal(state.error.message))
+            text.append("\nNew code starts again.", style="dim")
+            return text
+        if state.code is not None:
+            left = self.wizard.code_seconds_left()
+            return Text(
+                f"Waiting for the sign-in… the code expires in {left // 60}:{left % 60:02d}. "
+                "escape cancels; Back keeps nothing running.",
+                style="dim",
+            )
+        return Text("Asking Entra ID for a code…", style="dim")
+
+    @on(Button.Pressed, "#copy-code")
+    def _copy(self) -> None:
+        self.wizard.action_copy_code()
+
+    @on(Button.Pressed, "#new-code")
+    def _new(self) -> None:
+        self.wizard.restart_sign_in()
+
+
+class PlanStep(StepPane):
+    STEP = Step.PLAN
+    INTRO = "What applying will create or change in the tenant. Nothing has been written yet."
+    DEFAULT_CSS = """
+    PlanStep #plan-rows { height: auto; }
+    """
+
+    def fields(self) -> ComposeResult:
+        yield Static("", id="plan-rows")
+
+    def first_focus(self) -> Widget | None:
+        return None
+
+    def load(self) -> None:
+        self.show(self.wizard.registration)
+
+    def show(self, state: RegistrationState) -> None:
+        rows = self.query_one("#plan-rows", Static)
+        if state.plan_error is not None:
+            rows.update(Text("✘ ", style="red").append_text(literal(state.plan_error)))
+            return
+        plan = state.plan
+        if plan is None:
+            rows.update(Text("Reading what the tenant holds…", style="dim"))
+            return
+        table = Table.grid(padding=(0, 2))
+        table.add_column(style="bold", no_wrap=True)
+        table.add_column(ratio=1)
+        for label, value in plan.lines():
+            table.add_row(literal(label), literal(value))
+        footer = Text("\nalt+n applies the plan; Back changes the answers.", style="dim")
+        from rich.console import Group
+
+        rows.update(Group(table, footer))

@@ -1,0 +1,203 @@
+"""The wizard's automatic registration, driven by keys against the lab tenant (MSAL, httpx and the lab unmodified;
+the lab approves device codes as its seeded admin): Application registration → Sign in → Plan → Apply and
+verify → Finish → OK, and the ways it stops (a declined code, an admin without the role, Cancel after the app
+was created)."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from textual.pilot import Pilot
+from textual.widgets import Button, Static
+
+from screens.dialogs import ConfirmModal
+from screens.manager import ManagerScreen
+from screens.wizard import WizardScreen
+from storage import Home
+from tests.ui.conftest import until
+from tests.ui.test_wizard import app_for, choose, verified, wizard
+from workbench.checks.events import Status
+from workbench.lab import Lab
+from workbench.model import CertificateCredential, M365Settings, Registration
+
+
+def ours(lab: Lab, home: Home) -> list[Any]:
+    assert lab.world is not None
+    return [
+        a
+        for a in lab.world.tenant.applications.values()
+        if a.unique_name == f"exchange-workbench-{home.installation_id()}"
+    ]
+
+
+def text_of(app: Any, selector: str) -> str:
+    """What a Static shows, as plain text (tables included)."""
+    from rich.console import Console
+
+    console = Console(width=200, record=True, file=io.StringIO())
+    console.print(app.screen.query_one(selector, Static).content)
+    return console.export_text().strip()
+
+
+async def to_sign_in(pilot: Pilot[Any]) -> WizardScreen:
+    await pilot.press("n", "ctrl+l", "alt+n")  # the lab tenant's endpoints
+    screen = wizard(pilot.app)  # type: ignore[arg-type]
+    assert screen.step.value == "registration" and screen.wizard_draft.automatic  # automatic is the default
+    await pilot.press("ctrl+l", "alt+n")  # the application account
+    await pilot.pause()
+    assert screen.step.value == "sign-in"
+    return screen
+
+
+async def signed_in(pilot: Pilot[Any], screen: WizardScreen) -> None:
+    await until(pilot, lambda: screen.registration.admin is not None or screen.registration.error is not None, 30)
+    await pilot.pause()
+
+
+@pytest.fixture
+def auto_lab(make_lab: Callable[..., Lab]) -> Callable[..., Lab]:
+    return lambda scenarios="": make_lab(scenarios, auto_approve=0.3)
+
+
+async def test_automatic_registration_end_to_end_saves_on_ok(auto_lab: Callable[..., Lab], home: Home) -> None:
+    lab = auto_lab()
+    app = app_for(home, lab)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await to_sign_in(pilot)
+        await until(pilot, lambda: screen.registration.code is not None, 20)
+        await pilot.pause()
+        code = screen.registration.code
+        assert code is not None
+        shown = text_of(app, "#code-box")
+        assert shown.replace(" ", "") == code.user_code  # spaced out, large: easy to read across a room
+        assert lab.state.m365.authority_host in text_of(app, "#sign-in-url")
+        await pilot.press("c")  # copies the code (OSC 52)
+        await signed_in(pilot, screen)
+        assert "Signed in as" in text_of(app, "#sign-in-state") and "Global Administrator" in text_of(
+            app, "#sign-in-state"
+        )
+        await pilot.press("alt+n")
+        await until(pilot, lambda: screen.registration.plan is not None, 20)
+        await pilot.pause()
+        plan_text = text_of(app, "#plan-rows")
+        assert "create 'Exchange Workbench'" in plan_text and "full_access_as_app" in plan_text
+        assert ours(lab, home) == []  # the plan is a dry run
+        assert str(app.screen.query_one("#next", Button).label).startswith("Apply")
+        await pilot.press("alt+n")
+        done = await verified(pilot)
+        summary = done.live.board.summary
+        assert summary is not None and not summary.failed, [(r.id, r.detail) for r in done.live.board]
+        assert done.live.board["register.application"].status is Status.PASSED
+        assert len(ours(lab, home)) == 1
+        await pilot.press("alt+n")
+        await pilot.pause()
+        assert isinstance(app.screen, ManagerScreen)
+        assert not home.store.snapshot().connections  # pending until OK
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+    (saved,) = home.store.snapshot().connections
+    settings = saved.settings
+    assert isinstance(settings, M365Settings) and settings.registration is Registration.AUTOMATIC
+    assert isinstance(settings.credential, CertificateCredential)
+    assert home.certificates.get(settings.credential.thumbprint).key_size == 2048
+    assert saved.name == lab.state.m365.tenant_domain
+    (app_object,) = ours(lab, home)
+    assert settings.client_id == app_object.app_id
+
+    # Editing it without registering again verifies the registered app (no sign-in).
+    app = app_for(home, lab)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("m", "enter", "alt+n")
+        screen = wizard(app)
+        assert screen.step.value == "registration" and not screen.wizard_draft.registering
+        await pilot.press("alt+n")
+        done = await verified(pilot)
+        assert done.step.value == "configuration"
+        assert done.live.board.summary is not None and not done.live.board.summary.failed
+        assert "register.application" not in {r.id for r in done.live.board}
+    assert len(ours(lab, home)) == 1
+
+
+async def test_an_admin_without_the_role_is_stopped_before_anything_is_created(
+    auto_lab: Callable[..., Lab], home: Home
+) -> None:
+    lab = auto_lab("not-admin")
+    app = app_for(home, lab)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await to_sign_in(pilot)
+        await signed_in(pilot, screen)
+        said = text_of(app, "#sign-in-state")
+        assert "holds no directory role" in said and "Global Administrator or Privileged Role" in said
+        assert app.screen.query_one("#next", Button).disabled
+        await pilot.press("alt+n")
+        assert screen.step.value == "sign-in"
+    assert ours(lab, home) == []
+
+
+async def test_a_declined_code_is_explained_and_new_code_starts_again(make_lab: Callable[..., Lab], home: Home) -> None:
+    lab = make_lab()  # no auto-approval: the test plays the admin
+    assert lab.world is not None
+    app = app_for(home, lab)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await to_sign_in(pilot)
+        await until(pilot, lambda: screen.registration.code is not None, 20)
+        first = screen.registration.code
+        assert first is not None
+        flow = next(f for f in lab.world.tenant.device_flows.values() if f.user_code == first.user_code)
+        flow.declined = True
+        await signed_in(pilot, screen)
+        assert "declined" in text_of(app, "#sign-in-state")
+        screen.restart_sign_in()
+        await until(pilot, lambda: screen.registration.code not in (None, first), 20)
+        second = screen.registration.code
+        assert second is not None
+        flow = next(f for f in lab.world.tenant.device_flows.values() if f.user_code == second.user_code)
+        flow.approved_by = next(u for u in lab.world.tenant.users.values() if u.password is not None)
+        await signed_in(pilot, screen)
+        assert screen.registration.admin is not None
+
+
+async def test_cancel_after_the_app_was_created_says_it_stays(auto_lab: Callable[..., Lab], home: Home) -> None:
+    lab = auto_lab()
+    app = app_for(home, lab)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await to_sign_in(pilot)
+        await signed_in(pilot, screen)
+        await pilot.press("alt+n")
+        await until(pilot, lambda: screen.registration.plan is not None, 20)
+        await pilot.press("alt+n")
+        await verified(pilot)
+        await pilot.press("escape")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmModal))
+        assert "stays registered in the tenant" in text_of(app, ".dialog-question")
+        await pilot.press("y")
+        await pilot.pause()
+        assert not isinstance(app.screen, WizardScreen) and not app.workspace.dirty
+    assert not home.store.path.exists() or not home.store.snapshot().connections
+    assert len(ours(lab, home)) == 1  # in the tenant, as the dialog said
+
+
+async def test_choosing_manual_shows_application_details(home: Home) -> None:
+    app = app_for(home)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("n", "alt+n")
+        screen = wizard(app)
+        assert [s.value for s in screen.wizard_draft.steps()] == [
+            "location",
+            "registration",
+            "sign-in",
+            "plan",
+            "configuration",
+        ]
+        await choose(pilot, "#registration", 1)
+        assert [s.value for s in screen.wizard_draft.steps()] == [
+            "location",
+            "registration",
+            "application",
+            "configuration",
+        ]
+        await pilot.press("alt+n")
+        assert screen.step.value == "application"
