@@ -29,7 +29,7 @@ from .workspace import Workspace
 if TYPE_CHECKING:
     from workbench.browse import Directory
     from workbench.checks.engine import Confirm
-    from workbench.registration import RegistrationRun
+    from workbench.registration import Registrar, RegistrationRequest, RegistrationRun
 
     from .wizard import LabValues
 
@@ -62,6 +62,7 @@ class WorkbenchApp(App[None]):
         local_user: str | None = None,
         browser: Callable[[Connection], Awaitable[Directory]] | None = None,
         new_id: Callable[[], str] | None = None,
+        registrar: Callable[[RegistrationRequest, str], Registrar] | None = None,
     ) -> None:
         super().__init__()
         if isinstance(home, Path):
@@ -77,6 +78,8 @@ class WorkbenchApp(App[None]):
         self._local_user = local_user
         self._browser = browser
         self._new_id = new_id
+        # Makes the `Registrar` of automatic registration (request, installation id); snapshots script one.
+        self.registrar_factory = registrar
         self._lives: list[LiveVerification] = []
         self._ui_loop: asyncio.AbstractEventLoop | None = None
 

@@ -261,6 +261,7 @@ class ManagerScreen(WorkbenchScreen):
         if not space.dirty:
             self.dismiss()
             return
+        orphaned = self._orphaned_apps()
         try:
             result = await asyncio.to_thread(space.changes.commit)
         except ConflictError as error:
@@ -282,7 +283,28 @@ class ManagerScreen(WorkbenchScreen):
         ]
         self.notify("Saved: " + ", ".join(parts) + ".", markup=False)
         self.workbench.changed()
+        for connection in orphaned:  # deleted, and no remaining connection uses their app: offer to delete it
+            from .cleanup import AppCleanupModal
+
+            await self.workbench.ask(AppCleanupModal(connection, space.home.installation_id(), self.workbench.timeout))
         self.dismiss()
+
+    def _orphaned_apps(self) -> list[Connection]:
+        """Automatically registered connections being deleted whose app no remaining connection uses (one per app)."""
+        space = self.workbench.workspace
+        used = {
+            c.settings.app_registration.unique_name
+            for c in space.connections()
+            if isinstance(c.settings, M365Settings) and c.settings.app_registration is not None
+        }
+        found: dict[str, Connection] = {}
+        for connection in space.deleted():
+            s = connection.settings
+            if isinstance(s, M365Settings) and s.app_registration is not None:
+                name = s.app_registration.unique_name
+                if name not in used:
+                    found.setdefault(name, connection)
+        return list(found.values())
 
     async def _conflict(self, message: str) -> None:
         space = self.workbench.workspace

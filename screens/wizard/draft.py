@@ -52,7 +52,7 @@ class Step(StrEnum):
 
 STEP_TITLES = {
     Step.LOCATION: "Server location",
-    Step.REGISTRATION: "Application registration",
+    Step.REGISTRATION: "App registration",
     Step.SIGN_IN: "Sign in",
     Step.PLAN: "Plan",
     Step.APPLICATION: "Application details",
@@ -289,11 +289,9 @@ class WizardDraft:
                     except FieldError as invalid:
                         found.setdefault("public_client_id", f"Sign-in client: {invalid.message}")
                 if not context.signed_in:
-                    found.setdefault(
-                        "sign_in", "Sign in as a Global Administrator or Privileged Role Administrator first"
-                    )
+                    found.setdefault("sign_in", "No admin has signed in yet")
                 if not context.planned:
-                    found.setdefault("plan", "The plan is read from the tenant once the admin has signed in")
+                    found.setdefault("plan", "Reading the plan from the tenant…")
         else:
             for error in self.effective_onprem().errors():
                 found.setdefault(error.field, error.message)

@@ -11,6 +11,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 from textual import on
@@ -63,12 +64,10 @@ class RegistrationState:
 
 
 DUPLICATES_NOTE = (
-    "Automatic registration signs in a Global Administrator or Privileged Role Administrator with a code (any "
-    "browser, any device), shows what it will create, and creates it when you apply: an app with its own "
-    "certificate and the permissions it needs, consented for the organisation. Registering again for this tenant "
-    "(a retry, a second connection) updates the same app; it never adds a duplicate."
+    "An admin signs in with a code (any browser), checks the plan, then the app is created with its own "
+    "certificate and consented permissions. Registering again updates the same app: never a duplicate."
 )
-MANUAL_NOTE = "Manual: the app is registered in Entra ID by hand; the next step asks for its IDs and credential."
+MANUAL_NOTE = "An app you registered in Entra ID: the next step asks for its IDs and its credential."
 
 
 class RegistrationStep(StepPane):
@@ -87,7 +86,7 @@ class RegistrationStep(StepPane):
                 "Dedicated application account",
                 text_input(id="reg-app-account", placeholder="backup@contoso.com"),
                 field="app_account",
-                hint="any user; names the connection",
+                hint="any user",
                 id="reg-field-app-account",
             )
             yield Field(
@@ -209,8 +208,7 @@ class SignInStep(StepPane):
         if state.code is not None:
             left = self.wizard.code_seconds_left()
             return Text(
-                f"Waiting for the sign-in… the code expires in {left // 60}:{left % 60:02d}. "
-                "escape cancels; Back keeps nothing running.",
+                f"Waiting for the sign-in… the code expires in {left // 60}:{left % 60:02d}. New code starts over.",
                 style="dim",
             )
         return Text("Asking Entra ID for a code…", style="dim")
@@ -235,7 +233,7 @@ class PlanStep(StepPane):
         yield Static("", id="plan-rows")
 
     def first_focus(self) -> Widget | None:
-        return None
+        return self  # the arrow keys scroll the plan
 
     def load(self) -> None:
         self.show(self.wizard.registration)
@@ -252,9 +250,18 @@ class PlanStep(StepPane):
         table = Table.grid(padding=(0, 2))
         table.add_column(style="bold", no_wrap=True)
         table.add_column(ratio=1)
-        for label, value in plan.lines():
-            table.add_row(literal(label), literal(value))
+        for label, value in plan.overview():
+            shown = literal(value)
+            shown.overflow = "fold"  # an ID is one long word: all of it, over two lines if need be
+            table.add_row(literal(label), shown)
+        heading = Text("\nPermissions (application permissions, consented for the organisation)", style="bold")
+        permissions = Table.grid(padding=(0, 1))
+        permissions.add_column(no_wrap=True)
+        permissions.add_column(ratio=1)
+        for permission, granted in plan.permission_states():
+            what = literal(permission.label)
+            what.append(" (already granted)" if granted else "", style="dim")
+            what.append(f"\nto {permission.reason}", style="dim")
+            permissions.add_row(Text(" ✔" if granted else " +", style="green" if granted else "bold"), what)
         footer = Text("\nalt+n applies the plan; Back changes the answers.", style="dim")
-        from rich.console import Group
-
-        rows.update(Group(table, footer))
+        rows.update(Group(table, heading, permissions, footer))

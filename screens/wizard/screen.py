@@ -686,10 +686,17 @@ class WizardScreen(VerificationHost):
         stored = draft.editing.settings if draft.editing is not None else None
         if isinstance(stored, M365Settings) and isinstance(stored.credential, CertificateCredential):
             current = certificates.get(stored.credential.thumbprint)
+        factory = self.workbench.registrar_factory
         try:
-            registrar = Registrar(
-                request, installation_id=space.home.installation_id(), current=current, timeout=self.workbench.timeout
-            )
+            if factory is not None:
+                registrar = factory(request, space.home.installation_id())
+            else:
+                registrar = Registrar(
+                    request,
+                    installation_id=space.home.installation_id(),
+                    current=current,
+                    timeout=self.workbench.timeout,
+                )
         except Exception as error:  # noqa: BLE001  (a damaged installation id file says what to do)
             state.error = SignInError("failed", str(error))
             self._show_registration()
@@ -734,8 +741,6 @@ class WizardScreen(VerificationHost):
         state.waiting, state.admin, state.error = False, admin, error
         self._show_registration()
         self.mutate_reactive(WizardScreen.draft)
-        if admin is not None and self.step is Step.SIGN_IN:
-            self.notify(f"Signed in as {shown(admin.upn)}. alt+n shows the plan.", markup=False)
 
     def code_seconds_left(self) -> int:
         code = self.registration.code

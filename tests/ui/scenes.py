@@ -7,7 +7,8 @@ from __future__ import annotations
 import asyncio
 import shutil
 import tempfile
-from collections.abc import AsyncIterator, Iterable
+import time
+from collections.abc import AsyncIterator, Callable, Iterable
 from datetime import UTC, timedelta
 from pathlib import Path
 from typing import Any
@@ -35,10 +36,22 @@ from workbench.model import (
     CertificateInfo,
     ClientSecretCredential,
     Connection,
+    Secret,
     VerificationStatus,
     VerificationSummary,
 )
 from workbench.model.certificate import CertificateSource
+from workbench.registration import (
+    Admin,
+    AdminSession,
+    DeviceCode,
+    Registrar,
+    RegistrationPlan,
+    RegistrationRequest,
+    SignInError,
+    build_plan,
+    registration_checks,
+)
 from workbench.verification import plan_for
 
 SNAPSHOT_HOME = Path(tempfile.gettempdir()) / "workbench-snapshots" / "home"
@@ -269,3 +282,150 @@ def app(home: Home, *, scripts: dict[str, Any] | None = None, hold: bool = False
     )
     made.animation_level = "none"
     return made
+
+
+# ---------------------------------------------------------------------- automatic registration, scripted
+
+ADMIN = "admin@contoso.com"
+USER_CODE = "F7KQ2M9XD"
+
+
+class ScriptedRegistrar(Registrar):
+    """The Sign in and Plan steps' pictures: a fixed code, admin and tenant (the real flow runs against the lab
+    in test_wizard_registration). `outcome`: "hold" (the admin has not signed in yet), "admin", "not-admin"."""
+
+    outcome = "admin"
+
+    def start_sign_in(self) -> DeviceCode:
+        return DeviceCode(
+            user_code=USER_CODE,
+            verification_uri="https://microsoft.com/devicelogin",
+            expires_at=FROZEN_NOW + timedelta(minutes=15),
+            message="",
+            lifetime=900,
+        )
+
+    def wait_for_admin(self, cancelled: Callable[[], bool] = lambda: False) -> Admin:
+        if self.outcome == "hold":
+            for _ in range(600):  # at most a minute: a picture is taken long before
+                if cancelled():
+                    break
+                time.sleep(0.1)
+            raise SignInError("cancelled", "The sign-in was cancelled")
+        if self.outcome == "not-admin":
+            raise SignInError(
+                "not-admin",
+                f"{ADMIN} holds Exchange Administrator, User Administrator. Registering the app and granting its "
+                "permissions needs Global Administrator or Privileged Role Administrator: sign in with such an "
+                "account. Nothing was created",
+            )
+        admin = Admin(ADMIN, "Contoso Admin", TENANT, ("Global Administrator",))
+        self._session = AdminSession(admin, Secret("scripted"), "https://graph.microsoft.com", None, 5.0)
+        return admin
+
+    def prepare(self) -> RegistrationPlan:
+        self._plan = build_plan(
+            existing=None,
+            tenant_id=TENANT,
+            admin_upn=ADMIN,
+            unique_name=self.unique_name,
+            keep_thumbprints=(),
+            new_certificate=True,
+        )
+        return self._plan
+
+
+def registrar(outcome: str) -> Callable[[RegistrationRequest, str], Registrar]:
+    def make(request: RegistrationRequest, installation_id: str) -> Registrar:
+        made = ScriptedRegistrar(request, installation_id="0f3b2c1d4e5a46b7889900aabbccddee")
+        made.outcome = outcome
+        return made
+
+    return make
+
+
+def applying_script(connection: Connection, *, finished: bool) -> list[Event]:
+    """Registration applied step by step, then (when `finished`) the Exchange Online checks on the new app."""
+    reg = ScriptedRegistrar(RegistrationRequest(app_account="backup@contoso.com"), installation_id="0" * 32)
+    reg.wait_for_admin()
+    reg.prepare()
+    plan = registration_checks(reg.run(lambda loaded: None))
+    events: list[Event] = [Planned(checks=plan.info())]
+    events += done(
+        "register.certificate",
+        "New certificate for the app",
+        Outcome.passed(
+            "CN=Exchange Workbench, RSA 2048, SHA-1 3F2A9C41D7E08B5566A1C0FFEE12AB34CD56EF78, valid until 2027-11-27"
+        ),
+        96,
+    )
+    events += done(
+        "register.application",
+        "Application in Entra ID",
+        Outcome.passed(f"created 'Exchange Workbench' (app ID {CLIENT}) with 1 key(s) and 4 permissions"),
+        412,
+    )
+    events += done(
+        "register.service_principal",
+        "Service principal",
+        Outcome.passed("created: 7d0c5e8a-2b1f-4c3d-9e8f-0a1b2c3d4e5f"),
+        188,
+    )
+    events += done(
+        "register.permissions",
+        "Admin consent for the permissions",
+        Outcome.passed(
+            "granted Microsoft Graph User.Read.All, Microsoft Graph Organization.Read.All, Microsoft Graph "
+            "Mail.ReadWrite, Office 365 Exchange Online full_access_as_app"
+        ),
+        530,
+    )
+    events.append(Started(check="register.propagation", title="New app signs in"))
+    events.append(
+        Progress(
+            check="register.propagation",
+            title="New app signs in",
+            message="attempt 2: AADSTS700016: the app has not replicated yet; next in 2 s",
+        )
+    )
+    if not finished:
+        return events
+    events.append(
+        Finished(
+            check="register.propagation",
+            title="New app signs in",
+            outcome=Outcome.passed("the app signs in with its certificate (attempt 3, 6.4 s)"),
+            duration_ms=6400,
+        )
+    )
+    details = {
+        "m365.credential": (
+            "certificate CN=Exchange Workbench, SHA-1 3F2A9C41D7E08B5566A1C0FFEE12AB34CD56EF78, RSA 2048"
+        ),
+        "m365.discovery": f"tenant {TENANT} found at https://login.microsoftonline.com",
+        "m365.token.graph": "token for https://graph.microsoft.com, valid 59 min",
+        "m365.token.ews": "token for https://outlook.office365.com, valid 59 min",
+        "m365.permissions": "Graph: Mail.ReadWrite, Organization.Read.All, User.Read.All; Exchange: full_access_as_app",
+        "m365.tenant": "Contoso: default domain contoso.com, initial contoso.onmicrosoft.com",
+        "m365.account": "Backup Service (backup@contoso.com)",
+        "m365.mailbox": "mail folders readable through Graph (first: Inbox)",
+        "m365.ews": "GetFolder 'Root' in backup@contoso.com through impersonation (build 15.20.8769.21)",
+        "m365.expiry": "valid until 2027-11-27 (365 days)",
+    }
+    for info in plan.info():
+        if not info.id.startswith("register."):
+            events += done(info.id, info.title, Outcome.passed(details[info.id]), 40)
+    events.append(
+        Summary(
+            status=Status.PASSED,
+            counts={
+                Status.PASSED: len(plan.info()),
+                Status.WARNING: 0,
+                Status.FAILED: 0,
+                Status.SKIPPED: 0,
+                Status.CANCELLED: 0,
+            },
+            duration_ms=9120,
+        )
+    )
+    return events

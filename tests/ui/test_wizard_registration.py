@@ -201,3 +201,43 @@ async def test_choosing_manual_shows_application_details(home: Home) -> None:
         ]
         await pilot.press("alt+n")
         assert screen.step.value == "application"
+
+
+async def test_deleting_an_automatic_connection_offers_to_delete_its_app(
+    auto_lab: Callable[..., Lab], home: Home
+) -> None:
+    from screens.cleanup import AppCleanupModal
+
+    lab = auto_lab()
+    app = app_for(home, lab)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await to_sign_in(pilot)
+        await signed_in(pilot, screen)
+        await pilot.press("alt+n")
+        await until(pilot, lambda: screen.registration.plan is not None, 20)
+        await pilot.press("alt+n")
+        await verified(pilot)
+        await pilot.press("alt+n")
+        await pilot.pause()
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert len(ours(lab, home)) == 1
+        await pilot.press("m")
+        await pilot.pause()
+        await pilot.press("delete")
+        await pilot.pause()
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: isinstance(app.screen, AppCleanupModal))
+        modal = app.screen
+        later = text_of(app, "#cleanup-later")
+        (registered,) = ours(lab, home)
+        assert f"DELETE {lab.state.m365.graph_url}/v1.0/applications/{registered.object_id}" in later
+        assert "App registrations" in later
+        await pilot.press("d")  # sign in (the lab approves) and delete
+        await until(pilot, lambda: isinstance(modal, AppCleanupModal) and modal.state == "done", 30)
+        assert "Deleted the app" in text_of(app, "#cleanup-state")
+        await pilot.press("escape")
+        await pilot.pause()
+        assert not isinstance(app.screen, AppCleanupModal)
+    assert ours(lab, home) == []
+    assert not home.store.snapshot().connections

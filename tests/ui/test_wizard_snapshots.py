@@ -1,5 +1,6 @@
 """The wizard as the admin sees it, at 80x24 and 120x40: every step empty, with invalid values and filled; the
-certificate import dialog; the Browse picker; the Configuration step mid-stream and finished. Scripted sources
+certificate import dialog; the Browse picker; the Configuration step mid-stream and finished; automatic
+registration's Application registration, Sign in, Plan and Apply states. Scripted sources
 and a fixed certificate file keep every picture the same on every machine (review `snapshot_report.html`
 before `--snapshot-update`)."""
 
@@ -76,6 +77,8 @@ async def location_filled(pilot: Pilot[Any]) -> None:
 
 async def application(pilot: Pilot[Any]) -> None:
     await pilot.press("n", "alt+n")
+    await pick(pilot, "#registration", 1)
+    await pilot.press("alt+n")
 
 
 async def application_invalid(pilot: Pilot[Any]) -> None:
@@ -201,6 +204,74 @@ def test_wizard(snap_compare: Any, scene: str, size: tuple[int, int]) -> None:
         await steps(pilot)
         await settle(pilot)
         # Each picture shows its step from the top (where focus scrolled it to depends on layout timing).
+        for pane in pilot.app.screen.query("StepPane"):
+            if pane.display:
+                pane.scroll_home(animate=False, immediate=True)
+        await settle(pilot)
+
+    assert snap_compare(app, terminal_size=size, run_before=before)
+
+
+# ---------------------------------------------------------------------- automatic registration
+
+
+async def registration(pilot: Pilot[Any]) -> None:
+    await pilot.press("n", "alt+n")
+    await put(pilot, "#reg-app-account", "backup@contoso.com")
+
+
+async def registration_manual(pilot: Pilot[Any]) -> None:
+    await pilot.press("n", "alt+n")
+    await pick(pilot, "#registration", 1)
+
+
+async def sign_in(pilot: Pilot[Any]) -> None:
+    await registration(pilot)
+    await pilot.press("alt+n")
+    await settle(pilot)
+
+
+async def plan(pilot: Pilot[Any]) -> None:
+    await sign_in(pilot)
+    await pilot.press("alt+n")
+    await settle(pilot)
+
+
+async def apply(pilot: Pilot[Any]) -> None:
+    await plan(pilot)
+    await pilot.press("alt+n")
+    await settle(pilot)
+    await pilot.pause(0.6)
+
+
+# name -> (steps, how the scripted admin signs in, whether the run stops mid-stream)
+REGISTRATION_SCENES: dict[str, tuple[Steps, str, bool]] = {
+    "registration-automatic": (registration, "admin", False),
+    "registration-manual": (registration_manual, "admin", False),
+    "sign-in-waiting": (sign_in, "hold", False),
+    "sign-in-signed-in": (sign_in, "admin", False),
+    "sign-in-not-admin": (sign_in, "not-admin", False),
+    "plan": (plan, "admin", False),
+    "apply-streaming": (apply, "admin", True),
+    "apply-finished": (apply, "admin", False),
+}
+
+
+@pytest.mark.parametrize("size", SIZES)
+@pytest.mark.parametrize("scene", list(REGISTRATION_SCENES))
+def test_registration(snap_compare: Any, scene: str, size: tuple[int, int]) -> None:
+    steps, outcome, hold = REGISTRATION_SCENES[scene]
+    app = scenes.app(
+        scenes.fresh_home(),
+        new_id=lambda: "id-new",
+        hold=hold,
+        registrar=scenes.registrar(outcome),
+        scripts={"contoso.com": lambda connection: scenes.applying_script(connection, finished=not hold)},
+    )
+
+    async def before(pilot: Pilot[Any]) -> None:
+        await steps(pilot)
+        await settle(pilot)
         for pane in pilot.app.screen.query("StepPane"):
             if pane.display:
                 pane.scroll_home(animate=False, immediate=True)

@@ -64,7 +64,20 @@ class RegistrationPlan:
         return tuple(t for t in self.existing.key_thumbprints if t not in self.keep_thumbprints)
 
     def lines(self) -> list[tuple[str, str]]:
-        """The plan as label/value rows, for the CLI and the console alike."""
+        """The plan as label/value rows, for the CLI: the overview, then one row per permission."""
+        rows = self.overview()
+        for permission, granted in self.permission_states():
+            state = "already granted" if granted else "grant (admin consent)"
+            rows.insert(-1, (permission.label, f"{state}: to {permission.reason}"))
+        return rows
+
+    def permission_states(self) -> list[tuple[Permission, bool]]:
+        """Each permission, and whether the app holds it already."""
+        granted = set(self.existing.granted) if self.existing else set()
+        return [(p, p.label in granted) for p in self.permissions]
+
+    def overview(self) -> list[tuple[str, str]]:
+        """Everything but the permissions, as short label/value rows (the console lists permissions apart)."""
         app = self.existing
         rows = [
             ("Tenant", self.tenant_id),
@@ -77,9 +90,6 @@ class RegistrationPlan:
             ),
             ("Unique name", self.unique_name),
         ]
-        for permission in self.permissions:
-            state = "already granted" if app and permission.label in app.granted else "grant (admin consent)"
-            rows.append((permission.label, f"{state}: to {permission.reason}"))
         if self.new_certificate:
             rows.append(
                 (

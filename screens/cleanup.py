@@ -1,0 +1,170 @@
+"""After OK deleted an automatically registered connection: offer to delete its Entra app too.
+
+Deleting it needs an admin: a new device-code sign-in, right here (the code large, `c` copies it). Or later: the
+exact Graph call and portal path, copyable. Offered only for an app no remaining connection uses.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import TYPE_CHECKING, ClassVar
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Button, Label, Static
+
+from workbench.clouds import endpoints_for
+from workbench.model import Connection, M365Settings
+from workbench.registration import (
+    DeviceCode,
+    Registrar,
+    RegistrationRequest,
+    SignInError,
+    delete_application,
+    removal_instructions,
+)
+from workbench.text import visible
+
+from .literal import literal, paragraph
+
+if TYPE_CHECKING:
+    from .app import WorkbenchApp
+
+
+class AppCleanupModal(ModalScreen[None]):
+    BINDINGS: ClassVar[list[Binding]] = [  # type: ignore[assignment]
+        Binding("d", "delete_now", "Delete now", id="cleanup.delete"),
+        Binding("c", "copy", "Copy", id="cleanup.copy", tooltip="The sign-in code, else the Graph call"),
+        Binding("escape", "later", "Later", id="cleanup.later"),
+    ]
+
+    def __init__(self, connection: Connection, installation_id: str, timeout: float) -> None:
+        super().__init__(classes="dialog-screen")
+        settings = connection.settings
+        assert isinstance(settings, M365Settings) and settings.app_registration is not None
+        self.connection = connection
+        self.settings = settings
+        self.registration = settings.app_registration
+        self.installation_id = installation_id
+        self.timeout = timeout
+        self.instructions = removal_instructions(endpoints_for(settings).graph_url, settings.app_registration)
+        self.code: DeviceCode | None = None
+        self.state = "asking"  # asking, signing-in, deleting, done, failed
+        self._cancel = threading.Event()
+        self._registrar: Registrar | None = None
+
+    @property
+    def workbench(self) -> WorkbenchApp:
+        return self.app  # type: ignore[return-value]
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Label("Delete its Entra app too?", classes="dialog-title")
+            with VerticalScroll(classes="dialog-details"):
+                question = Text("'")
+                question.append_text(literal(self.connection.name, 60))
+                question.append(
+                    "' was registered automatically. Its app (unique name "
+                    f"{self.registration.unique_name}) is still in the tenant, and no other connection uses it. "
+                    "Delete it now (an admin signs in with a code: Global Administrator or Privileged Role "
+                    "Administrator), or later:"
+                )
+                yield Static(question, classes="dialog-question")
+                yield Static(paragraph("\n".join(self.instructions)), id="cleanup-later")
+                yield Static("", id="cleanup-state")
+            with Horizontal(classes="dialog-buttons"):
+                yield Button("Delete now  d", id="delete", variant="warning")
+                yield Button("Copy  c", id="copy")
+                yield Button("Later  esc", id="later", variant="primary")
+
+    def _show(self, message: Text | str) -> None:
+        self.query_one("#cleanup-state", Static).update(message)
+
+    @on(Button.Pressed, "#delete")
+    def action_delete_now(self) -> None:
+        if self.state not in ("asking", "failed"):
+            return
+        s = self.settings
+        request = RegistrationRequest(
+            app_account=s.app_account,
+            cloud=s.cloud,
+            custom_endpoints=s.custom_endpoints,
+            ca_bundle=s.ca_bundle,
+            tenant_id=s.tenant_id,
+            existing=self.connection,
+        )
+        self._registrar = Registrar(request, installation_id=self.installation_id, timeout=self.timeout)
+        self._cancel = threading.Event()
+        self.state = "signing-in"
+        self._show(Text("Asking Entra ID for a code…", style="dim"))
+        self.query_one("#delete", Button).disabled = True
+        registrar, cancel = self._registrar, self._cancel
+        self.run_worker(lambda: self._delete(registrar, cancel), thread=True, group="cleanup")
+
+    def _delete(self, registrar: Registrar, cancel: threading.Event) -> None:
+        """Worker thread: sign in, then delete the app (each step bounded by the code's life or the timeout)."""
+        try:
+            code = registrar.start_sign_in()
+            self.app.call_from_thread(self._code, code)
+            admin = registrar.wait_for_admin(cancel.is_set)
+            self.app.call_from_thread(self._deleting, admin.upn)
+            deleted = delete_application(registrar.session, self.registration.unique_name)
+        except SignInError as error:
+            if not cancel.is_set():
+                self.app.call_from_thread(self._failed, error.message)
+            return
+        except Exception as error:  # noqa: BLE001  (Graph refused, the network failed: said, with the way to do it later)
+            if not cancel.is_set():
+                self.app.call_from_thread(self._failed, f"The app was not deleted: {visible(str(error))}")
+            return
+        finally:
+            registrar.close()
+        what = (
+            f"Deleted the app {deleted.app_id} ('{deleted.display_name}'); Entra keeps it restorable for 30 days."
+            if deleted
+            else "The tenant holds no such app any more: nothing to delete."
+        )
+        self.app.call_from_thread(self._done, what)
+
+    def _code(self, code: DeviceCode) -> None:
+        self.code = code
+        text = Text("Open ", style="dim")
+        text.append_text(literal(code.verification_uri))
+        text.append(" and enter the code  ", style="dim")
+        text.append(" ".join(code.user_code), style="bold reverse")
+        text.append("\nc copies the code; escape stops waiting.", style="dim")
+        self._show(text)
+
+    def _deleting(self, upn: str) -> None:
+        self.state = "deleting"
+        self._show(Text(f"Signed in as {visible(upn)}; deleting the app…", style="dim"))
+
+    def _failed(self, message: str) -> None:
+        self.state = "failed"
+        self.code = None
+        self.query_one("#delete", Button).disabled = False
+        self._show(Text("✘ ", style="red").append_text(literal(message)).append("\nd tries again.", style="dim"))
+
+    def _done(self, message: str) -> None:
+        self.state = "done"
+        self.code = None
+        self._show(Text("✔ ", style="green").append_text(literal(message)))
+        later = self.query_one("#later", Button)
+        later.label = "Close  esc"
+        later.focus()
+
+    @on(Button.Pressed, "#copy")
+    def action_copy(self) -> None:
+        if self.code is not None:
+            self.workbench.copy(self.code.user_code, "Sign-in code")
+        else:
+            self.workbench.copy(self.instructions[0].split(": ", 1)[1], "Graph call")
+
+    @on(Button.Pressed, "#later")
+    def action_later(self) -> None:
+        self._cancel.set()
+        self.dismiss(None)
