@@ -19,12 +19,12 @@ GRAPH_APP = "00000003-0000-0000-c000-000000000000"
 EXO_APP = "00000002-0000-0ff1-ce00-000000000000"
 
 
-def admin_token(state: LabState) -> str:
+def admin_token(state: LabState, *more: str) -> str:
     app = public_client(state)
     flow = app.initiate_device_flow(
         scopes=[
             f"https://graph.microsoft.com/{s}"
-            for s in ("Application.ReadWrite.All", "AppRoleAssignment.ReadWrite.All", "User.Read")
+            for s in ("Application.ReadWrite.All", "AppRoleAssignment.ReadWrite.All", "User.Read", *more)
         ]
     )
     result = app.acquire_token_by_device_flow(flow)

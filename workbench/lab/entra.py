@@ -20,7 +20,13 @@ from .world import Service, World, now
 
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
-DELEGATED_SCOPES = {"Application.ReadWrite.All", "AppRoleAssignment.ReadWrite.All", "User.Read", "Directory.Read.All"}
+DELEGATED_SCOPES = {
+    "Application.ReadWrite.All",
+    "AppRoleAssignment.ReadWrite.All",
+    "DelegatedPermissionGrant.ReadWrite.All",
+    "User.Read",
+    "Directory.Read.All",
+}
 RESERVED_SCOPES = {"openid", "profile", "offline_access"}
 
 

@@ -17,7 +17,9 @@ from typing import Any
 
 from cryptography import x509
 
+from . import graph_credentials
 from .http import Request, Response, Router
+from .odata import page, refuse_bad_options
 from .tenant import (
     GLOBAL_ADMINISTRATOR,
     GRAPH_RESOURCE,
@@ -121,6 +123,7 @@ class Graph(Service):
         r = Router()
         add = r.add
         add("GET", rf"{V1}/organization", self._auth(self.organization))
+        add("GET", rf"{V1}/users", self._auth(self.list_users))
         add("GET", rf"{V1}/users/(?P<user>[^/]+)", self._auth(self.get_user))
         add("GET", rf"{V1}/users/(?P<user>[^/]+)/mailFolders(?:/(?P<folder>[^/]+))?", self._auth(self.mail_folders))
         add("GET", rf"{V1}/me", self._auth(self.me))
@@ -143,7 +146,24 @@ class Graph(Service):
         )
         add("GET", rf"{V1}/servicePrincipals/(?P<id>[0-9a-f-]+)/appRoleAssignedTo", self._directory(self.assigned_to))
         add("POST", rf"{V1}/servicePrincipals/(?P<id>[0-9a-f-]+)/appRoleAssignedTo", self._auth(self.assign))
+        graph_credentials.register(self, r)
         return r
+
+    # What the credential and consent endpoints (graph_credentials) share with the rest of Graph.
+    denied = DENIED
+
+    def auth(self, handler: Callable[[Request, Caller], Response]) -> Callable[[Request], Response]:
+        return self._auth(handler)
+
+    def directory(self, handler: Callable[[Request, Caller], Response]) -> Callable[[Request], Response]:
+        return self._directory(handler)
+
+    def may_register(self, caller: Caller) -> bool:
+        return self._may_register(caller)
+
+    @staticmethod
+    def not_found(what: str) -> Response:
+        return _not_found(what)
 
     # ---------------------------------------------------------------- authentication, throttling
 
@@ -173,6 +193,9 @@ class Graph(Service):
                 return graph_error(
                     401, "InvalidAuthenticationToken", "Access token validation failure. Invalid issuer."
                 )
+            refused = refuse_bad_options(request)
+            if refused is not None:
+                return refused
             if (
                 self.world.has("graph-throttled")
                 and self.world.bump(f"graph:{claims.get('appid')}") < self.world.throttle_first
@@ -222,6 +245,20 @@ class Graph(Service):
     def _user_or_404(self, key: str) -> User | Response:
         user = self.tenant.user(key)
         return user if user is not None else _not_found(key)
+
+    def list_users(self, request: Request, caller: Caller) -> Response:
+        if not caller.may(
+            {"User.Read.All", "User.ReadWrite.All", "Directory.Read.All"},
+            {"User.ReadBasic.All", "User.Read.All", "Directory.Read.All"},
+        ):
+            return graph_error(403, "Authorization_RequestDenied", DENIED)
+        users = sorted(self.tenant.users.values(), key=lambda u: u.upn)
+        wanted = _equality_filter(request, {"userPrincipalName": "upn", "mail": "upn", "displayName": "display_name"})
+        if isinstance(wanted, Response):
+            return wanted
+        if wanted is not None:
+            users = [u for u in users if str(getattr(u, wanted[0])).lower() == wanted[1].lower()]
+        return page(request, self.world.graph_url, "users", [_select(request, u.as_graph()) for u in users])
 
     def get_user(self, request: Request, caller: Caller) -> Response:
         found = self._user_or_404(request.params["user"])
@@ -285,7 +322,7 @@ class Graph(Service):
             }
             for template in caller.user.roles
         ]
-        return _odata("directoryObjects", {"value": roles})
+        return page(request, self.world.graph_url, "directoryObjects", roles)
 
     # ---------------------------------------------------------------- applications
 
@@ -293,6 +330,13 @@ class Graph(Service):
         return caller.may({"Application.ReadWrite.All"}, {"Application.ReadWrite.All"})
 
     def _app_fields(self, app: Application, body: dict[str, Any]) -> Response | None:
+        if "passwordCredentials" in body:  # Graph changes secrets only through addPassword / removePassword
+            return graph_error(
+                400,
+                "Request_BadRequest",
+                "Property 'passwordCredentials' cannot be updated with PATCH; use the addPassword and removePassword "
+                "actions.",
+            )
         if "displayName" in body:
             app.display_name = str(body["displayName"])
         if "signInAudience" in body:
@@ -353,7 +397,7 @@ class Graph(Service):
             return wanted
         if wanted is not None:
             apps = [a for a in apps if getattr(a, wanted[0]) == wanted[1]]
-        return _odata("applications", {"value": [_select(request, a.as_graph()) for a in apps]})
+        return page(request, self.world.graph_url, "applications", [_select(request, a.as_graph()) for a in apps])
 
     def create_application(self, request: Request, caller: Caller) -> Response:
         if not self._may_register(caller):
@@ -423,7 +467,7 @@ class Graph(Service):
             return wanted
         if wanted is not None:
             sps = [s for s in sps if getattr(s, wanted[0]) == wanted[1].lower()]
-        return _odata("servicePrincipals", {"value": [_select(request, s.as_graph()) for s in sps]})
+        return page(request, self.world.graph_url, "servicePrincipals", [_select(request, s.as_graph()) for s in sps])
 
     def create_service_principal(self, request: Request, caller: Caller) -> Response:
         if not self._may_register(caller):
@@ -466,7 +510,7 @@ class Graph(Service):
         if sp_id not in self.tenant.service_principals:
             return _not_found(sp_id)
         items = [a.as_graph(self.tenant) for a in self.tenant.assignments.values() if getattr(a, end) == sp_id]
-        return _odata("appRoleAssignments", {"value": items})
+        return page(request, self.world.graph_url, "appRoleAssignments", items)
 
     def assignments_of(self, request: Request, caller: Caller) -> Response:
         return self._assignments(request, "principal_id")
@@ -475,17 +519,20 @@ class Graph(Service):
         return self._assignments(request, "resource_id")
 
     def assign(self, request: Request, caller: Caller) -> Response:
+        return self.grant(caller, request.params["id"], request.json() or {})
+
+    def grant(self, caller: Caller, resource_id: str, body: dict[str, Any]) -> Response:
+        """An app role assignment of `body` (principalId, resourceId, appRoleId) on the resource `resource_id`."""
         if not caller.may(
             {"AppRoleAssignment.ReadWrite.All"},
             {"AppRoleAssignment.ReadWrite.All"},
             {GLOBAL_ADMINISTRATOR, PRIVILEGED_ROLE_ADMINISTRATOR},
         ):
             return graph_error(403, "Authorization_RequestDenied", DENIED)
-        body = request.json() or {}
         with self.tenant.lock:
-            resource = self.tenant.service_principals.get(request.params["id"])
+            resource = self.tenant.service_principals.get(resource_id)
             if resource is None or body.get("resourceId") != resource.id:
-                return _not_found(str(body.get("resourceId") or request.params["id"]))
+                return _not_found(str(body.get("resourceId") or resource_id))
             principal = self.tenant.service_principals.get(str(body.get("principalId")))
             if principal is None:
                 return _not_found(str(body.get("principalId")))

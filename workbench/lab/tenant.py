@@ -240,6 +240,7 @@ class Tenant:
     assignments: dict[str, AppRoleAssignment] = field(default_factory=dict)
     device_flows: dict[str, DeviceFlow] = field(default_factory=dict)  # by device code
     refresh_tokens: dict[str, RefreshGrant] = field(default_factory=dict)  # by token
+    permission_grants: dict[str, dict[str, Any]] = field(default_factory=dict)  # oauth2PermissionGrants, by id
     lock: threading.RLock = field(default_factory=threading.RLock)
     ews_enabled: bool = True
     propagation_delay: timedelta = timedelta(0)

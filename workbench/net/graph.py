@@ -15,6 +15,7 @@ from workbench.model import Secret
 
 MAX_RETRIES = 3
 MAX_WAIT = 30.0
+MAX_PAGES = 50
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +65,23 @@ class Graph:
 
     def get(self, path: str, **params: str) -> dict[str, Any]:
         return self.send("GET", path, params=params)[1]
+
+    def get_all(self, path: str, params: dict[str, str] | None = None, max_pages: int = MAX_PAGES) -> list[Any]:
+        """Every item of a collection, following `@odata.nextLink` (at most `max_pages` pages). A next link to
+        another host is refused: the bearer token goes only where this client was pointed."""
+        body = self.send("GET", path, params=params)[1]
+        items: list[Any] = list(body.get("value") or [])
+        for _ in range(max_pages - 1):
+            link = body.get("@odata.nextLink")
+            if not isinstance(link, str) or not link:
+                return items
+            if httpx.URL(link).copy_with(path="/", query=None, fragment=None) != self._client.base_url.copy_with(
+                path="/", query=None, fragment=None
+            ):
+                raise GraphError(0, "UntrustedNextLink", f"Graph's next page points at another host: {link[:200]}")
+            body = self.send("GET", link)[1]
+            items += list(body.get("value") or [])
+        raise GraphError(0, "TooManyPages", f"{path} has more than {max_pages} pages; stopped reading")
 
     def send(
         self,

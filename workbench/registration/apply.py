@@ -312,8 +312,8 @@ async def permissions(ctx: Context) -> Outcome:
     report = ctx.thread_progress()
 
     def grant() -> tuple[list[str], list[str]]:
-        body = graph.get(f"/servicePrincipals/{sp_id}/appRoleAssignments")
-        held = {(str(a.get("resourceId")), str(a.get("appRoleId"))) for a in body.get("value") or []}
+        assigned = graph.get_all(f"/servicePrincipals/{sp_id}/appRoleAssignments")
+        held = {(str(a.get("resourceId")), str(a.get("appRoleId"))) for a in assigned if isinstance(a, dict)}
         added: list[str] = []
         present: list[str] = []
         total = len(reg.plan.permissions)

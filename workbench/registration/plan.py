@@ -158,8 +158,8 @@ def resource_roles(graph: Graph, resource_app_id: str) -> tuple[str, dict[str, s
 
 def _granted(graph: Graph, sp_id: str) -> list[str]:
     """Permission labels granted to our service principal, matched against the resources' published roles."""
-    body = graph.get(f"/servicePrincipals/{sp_id}/appRoleAssignments")
-    held = {(str(a.get("resourceId")), str(a.get("appRoleId"))) for a in body.get("value") or [] if isinstance(a, dict)}
+    assigned = graph.get_all(f"/servicePrincipals/{sp_id}/appRoleAssignments")
+    held = {(str(a.get("resourceId")), str(a.get("appRoleId"))) for a in assigned if isinstance(a, dict)}
     labels: list[str] = []
     resources: dict[str, tuple[str, dict[str, str]]] = {}
     for permission in PERMISSIONS:

@@ -239,15 +239,15 @@ def directory_roles(session: AdminSession) -> tuple[str, ...]:
     graph = session.graph()
     try:
         try:
-            body = graph.get("/me/transitiveMemberOf", **{"$select": "displayName,roleTemplateId"})
+            items = graph.get_all("/me/transitiveMemberOf", {"$select": "displayName,roleTemplateId"})
         except GraphError as error:
             if error.status != 403:
                 raise
-            body = graph.get("/me/memberOf", **{"$select": "displayName,roleTemplateId"})
+            items = graph.get_all("/me/memberOf", {"$select": "displayName,roleTemplateId"})
     finally:
         graph.close()
     roles: list[str] = []
-    for item in body.get("value") or []:
+    for item in items:
         if not isinstance(item, dict) or item.get("@odata.type") != "#microsoft.graph.directoryRole":
             continue
         template = str(item.get("roleTemplateId") or "").lower()
