@@ -42,7 +42,9 @@ class Autodiscover:
                 "<html><head><title>Runtime Error</title></head><body><h1>Server Error in '/Autodiscover' "
                 "Application.</h1></body></html>",
             )
-        result = self.auth.authenticate(request, ("NTLM", "Negotiate", "Basic"), self.org.fqdn)
+        result = self.auth.authenticate(
+            request, ("NTLM", "Negotiate", "Basic"), self.org.fqdn, self.org.extended_protection["autodiscover"]
+        )
         if result.response is not None:
             return result.response
         try:

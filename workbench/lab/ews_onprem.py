@@ -30,7 +30,9 @@ class OnPremEws:
         return Response.xml(200, envelope(self.version, body), headers)
 
     def ews(self, request: Request) -> Response:
-        result = self.auth.authenticate(request, self.org.ews_schemes, self.org.fqdn)
+        result = self.auth.authenticate(
+            request, self.org.ews_schemes, self.org.fqdn, self.org.extended_protection["ews"]
+        )
         if result.response is not None:
             return result.response
         user = result.user

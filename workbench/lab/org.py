@@ -8,6 +8,7 @@ import random
 import threading
 import uuid
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 ORGANIZATION_MANAGEMENT = "Organization Management"
 RECIPIENT_MANAGEMENT = "Recipient Management"
@@ -47,6 +48,25 @@ class VirtualDirectory:
     windows: bool = True
 
 
+class ExtendedProtection(StrEnum):
+    """A virtual directory's ExtendedProtectionTokenChecking: Off (no check), Accept (a channel binding the client
+    sends must match; none is fine), Require (the client must send the matching one)."""
+
+    OFF = "None"
+    ACCEPT = "Allow"
+    REQUIRE = "Require"
+
+
+# What Exchange Server 2019 CU14 and later set on the front end (Default Web Site) when they enable Extended
+# Protection ("Configure Windows Extended Protection in Exchange Server"): EWS accepts, Autodiscover does not
+# check, PowerShell requires.
+CU14_EXTENDED_PROTECTION = {
+    "autodiscover": ExtendedProtection.OFF,
+    "ews": ExtendedProtection.ACCEPT,
+    "powershell": ExtendedProtection.REQUIRE,
+}
+
+
 @dataclass
 class Organization:
     domain: str
@@ -59,6 +79,7 @@ class Organization:
     assignments: list[RoleAssignment] = field(default_factory=list)
     powershell_vdir: VirtualDirectory = field(default_factory=VirtualDirectory)
     ews_schemes: tuple[str, ...] = ("NTLM", "Negotiate", "Basic")
+    extended_protection: dict[str, ExtendedProtection] = field(default_factory=lambda: dict(CU14_EXTENDED_PROTECTION))
     lock: threading.RLock = field(default_factory=threading.RLock)
     grant_denied: bool = False
     build: tuple[int, int, int, int] = (15, 2, 1748, 10)  # Exchange Server 2019 CU15
@@ -184,5 +205,7 @@ def seed_organization(
         org.powershell_vdir.basic = False
     if "negotiate-only" in scenarios:
         org.ews_schemes = ("Negotiate",)
+    if "extended-protection-strict" in scenarios:
+        org.extended_protection = dict.fromkeys(CU14_EXTENDED_PROTECTION, ExtendedProtection.REQUIRE)
     accounts = {"admin": admin.upn, "admin_password": admin_password}
     return org, accounts

@@ -117,6 +117,13 @@ SCENARIOS: dict[str, Scenario] = {
             "IMPERSONATION_GRANT_DENIED",
         ),
         Scenario(
+            "extended-protection-strict",
+            "onprem",
+            "Extended Protection set to Require on every virtual directory (CU14+ defaults: EWS Allow, "
+            "Autodiscover None, PowerShell Require): NTLM without the TLS channel binding is refused everywhere",
+            "AUTH_FAILED",
+        ),
+        Scenario(
             "ps-basic-disabled",
             "onprem",
             "the PowerShell virtual directory refuses Basic authentication (as Exchange does by default)",

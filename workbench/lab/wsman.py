@@ -96,7 +96,7 @@ class RemotePowerShell:
         schemes = tuple(
             s for s, on in (("Negotiate", vdir.windows), ("NTLM", vdir.windows), ("Basic", vdir.basic)) if on
         )
-        result = self.auth.authenticate(request, schemes, self.org.fqdn)
+        result = self.auth.authenticate(request, schemes, self.org.fqdn, self.org.extended_protection["powershell"])
         if result.response is not None:
             return result.response
         assert result.user is not None
