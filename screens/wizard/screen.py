@@ -684,7 +684,11 @@ class WizardScreen(VerificationHost):
         current = None
         draft = self.wizard_draft
         stored = draft.editing.settings if draft.editing is not None else None
-        if isinstance(stored, M365Settings) and isinstance(stored.credential, CertificateCredential):
+        if (
+            isinstance(stored, M365Settings)
+            and stored.app_registration is not None
+            and isinstance(stored.credential, CertificateCredential)
+        ):  # an app registered automatically keeps its certificate (a manual app's stays with that app)
             current = certificates.get(stored.credential.thumbprint)
         factory = self.workbench.registrar_factory
         try:
@@ -753,6 +757,15 @@ class WizardScreen(VerificationHost):
         registrar = state.registrar
         if registrar is None or state.admin is None or state.planning:
             return
+        live = self._live
+        if (
+            state.run is not None
+            and state.run.plan is state.plan
+            and live is not None
+            and live.board.summary is not None
+            and not live.board.summary.failed
+        ):
+            return  # applied and verified: the plan shown is what was applied, and Next shows its results again
         state.plan, state.plan_error, state.planning = None, None, True
         self.run_worker(lambda: self._plan(registrar), thread=True, group="plan", name="plan")
 

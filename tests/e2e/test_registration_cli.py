@@ -104,3 +104,11 @@ def test_bad_input_exits_2(lab: Lab, tmp_path: Path) -> None:
     assert bad.returncode == 2 and "sign-in client" in bad.stderr
     manual = run_workbench(home, "connections", "add", "m365", "--app-account", "a@contoso.com")
     assert manual.returncode == 2 and "--client-id" in manual.stderr and "--automatic" in manual.stderr
+
+
+def test_a_taken_name_is_refused_before_the_sign_in(lab: Lab, tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    assert run_workbench(home, *automatic(lab, "--yes")).returncode == 0
+    again = run_workbench(home, *automatic(lab, "--yes"))  # the same default name: the account's domain
+    assert again.returncode == 2 and "exists already" in again.stderr and "enter the code" not in again.stderr
+    assert len(ours(lab)) == 1

@@ -14,7 +14,8 @@ import asyncio
 import sys
 
 from storage import Changeset, Home, NameTakenError, NotFoundError
-from workbench.model import CertificateCredential, CertificateInfo, Connection, M365Settings, Registration
+from workbench.drafts import default_m365_name
+from workbench.model import CertificateCredential, CertificateInfo, Connection, M365Settings, Registration, name_key
 from workbench.net.graph import GraphError
 from workbench.registration import Registrar, RegistrationRequest, SignInError, removal_instructions
 from workbench.registration.apply import RegistrationRun
@@ -125,10 +126,9 @@ def register_and_save(registrar: Registrar, home: Home, changes: Changeset, yes:
 def add_automatic(args: argparse.Namespace, request: RegistrationRequest) -> int:
     home = open_home()
     changes = home.changeset()
-    if request.name:
-        names = {c.name.casefold() for c in changes.connections()}
-        if request.name.casefold() in names:
-            fail(f"A connection named '{request.name}' exists already; choose another with --name")
+    name = request.name or default_m365_name(request.app_account)
+    if any(name_key(c.name) == name_key(name) for c in changes.connections()):
+        fail(f"A connection named '{visible(name)}' exists already; choose another with --name (nothing was created)")
     registrar = Registrar(request, installation_id=home.installation_id(), timeout=args.timeout)
     registrar.keep = installation_certificates(changes, home, registrar.unique_name, None)
     try:
