@@ -158,3 +158,67 @@ def test_grant_from_the_client_side_and_delegated_consent(make_lab: Callable[...
         )
         assert graph.delete(f"/applications(appId='{app['appId']}')").status_code == 204
         assert graph.get(f"/applications(appId='{app['appId']}')").status_code == 404
+
+
+def _proof(private_pem: str, object_id: str, lifetime: int = 600) -> str:
+    import time
+
+    import jwt
+
+    issued = int(time.time())
+    claims = {"aud": "00000002-0000-0000-c000-000000000000", "iss": object_id, "nbf": issued, "exp": issued + lifetime}
+    return jwt.encode(claims, private_pem, algorithm="RS256")
+
+
+def test_an_app_rotates_its_own_key_with_a_proof_of_possession(make_lab: Callable[..., Lab]) -> None:
+    import base64
+    from datetime import UTC, datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+
+    from tests.lab.conftest import certificate_credential
+    from workbench import certificates
+
+    state = make_lab(auto_approve=0.1).state
+    m = state.m365
+    old = certificate_credential(state, "public")
+    token = app_token(state, credential=old)
+    assert "access_token" in token, token
+    with graph_client(state, admin_token(state)) as admin:  # (the admin only looks the object id up)
+        object_id = admin.get(f"/applications(appId='{m.client_id}')").json()["id"]
+    new = certificates.generate("CN=Rotated", 365, datetime.now(UTC))
+    der = x509.load_pem_x509_certificate(new.info.cert_pem.encode()).public_bytes(serialization.Encoding.DER)
+    key = {"type": "AsymmetricX509Cert", "usage": "Verify", "key": base64.b64encode(der).decode()}
+    with graph_client(state, str(token["access_token"])) as graph:  # the app itself, no directory permission
+        forged = certificates.generate("CN=Forger", 1, datetime.now(UTC)).key_pem.reveal()
+        bad = graph.post(
+            f"/applications/{object_id}/addKey",
+            json={"keyCredential": key, "passwordCredential": None, "proof": _proof(forged, object_id)},
+        )
+        assert bad.status_code == 400 and "proof" in bad.json()["error"]["message"].lower()
+        too_long = graph.post(
+            f"/applications/{object_id}/addKey",
+            json={"keyCredential": key, "proof": _proof(old["private_key"], object_id, lifetime=3600)},
+        )
+        assert too_long.status_code == 400
+        added = graph.post(
+            f"/applications/{object_id}/addKey",
+            json={"keyCredential": key, "passwordCredential": None, "proof": _proof(old["private_key"], object_id)},
+        )
+        assert added.status_code == 200, added.text
+    rotated = {"private_key": new.key_pem.reveal(), "public_certificate": new.info.cert_pem}
+    fresh = app_token(state, credential=rotated)
+    assert "access_token" in fresh, fresh
+    with graph_client(state, str(fresh["access_token"])) as graph:
+        keys = graph.get(f"/applications/{object_id}")
+        assert keys.status_code == 403  # reading the directory still needs Application.Read.All
+        with graph_client(state, admin_token(state)) as admin:
+            listed = admin.get(f"/applications/{object_id}").json()["keyCredentials"]
+        old_id = next(k["keyId"] for k in listed if k["customKeyIdentifier"] == m.certificate_thumbprint)
+        removed = graph.post(
+            f"/applications/{object_id}/removeKey",
+            json={"keyId": old_id, "proof": _proof(new.key_pem.reveal(), object_id)},
+        )
+        assert removed.status_code == 204, removed.text
+    assert app_token(state, credential=old).get("error") == "invalid_client"  # the old key is gone

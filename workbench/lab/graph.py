@@ -6,16 +6,12 @@ Tokens are validated (signature, audience, lifetime); permissions come from the 
 
 from __future__ import annotations
 
-import base64
-import binascii
 import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
-
-from cryptography import x509
 
 from . import graph_credentials
 from .http import Request, Response, Router
@@ -26,7 +22,6 @@ from .tenant import (
     PRIVILEGED_ROLE_ADMINISTRATOR,
     ROLE_NAMES,
     Application,
-    KeyCredential,
     ServicePrincipal,
     User,
 )
@@ -346,24 +341,10 @@ class Graph(Service):
         if "keyCredentials" in body:
             keys = []
             for raw in body["keyCredentials"] or []:
-                try:
-                    der = base64.b64decode(str(raw.get("key", "")), validate=True)
-                    cert = x509.load_der_x509_certificate(der)
-                except (binascii.Error, ValueError):
-                    return graph_error(
-                        400,
-                        "Request_BadRequest",
-                        "Invalid value specified for property 'key' of resource 'KeyCredential'.",
-                    )
-                keys.append(
-                    KeyCredential(
-                        key_id=str(raw.get("keyId") or self.tenant.new_id()),
-                        der=der,
-                        display_name=str(raw.get("displayName") or cert.subject.rfc4514_string()),
-                        start=_parse_time(raw.get("startDateTime"), cert.not_valid_before_utc),
-                        end=_parse_time(raw.get("endDateTime"), cert.not_valid_after_utc),
-                    )
-                )
+                made = graph_credentials.key_credential_from(self.tenant, raw if isinstance(raw, dict) else {})
+                if isinstance(made, str):
+                    return graph_error(400, "Request_BadRequest", made)
+                keys.append(made)
             app.key_credentials = keys  # PATCH replaces the whole collection, as Graph does
         return None
 

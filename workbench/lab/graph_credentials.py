@@ -2,6 +2,9 @@
 
 - `POST /applications/{id}/addPassword` and `removePassword` (the only way to change client secrets: a PATCH of
   `passwordCredentials` is refused);
+- `POST /applications/{id}/addKey` and `removeKey`, which an app may call on itself: the request carries a proof of
+  possession, a JWT signed with one of the app's current keys (audience `00000002-0000-0000-c000-000000000000`,
+  issuer the app's object id, at most ten minutes long);
 - `applications(appId='…')` to read, update and delete an app by its client id;
 - `POST /servicePrincipals/{id}/appRoleAssignments` (granting from the client's side);
 - `oauth2PermissionGrants` (delegated consent): list, create, delete.
@@ -9,13 +12,17 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import secrets
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+from cryptography import x509
 
 from .http import Request, Response, Router
-from .tenant import Application, PasswordCredential
+from .tenant import Application, KeyCredential, PasswordCredential, Tenant
 from .world import graph_error, now
 
 if TYPE_CHECKING:
@@ -38,6 +45,8 @@ def register(graph: Graph, router: Router) -> None:
         rf"{V1}/applications/(?P<id>[0-9a-f-]+)/removePassword",
         auth(lambda r, c: remove_password(graph, r, c)),
     )
+    add("POST", rf"{V1}/applications/(?P<id>[0-9a-f-]+)/addKey", auth(lambda r, c: add_key(graph, r, c)))
+    add("POST", rf"{V1}/applications/(?P<id>[0-9a-f-]+)/removeKey", auth(lambda r, c: remove_key(graph, r, c)))
     by_app = rf"{V1}/applications\(appId='(?P<app>[^']+)'\)"
     add("GET", by_app, graph.directory(lambda r, c: by_app_id(graph, r, c, graph.get_application)))
     add("PATCH", by_app, auth(lambda r, c: by_app_id(graph, r, c, graph.patch_application)))
@@ -111,6 +120,118 @@ def remove_password(graph: Graph, request: Request, caller: Caller) -> Response:
                 400, "Request_BadRequest", f"No password credential with key id '{key_id}' exists on the application."
             )
         app.password_credentials = kept
+    return Response(204)
+
+
+PROOF_AUDIENCE = "00000002-0000-0000-c000-000000000000"
+
+
+def key_credential_from(tenant: Tenant, raw: dict[str, Any]) -> KeyCredential | str:
+    """A key credential from Graph's JSON (`key`: the base64 DER certificate), or why it cannot be one."""
+    try:
+        der = base64.b64decode(str(raw.get("key", "")), validate=True)
+        cert = x509.load_der_x509_certificate(der)
+    except (binascii.Error, ValueError):
+        return "Invalid value specified for property 'key' of resource 'KeyCredential'."
+    if raw.get("type", "AsymmetricX509Cert") != "AsymmetricX509Cert" or raw.get("usage", "Verify") != "Verify":
+        return "Only keyCredentials of type 'AsymmetricX509Cert' with usage 'Verify' can be added."
+
+    def when(text: object, default: datetime) -> datetime:
+        if not isinstance(text, str) or not text:
+            return default
+        return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+    try:
+        start = when(raw.get("startDateTime"), cert.not_valid_before_utc)
+        end = when(raw.get("endDateTime"), cert.not_valid_after_utc)
+    except ValueError:
+        return "Invalid value specified for property 'startDateTime' or 'endDateTime' of resource 'KeyCredential'."
+    return KeyCredential(
+        key_id=str(raw.get("keyId") or tenant.new_id()),
+        der=der,
+        display_name=str(raw.get("displayName") or cert.subject.rfc4514_string()),
+        start=start,
+        end=end,
+    )
+
+
+def _proof_problem(app: Application, proof: str) -> str | None:
+    """Why `proof` does not prove possession of one of `app`'s current keys, or None when it does."""
+    import jwt
+    from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
+
+    current = [k for k in app.key_credentials if k.start <= now() < k.end]
+    if not current:
+        return "The application has no current certificate to sign the proof with."
+    for key in current:
+        public = key.certificate.public_key()
+        if not isinstance(public, RSAPublicKey):
+            continue
+        try:
+            claims = jwt.decode(
+                proof,
+                public,
+                algorithms=["RS256", "PS256"],
+                audience=PROOF_AUDIENCE,
+                options={"require": ["aud", "iss", "nbf", "exp"]},
+            )
+        except jwt.PyJWTError:
+            continue
+        if claims.get("iss") != app.object_id:
+            return "The proof's issuer must be the application's object id."
+        if float(claims["exp"]) - float(claims["nbf"]) > 600:
+            return "The proof may be valid for ten minutes at most."
+        return None
+    return "The proof is not signed with any of the application's current keys, or it has expired."
+
+
+def add_key(graph: Graph, request: Request, caller: Caller) -> Response:
+    body = request.json() or {}
+    with graph.tenant.lock:
+        app = _app(graph, request)
+        if isinstance(app, Response):
+            return app
+        if caller.claims.get("appid") != app.app_id and not graph.may_register(caller):
+            return graph_error(403, "Authorization_RequestDenied", graph.denied)
+        problem = _proof_problem(app, str(body.get("proof") or ""))
+        if problem is not None:
+            return graph_error(400, "Request_BadRequest", f"Invalid proof. {problem}")
+        made = key_credential_from(graph.tenant, body.get("keyCredential") or {})
+        if isinstance(made, str):
+            return graph_error(400, "Request_BadRequest", made)
+        app.key_credentials.append(made)
+    return Response.json(
+        200,
+        {
+            "keyId": made.key_id,
+            "type": "AsymmetricX509Cert",
+            "usage": "Verify",
+            "displayName": made.display_name,
+            "startDateTime": _stamp(made.start),
+            "endDateTime": _stamp(made.end),
+            "key": None,
+        },
+    )
+
+
+def remove_key(graph: Graph, request: Request, caller: Caller) -> Response:
+    body = request.json() or {}
+    key_id = str(body.get("keyId") or "")
+    with graph.tenant.lock:
+        app = _app(graph, request)
+        if isinstance(app, Response):
+            return app
+        if caller.claims.get("appid") != app.app_id and not graph.may_register(caller):
+            return graph_error(403, "Authorization_RequestDenied", graph.denied)
+        problem = _proof_problem(app, str(body.get("proof") or ""))
+        if problem is not None:
+            return graph_error(400, "Request_BadRequest", f"Invalid proof. {problem}")
+        kept = [k for k in app.key_credentials if k.key_id != key_id]
+        if len(kept) == len(app.key_credentials):
+            return graph_error(
+                400, "Request_BadRequest", f"No key credential with key id '{key_id}' exists on the application."
+            )
+        app.key_credentials = kept
     return Response(204)
 
 
