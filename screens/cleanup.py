@@ -42,14 +42,13 @@ class AppCleanupModal(ModalScreen[None]):
         Binding("escape", "later", "Later", id="cleanup.later"),
     ]
 
-    def __init__(self, connection: Connection, installation_id: str, timeout: float) -> None:
+    def __init__(self, connection: Connection, timeout: float) -> None:
         super().__init__(classes="dialog-screen")
         settings = connection.settings
         assert isinstance(settings, M365Settings) and settings.app_registration is not None
         self.connection = connection
         self.settings = settings
         self.registration = settings.app_registration
-        self.installation_id = installation_id
         self.timeout = timeout
         self.instructions = removal_instructions(endpoints_for(settings).graph_url, settings.app_registration)
         self.code: DeviceCode | None = None
@@ -74,8 +73,8 @@ class AppCleanupModal(ModalScreen[None]):
                     "Administrator), or later:"
                 )
                 yield Static(question, classes="dialog-question")
+                yield Static("", id="cleanup-state")  # the code to enter, then the outcome: seen first
                 yield Static(paragraph("\n".join(self.instructions)), id="cleanup-later")
-                yield Static("", id="cleanup-state")
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Delete now  d", id="delete", variant="warning")
                 yield Button("Copy  c", id="copy")
@@ -96,8 +95,10 @@ class AppCleanupModal(ModalScreen[None]):
             ca_bundle=s.ca_bundle,
             tenant_id=s.tenant_id,
             existing=self.connection,
+            public_client_id=None,  # the connection's own sign-in client, if it has one
         )
-        self._registrar = Registrar(request, installation_id=self.installation_id, timeout=self.timeout)
+        # The app is the connection's own: no installation id needed to find it.
+        self._registrar = Registrar(request, installation_id="", timeout=self.timeout)
         self._cancel = threading.Event()
         self.state = "signing-in"
         self._show(Text("Asking Entra ID for a code…", style="dim"))
@@ -131,6 +132,8 @@ class AppCleanupModal(ModalScreen[None]):
         self.app.call_from_thread(self._done, what)
 
     def _code(self, code: DeviceCode) -> None:
+        if not self.is_mounted:  # closed meanwhile (Later): nothing to show
+            return
         self.code = code
         text = Text("Open ", style="dim")
         text.append_text(literal(code.verification_uri))
@@ -140,16 +143,22 @@ class AppCleanupModal(ModalScreen[None]):
         self._show(text)
 
     def _deleting(self, upn: str) -> None:
+        if not self.is_mounted:  # closed meanwhile (Later): nothing to show
+            return
         self.state = "deleting"
         self._show(Text(f"Signed in as {visible(upn)}; deleting the app…", style="dim"))
 
     def _failed(self, message: str) -> None:
+        if not self.is_mounted:  # closed meanwhile (Later): nothing to show
+            return
         self.state = "failed"
         self.code = None
         self.query_one("#delete", Button).disabled = False
         self._show(Text("✘ ", style="red").append_text(literal(message)).append("\nd tries again.", style="dim"))
 
     def _done(self, message: str) -> None:
+        if not self.is_mounted:  # closed meanwhile (Later): nothing to show
+            return
         self.state = "done"
         self.code = None
         self._show(Text("✔ ", style="green").append_text(literal(message)))

@@ -286,24 +286,29 @@ class ManagerScreen(WorkbenchScreen):
         for connection in orphaned:  # deleted, and no remaining connection uses their app: offer to delete it
             from .cleanup import AppCleanupModal
 
-            await self.workbench.ask(AppCleanupModal(connection, space.home.installation_id(), self.workbench.timeout))
+            await self.workbench.ask(AppCleanupModal(connection, self.workbench.timeout))
         self.dismiss()
 
     def _orphaned_apps(self) -> list[Connection]:
         """Automatically registered connections being deleted whose app no remaining connection uses (one per app)."""
+        from workbench.registration import unique_name_for
+        from workbench.registration.flow import uses_app
+
         space = self.workbench.workspace
-        used = {
-            c.settings.app_registration.unique_name
-            for c in space.connections()
-            if isinstance(c.settings, M365Settings) and c.settings.app_registration is not None
-        }
-        found: dict[str, Connection] = {}
+        try:
+            ours = unique_name_for(space.home.installation_id())
+        except StorageError:
+            return []  # without the installation id nobody can tell whose app it is: nothing is offered
+        remaining = space.connections()
+        found: dict[tuple[str, str], Connection] = {}
         for connection in space.deleted():
             s = connection.settings
-            if isinstance(s, M365Settings) and s.app_registration is not None:
-                name = s.app_registration.unique_name
-                if name not in used:
-                    found.setdefault(name, connection)
+            if not isinstance(s, M365Settings) or s.app_registration is None:
+                continue
+            name, tenant = s.app_registration.unique_name, s.tenant_id.lower()
+            # Only this installation's own app, and only when no remaining connection to that tenant uses it.
+            if name == ours and not any(uses_app(c, name, tenant) for c in remaining):
+                found.setdefault((name, tenant), connection)
         return list(found.values())
 
     async def _conflict(self, message: str) -> None:

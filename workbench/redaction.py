@@ -18,7 +18,9 @@ _PATTERNS = [
         "[private key redacted]",
     ),
     (
-        re.compile(r"(?i)(password|passwd|client_secret|secret|token|authorization)(\W{0,3}[:=]\W{0,3})[^\s,;'\"}]+"),
+        re.compile(
+            r"(?i)(password|passwd|client_secret|secret|token|authorization|device_code)(\W{0,3}[:=]\W{0,3})[^\s,;'\"}]+"
+        ),
         r"\1\2[redacted]",
     ),
 ]

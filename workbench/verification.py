@@ -121,6 +121,8 @@ class Verification:
         self.run.cancel()
 
     def close(self) -> None:
+        if self.registration is not None:
+            self.registration.stop.set()  # a registration's retry loops end with the verification
         self.run.close()
 
 

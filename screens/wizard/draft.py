@@ -144,6 +144,8 @@ class WizardDraft:
         if isinstance(core, M365Draft) and isinstance(settings, M365Settings):
             draft.m365 = replace(core, name="")
             credential = settings.credential
+            if settings.app_registration is not None:
+                draft.public_client_id = settings.app_registration.sign_in_client_id or ""
             if isinstance(credential, CertificateCredential):
                 draft.use_certificate, draft.thumbprint = True, credential.thumbprint
             else:

@@ -47,7 +47,7 @@ from workbench.registration import (
 from workbench.text import visible
 
 from ..dialogs import ConfirmModal
-from ..literal import shown
+from ..literal import paragraph, shown
 from ..live import LiveVerification
 from ..verification import VerificationHost, VerificationView
 from .draft import Context, Step, WizardDraft
@@ -614,6 +614,27 @@ class WizardScreen(VerificationHost):
         if seen != self._seen:  # only a change in the run can change what Finish says
             self._seen = seen
             self._validate()
+            self._show_report()
+
+    def _show_report(self) -> None:
+        """Under a registration that did not end well: what exists in the tenant, how to finish or remove it."""
+        state = self.registration
+        live = self._live
+        note = self.query("#configuration-note")
+        if not note:
+            return
+        report = ""
+        if (
+            self.wizard_draft.registering
+            and state.run is not None
+            and live is not None
+            and not live.running
+            and live.board.summary is not None
+            and live.board.summary.failed
+            and not state.run.ledger.empty
+        ):
+            report = "\n".join(state.run.report())
+        note.first(Static).update(paragraph(report))
 
     # ------------------------------------------------------------------ automatic registration
 
@@ -672,8 +693,6 @@ class WizardScreen(VerificationHost):
 
     def restart_sign_in(self) -> None:
         """A new code: whatever sign-in was waiting stops, and what it found is forgotten."""
-        from workbench.registration.flow import certificates_on_app
-
         state = self.registration
         state.forget_sign_in()
         request = self._request()
@@ -692,20 +711,27 @@ class WizardScreen(VerificationHost):
             current = certificates.get(stored.credential.thumbprint)
         factory = self.workbench.registrar_factory
         try:
+            installation = space.home.installation_id()
             if factory is not None:
-                registrar = factory(request, space.home.installation_id())
+                registrar = factory(request, installation)
             else:
                 registrar = Registrar(
                     request,
-                    installation_id=space.home.installation_id(),
+                    installation_id=installation,
+                    connections=tuple(space.connections()),
+                    certificate=lambda thumbprint: certificates.get(thumbprint.upper()),
                     current=current,
                     timeout=self.workbench.timeout,
                 )
+            registrar.refuse_foreign()
+        except SignInError as error:
+            state.error = error
+            self._show_registration()
+            return
         except Exception as error:  # noqa: BLE001  (a damaged installation id file says what to do)
             state.error = SignInError("failed", str(error))
             self._show_registration()
             return
-        registrar.keep = certificates_on_app(space.connections(), registrar.unique_name, certificates.get, draft.id)
         state.registrar, state.key, state.waiting = registrar, self._request_key(), True
         cancel = state.cancel
         self.run_worker(lambda: self._sign_in(registrar, cancel), thread=True, group="sign-in", name="sign-in")

@@ -22,6 +22,9 @@ def test_redact_patterns() -> None:
     cleaned = redact(text, "abc~def")
     for leaked in ("eyJhbGciOi", "hunter2", "TlRMTVNTUAAB", "MIIEvQ", "abc~def"):
         assert leaked not in cleaned
+    # MSAL logs the device-code answer at debug level: the device code polls for the admin's token.
+    polled = redact('{"device_code": "tSN_0pq9-rs8", "user_code": "F7KQ2M9XD"} device_code=tSN_0pq9-rs8&x=1')
+    assert "tSN_0pq9" not in polled and "F7KQ2M9XD" in polled  # the user code is what the admin types anyway
 
 
 def test_filter_redacts_arguments_and_tracebacks() -> None:

@@ -84,7 +84,8 @@ def test_add_register_rotate_and_remove_with_the_app(lab: Lab, tmp_path: Path) -
 def test_plan_needs_consent_without_a_terminal(lab: Lab, tmp_path: Path) -> None:
     result = run_workbench(tmp_path / "home", *automatic(lab))
     assert result.returncode == 2
-    assert "--yes" in result.stderr and "nothing was created" in result.stderr
+    assert "--yes" in result.stderr and "nothing was done" in result.stderr
+    assert "enter the code" not in result.stderr  # asked before anyone signs in
     assert ours(lab) == []
 
 
@@ -112,3 +113,92 @@ def test_a_taken_name_is_refused_before_the_sign_in(lab: Lab, tmp_path: Path) ->
     again = run_workbench(home, *automatic(lab, "--yes"))  # the same default name: the account's domain
     assert again.returncode == 2 and "exists already" in again.stderr and "enter the code" not in again.stderr
     assert len(ours(lab)) == 1
+
+
+def test_each_tenant_keeps_only_its_own_connections_keys(lab: Lab, tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    assert run_workbench(home, *automatic(lab, "--name", "First", "--yes")).returncode == 0
+    with Lab(mailboxes=2, auto_approve=0.1) as other:  # another tenant, the same installation
+        second = run_workbench(home, *automatic(other, "--name", "Second", "--yes"))
+        assert second.returncode == 0, second.stdout + second.stderr
+        assert "Kept keys" not in second.stdout
+        [app] = ours(other)
+        assert len(app.key_credentials) == 1  # not the first tenant's connection's certificate
+        removed = run_workbench(home, "connections", "remove", "Second", "--delete-app")
+        assert removed.returncode == 0, removed.stdout + removed.stderr  # the first connection is another tenant's
+        assert ours(other) == []
+    assert len(ours(lab)) == 1
+
+
+def test_network_trouble_and_bad_settings_are_explained_not_tracebacks(lab: Lab, tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    args = automatic(lab, "--yes")
+    args[args.index("--authority-host") + 1] = "https://127.0.0.1:9"
+    refused = run_workbench(home, *args)
+    assert refused.returncode == 1 and "Traceback" not in refused.stderr
+    assert "Cannot reach https://127.0.0.1:9" in refused.stderr
+    assert run_workbench(home, *automatic(lab, "--name", "A", "--yes")).returncode == 0
+    bad_client = run_workbench(
+        home, "connections", "register", "A", "--yes", env={"WORKBENCH_PUBLIC_CLIENT_ID": "not-a-guid"}
+    )
+    assert bad_client.returncode == 2 and "WORKBENCH_PUBLIC_CLIENT_ID" in bad_client.stderr
+    assert "Traceback" not in bad_client.stderr
+
+
+def test_the_sign_in_client_is_kept_with_the_connection(tmp_path: Path) -> None:
+    client = "3c9d8e7f-1a2b-4c5d-8e9f-0a1b2c3d4e5f"
+    with Lab(mailboxes=2, auto_approve=0.1, public_client_id=client) as lab:
+        home = tmp_path / "home"
+        added = run_workbench(home, *automatic(lab, "--name", "A", "--public-client-id", client, "--yes"))
+        assert added.returncode == 0, added.stdout + added.stderr
+        shown = json.loads(run_workbench(home, "connections", "show", "A", "--json").stdout)
+        assert shown["settings"]["app_registration"]["sign_in_client_id"] == client
+        again = run_workbench(home, "connections", "register", "A", "--yes")  # no option: the kept client
+        assert again.returncode == 0, again.stdout + again.stderr
+
+
+def test_another_installations_app_is_neither_rewritten_nor_deleted(lab: Lab, tmp_path: Path) -> None:
+    first, second = tmp_path / "one", tmp_path / "two"
+    assert run_workbench(first, *automatic(lab, "--name", "A", "--yes")).returncode == 0
+    exported = tmp_path / "export.json"
+    assert run_workbench(first, "connections", "export", "-o", str(exported)).returncode == 0
+    assert run_workbench(second, "connections", "import", str(exported)).returncode == 0
+    register = run_workbench(second, "connections", "register", "A", "--yes")
+    assert register.returncode == 2 and "another workbench installation" in register.stderr
+    delete = run_workbench(second, "connections", "remove", "A", "--delete-app")
+    assert delete.returncode == 2 and "another workbench installation" in delete.stderr
+    [app] = ours(lab)
+    assert len(app.key_credentials) == 1
+    assert run_workbench(first, "verify", "A").returncode == 0  # the first installation's connection still works
+
+
+def test_ctrl_c_while_applying_reports_and_keeps_what_exists(tmp_path: Path) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from tests.e2e.conftest import guarded_env
+
+    with Lab("propagation-delay", mailboxes=2, auto_approve=0.1, propagation_seconds=100) as lab:
+        home = tmp_path / "home"
+        process = subprocess.Popen(
+            [sys.executable, "-m", "workbench", *automatic(lab, "--yes")],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=guarded_env(home),
+        )
+        assert process.stdout is not None
+        seen = ""
+        for line in process.stdout:  # the new app's sign-in is being retried: interrupt it
+            seen += line
+            if "Admin consent for the permissions" in line:
+                break
+        os.kill(process.pid, signal.SIGINT)
+        out, err = process.communicate(timeout=60)
+        assert process.returncode == 1, seen + out + err
+        assert "Interrupted" in err and "To remove it: DELETE" in err
+        listed = json.loads(run_workbench(home, "connections", "list", "--json").stdout)
+        assert [c["settings"]["registration"] for c in listed] == ["automatic"]  # saved: register can finish it
+        assert len(ours(lab)) == 1

@@ -155,13 +155,22 @@ def test_rerun_edit_and_second_connection_keep_one_app(auto_lab: Callable[..., L
 
     # A second connection to the same tenant: same app, its own certificate added beside the first one's.
     first_cert = home.certificates.get(stored.settings.credential.thumbprint)  # type: ignore[union-attr]
+
+    def lookup(thumbprint: str) -> Any:
+        return next((c for c in home.certificates.list() if c.thumbprint == thumbprint), None)
+
     second = Registrar(
-        request_for(lab, name="Second"), installation_id=home.installation_id(), keep=(first_cert,), timeout=10
+        request_for(lab, name="Second"),
+        installation_id=home.installation_id(),
+        connections=tuple(home.store.snapshot().connections),
+        certificate=lookup,
+        timeout=10,
     )
     second.start_sign_in()
     second.wait_for_admin()
     plan = second.prepare()
     assert plan.existing is not None and len(plan.to_grant) == 0
+    assert second.keep == (first_cert,)  # the first connection's certificate stays on the app
     run2, _, summary2, changes2 = register(lab, home, second)
     assert not summary2.failed
     save(second, run2, changes2, "second")
@@ -173,7 +182,8 @@ def test_rerun_edit_and_second_connection_keep_one_app(auto_lab: Callable[..., L
         request_for(lab, existing=stored),
         installation_id=home.installation_id(),
         current=first_cert,
-        keep=(home.certificates.get(run2.certificate.thumbprint),),  # type: ignore[union-attr]
+        connections=tuple(home.store.snapshot().connections),
+        certificate=lookup,
         timeout=10,
     )
     again.start_sign_in()
@@ -276,3 +286,68 @@ def test_removal_instructions_name_the_app() -> None:
     lines = removal_instructions("https://graph.microsoft.com", AppRegistration(app_object_id="abc", unique_name="u"))
     assert lines[0].endswith("DELETE https://graph.microsoft.com/v1.0/applications/abc")
     assert "unique name u" in lines[1]
+
+
+def test_rotation_retires_the_old_key_only_for_a_caller_that_saves_at_once(
+    auto_lab: Callable[..., Lab], tmp_path: Path
+) -> None:
+    from workbench.registration import registration_checks
+
+    lab = auto_lab()
+    home = Home(tmp_path / "home")
+    first = signed_in(lab, home, name="First")
+    run, _, summary, changes = register(lab, home, first)
+    assert not summary.failed
+    save(first, run, changes, "first")
+    stored = home.store.snapshot().connections[0]
+    current = home.certificates.get(stored.settings.credential.thumbprint)  # type: ignore[union-attr]
+    again = Registrar(
+        request_for(lab, existing=stored, rotate_certificate=True),
+        installation_id=home.installation_id(),
+        current=current,
+        timeout=10,
+    )
+    again.start_sign_in()
+    again.wait_for_admin()
+    assert again.prepare().new_certificate
+    ids = {c.id for c in registration_checks(again.run(lambda loaded: None)).checks}
+    assert "register.retire" not in ids  # the wizard: the old key stays until the new one is saved
+    ids = {c.id for c in registration_checks(again.run(lambda loaded: None, retire_old=True)).checks}
+    assert "register.retire" in ids  # the CLI saves right after
+
+
+def test_the_wait_for_the_admin_ends_with_the_code(auto_lab: Callable[..., Lab]) -> None:
+    import time
+
+    lab = auto_lab()
+    assert lab.world is not None
+    lab.world.auto_approve = None  # nobody signs in
+    registrar = Registrar(request_for(lab), installation_id="0" * 32, timeout=10)
+    registrar.start_sign_in()
+    assert registrar._sign_in is not None and registrar._sign_in._flow is not None
+    registrar._sign_in._flow["expires_at"] = time.time() + 1.5  # as if the code had 1.5 s left
+    started = time.monotonic()
+    with pytest.raises(SignInError) as caught:
+        registrar.wait_for_admin()
+    assert caught.value.kind == "expired" and time.monotonic() - started < 10
+
+
+def test_closing_the_verification_ends_the_propagation_wait(auto_lab: Callable[..., Lab], tmp_path: Path) -> None:
+    from workbench.checks.events import Progress
+
+    lab = auto_lab("propagation-delay", propagation_seconds=100)
+    home = Home(tmp_path / "home")
+    registrar = signed_in(lab, home)
+    changes = home.changeset()
+    registrar.prepare()
+    run = registrar.run(lambda loaded: changes.stage_certificate(loaded.info, loaded.key_pem), 60)
+    verification = Verification(registrar.target(home, changes), registration=run)
+
+    async def until_retrying() -> None:
+        async for event in verification.events():
+            if isinstance(event, Progress) and event.check == "register.propagation":
+                return
+
+    asyncio.run(until_retrying())
+    verification.close()
+    assert run.stop.is_set()  # the retry loop's wait returns at once and the thread ends

@@ -241,3 +241,47 @@ async def test_deleting_an_automatic_connection_offers_to_delete_its_app(
         assert not isinstance(app.screen, AppCleanupModal)
     assert ours(lab, home) == []
     assert not home.store.snapshot().connections
+
+
+async def test_a_damaged_installation_id_does_not_crash_the_manager(auto_lab: Callable[..., Lab], home: Home) -> None:
+    lab = auto_lab()
+    app = app_for(home, lab)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await to_sign_in(pilot)
+        await signed_in(pilot, screen)
+        await pilot.press("alt+n")
+        await until(pilot, lambda: screen.registration.plan is not None, 20)
+        await pilot.press("alt+n")
+        await verified(pilot)
+        await pilot.press("alt+n")
+        await pilot.pause()
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        (home.path / "installation-id").write_text("garbage")
+        await pilot.press("m")
+        await pilot.pause()
+        await pilot.press("delete")
+        await pilot.pause()
+        await pilot.press("ctrl+s")
+        await pilot.pause(0.5)
+        assert app.is_running and not isinstance(app.screen, ManagerScreen)  # saved; no offer without the id
+    assert not home.store.snapshot().connections
+
+
+async def test_a_registration_that_fails_later_says_what_exists_and_how_to_remove_it(
+    make_lab: Callable[..., Lab], home: Home
+) -> None:
+    lab = make_lab("ews-disabled", auto_approve=0.3)
+    app = app_for(home, lab)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await to_sign_in(pilot)
+        await signed_in(pilot, screen)
+        await pilot.press("alt+n")
+        await until(pilot, lambda: screen.registration.plan is not None, 20)
+        await pilot.press("alt+n")
+        done = await verified(pilot)
+        assert done.live.board.summary is not None and done.live.board.summary.failed
+        note = text_of(app, "#configuration-note")
+        (registered,) = ours(lab, home)
+        assert f"object ID {registered.object_id}" in note and "To finish: run the registration again" in note
+        assert f"DELETE {lab.state.m365.graph_url}/v1.0/applications/{registered.object_id}" in note

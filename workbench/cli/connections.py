@@ -51,6 +51,7 @@ def register(commands: Any) -> None:
         action="store_true",
         help="also delete its automatically registered Entra app (signs an admin in with a device code)",
     )
+    p.add_argument("--public-client-id", default="", metavar="GUID", help="--delete-app: the sign-in client")
     p.add_argument("--timeout", type=float, default=20.0, metavar="S", help=argparse.SUPPRESS)
     p.set_defaults(handler=run_remove)
 
@@ -60,6 +61,7 @@ def register(commands: Any) -> None:
     p.add_argument("name")
     p.add_argument("--rotate-certificate", action="store_true", help="new certificate; the old one goes once it works")
     p.add_argument("--yes", action="store_true", help="apply the plan without asking")
+    p.add_argument("--public-client-id", default="", metavar="GUID", help="the sign-in client (kept for next time)")
     p.add_argument("--timeout", type=float, default=20.0, metavar="S", help="per network call (default 20)")
     p.set_defaults(handler=run_register)
 
@@ -278,7 +280,7 @@ def _add_automatic(args: argparse.Namespace) -> int:
         else None,
         ca_bundle=s.ca_bundle,
         tenant_id=s.tenant_id if args.tenant_id else None,
-        public_client_id=client,
+        public_client_id=client if args.public_client_id.strip() else None,  # kept with the connection if given
     )
     return add_automatic(args, request)
 
@@ -355,7 +357,7 @@ def run_remove(args: argparse.Namespace) -> int:
     changes = open_home().changeset()
     connection = _find(changes, args.name)
     if args.delete_app:
-        return remove_with_app(connection, changes, args.timeout)
+        return remove_with_app(args, connection, changes)
     changes.delete(connection.id)
     changes.commit()
     print(f"Removed '{connection.name}'")

@@ -183,7 +183,11 @@ def _settings_to_document(settings: Settings) -> Document:
             "registration": settings.registration.value,
             "app_registration": None
             if registration is None
-            else {"app_object_id": registration.app_object_id, "unique_name": registration.unique_name},
+            else {
+                "app_object_id": registration.app_object_id,
+                "unique_name": registration.unique_name,
+                "sign_in_client_id": registration.sign_in_client_id,
+            },
         }
     return {
         "admin_upn": settings.admin_upn,
@@ -259,6 +263,7 @@ def _m365_from(reader: _Reader) -> M365Settings:
         registration = AppRegistration(
             app_object_id=registration_reader.text("app_object_id"),
             unique_name=registration_reader.text("unique_name"),
+            sign_in_client_id=registration_reader.opt_text("sign_in_client_id"),
         )
     return M365Settings(
         tenant_id=reader.text("tenant_id"),

@@ -12,13 +12,15 @@ exists in the tenant, so a failure part-way can say exactly how to finish or rem
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import dataclasses
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC
-from typing import Any
+from typing import Any, TypeVar
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
@@ -46,6 +48,8 @@ from workbench.redaction import redact
 
 from .plan import RegistrationPlan, resource_roles
 from .signin import AdminSession
+
+T = TypeVar("T")
 
 PROPAGATION_WAIT = 180.0  # seconds: how long a new app may take to become usable before the check gives up
 BACKOFF = (1.0, 2.0, 4.0, 8.0, 15.0)  # then 15 s between attempts
@@ -82,6 +86,9 @@ class RegistrationRun:
     current: CertificateInfo | None = None  # this connection's certificate (re-registration, rotation)
     stage_certificate: Callable[[certificates.LoadedCertificate], object] = lambda loaded: None
     propagation_wait: float = PROPAGATION_WAIT
+    retire_old: bool = False  # rotation: remove the old certificate from the app once the new one verified
+    sign_in_client_id: str | None = None  # kept with the connection, for the next sign-in
+    stop: threading.Event = field(default_factory=threading.Event)  # set when the run is cancelled: waits end
     ledger: Ledger = field(default_factory=Ledger)
     certificate: CertificateInfo | None = None  # the certificate the connection uses after this run
     settings: M365Settings | None = None  # the connection's settings once the app is registered
@@ -138,6 +145,16 @@ class RegistrationRun:
             f"or {problems.ENTRA} > App registrations > {self.plan.display_name} > Delete."
         )
         return lines
+
+
+async def _stoppable(ctx: Context, reg: RegistrationRun, call: Callable[[], T]) -> T:
+    """`call` in the run's thread pool; when the run is cancelled, its waits end at once (a thread cannot be
+    killed: its loop looks at `reg.stop` between attempts)."""
+    try:
+        return await ctx.blocking(call)
+    except asyncio.CancelledError:
+        reg.stop.set()
+        raise
 
 
 def _registration(ctx: Context) -> RegistrationRun:
@@ -292,11 +309,12 @@ async def service_principal(ctx: Context) -> Outcome:
                 # A brand-new app may not have replicated to where the service principal is made: wait and retry.
                 if error.status not in (400, 404) or time.monotonic() >= deadline:
                     raise
-            time.sleep(BACKOFF[min(attempt, len(BACKOFF) - 1)])
+            if reg.stop.wait(BACKOFF[min(attempt, len(BACKOFF) - 1)]):
+                raise InterruptedError("the run was cancelled")
             attempt += 1
 
     try:
-        sp_id, created = await ctx.blocking(ensure)
+        sp_id, created = await _stoppable(ctx, reg, ensure)
     except Exception as error:  # noqa: BLE001
         return _failure(error, ctx, "creating the service principal")
     reg.ledger.service_principal_id = sp_id
@@ -354,7 +372,11 @@ def _settings(reg: RegistrationRun) -> M365Settings:
         custom_endpoints=reg.custom_endpoints,
         ca_bundle=reg.ca_bundle,
         registration=Registration.AUTOMATIC,
-        app_registration=AppRegistration(app_object_id=reg.ledger.object_id, unique_name=reg.plan.unique_name),
+        app_registration=AppRegistration(
+            app_object_id=reg.ledger.object_id,
+            unique_name=reg.plan.unique_name,
+            sign_in_client_id=reg.sign_in_client_id,
+        ),
     )
 
 
@@ -407,10 +429,11 @@ async def propagation(ctx: Context) -> Outcome:
             if time.monotonic() + pause > deadline:
                 raise TimeoutError(f"after {tries} attempts in {time.monotonic() - started:.0f} s: {reason}")
             report(f"attempt {tries}: {reason}; next in {pause:g} s", None, None)
-            time.sleep(pause)
+            if reg.stop.wait(pause):
+                raise InterruptedError("the run was cancelled")
 
     try:
-        tries, waited = await ctx.blocking(attempt)
+        tries, waited = await _stoppable(ctx, reg, attempt)
     except identity.TokenError as error:
         return online.token_problem(error, target, settings)
     except TimeoutError as error:
@@ -474,6 +497,6 @@ def plan(reg: RegistrationRun) -> Plan:
         dataclasses.replace(c, needs=(*c.needs, "register.propagation")) if not c.needs else c for c in exchange
     ]
     checks = [*register, *exchange]
-    if reg.rotating:
+    if reg.rotating and reg.retire_old:
         checks.append(Check("register.retire", "Old certificate removed", retire, tuple(c.id for c in exchange), 30))
     return Plan(tuple(checks))

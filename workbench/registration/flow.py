@@ -21,6 +21,7 @@ from workbench import certificates
 from workbench.clouds import endpoints_of
 from workbench.drafts import M365Draft, Stamp
 from workbench.model import (
+    AppRegistration,
     CertificateCredential,
     CertificateInfo,
     Cloud,
@@ -29,6 +30,7 @@ from workbench.model import (
     M365Settings,
     Registration,
 )
+from workbench.text import visible
 
 from .apply import PROPAGATION_WAIT, RegistrationRun
 from .plan import RegistrationPlan, build_plan, survey, unique_name_for
@@ -39,22 +41,35 @@ if TYPE_CHECKING:
     from workbench.checks.target import Target
 
 
+def uses_app(connection: Connection, unique_name: str, tenant_id: str) -> bool:
+    """Whether `connection` uses the app registered as `unique_name` in the tenant `tenant_id` (the same unique
+    name names one app in each tenant this installation registered in)."""
+    s = connection.settings
+    return (
+        isinstance(s, M365Settings)
+        and s.app_registration is not None
+        and s.app_registration.unique_name == unique_name
+        and s.tenant_id.lower() == tenant_id.lower()
+    )
+
+
 def certificates_on_app(
     connections: Iterable[Connection],
     unique_name: str,
+    tenant_id: str,
     certificate: Callable[[str], CertificateInfo | None],
     skip: str | None = None,
 ) -> tuple[CertificateInfo, ...]:
-    """The certificates of this installation's connections (but `skip`) that use the app named `unique_name`:
-    they stay on the app when registration replaces its key collection. A lost certificate is not kept."""
+    """The certificates of this installation's connections (but `skip`) that use the app named `unique_name` in
+    `tenant_id`: they stay on the app when registration replaces its key collection. A lost certificate is not
+    kept."""
     found: list[CertificateInfo] = []
     for connection in connections:
         s = connection.settings
         if (
             connection.id != skip
+            and uses_app(connection, unique_name, tenant_id)
             and isinstance(s, M365Settings)
-            and s.app_registration is not None
-            and s.app_registration.unique_name == unique_name
             and isinstance(s.credential, CertificateCredential)
         ):
             info = certificate(s.credential.thumbprint)
@@ -77,26 +92,70 @@ class RegistrationRequest:
     existing: Connection | None = None
     rotate_certificate: bool = False
 
+    @property
+    def registered(self) -> AppRegistration | None:
+        """What the connection being registered again already has (its app, its sign-in client)."""
+        existing = self.existing
+        if existing is not None and isinstance(existing.settings, M365Settings):
+            return existing.settings.app_registration
+        return None
+
+    @property
+    def sign_in_client(self) -> str | None:
+        """The sign-in client asked for now, else the one the connection was registered with (None: the
+        environment's or the workbench's own)."""
+        registered = self.registered
+        return self.public_client_id or (registered.sign_in_client_id if registered else None)
+
 
 @dataclass
 class Registrar:
+    """One automatic registration (a new connection, a repair, a rotation, or a deletion of the app).
+
+    `connections` are this installation's connections and `certificate` finds a certificate of its store: once the
+    admin signed in (the tenant is known), the certificates of the other connections to the same app in the same
+    tenant are kept on it. The key collection registration writes is those, this connection's `current` one
+    (unless rotated away) and the new one. The installation id may be empty when the connection's app is known (a
+    deletion)."""
+
     request: RegistrationRequest
     installation_id: str
-    keep: tuple[CertificateInfo, ...] = ()  # certificates of this installation's other connections to the app
+    connections: tuple[Connection, ...] = ()
+    certificate: Callable[[str], CertificateInfo | None] = lambda thumbprint: None
     current: CertificateInfo | None = None  # the existing connection's certificate
     timeout: float = 20.0
+    keep: tuple[CertificateInfo, ...] = field(default=(), init=False)
     _sign_in: DeviceSignIn | None = field(default=None, init=False, repr=False)
     _session: AdminSession | None = field(default=None, init=False, repr=False)
     _plan: RegistrationPlan | None = field(default=None, init=False, repr=False)
 
     @property
     def unique_name(self) -> str:
-        existing = self.request.existing
-        if existing is not None and isinstance(existing.settings, M365Settings):
-            registration = existing.settings.app_registration
-            if registration is not None:
-                return registration.unique_name  # the app this connection already uses
+        registered = self.request.registered
+        if registered is not None:
+            return registered.unique_name  # the app this connection already uses
+        if not self.installation_id:
+            raise RuntimeError("a new registration needs the installation id")
         return unique_name_for(self.installation_id)
+
+    @property
+    def foreign(self) -> bool:
+        """Whether the connection's app was registered by another installation (an imported connection): its
+        keys are that installation's, so this one may neither rewrite them nor delete the app."""
+        registered = self.request.registered
+        return registered is not None and registered.unique_name != unique_name_for(self.installation_id)
+
+    def refuse_foreign(self) -> None:
+        if self.foreign:
+            registered = self.request.registered
+            assert registered is not None
+            raise SignInError(
+                "foreign",
+                f"This connection's app ({registered.unique_name}) was registered by another workbench installation, "
+                "which holds its certificates. Register it again from there; or, here, remove this connection "
+                "(without --delete-app) and add it again with automatic registration, which creates this "
+                "installation's own app",
+            )
 
     @property
     def graph_url(self) -> str:
@@ -112,7 +171,7 @@ class Registrar:
         self._sign_in = DeviceSignIn(
             endpoints_of(request.cloud, request.custom_endpoints),
             tenant_id=request.tenant_id,
-            client_id=public_client_id(request.public_client_id),
+            client_id=public_client_id(request.sign_in_client),
             ca_bundle=request.ca_bundle,
             timeout=self.timeout,
         )
@@ -142,12 +201,23 @@ class Registrar:
 
     def prepare(self) -> RegistrationPlan:
         """The dry run: what the tenant holds now under our unique name, and what the run will change."""
+        self.refuse_foreign()
         session = self.session
         graph = session.graph()
         try:
             existing = survey(graph, self.unique_name)
+        except SignInError:
+            raise
+        except Exception as error:  # noqa: BLE001  (Graph refused, the network failed: said, nothing written)
+            raise SignInError(
+                "failed", f"Cannot read what the tenant holds (nothing was written): {visible(str(error))}", str(error)
+            ) from None
         finally:
             graph.close()
+        skip = self.request.existing.id if self.request.existing is not None else None
+        self.keep = certificates_on_app(
+            self.connections, self.unique_name, session.admin.tenant_id, self.certificate, skip
+        )
         keep = [c.thumbprint for c in self.keep]
         if self.current is not None:
             keep.append(self.current.thumbprint)
@@ -165,8 +235,12 @@ class Registrar:
         self,
         stage_certificate: Callable[[certificates.LoadedCertificate], object],
         propagation_wait: float = PROPAGATION_WAIT,
+        *,
+        retire_old: bool = False,
     ) -> RegistrationRun:
-        """The registration to hand to a verification, once the admin confirmed the plan."""
+        """The registration to hand to a verification, once the admin confirmed the plan. `retire_old`: when
+        rotating, remove the old certificate from the app once the new one verified (only for a caller that saves
+        the connection right after: otherwise the stored connection would keep a key the app no longer has)."""
         if self._plan is None:
             raise RuntimeError("prepare() the plan and have it confirmed first")
         request = self.request
@@ -181,6 +255,8 @@ class Registrar:
             current=self.current,
             stage_certificate=stage_certificate,
             propagation_wait=propagation_wait,
+            retire_old=retire_old,
+            sign_in_client_id=request.sign_in_client,
         )
 
     def provisional(self) -> Connection:

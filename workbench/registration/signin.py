@@ -158,8 +158,13 @@ class DeviceSignIn:
             raise SignInError(
                 "failed", f"Cannot start the sign-in at {host}: {visible(str(error))}", str(error)
             ) from None
+        except Exception as error:  # noqa: BLE001  (the network, TLS: said, with where)
+            raise _unreachable(host, error) from None
         scopes = [f"{self.endpoints.graph_resource}/{scope}" for scope in ADMIN_SCOPES]
-        flow: dict[str, Any] = self._app.initiate_device_flow(scopes=scopes)
+        try:
+            flow: dict[str, Any] = self._app.initiate_device_flow(scopes=scopes)
+        except Exception as error:  # noqa: BLE001
+            raise _unreachable(host, error) from None
         if "user_code" not in flow:
             raise _answer_error(flow, "asking for a code")
         lifetime = min(float(flow.get("expires_in") or MAX_SIGN_IN_WAIT), MAX_SIGN_IN_WAIT)
@@ -177,9 +182,18 @@ class DeviceSignIn:
         if self._app is None or self._flow is None:
             raise RuntimeError("start() the sign-in first")
         flow = self._flow
-        result: dict[str, Any] = self._app.acquire_token_by_device_flow(flow, exit_condition=lambda _f: cancelled())
+
+        def stop(current: dict[str, Any]) -> bool:  # (this replaces MSAL's own check of the code's expiry)
+            return cancelled() or time.time() >= float(current.get("expires_at") or 0)
+
+        try:
+            result: dict[str, Any] = self._app.acquire_token_by_device_flow(flow, exit_condition=stop)
+        except Exception as error:  # noqa: BLE001
+            raise _unreachable(self.endpoints.authority_host, error) from None
         if cancelled():
             raise SignInError("cancelled", "The sign-in was cancelled")
+        if "access_token" not in result and result.get("error") in (None, "authorization_pending", "slow_down"):
+            raise SignInError(*_EXPLAINED["expired_token"])
         if "access_token" not in result:
             raise _answer_error(result, "signing in")
         claims = result.get("id_token_claims") or {}
@@ -205,6 +219,15 @@ class DeviceSignIn:
     def close(self) -> None:
         if self._app is not None:
             self._app.http_client.close()
+
+
+def _unreachable(where: str, error: BaseException) -> SignInError:
+    return SignInError(
+        "network",
+        f"Cannot reach {visible(where)}: {visible(type(error).__name__)}: {visible(str(error))[:300]}. Check the "
+        "cloud's endpoints, the network and the CA bundle",
+        str(error),
+    )
 
 
 def _answer_error(answer: Mapping[str, Any], doing: str) -> SignInError:
@@ -260,7 +283,7 @@ def with_roles(session: AdminSession) -> AdminSession:
     an app and grant its permissions is among them — before anything is created."""
     try:
         roles = directory_roles(session)
-    except GraphError as error:
+    except Exception as error:  # noqa: BLE001  (Graph refused, the network failed: said, nothing written)
         raise SignInError(
             "failed", f"Cannot read {session.admin.upn}'s directory roles: {visible(str(error))}", str(error)
         ) from None
