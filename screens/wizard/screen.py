@@ -580,16 +580,19 @@ class WizardScreen(VerificationHost):
         ):
             return  # nothing changed since it was verified: the results stand
         self._verified = connection
-        if live is not None:
-            self.workbench.forget(live)
-        self._live = self.workbench.verify(connection, record=False)
-        self.live = self._live
+        self._show_live(self.workbench.verify(connection, record=False))
+
+    def _show_live(self, live: LiveVerification) -> None:
+        """`live` replaces the step's verification (the one before is forgotten) in the same view."""
+        if self._live is not None:
+            self.workbench.forget(self._live)
+        self._live = self.live = live
         slot = self.query_one("#verification-slot")
         views = slot.query(VerificationView)
         if views:
-            views.first().attach(self._live)
+            views.first().attach(live)
         else:
-            slot.mount(VerificationView(self._live, id="verification"))
+            slot.mount(VerificationView(live, id="verification"))
             self.call_after_refresh(self._focus_checks)
 
     def _focus_checks(self) -> None:
@@ -846,18 +849,8 @@ class WizardScreen(VerificationHost):
         changes = self.workbench.workspace.changes
         run = registrar.run(lambda loaded: changes.stage_certificate(loaded.info, loaded.key_pem))
         state.run = run
-        if live is not None:
-            self.workbench.forget(live)
-        self._live = self.workbench.verify(registrar.provisional(), record=False, registration=run)
-        self.live = self._live
         self._verified = None
-        slot = self.query_one("#verification-slot")
-        views = slot.query(VerificationView)
-        if views:
-            views.first().attach(self._live)
-        else:
-            slot.mount(VerificationView(self._live, id="verification"))
-            self.call_after_refresh(self._focus_checks)
+        self._show_live(self.workbench.verify(registrar.provisional(), record=False, registration=run))
 
     def _registered_connection(self) -> Connection | None:
         """The connection automatic registration produced, named as the name field says."""

@@ -57,6 +57,16 @@ async def signed_in(pilot: Pilot[Any], screen: WizardScreen) -> None:
     await pilot.pause()
 
 
+async def applied(pilot: Pilot[Any]) -> WizardScreen:
+    """A new automatic registration, signed in, planned, applied and verified: the wizard on its last step."""
+    screen = await to_sign_in(pilot)
+    await signed_in(pilot, screen)
+    await pilot.press("alt+n")
+    await until(pilot, lambda: screen.registration.plan is not None, 20)
+    await pilot.press("alt+n")
+    return await verified(pilot)
+
+
 @pytest.fixture
 def auto_lab(make_lab: Callable[..., Lab]) -> Callable[..., Lab]:
     return lambda scenarios="": make_lab(scenarios, auto_approve=0.3)
@@ -164,12 +174,7 @@ async def test_cancel_after_the_app_was_created_says_it_stays(auto_lab: Callable
     lab = auto_lab()
     app = app_for(home, lab)
     async with app.run_test(size=(120, 40)) as pilot:
-        screen = await to_sign_in(pilot)
-        await signed_in(pilot, screen)
-        await pilot.press("alt+n")
-        await until(pilot, lambda: screen.registration.plan is not None, 20)
-        await pilot.press("alt+n")
-        await verified(pilot)
+        await applied(pilot)
         await pilot.press("escape")
         await until(pilot, lambda: isinstance(app.screen, ConfirmModal))
         assert "stays registered in the tenant" in text_of(app, ".dialog-question")
@@ -211,12 +216,7 @@ async def test_deleting_an_automatic_connection_offers_to_delete_its_app(
     lab = auto_lab()
     app = app_for(home, lab)
     async with app.run_test(size=(120, 40)) as pilot:
-        screen = await to_sign_in(pilot)
-        await signed_in(pilot, screen)
-        await pilot.press("alt+n")
-        await until(pilot, lambda: screen.registration.plan is not None, 20)
-        await pilot.press("alt+n")
-        await verified(pilot)
+        await applied(pilot)
         await pilot.press("alt+n")
         await pilot.pause()
         await pilot.press("ctrl+s")
@@ -247,12 +247,7 @@ async def test_a_damaged_installation_id_does_not_crash_the_manager(auto_lab: Ca
     lab = auto_lab()
     app = app_for(home, lab)
     async with app.run_test(size=(120, 40)) as pilot:
-        screen = await to_sign_in(pilot)
-        await signed_in(pilot, screen)
-        await pilot.press("alt+n")
-        await until(pilot, lambda: screen.registration.plan is not None, 20)
-        await pilot.press("alt+n")
-        await verified(pilot)
+        await applied(pilot)
         await pilot.press("alt+n")
         await pilot.pause()
         await pilot.press("ctrl+s")
@@ -274,12 +269,7 @@ async def test_a_registration_that_fails_later_says_what_exists_and_how_to_remov
     lab = make_lab("ews-disabled", auto_approve=0.3)
     app = app_for(home, lab)
     async with app.run_test(size=(120, 40)) as pilot:
-        screen = await to_sign_in(pilot)
-        await signed_in(pilot, screen)
-        await pilot.press("alt+n")
-        await until(pilot, lambda: screen.registration.plan is not None, 20)
-        await pilot.press("alt+n")
-        done = await verified(pilot)
+        done = await applied(pilot)
         assert done.live.board.summary is not None and done.live.board.summary.failed
         note = text_of(app, "#configuration-note")
         (registered,) = ours(lab, home)

@@ -185,17 +185,26 @@ def _proof_problem(app: Application, proof: str) -> str | None:
     return "The proof is not signed with any of the application's current keys, or it has expired."
 
 
+def _own_app(graph: Graph, request: Request, caller: Caller, proof: object) -> Application | Response:
+    """The app addressed, when the caller is that app (or may manage apps) and `proof` proves possession of one of
+    its current keys; Graph's refusal otherwise. Call with the tenant's lock held."""
+    app = _app(graph, request)
+    if isinstance(app, Response):
+        return app
+    if caller.claims.get("appid") != app.app_id and not graph.may_register(caller):
+        return graph_error(403, "Authorization_RequestDenied", graph.denied)
+    problem = _proof_problem(app, str(proof or ""))
+    if problem is not None:
+        return graph_error(400, "Request_BadRequest", f"Invalid proof. {problem}")
+    return app
+
+
 def add_key(graph: Graph, request: Request, caller: Caller) -> Response:
     body = request.json() or {}
     with graph.tenant.lock:
-        app = _app(graph, request)
+        app = _own_app(graph, request, caller, body.get("proof"))
         if isinstance(app, Response):
             return app
-        if caller.claims.get("appid") != app.app_id and not graph.may_register(caller):
-            return graph_error(403, "Authorization_RequestDenied", graph.denied)
-        problem = _proof_problem(app, str(body.get("proof") or ""))
-        if problem is not None:
-            return graph_error(400, "Request_BadRequest", f"Invalid proof. {problem}")
         made = key_credential_from(graph.tenant, body.get("keyCredential") or {})
         if isinstance(made, str):
             return graph_error(400, "Request_BadRequest", made)
@@ -218,14 +227,9 @@ def remove_key(graph: Graph, request: Request, caller: Caller) -> Response:
     body = request.json() or {}
     key_id = str(body.get("keyId") or "")
     with graph.tenant.lock:
-        app = _app(graph, request)
+        app = _own_app(graph, request, caller, body.get("proof"))
         if isinstance(app, Response):
             return app
-        if caller.claims.get("appid") != app.app_id and not graph.may_register(caller):
-            return graph_error(403, "Authorization_RequestDenied", graph.denied)
-        problem = _proof_problem(app, str(body.get("proof") or ""))
-        if problem is not None:
-            return graph_error(400, "Request_BadRequest", f"Invalid proof. {problem}")
         kept = [k for k in app.key_credentials if k.key_id != key_id]
         if len(kept) == len(app.key_credentials):
             return graph_error(
