@@ -83,3 +83,35 @@ def test_strict_scenario_requires_the_binding_everywhere(make_lab: Callable[...,
     for path in ("/EWS/Exchange.asmx", "/autodiscover/autodiscover.svc", "/PowerShell"):
         assert ntlm_status(lab, path, "absent") == 401, path
         assert ntlm_status(lab, path, "right") != 401, path
+
+
+@pytest.mark.parametrize("scheme", ["NTLM", "Negotiate"])
+def test_the_ntlm_challenge_names_the_labs_server_and_domain(cu14_lab: Lab, scheme: str) -> None:
+    from spnego._ntlm_raw.messages import AvId, Challenge
+    from spnego._spnego import unpack_token
+
+    o = cu14_lab.state.onprem
+    url = o.ews_url
+    context = ssl.create_default_context(cafile=cu14_lab.state.ca_bundle)
+    with httpx.Client(verify=context, trust_env=False, timeout=10) as client:
+        ntlm = spnego.client(o.admin_upn, o.admin_password, protocol=scheme.lower())
+        token = ntlm.step()
+        assert token is not None
+        headers = {"Content-Type": "text/xml"}
+        answer = client.post(
+            url, content=b"<x/>", headers={**headers, "Authorization": f"{scheme} {base64.b64encode(token).decode()}"}
+        )
+        reply = base64.b64decode(answer.headers["WWW-Authenticate"].split(" ", 1)[1])
+        raw = reply if reply.startswith(b"NTLMSSP\x00") else unpack_token(reply).response_token
+        names = Challenge.unpack(raw).target_info
+        assert names is not None
+        assert names[AvId.nb_domain_name] == "FABRIKAM" and names[AvId.nb_computer_name] == "EXCH01"
+        assert (
+            names[AvId.dns_computer_name] == "exch01.fabrikam.test" and names[AvId.dns_domain_name] == "fabrikam.test"
+        )
+        final = ntlm.step(reply)  # the client signs this very challenge (MIC): the handshake still completes
+        assert final is not None
+        done = client.post(
+            url, content=b"<x/>", headers={**headers, "Authorization": f"{scheme} {base64.b64encode(final).decode()}"}
+        )
+        assert done.status_code != 401

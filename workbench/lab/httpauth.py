@@ -25,6 +25,7 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import spnego
 from spnego.channel_bindings import GssChannelBindings
@@ -131,6 +132,48 @@ class Authenticator:
             return AuthResult(None, self._challenge(schemes, realm))
         return AuthResult(user)
 
+    def _named_challenge(self, context: Any, reply: bytes) -> bytes:
+        """The NTLM CHALLENGE naming this organisation's server and domain (EXCH01, FABRIKAM, exch01.fabrikam.test)
+        as Exchange's does, where pyspnego's acceptor would name the machine running the lab and WORKSTATION. The
+        acceptor keeps the challenge it sent to check the client's MIC against: it gets the renamed one too."""
+        from spnego._ntlm_raw.messages import AvId, Challenge, TargetInfo
+        from spnego._spnego import NegTokenResp, unpack_token
+
+        wrapped = not reply.startswith(b"NTLMSSP\x00")
+        outer = unpack_token(reply) if wrapped else None
+        raw = getattr(outer, "response_token", None) if wrapped else reply
+        inner = getattr(context, "_context", context)  # Negotiate wraps the NTLM acceptor
+        if not raw or not raw.startswith(b"NTLMSSP\x00") or getattr(inner, "_temp_challenge", None) is None:
+            return reply
+        sent = Challenge.unpack(raw)
+        org = self.org
+        names = TargetInfo()
+        names[AvId.nb_domain_name] = org.netbios
+        names[AvId.nb_computer_name] = org.server_name.upper()
+        names[AvId.dns_domain_name] = org.domain
+        names[AvId.dns_computer_name] = org.fqdn
+        names[AvId.dns_tree_name] = org.domain
+        names[AvId.timestamp] = sent.target_info[AvId.timestamp] if sent.target_info else None
+        if names[AvId.timestamp] is None:
+            del names[AvId.timestamp]
+        renamed = Challenge(
+            sent.flags,
+            sent.server_challenge,
+            target_name=org.netbios,
+            target_info=names,
+            version=sent.version,
+        )
+        inner._temp_challenge = renamed
+        if not wrapped:
+            return renamed.pack()
+        assert isinstance(outer, NegTokenResp)
+        return NegTokenResp(
+            neg_state=outer.neg_state,
+            supported_mech=outer.supported_mech,
+            response_token=renamed.pack(),
+            mech_list_mic=outer.mech_list_mic,
+        ).pack()
+
     def _binding_ok(self, token: bytes, protection: ExtendedProtection) -> bool:
         if protection is ExtendedProtection.OFF:
             return True
@@ -168,6 +211,8 @@ class Authenticator:
             state.pop("spnego", None)
             state.pop("user", None)
             return AuthResult(None, self._challenge(schemes, realm))
+        if reply and not context.complete:
+            reply = self._named_challenge(context, reply)
         encoded = f"{scheme} {base64.b64encode(reply).decode()}" if reply else None
         if context.complete and not self._binding_ok(token, protection):
             state.pop("spnego", None)
