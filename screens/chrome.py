@@ -59,8 +59,11 @@ class Masthead(Vertical):
         if note:  # the pending count always shows: the breadcrumb gives way
             trail.append(" " * max(1, width - len(trail) - len(note)))
             trail.append(note, style="bold reverse")
-        self.query_one("#masthead-context", Static).update(context)
-        self.query_one("#masthead-trail", Static).update(trail)
+        contexts, trails = self.query("#masthead-context"), self.query("#masthead-trail")
+        if not contexts or not trails:  # the screen is being torn down (a refresh queued before it closed)
+            return
+        contexts.first(Static).update(context)
+        trails.first(Static).update(trail)
 
     def on_resize(self) -> None:
         self.refresh_context()

@@ -295,13 +295,18 @@ class ManagerScreen(WorkbenchScreen):
         from workbench.registration.flow import uses_app
 
         space = self.workbench.workspace
+        registered = [
+            c for c in space.deleted() if isinstance(c.settings, M365Settings) and c.settings.app_registration
+        ]
+        if not registered:
+            return []
         try:
             ours = unique_name_for(space.home.installation_id())
         except StorageError:
             return []  # without the installation id nobody can tell whose app it is: nothing is offered
         remaining = space.connections()
         found: dict[tuple[str, str], Connection] = {}
-        for connection in space.deleted():
+        for connection in registered:
             s = connection.settings
             if not isinstance(s, M365Settings) or s.app_registration is None:
                 continue

@@ -184,9 +184,13 @@ class WizardDraft:
         asks for it, or a manual connection turned automatic."""
         if not self.automatic:
             return False
+        return not self.registered_automatically or self.reregister
+
+    @property
+    def registered_automatically(self) -> bool:
+        """Whether the connection being edited was registered automatically (it has its app)."""
         stored = self.editing.settings if self.editing is not None else None
-        registered = isinstance(stored, M365Settings) and stored.registration is Registration.AUTOMATIC
-        return not registered or self.reregister
+        return isinstance(stored, M365Settings) and stored.registration is Registration.AUTOMATIC
 
     def step_fields(self) -> dict[Step, frozenset[str]]:
         """Which step shows each field's message: registration asks for the account and tenant itself."""

@@ -118,8 +118,7 @@ class RegistrationStep(StepPane):
     def _arrange(self) -> None:
         draft = self.draft
         self.query_one("#automatic-box").display = draft.automatic
-        stored = (draft.editing is not None and not draft.registering) or draft.reregister
-        self.query_one("#reregister").display = draft.automatic and stored and draft.editing is not None
+        self.query_one("#reregister").display = draft.automatic and draft.registered_automatically
         # The account and tenant of a registered app stay as registered unless it is registered again.
         for name in ("#reg-field-app-account", "#reg-field-tenant-id", "#field-public_client_id"):
             self.query_one(name).display = draft.registering

@@ -123,6 +123,7 @@ async def test_automatic_registration_end_to_end_saves_on_ok(auto_lab: Callable[
         await pilot.press("m", "enter", "alt+n")
         screen = wizard(app)
         assert screen.step.value == "registration" and not screen.wizard_draft.registering
+        assert app.screen.query_one("#reregister").display  # registering again is offered for its app
         await pilot.press("alt+n")
         done = await verified(pilot)
         assert done.step.value == "configuration"
@@ -190,6 +191,7 @@ async def test_choosing_manual_shows_application_details(home: Home) -> None:
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("n", "alt+n")
         screen = wizard(app)
+        assert not app.screen.query_one("#reregister").display  # a new connection has no app to register again
         assert [s.value for s in screen.wizard_draft.steps()] == [
             "location",
             "registration",

@@ -143,12 +143,13 @@ def register_and_save(registrar: Registrar, home: Home, changes: Changeset, yes:
     if run.summary is not None:
         connection = replace(connection, last_verification=run.summary)
     existing = registrar.request.existing
+    keep = changes.edit if existing is not None else changes.add
     try:
-        changes.edit(connection) if existing is not None else changes.add(connection)
-    except NameTakenError as error:  # another session took the name meanwhile
+        keep(connection)
+    except NameTakenError as error:  # another session took the name meanwhile: the app must not be orphaned
         connection = replace(connection, name=f"{connection.name} ({connection.id[:8]})")
         info(f"warning: {error}; saved as '{connection.name}'")
-        changes.add(connection)
+        keep(connection)
     changes.commit()
     verb = "Updated" if existing is not None else "Added"
     settings = connection.settings
