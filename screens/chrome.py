@@ -106,7 +106,9 @@ class WorkbenchScreen(Screen[None]):
 
     def _refresh_now(self) -> None:
         self._refresh_requested = False
-        if self.is_attached:
+        # A redraw queued just before the screen was dismissed runs while its widgets are being removed: a screen
+        # no longer on the stack has nothing to redraw.
+        if self.is_attached and self in self.app.screen_stack:
             self.refresh_view()
 
     def on_screen_resume(self) -> None:

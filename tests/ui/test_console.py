@@ -511,3 +511,20 @@ async def test_raise_timeout_verifies_again_with_a_longer_timeout() -> None:
         before = list(app._lives)
         await pilot.press("y")
         await until(pilot, lambda: verification_done(app) and front(app).live not in before)
+
+
+async def test_a_redraw_queued_as_a_screen_closes_is_dropped(home: Home) -> None:
+    # A save asks every screen to redraw after the next refresh; the manager is dismissed in the same turn, and
+    # its widgets are gone by the time the redraw runs (CI hit this as NoMatches '#manager').
+    app = app_for(home)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("m")
+        await pilot.pause()
+        manager = app.screen
+        assert isinstance(manager, ManagerScreen)
+        manager.request_refresh()
+        manager.dismiss()
+        await manager.remove_children()  # what the teardown does before the queued redraw runs
+        manager._refresh_now()  # the queued callback, now
+        await pilot.pause()
+        assert app.is_running
