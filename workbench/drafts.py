@@ -279,24 +279,29 @@ def default_m365_name(app_account: str) -> str:
     return app_account.rpartition("@")[2]
 
 
+def m365_draft(s: M365Settings, name: str) -> M365Draft:
+    """The form Microsoft 365 settings would fill in."""
+    endpoints = s.custom_endpoints
+    return M365Draft(
+        tenant_id=s.tenant_id,
+        client_id=s.client_id,
+        app_account=s.app_account,
+        name=name,
+        cloud=s.cloud.value,
+        authority_host=endpoints.authority_host if endpoints else "",
+        graph_url=endpoints.graph_url if endpoints else "",
+        ews_url=endpoints.ews_url if endpoints else "",
+        ca_bundle=s.ca_bundle or "",
+        registration=s.registration.value,
+        app_registration=s.app_registration,
+    )
+
+
 def draft_for(connection: Connection) -> M365Draft | OnPremDraft:
     """The form a stored connection would fill in (for editing, or re-checking an imported one)."""
     s = connection.settings
     if isinstance(s, M365Settings):
-        endpoints = s.custom_endpoints
-        return M365Draft(
-            tenant_id=s.tenant_id,
-            client_id=s.client_id,
-            app_account=s.app_account,
-            name=connection.name,
-            cloud=s.cloud.value,
-            authority_host=endpoints.authority_host if endpoints else "",
-            graph_url=endpoints.graph_url if endpoints else "",
-            ews_url=endpoints.ews_url if endpoints else "",
-            ca_bundle=s.ca_bundle or "",
-            registration=s.registration.value,
-            app_registration=s.app_registration,
-        )
+        return m365_draft(s, connection.name)
     return OnPremDraft(
         admin_upn=s.admin_upn,
         name=connection.name,

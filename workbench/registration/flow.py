@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 from workbench import certificates
 from workbench.clouds import endpoints_of
-from workbench.drafts import M365Draft, Stamp
+from workbench.drafts import Stamp, m365_draft
 from workbench.model import (
     AppRegistration,
     CertificateCredential,
@@ -294,20 +294,8 @@ class Registrar:
         s = run.registered_settings()
         if s is None:
             raise RuntimeError("the app is not registered yet")
-        custom = s.custom_endpoints
-        draft = M365Draft(
-            name=self.request.name or (self.request.existing.name if self.request.existing else ""),
-            tenant_id=s.tenant_id,
-            client_id=s.client_id,
-            app_account=s.app_account,
-            cloud=s.cloud.value,
-            authority_host=custom.authority_host if custom else "",
-            graph_url=custom.graph_url if custom else "",
-            ews_url=custom.ews_url if custom else "",
-            ca_bundle=s.ca_bundle or "",
-            registration=Registration.AUTOMATIC.value,
-            app_registration=s.app_registration,
-        )
+        name = self.request.name or (self.request.existing.name if self.request.existing else "")
+        draft = m365_draft(s, name)  # registered settings: automatic, with their app
         return draft.build(s.credential, stamp, self.request.existing)
 
     def close(self) -> None:
