@@ -190,7 +190,9 @@ class OnPremDraft(_Checks):
     discovery: str = Discovery.AUTODISCOVER.value
     server: str = ""
     ews_url: str = ""
-    powershell_auth: str = ""  # empty: Basic for an IP address, Negotiate for a name
+    powershell_auth: str = ""  # empty: Basic for an IP address, Kerberos for a name
+    kerberos_realm: str = ""  # empty: the admin's UPN domain in capitals
+    kerberos_kdc: str = ""  # empty: found through DNS (SRV _kerberos._tcp.<realm>)
     ca_bundle: str = ""
     pin_sha256: str = ""
     dns_servers: list[str] = field(default_factory=list)
@@ -233,16 +235,26 @@ class OnPremDraft(_Checks):
             except ValueError:
                 c.fail(
                     "powershell_auth",
-                    f"PowerShell authentication must be kerberos, negotiate or basic, not '{self.powershell_auth}'",
+                    "PowerShell authentication must be kerberos, basic or ntlm, "
+                    f"not '{validate.shown(self.powershell_auth)}'",
                 )
         if auth is None:
-            auth = PowerShellAuth.BASIC if address is not None and address.is_ip else PowerShellAuth.NEGOTIATE
+            auth = PowerShellAuth.BASIC if address is not None and address.is_ip else PowerShellAuth.KERBEROS
         elif address is not None and address.is_ip and auth is not PowerShellAuth.BASIC:
             c.fail(
                 "powershell_auth",
-                f"{address.host} is an IP address: Kerberos and Negotiate need a server name, so remote "
+                f"{address.host} is an IP address: Kerberos and NTLM need a server name, so remote "
                 "PowerShell must use basic",
             )
+        realm = kdc = None
+        if self.kerberos_realm.strip() or self.kerberos_kdc.strip():
+            if auth is not PowerShellAuth.KERBEROS:
+                wrong = "kerberos_realm" if self.kerberos_realm.strip() else "kerberos_kdc"
+                c.fail(wrong, "A Kerberos realm or KDC is used only with Kerberos authentication")
+            if self.kerberos_realm.strip():
+                realm = c.take(lambda: validate.kerberos_realm(self.kerberos_realm))
+            if self.kerberos_kdc.strip():
+                kdc = c.take(lambda: validate.kdc(self.kerberos_kdc).netloc)
         tls = TlsTrust()
         if self.ca_bundle.strip() and self.pin_sha256.strip():
             c.fail("pin_sha256", "Trust the server either through a CA bundle or a pinned fingerprint, not both")
@@ -264,6 +276,8 @@ class OnPremDraft(_Checks):
             server=address.netloc if address else None,
             ews_url=ews_url,
             powershell_auth=auth,
+            kerberos_realm=realm,
+            kerberos_kdc=kdc,
             tls=tls,
             dns_servers=resolvers,
         )
@@ -309,6 +323,8 @@ def draft_for(connection: Connection) -> M365Draft | OnPremDraft:
         server=s.server or "",
         ews_url=s.ews_url or "",
         powershell_auth=s.powershell_auth.value,
+        kerberos_realm=s.kerberos_realm or "",
+        kerberos_kdc=s.kerberos_kdc or "",
         ca_bundle=s.tls.ca_bundle or "",
         pin_sha256=s.tls.pin_sha256 or "",
         dns_servers=list(s.dns_servers),

@@ -122,6 +122,7 @@ def hostname(text: str, *, field: str = "server", label: str = "Server") -> str:
     return value
 
 
+_REALM = re.compile(r"[A-Z0-9](?:[A-Z0-9.-]{0,253}[A-Z0-9])?")
 _DIGITS = re.compile(r"[0-9]+")  # str.isdigit() also accepts "²", which int() refuses
 
 
@@ -171,6 +172,22 @@ def server_warnings(address: ServerAddress) -> list[str]:
             "PowerShell virtual directory, and the server certificate will rarely name the IP"
         ]
     return []
+
+
+def kerberos_realm(text: str) -> str:
+    """A Kerberos realm as Active Directory names it: the DNS domain in capitals (`FABRIKAM.LOCAL`)."""
+    value = _require("kerberos_realm", "Kerberos realm", text).upper()
+    if not _REALM.fullmatch(value):
+        raise FieldError(
+            "kerberos_realm",
+            f"Kerberos realm '{shown(value)}' may contain only letters, digits, dots and hyphens (like FABRIKAM.LOCAL)",
+        )
+    return value
+
+
+def kdc(text: str) -> ServerAddress:
+    """A KDC (a domain controller): a host name or IP address, optionally with a port (88 when none is given)."""
+    return server_address(text, field="kerberos_kdc", label="KDC")
 
 
 def dns_server(text: str) -> str:

@@ -19,18 +19,83 @@ async def yes(request: ConfirmationRequest) -> bool:
     return True
 
 
-@pytest.mark.parametrize(("variant", "warnings"), [("autodiscover", set()), ("fqdn", set()), ("ip", {"onprem.locate"})])
-def test_healthy_server_passes(healthy_lab: Lab, variant: str, warnings: set[str]) -> None:
+@pytest.mark.kerberos
+@pytest.mark.parametrize("variant", ["autodiscover", "fqdn"])
+def test_healthy_server_passes_with_kerberos(healthy_lab: Lab, variant: str) -> None:
     state = healthy_lab.state
     result = verify(state, onprem_connection(state, variant))
     assert result.failures() == []
-    assert {c for c, e in result.checks.items() if e.status is Status.WARNING} == warnings
+    assert {c for c, e in result.checks.items() if e.status is Status.WARNING} == set()
     assert len(result.checks) == 11
     mailboxes = result.checks["onprem.mailboxes"].outcome.detail
     assert mailboxes.startswith(f"{state.onprem.mailbox_count + 4:,} mailboxes")
-    if variant == "ip":
-        assert result.code("onprem.locate") == "IP_ADDRESS_SERVER"
-        assert "connected (basic)" in result.checks["onprem.powershell"].outcome.detail
+    assert "connected (Kerberos as administrator@FABRIKAM.TEST)" in result.checks["onprem.powershell"].outcome.detail
+
+
+def test_by_ip_address_with_basic_enabled(make_lab: Callable[..., Lab]) -> None:
+    """By IP there is no service principal: Basic over HTTPS, where the admin enabled it on the directory."""
+    state = make_lab("ps-basic-enabled").state
+    result = verify(state, onprem_connection(state, "ip"))
+    assert result.failures() == []
+    assert {c for c, e in result.checks.items() if e.status is Status.WARNING} == {"onprem.locate"}
+    assert result.code("onprem.locate") == "IP_ADDRESS_SERVER"
+    assert "connected (Basic)" in result.checks["onprem.powershell"].outcome.detail
+
+
+@pytest.mark.parametrize(
+    ("scenario", "auth", "failure"),
+    [
+        ("", "ntlm", ("onprem.auth", "PS_NTLM_REFUSED")),  # Exchange's default directory: Kerberos only
+        ("ps-windows-auth", "ntlm", None),
+        ("", "basic", ("onprem.auth", "PS_BASIC_AUTH_DISABLED")),
+        ("ps-basic-enabled", "basic", None),
+    ],
+)
+def test_the_method_the_admin_chose_against_what_the_directory_takes(
+    make_lab: Callable[..., Lab], scenario: str, auth: str, failure: tuple[str, str] | None
+) -> None:
+    state = make_lab(scenario).state
+    result = verify(state, onprem_connection(state, "fqdn", powershell_auth=auth))
+    if failure is None:
+        assert result.failures() == []
+        assert f"connected ({auth.upper() if auth == 'ntlm' else 'Basic'})" in (
+            result.checks["onprem.powershell"].outcome.detail
+        )
+    else:
+        assert result.failures()[0] == failure
+
+
+@pytest.mark.kerberos
+@pytest.mark.parametrize(
+    ("scenario", "overrides", "code"),
+    [
+        ("bad-password", {}, "KERBEROS_PREAUTH_FAILED"),
+        ("", {"kerberos_kdc": "127.0.0.1:9"}, "KERBEROS_KDC_UNREACHABLE"),
+        ("", {"kerberos_realm": "CORP.FABRIKAM.TEST"}, "KERBEROS_KDC_NOT_FOUND"),
+    ],
+)
+def test_kerberos_failures_are_named(
+    make_lab: Callable[..., Lab], scenario: str, overrides: dict[str, str], code: str
+) -> None:
+    state = make_lab(scenario).state
+    result = verify(state, onprem_connection(state, "fqdn", **overrides))
+    assert result.status("onprem.powershell") is Status.FAILED
+    assert result.code("onprem.powershell") == code
+    problem = result.checks["onprem.powershell"].outcome.problem
+    assert problem is not None and "{" not in problem.title
+    assert state.onprem.admin_password not in repr(result.events)
+
+
+@pytest.mark.kerberos
+def test_an_alias_has_no_service_principal(healthy_lab: Lab) -> None:
+    """mail.fabrikam.test reaches the same server (DNS, certificate), but Kerberos names exch01 only."""
+    state = healthy_lab.state
+    port = state.onprem.server_fqdn.rsplit(":", 1)[1]
+    result = verify(state, onprem_connection(state, "fqdn", server=f"mail.fabrikam.test:{port}"))
+    assert result.status("onprem.ews") is Status.PASSED
+    assert result.code("onprem.powershell") == "KERBEROS_NO_SPN"
+    problem = result.checks["onprem.powershell"].outcome.problem
+    assert problem is not None and "HTTP/mail.fabrikam.test@FABRIKAM.TEST" in problem.title
 
 
 def test_autodiscover_trace_is_streamed(healthy_lab: Lab) -> None:
@@ -55,7 +120,7 @@ SCENARIOS = [
     ("bad-password", "fqdn", "onprem.ews", "AUTH_FAILED"),
     ("negotiate-only", "fqdn", "onprem.auth", "EWS_NEGOTIATE_ONLY"),
     ("no-impersonation", "fqdn", "onprem.impersonation", "ErrorImpersonateUserDenied"),
-    ("ps-basic-disabled", "ip", "onprem.auth", "PS_BASIC_AUTH_DISABLED"),
+    ("healthy", "ip", "onprem.auth", "PS_BASIC_AUTH_DISABLED"),  # Exchange's default: Basic off on /PowerShell
     ("autodiscover-broken", "autodiscover", "onprem.locate", "AUTODISCOVER_FAILED"),
     ("admin-no-mailbox", "fqdn", "onprem.ews", "ErrorMissingEmailAddress"),
     ("server-down", "fqdn", "onprem.tls", "TIMEOUT"),

@@ -4,9 +4,11 @@ over `verify=`), exchangelib failing fast."""
 
 from __future__ import annotations
 
+import os
 import ssl
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -122,21 +124,52 @@ def ews_account(state: LabState, token: dict[str, Any], mailbox: str, impersonat
     return Account(mailbox, config=config, autodiscover=False, access_type=IMPERSONATION if impersonate else DELEGATE)
 
 
-def powershell(state: LabState, auth: str = "ntlm", password: str | None = None, **kwargs: Any) -> Any:
-    """An unmodified pypsrp runspace pool on the lab's Exchange remote PowerShell."""
+def kerberos_profile(state: LabState) -> Path:
+    """A krb5.conf naming the lab's KDC, as a domain-joined client's would, made the process's profile.
+
+    MIT Kerberos caches a profile per file name, so each lab gets a file of its own (a lab's KDC port differs from
+    the last one's). The variable is only ever set, never removed (removing one races requests' reading of the
+    environment in other threads)."""
+    kerberos = state.onprem.kerberos
+    if kerberos is None:
+        pytest.skip("the lab runs without Kerberos here (MIT Kerberos or python-gssapi missing)")
+    path = Path(state.ca_bundle).parent / "client-krb5.conf"
+    if not path.exists():
+        path.write_text(
+            "[libdefaults]\n"
+            f" default_realm = {kerberos.realm}\n"
+            " dns_lookup_kdc = false\n rdns = false\n dns_canonicalize_hostname = false\n udp_preference_limit = 1\n"
+            f"[realms]\n {kerberos.realm} = {{\n  kdc = {kerberos.kdc}\n }}\n"
+            f"[domain_realm]\n .{state.onprem.domain} = {kerberos.realm}\n",
+            encoding="utf-8",
+        )
+    os.environ["KRB5_CONFIG"] = str(path)
+    return path
+
+
+def powershell(state: LabState, auth: str = "kerberos", password: str | None = None, **kwargs: Any) -> Any:
+    """An unmodified pypsrp runspace pool on the lab's Exchange remote PowerShell. Kerberos (Exchange's default):
+    the admin as `alias@REALM`, the service principal HTTP/<the server's FQDN> while connecting to localhost."""
     from pypsrp.powershell import RunspacePool
     from pypsrp.wsman import WSMan
 
     o = state.onprem
     host, port = o.server.split(":")
     configuration = kwargs.pop("configuration_name", "Microsoft.Exchange")
+    username = o.admin_upn
+    if auth == "kerberos":
+        kerberos_profile(state)
+        assert o.kerberos is not None
+        username = f"{o.admin_upn.split('@')[0]}@{o.kerberos.realm}"
+        kwargs.setdefault("negotiate_service", "HTTP")
+        kwargs.setdefault("negotiate_hostname_override", o.kerberos.spn.split("/", 1)[1])
     wsman = WSMan(
         host,
         port=int(port),
         path="PowerShell",
         ssl=True,
         auth=auth,
-        username=o.admin_upn,
+        username=username,
         password=password if password is not None else o.admin_password,
         cert_validation=state.ca_bundle,  # type: ignore[arg-type]  # a CA path is accepted; the stub says bool
         operation_timeout=kwargs.pop("operation_timeout", 20),

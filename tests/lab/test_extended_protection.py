@@ -1,6 +1,8 @@
 """Extended Protection per virtual directory, as Exchange 2019 CU14+ sets it on the front end (EWS: Allow,
 Autodiscover: None, PowerShell: Require) and with the strict scenario (Require everywhere). The NTLM handshakes
-are made by pyspnego's client over httpx, with the TLS channel binding right, wrong, or absent."""
+are made by pyspnego's client over httpx, with the TLS channel binding right, wrong, or absent. /PowerShell takes
+NTLM only where an admin enabled Windows authentication, so these labs run `ps-windows-auth` (Kerberos's channel
+binding is in test_kerberos.py)."""
 
 from __future__ import annotations
 
@@ -58,7 +60,7 @@ def ntlm_status(lab: Lab, path: str, binding: str) -> int:
 
 @pytest.fixture(scope="module")
 def cu14_lab() -> Iterator[Lab]:
-    with Lab(mailboxes=2) as lab:
+    with Lab("ps-windows-auth", mailboxes=2) as lab:
         yield lab
 
 
@@ -79,7 +81,7 @@ def test_cu14_defaults_per_virtual_directory(cu14_lab: Lab, path: str, binding: 
 
 
 def test_strict_scenario_requires_the_binding_everywhere(make_lab: Callable[..., Lab]) -> None:
-    lab = make_lab("extended-protection-strict", mailboxes=2)
+    lab = make_lab("extended-protection-strict,ps-windows-auth", mailboxes=2)
     for path in ("/EWS/Exchange.asmx", "/autodiscover/autodiscover.svc", "/PowerShell"):
         assert ntlm_status(lab, path, "absent") == 401, path
         assert ntlm_status(lab, path, "right") != 401, path

@@ -9,7 +9,7 @@ from pypsrp.complex_objects import PSInvocationState
 from pypsrp.exceptions import AuthenticationError, WSManFaultError
 from pypsrp.powershell import PowerShell
 
-from tests.lab.conftest import powershell, run_cmdlet
+from tests.lab.conftest import kerberos_profile, powershell, run_cmdlet
 from workbench.lab import Lab
 
 
@@ -20,9 +20,8 @@ def big_lab() -> Iterator[Lab]:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("auth", ["basic", "ntlm"])
-def test_get_mailbox_streams_ten_thousand_objects(big_lab: Lab, auth: str) -> None:
-    with powershell(big_lab.state, auth) as pool:
+def test_get_mailbox_streams_ten_thousand_objects(big_lab: Lab) -> None:
+    with powershell(big_lab.state) as pool:
         ps = PowerShell(pool)
         ps.add_cmdlet("Get-Mailbox").add_parameter("ResultSize", "Unlimited")
         ps.begin_invoke()
@@ -45,7 +44,7 @@ def test_get_mailbox_streams_ten_thousand_objects(big_lab: Lab, auth: str) -> No
 
 
 def test_default_result_size_is_1000_with_exchanges_warning(big_lab: Lab) -> None:
-    with powershell(big_lab.state, "basic") as pool:
+    with powershell(big_lab.state) as pool:
         ps = PowerShell(pool)
         ps.add_cmdlet("Get-Mailbox")
         output = ps.invoke()
@@ -129,7 +128,7 @@ def test_unknown_identity_and_cmdlet(make_lab: Callable[..., Lab]) -> None:
 
 
 def test_the_other_cmdlets(make_lab: Callable[..., Lab]) -> None:
-    with powershell(make_lab().state, "basic") as pool:
+    with powershell(make_lab().state) as pool:
         members = run_cmdlet(pool, "Get-RoleGroupMember", Identity="Organization Management").output
         domains = run_cmdlet(pool, "Get-AcceptedDomain").output
         vdir = run_cmdlet(pool, "Get-PowerShellVirtualDirectory").output[0].adapted_properties
@@ -140,37 +139,49 @@ def test_the_other_cmdlets(make_lab: Callable[..., Lab]) -> None:
         "exadmin@fabrikam.test",
     ]
     assert [d.adapted_properties["DomainName"] for d in domains] == ["fabrikam.test", "fabrikam-mail.test"]
-    assert (vdir["BasicAuthentication"], vdir["WindowsAuthentication"]) == (True, True)
+    assert (vdir["BasicAuthentication"], vdir["WindowsAuthentication"]) == (False, False)  # Exchange's default
     assert server["AdminDisplayVersion"] == "Version 15.2 (Build 1748.10)" and server["Fqdn"] == "exch01.fabrikam.test"
     assert user["UserPrincipalName"] == "helpdesk@fabrikam.test"
 
 
 def test_bad_password(make_lab: Callable[..., Lab]) -> None:
-    state = make_lab("bad-password").state
+    state = make_lab("bad-password,ps-basic-enabled,ps-windows-auth").state
     for auth in ("basic", "ntlm"):
         with pytest.raises(AuthenticationError):
             powershell(state, auth).open()
+    kerberos_profile(state)
+    krb5 = pytest.importorskip("krb5")
+    with pytest.raises(krb5.Krb5Error, match="Preauthentication failed"):  # the KDC refuses: no ticket at all
+        powershell(state, "kerberos").open()
 
 
-def test_basic_disabled_on_the_virtual_directory(make_lab: Callable[..., Lab]) -> None:
-    state = make_lab("ps-basic-disabled").state
-    with pytest.raises(AuthenticationError):
-        powershell(state, "basic").open()
-    with powershell(state, "negotiate") as pool:
-        assert (
-            run_cmdlet(pool, "Get-PowerShellVirtualDirectory").output[0].adapted_properties["BasicAuthentication"]
-            is False
-        )
+def test_the_default_directory_takes_kerberos_only(make_lab: Callable[..., Lab]) -> None:
+    """Exchange's default: every IIS method off on /PowerShell, Kerberos through Exchange's own module."""
+    state = make_lab().state
+    for auth in ("basic", "ntlm"):
+        with pytest.raises(AuthenticationError):
+            powershell(state, auth).open()
+    with powershell(state) as pool:
+        vdir = run_cmdlet(pool, "Get-PowerShellVirtualDirectory").output[0].adapted_properties
+    assert (vdir["BasicAuthentication"], vdir["WindowsAuthentication"]) == (False, False)
+
+
+@pytest.mark.parametrize(("scenario", "auth"), [("ps-basic-enabled", "basic"), ("ps-windows-auth", "ntlm")])
+def test_what_an_admin_enabled_is_accepted(make_lab: Callable[..., Lab], scenario: str, auth: str) -> None:
+    state = make_lab(scenario).state
+    with powershell(state, auth) as pool:
+        vdir = run_cmdlet(pool, "Get-PowerShellVirtualDirectory").output[0].adapted_properties
+    assert (vdir["BasicAuthentication"], vdir["WindowsAuthentication"]) == (auth == "basic", auth == "ntlm")
 
 
 def test_wrong_configuration_name(make_lab: Callable[..., Lab]) -> None:
     with pytest.raises(WSManFaultError) as caught:
-        powershell(make_lab().state, "basic", configuration_name="Microsoft.PowerShell").open()
+        powershell(make_lab().state, configuration_name="Microsoft.PowerShell").open()
     assert caught.value.code == 2150858811 and "not found in the WS-Management catalog" in str(caught.value)
 
 
 def test_cancel_a_running_enumeration(big_lab: Lab) -> None:
-    with powershell(big_lab.state, "basic") as pool:
+    with powershell(big_lab.state) as pool:
         ps = PowerShell(pool)
         ps.add_cmdlet("Get-Mailbox").add_parameter("ResultSize", "Unlimited")
         ps.begin_invoke()
@@ -186,7 +197,7 @@ def test_powershell_latency_scenario(make_lab: Callable[..., Lab]) -> None:
 
     state = make_lab("ps-slow").state
     started = time.monotonic()
-    with powershell(state, "basic") as pool:
+    with powershell(state) as pool:
         run_cmdlet(pool, "Get-ExchangeServer")
     assert time.monotonic() - started >= 1.0  # create + receive + command + receive + delete, 250 ms each
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import pickle
 from dataclasses import replace
+from typing import Any
 
 import pytest
 
@@ -129,14 +130,50 @@ class TestDrafts:
         with pytest.raises(DraftInvalid, match="must use basic"):
             draft.build(None, stamp())
 
-    def test_fqdn_defaults_to_negotiate_and_pins(self) -> None:
+    def test_fqdn_defaults_to_kerberos_and_pins(self) -> None:
         draft = OnPremDraft(
             admin_upn="admin@contoso.com", discovery="manual", server="mail.contoso.com", pin_sha256="ab" * 32
         )
         settings = draft.build(None, stamp()).settings
         assert isinstance(settings, OnPremSettings)
-        assert settings.powershell_auth is PowerShellAuth.NEGOTIATE
+        assert settings.powershell_auth is PowerShellAuth.KERBEROS
+        assert (settings.kerberos_realm, settings.kerberos_kdc) == (None, None)  # the UPN's domain, DNS SRV
         assert settings.tls.mode is TrustMode.PINNED and settings.tls.pin_sha256 == "AB" * 32
+
+    def test_kerberos_realm_and_kdc(self) -> None:
+        base: dict[str, Any] = {
+            "admin_upn": "admin@contoso.com",
+            "discovery": "manual",
+            "server": "exch01.corp.contoso.com",
+        }
+        settings = (
+            OnPremDraft(**base, kerberos_realm="corp.contoso.com", kerberos_kdc="dc01.corp.contoso.com")
+            .build(None, stamp())
+            .settings
+        )
+        assert isinstance(settings, OnPremSettings)
+        assert (settings.kerberos_realm, settings.kerberos_kdc) == ("CORP.CONTOSO.COM", "dc01.corp.contoso.com")
+        with pytest.raises(DraftInvalid, match="realm 'CORP CONTOSO' may contain only"):
+            OnPremDraft(**base, kerberos_realm="corp contoso").build(None, stamp())
+        with pytest.raises(DraftInvalid, match="KDC port must be a number"):
+            OnPremDraft(**base, kerberos_kdc="dc01.corp.contoso.com:kdc").build(None, stamp())
+        with pytest.raises(DraftInvalid, match="used only with Kerberos"):
+            OnPremDraft(**base, powershell_auth="basic", kerberos_realm="CORP.CONTOSO.COM").build(None, stamp())
+        with pytest.raises(DraftInvalid, match="kerberos, basic or ntlm"):
+            OnPremDraft(**base, powershell_auth="negotiate").build(None, stamp())
+
+    def test_a_stored_negotiate_reads_as_kerberos(self) -> None:
+        """Before Kerberos support, "negotiate" was stored for every server given by name."""
+        from workbench.model.codec import connection_from_document, connection_to_document
+
+        built = OnPremDraft(admin_upn="admin@contoso.com", discovery="manual", server="mail.contoso.com").build(
+            None, stamp()
+        )
+        document = connection_to_document(built)
+        document["settings"]["powershell_auth"] = "negotiate"
+        read = connection_from_document(document)
+        assert isinstance(read.settings, OnPremSettings)
+        assert read.settings.powershell_auth is PowerShellAuth.KERBEROS
 
     def test_autodiscover_takes_no_server(self) -> None:
         with pytest.raises(DraftInvalid, match="found by autodiscover"):

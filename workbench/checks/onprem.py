@@ -20,9 +20,10 @@ from typing import Any
 
 from workbench import quoting, validate
 from workbench.model import Discovery, OnPremSettings, PowerShellAuth, Secret, TrustMode
+from workbench.net import kerberos, resolve
 from workbench.net import powershell as ps
-from workbench.net import resolve
 from workbench.net import tls as tls_client
+from workbench.net.kerberos import KerberosError, KerberosProblem
 from workbench.net.routes import Route, session, set_route
 from workbench.redaction import redact
 
@@ -268,9 +269,13 @@ async def auth(ctx: Context) -> Outcome:
     ews_auth = "NTLM" if "ntlm" in lowered else ("basic" if "basic" in lowered else None)
     if ews_auth is None:
         return Outcome.failed(detail, problems.EWS_NEGOTIATE_ONLY.fill(**_values(ctx)))
-    wanted = "Basic" if settings.powershell_auth is PowerShellAuth.BASIC else "Negotiate"
-    if wanted not in ps_schemes and not (wanted == "Negotiate" and "NTLM" in ps_schemes):
-        problem = problems.PS_BASIC_AUTH_DISABLED if wanted == "Basic" else problems.AUTH_FAILED
+    chosen = PowerShellAuth.BASIC if validate.is_ip_address(endpoint.host) else settings.powershell_auth
+    wanted, problem = {
+        PowerShellAuth.BASIC: ("Basic", problems.PS_BASIC_AUTH_DISABLED),
+        PowerShellAuth.NTLM: ("NTLM", problems.PS_NTLM_REFUSED),
+        PowerShellAuth.KERBEROS: ("Negotiate", problems.AUTH_FAILED),
+    }[chosen]
+    if wanted not in ps_schemes:
         return Outcome.failed(f"{detail}, not {wanted}", problem.fill(**_values(ctx)))
     return Outcome.passed(detail, ews_auth=ews_auth, ps_schemes=ps_schemes)
 
@@ -324,6 +329,66 @@ async def ews(ctx: Context) -> Outcome:
     )
 
 
+_KERBEROS_PROBLEMS = {
+    KerberosProblem.NOT_INSTALLED: problems.KERBEROS_NOT_INSTALLED,
+    KerberosProblem.KDC_NOT_FOUND: problems.KERBEROS_KDC_NOT_FOUND,
+    KerberosProblem.KDC_UNREACHABLE: problems.KERBEROS_KDC_UNREACHABLE,
+    KerberosProblem.PREAUTH_FAILED: problems.KERBEROS_PREAUTH_FAILED,
+    KerberosProblem.UNKNOWN_PRINCIPAL: problems.KERBEROS_UNKNOWN_PRINCIPAL,
+    KerberosProblem.PASSWORD_EXPIRED: problems.KERBEROS_PASSWORD_EXPIRED,
+    KerberosProblem.ACCOUNT_DISABLED: problems.KERBEROS_ACCOUNT_DISABLED,
+    KerberosProblem.CLOCK_SKEW: problems.KERBEROS_CLOCK_SKEW,
+    KerberosProblem.NO_SPN: problems.KERBEROS_NO_SPN,
+    KerberosProblem.OTHER: problems.KERBEROS_FAILED,
+}
+
+
+def _kerberos_values(ctx: Context, realm: kerberos.Realm | None) -> dict[str, Any]:
+    _, settings = _target(ctx)
+    endpoint: Endpoint = ctx.fact("endpoint")
+    try:
+        name = realm.realm if realm else kerberos.realm_for(settings.admin_upn, settings.kerberos_realm)
+    except validate.FieldError:
+        name = settings.kerberos_realm or "<realm>"
+    local = settings.admin_upn.rpartition("@")[0]
+    kdc_host, kdc_port = realm.kdcs[0] if realm and realm.kdcs else (settings.kerberos_kdc or "<kdc>", 88)
+    return _values(
+        ctx,
+        realm=name,
+        realm_lower=name.lower(),
+        principal=realm.principal if realm else f"{local}@{name}",
+        spn=realm.spn if realm else f"HTTP/{endpoint.host}@{name}",
+        spn_bare=f"HTTP/{endpoint.host}",
+        kdc_host=kdc_host,
+        kdc_port=kdc_port,
+    )
+
+
+async def _kerberos_ticket(ctx: Context, host: str) -> kerberos.Ticket | Outcome:
+    """A service ticket for HTTP/<host> from the admin's password, or the failed outcome that says why not."""
+    target, settings = _target(ctx)
+    password: Secret = ctx.fact("password")
+    realm: kerberos.Realm | None = None
+    try:
+        realm = await ctx.blocking(
+            lambda: kerberos.locate(
+                settings.admin_upn,
+                host,
+                realm=settings.kerberos_realm,
+                kdc=settings.kerberos_kdc,
+                dns_servers=settings.dns_servers,
+                timeout=target.timeout,
+            )
+        )
+        found = realm
+        ticket = await ctx.blocking(lambda: kerberos.obtain(found, password, target.timeout))
+    except (KerberosError, validate.FieldError) as error:
+        kind = error.problem if isinstance(error, KerberosError) else KerberosProblem.OTHER
+        problem = _KERBEROS_PROBLEMS[kind].fill(**_kerberos_values(ctx, realm))
+        return Outcome.failed(f"no Kerberos ticket: {problem.title}", problem, redact(str(error), password.reveal()))
+    return ctx.own(ticket, ticket.close)
+
+
 async def powershell(ctx: Context) -> Outcome:
     from pypsrp.exceptions import AuthenticationError, WSManFaultError
 
@@ -331,19 +396,35 @@ async def powershell(ctx: Context) -> Outcome:
     endpoint: Endpoint = ctx.fact("endpoint")
     password: Secret = ctx.fact("password")
     auth = PowerShellAuth.BASIC if validate.is_ip_address(endpoint.host) else settings.powershell_auth
+    ticket: kerberos.Ticket | None = None
+    if auth is PowerShellAuth.KERBEROS:
+        obtained = await _kerberos_ticket(ctx, endpoint.host)
+        if isinstance(obtained, Outcome):
+            return obtained
+        ticket = obtained
 
     def connect() -> tuple[Any, ps.CmdletResult]:
-        pool = ps.open_pool(endpoint.host, endpoint.port, auth, settings.admin_upn, password, target.timeout)
+        pool = ps.open_pool(endpoint.host, endpoint.port, auth, settings.admin_upn, password, target.timeout, ticket)
         return pool, ps.run(pool, "Get-ExchangeServer")
 
     try:
         pool, servers = await ctx.blocking(connect)
+    except KerberosError as error:  # the server's side of the exchange (mutual authentication) failed
+        problem = problems.KERBEROS_FAILED.fill(**_kerberos_values(ctx, ticket.realm if ticket else None))
+        return Outcome.failed(f"Kerberos with {endpoint.host}: {error.message}", problem, redact(error.message))
     except AuthenticationError as error:
-        basic_missing = auth is PowerShellAuth.BASIC and "Basic" not in ctx.facts.get("ps_schemes", ["Basic"])
-        problem = problems.PS_BASIC_AUTH_DISABLED if basic_missing else problems.AUTH_FAILED
+        offered = ctx.facts.get("ps_schemes", [])
+        if auth is PowerShellAuth.BASIC and "Basic" not in offered:
+            problem = problems.PS_BASIC_AUTH_DISABLED.fill(**_values(ctx))
+        elif auth is PowerShellAuth.NTLM and "NTLM" not in offered:
+            problem = problems.PS_NTLM_REFUSED.fill(**_values(ctx))
+        elif auth is PowerShellAuth.KERBEROS:
+            problem = problems.PS_KERBEROS_REFUSED.fill(**_kerberos_values(ctx, ticket.realm if ticket else None))
+        else:
+            problem = problems.AUTH_FAILED.fill(**_values(ctx))
         return Outcome.failed(
-            f"/PowerShell rejected {settings.admin_upn} ({ps.pypsrp_auth(auth)})",
-            problem.fill(**_values(ctx)),
+            f"/PowerShell rejected {settings.admin_upn} ({auth.label})",
+            problem,
             redact(str(error), password.reveal()),
         )
     except WSManFaultError as error:
@@ -361,9 +442,10 @@ async def powershell(ctx: Context) -> Outcome:
             raise
         return mapped
     server = servers.props()[0] if servers.output else {}
+    how = f"Kerberos as {ticket.realm.principal}" if ticket else auth.label
     return Outcome.passed(
-        f"connected ({ps.pypsrp_auth(auth)}) to {server.get('Name', '?')}, {server.get('AdminDisplayVersion', '?')}",
-        private={"ps_pool": ctx.own(pool, pool.close), "ps_lock": threading.Lock()},
+        f"connected ({how}) to {server.get('Name', '?')}, {server.get('AdminDisplayVersion', '?')}",
+        private={"ps_pool": ctx.own(pool, pool.close), "ps_lock": threading.Lock(), "ps_ticket": ticket},
         ps_auth=auth,
         server_name=server.get("Name"),
         server_version=server.get("AdminDisplayVersion"),
@@ -511,7 +593,9 @@ async def mailboxes(ctx: Context) -> Outcome:
         report(f"{counted[0]:,} mailboxes", counted[0], None)
 
     def enumerate_all() -> tuple[ps.CmdletResult, ps.CmdletResult]:
-        pool = ps.open_pool(endpoint.host, endpoint.port, auth, settings.admin_upn, password, target.timeout)
+        pool = ps.open_pool(
+            endpoint.host, endpoint.port, auth, settings.admin_upn, password, target.timeout, ctx.fact("ps_ticket")
+        )
         try:
             users = ps.stream(pool, "Get-Mailbox", {"ResultSize": "Unlimited"}, on_batch, cancelled.is_set)
             if cancelled.is_set():

@@ -701,6 +701,156 @@ PS_WRONG_ENDPOINT = Problem(
         ),
     ),
 )
+PS_NTLM_REFUSED = Problem(
+    "PS_NTLM_REFUSED",
+    "The PowerShell virtual directory does not accept NTLM",
+    (
+        "Exchange's /PowerShell directory takes Kerberos only by default: every IIS authentication method is off "
+        "and Exchange's own module accepts Kerberos tickets",
+        "NTLM works there only where an administrator turned Windows authentication on",
+    ),
+    (
+        Fix("Use Kerberos authentication (the default for a server given by name)"),
+        powershell(
+            "Or turn Windows authentication on for the directory (it also allows NTLM)",
+            'Set-PowerShellVirtualDirectory -Identity "{server}\\PowerShell (Default Web Site)" '
+            "-WindowsAuthentication $true",
+        ),
+    ),
+)
+PS_KERBEROS_REFUSED = Problem(
+    "PS_KERBEROS_REFUSED",
+    "The server refused a valid Kerberos ticket for {spn}",
+    (
+        "The service principal name belongs to another account than the server's (a load-balanced name needs an "
+        "alternate service account)",
+        "A TLS-offloading proxy or load balancer sits in front of Exchange: Extended Protection refuses the channel "
+        "binding",
+        "The server's own Kerberos keys are out of date (the computer account's password changed)",
+    ),
+    (
+        shell("See which account holds the SPN (on a domain-joined Windows machine)", "setspn -Q {spn_bare}"),
+        powershell(
+            "Check Extended Protection on the directory",
+            'Get-PowerShellVirtualDirectory -Identity "{server}\\PowerShell (Default Web Site)" | '
+            "Format-List ExtendedProtectionTokenChecking",
+        ),
+    ),
+)
+KERBEROS_NOT_INSTALLED = Problem(
+    "KERBEROS_NOT_INSTALLED",
+    "Kerberos support is not installed on this machine",
+    (
+        "Remote PowerShell uses Kerberos, which needs MIT Kerberos and the workbench's `kerberos` extra "
+        "(python-gssapi and pykrb5)",
+    ),
+    (
+        shell(
+            "Debian or Ubuntu",
+            "sudo apt-get install krb5-user libkrb5-dev && pip install 'exchange-workbench[kerberos]'",
+        ),
+        shell(
+            "RHEL, Rocky or Fedora",
+            "sudo dnf install krb5-workstation krb5-devel && pip install 'exchange-workbench[kerberos]'",
+        ),
+        Fix(
+            "Or use Basic authentication over HTTPS, after enabling it on the PowerShell virtual directory "
+            "(Set-PowerShellVirtualDirectory -BasicAuthentication $true)"
+        ),
+    ),
+)
+KERBEROS_KDC_NOT_FOUND = Problem(
+    "KERBEROS_KDC_NOT_FOUND",
+    "No domain controller (KDC) was found for {realm}",
+    (
+        "The DNS servers used have no _kerberos._tcp.{realm_lower} SRV record (they are not Active Directory's DNS)",
+        "The realm is not the admin's UPN domain (an alternative UPN suffix): set the realm explicitly",
+    ),
+    (
+        dns("Ask Active Directory's DNS for the record", "_kerberos._tcp.{realm_lower}. IN SRV"),
+        Fix("Give the connection a domain controller's DNS server, or name the KDC (a domain controller) directly"),
+    ),
+)
+KERBEROS_KDC_UNREACHABLE = Problem(
+    "KERBEROS_KDC_UNREACHABLE",
+    "The domain controller (KDC) for {realm} did not answer",
+    (
+        "TCP port 88 to the domain controller is blocked by a firewall",
+        "The KDC named for the connection is not a domain controller of {realm}",
+    ),
+    (
+        shell("Test the port from this machine", "nc -vz {kdc_host} {kdc_port}"),
+        Fix("Name a reachable domain controller as the connection's KDC"),
+    ),
+)
+KERBEROS_PREAUTH_FAILED = Problem(
+    "KERBEROS_PREAUTH_FAILED",
+    "The domain controller refused {principal}'s password (pre-authentication failed)",
+    ("The password is wrong or was changed", "The account is locked out after too many attempts"),
+    (
+        workbench("Enter the password again", Action.SET_SECRET),
+        powershell("Check the account", "Get-ADUser {alias} -Properties LockedOut,Enabled,PasswordExpired"),
+    ),
+    offer(Action.SET_SECRET),
+)
+KERBEROS_UNKNOWN_PRINCIPAL = Problem(
+    "KERBEROS_UNKNOWN_PRINCIPAL",
+    "{realm} has no account {principal}",
+    (
+        "The admin's UPN suffix is an alternative suffix and its realm is another one: set the realm explicitly",
+        "The account does not exist in that domain",
+    ),
+    (
+        powershell("Find the account and its domain", "Get-ADUser -Filter \"UserPrincipalName -eq '{account}'\""),
+        Fix("Set the connection's Kerberos realm to the account's Active Directory domain, in capitals"),
+    ),
+)
+KERBEROS_PASSWORD_EXPIRED = Problem(
+    "KERBEROS_PASSWORD_EXPIRED",
+    "{principal}'s password has expired",
+    ("Active Directory requires a new password before any sign-in",),
+    (
+        Fix("Change the password (Ctrl+Alt+Del on a domain-joined machine, or ask the service desk)"),
+        workbench("Then enter the new password", Action.SET_SECRET),
+    ),
+    offer(Action.SET_SECRET),
+)
+KERBEROS_ACCOUNT_DISABLED = Problem(
+    "KERBEROS_ACCOUNT_DISABLED",
+    "{principal} is disabled or locked out",
+    ("The account was disabled", "Too many wrong passwords locked it out"),
+    (
+        powershell("Check the account", "Get-ADUser {alias} -Properties LockedOut,Enabled"),
+        powershell("Unlock it", "Unlock-ADAccount {alias}"),
+    ),
+)
+KERBEROS_CLOCK_SKEW = Problem(
+    "KERBEROS_CLOCK_SKEW",
+    "This machine's clock differs from the domain controller's by more than Kerberos allows",
+    ("Kerberos refuses clocks more than 5 minutes apart", "This machine does not synchronise its time"),
+    (
+        shell("Compare and synchronise the clock (systemd)", "timedatectl status"),
+        Fix("Point this machine's time service at a domain controller or the same NTP source"),
+    ),
+)
+KERBEROS_NO_SPN = Problem(
+    "KERBEROS_NO_SPN",
+    "Kerberos has no service principal {spn}",
+    (
+        "The server was given by IP address or by an alias: Kerberos names the server's own FQDN (HTTP/<fqdn>)",
+        "A load-balanced name needs an alternate service account that holds its SPN",
+    ),
+    (
+        Fix("Give the server's own FQDN (its computer name in the domain)"),
+        Fix("Or use Basic authentication over HTTPS, enabled on the PowerShell virtual directory"),
+    ),
+)
+KERBEROS_FAILED = Problem(
+    "KERBEROS_FAILED",
+    "Kerberos could not get a ticket for {spn}",
+    ("See the raw error: it is the Kerberos library's own text",),
+    (Fix("Check the realm, the KDC and the admin's account; compare with kinit on a machine of the domain"),),
+)
 DIRECTORY_DENIED = Problem(
     "DIRECTORY_DENIED",
     "{account} cannot list the organisation's administrators",

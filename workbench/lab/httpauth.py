@@ -1,5 +1,11 @@
-"""HTTP authentication as IIS does it for Exchange: Basic over HTTPS, and NTLM / Negotiate (pyspnego acceptor)
-with Extended Protection — the client's channel binding must match our TLS certificate.
+"""HTTP authentication as IIS does it for Exchange: Basic over HTTPS, NTLM / Negotiate (pyspnego acceptor) and
+Kerberos inside Negotiate (python-gssapi acceptor with the server's keytab from the lab's KDC), with Extended
+Protection — the client's channel binding must match our TLS certificate.
+
+Which of them a virtual directory takes is its own setting: EWS takes NTLM and Kerberos inside Negotiate (and Basic);
+Exchange's /PowerShell takes Kerberos only, unless an admin enabled Windows authentication (NTLM) or Basic. A
+Negotiate token is classified before it is accepted — NTLM (raw, or SPNEGO offering NTLM first) versus Kerberos —
+so a directory that takes Kerberos only refuses NTLM exactly as Exchange's does.
 
 NTLM is connection-oriented: once the handshake completes, the connection stays authenticated for the requests
 that follow on it, as IIS keeps it. pyspnego's NTLM acceptor reads its user database from the file the
@@ -60,6 +66,71 @@ def _user_file(users: bytes) -> Iterator[None]:
         yield
 
 
+KERBEROS_OIDS = frozenset({"1.2.840.113554.1.2.2", "1.2.840.48018.1.2.2"})  # Kerberos 5, and Microsoft's alias
+NTLM_OID = "1.3.6.1.4.1.311.2.2.10"
+SPNEGO_OID = "1.3.6.1.5.5.2"
+
+
+def mechanism(token: bytes) -> str | None:
+    """What a first Negotiate token speaks: "ntlm", "kerberos", or None (neither, or garbage)."""
+    from spnego._spnego import InitialContextToken, NegTokenInit, unpack_token
+
+    if token.startswith(b"NTLMSSP\x00"):
+        return "ntlm"
+    try:
+        outer = unpack_token(token, unwrap=True)
+        if not isinstance(outer, InitialContextToken):
+            return None
+        if outer.this_mech in KERBEROS_OIDS:
+            return "kerberos"
+        if outer.this_mech != SPNEGO_OID:
+            return None
+        offer = unpack_token(outer.inner_context_token)
+    except Exception:  # noqa: BLE001  (a malformed token is refused like an unknown one)
+        return None
+    if not isinstance(offer, NegTokenInit) or not offer.mech_types:
+        return None
+    first = offer.mech_types[0]  # what the client's token is for
+    return "kerberos" if first in KERBEROS_OIDS else "ntlm" if first == NTLM_OID else None
+
+
+class KerberosAcceptor:
+    """Accepts Kerberos AP-REQs for the server's service principal with its keytab (raw Kerberos or SPNEGO), with a
+    replay cache of its own, as a server's HTTP service does."""
+
+    def __init__(self, keytab: Path, replay_cache: Path, realm: str) -> None:
+        import gssapi
+
+        self.realm = realm
+        self._credentials = gssapi.Credentials(
+            usage="accept", store={b"keytab": str(keytab).encode(), b"rcache": f"file2:{replay_cache}".encode()}
+        )
+
+    def accept(self, token: bytes, binding: Any, protection: ExtendedProtection) -> tuple[str, bytes | None]:
+        """The client's principal and the reply token (mutual authentication); ValueError when refused."""
+        import gssapi
+        from gssapi.raw.misc import GSSError
+
+        context = gssapi.SecurityContext(
+            creds=self._credentials,
+            usage="accept",
+            channel_bindings=None if protection is ExtendedProtection.OFF else binding,
+        )
+        try:  # python-gssapi may keep a failed step's error and raise it at the next look at the context
+            reply = context.step(token)
+            complete = context.complete
+            flags = int(context.actual_flags)
+            principal = str(context.initiator_name)
+        except GSSError as error:
+            raise ValueError(f"Kerberos token refused: {error}") from None
+        if not complete:
+            raise ValueError("Kerberos needs one leg; the exchange did not complete")
+        bound = flags & 2048  # GSS_C_CHANNEL_BOUND_FLAG: the client's binding matched ours
+        if protection is ExtendedProtection.REQUIRE and not bound:
+            raise ValueError("Extended Protection requires the TLS channel binding")
+        return principal, reply
+
+
 @dataclass
 class AuthResult:
     user: Recipient | None
@@ -68,8 +139,11 @@ class AuthResult:
 
 
 class Authenticator:
-    def __init__(self, org: Organization, folder: Path, certificate_der: bytes) -> None:
+    def __init__(
+        self, org: Organization, folder: Path, certificate_der: bytes, kerberos: KerberosAcceptor | None = None
+    ) -> None:
         self.org = org
+        self.kerberos = kerberos
         _install_user_file()
         lines = []
         for recipient in org.recipients.values():
@@ -77,9 +151,8 @@ class Authenticator:
                 lines.append(f":{recipient.upn}:{recipient.password}")
                 lines.append(f"{org.netbios}:{recipient.alias}:{recipient.password}")
         self.users = ("\n".join(lines) + "\n").encode("utf-8")
-        self._bindings = GssChannelBindings(
-            application_data=b"tls-server-end-point:" + hashlib.sha256(certificate_der).digest()
-        )
+        self._binding_data = b"tls-server-end-point:" + hashlib.sha256(certificate_der).digest()
+        self._bindings = GssChannelBindings(application_data=self._binding_data)
 
     def _challenge(self, schemes: tuple[str, ...], realm: str) -> Response:
         headers = [
@@ -101,9 +174,12 @@ class Authenticator:
         schemes: tuple[str, ...],
         realm: str,
         protection: ExtendedProtection = ExtendedProtection.REQUIRE,
+        *,
+        ntlm: bool = True,
     ) -> AuthResult:
-        """Authenticate `request` with one of `schemes`; NTLM and Negotiate check the client's TLS channel binding
-        as the virtual directory's Extended Protection setting says (Basic is not covered by it, as in IIS)."""
+        """Authenticate `request` with one of `schemes`; NTLM and Kerberos check the client's TLS channel binding
+        as the virtual directory's Extended Protection setting says (Basic is not covered by it, as in IIS).
+        `ntlm=False`: the directory takes Kerberos only inside Negotiate (Exchange's /PowerShell)."""
         header = request.header("Authorization")
         if header is None:
             known = request.connection.get("user")
@@ -115,8 +191,41 @@ class Authenticator:
         if scheme == "Basic" and "Basic" in schemes:
             return self._basic(value.strip(), schemes, realm)
         if scheme in {"NTLM", "Negotiate"} and scheme in schemes:
-            return self._spnego(request, scheme, value.strip(), schemes, realm, protection)
+            try:
+                token = base64.b64decode(value.strip(), validate=True)
+            except binascii.Error:
+                return AuthResult(None, self._challenge(schemes, realm))
+            pending = request.connection.get("spnego")
+            if scheme == "NTLM" or (pending is not None and not pending.complete):
+                return self._spnego(request, scheme, token, schemes, realm, protection)
+            kind = mechanism(token)
+            if kind == "kerberos" and self.kerberos is not None:
+                return self._kerberos(request, token, schemes, realm, protection)
+            if kind == "ntlm" and ntlm:
+                return self._spnego(request, scheme, token, schemes, realm, protection)
         return AuthResult(None, self._challenge(schemes, realm))
+
+    def _kerberos(
+        self, request: Request, token: bytes, schemes: tuple[str, ...], realm: str, protection: ExtendedProtection
+    ) -> AuthResult:
+        import gssapi
+
+        assert self.kerberos is not None
+        state = request.connection
+        state.pop("user", None)
+        try:
+            principal, reply = self.kerberos.accept(
+                token, gssapi.raw.ChannelBindings(application_data=self._binding_data), protection
+            )
+        except ValueError:
+            return AuthResult(None, self._challenge(schemes, realm))
+        name, _, principal_realm = principal.rpartition("@")
+        user = self.org.recipient(name) if principal_realm == self.kerberos.realm else None
+        if user is None:
+            return AuthResult(None, self._challenge(schemes, realm))
+        state["user"] = user  # IIS keeps a Kerberos-authenticated connection authenticated (authPersistNonNTLM)
+        encoded = f"Negotiate {base64.b64encode(reply).decode()}" if reply else None
+        return AuthResult(user, headers=[("WWW-Authenticate", encoded)] if encoded else [])
 
     def _basic(self, value: str, schemes: tuple[str, ...], realm: str) -> AuthResult:
         try:
@@ -187,16 +296,12 @@ class Authenticator:
         self,
         request: Request,
         scheme: str,
-        value: str,
+        token: bytes,
         schemes: tuple[str, ...],
         realm: str,
         protection: ExtendedProtection,
     ) -> AuthResult:
         state = request.connection
-        try:
-            token = base64.b64decode(value, validate=True)
-        except binascii.Error:
-            return AuthResult(None, self._challenge(schemes, realm))
         context = state.get("spnego")
         try:
             with _user_file(self.users):

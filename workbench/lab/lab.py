@@ -34,7 +34,9 @@ from .ews_online import ExchangeOnlineEws
 from .ews_onprem import OnPremEws
 from .graph import Graph
 from .http import LabServer, Request, Router, server_tls_context
-from .httpauth import Authenticator
+from .httpauth import Authenticator, KerberosAcceptor
+from .kerberos import Kdc, Principal
+from .kerberos import missing as kerberos_missing
 from .org import Organization, seed_organization
 from .tenant import seed_tenant
 from .tokens import TokenIssuer
@@ -66,6 +68,13 @@ class M365State:
 
 
 @dataclass(frozen=True, slots=True)
+class KerberosState:
+    realm: str  # FABRIKAM.TEST
+    kdc: str  # 127.0.0.1:PORT (also published as SRV _kerberos._tcp.<domain> through `dns`)
+    spn: str  # HTTP/exch01.fabrikam.test
+
+
+@dataclass(frozen=True, slots=True)
 class OnPremState:
     domain: str
     accepted_domains: tuple[str, ...]
@@ -80,6 +89,7 @@ class OnPremState:
     admin_password: str
     mailbox_count: int
     certificate_sha256: str  # of the server certificate, for pinning
+    kerberos: KerberosState | None  # None: no KDC could run here (see `Lab.kerberos_note`)
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +129,8 @@ class Lab:
         self._folder: Path | None = None
         self._servers: list[LabServer] = []
         self._dns: LabDns | None = None
+        self._kdc: Kdc | None = None
+        self.kerberos_note: str | None = None  # why the lab runs without Kerberos, when it does
         self._state: LabState | None = None
         self.world: World | None = None
         self.org: Organization | None = None
@@ -230,7 +242,11 @@ class Lab:
             certificate = ca.issue_server(("legacy-mail.fabrikam-old.test",), label="exchange")
         else:
             certificate = ca.issue_server(names, label="exchange")
-        auth = Authenticator(org, folder, certificate.der)
+        kerberos = self._start_kdc(folder, org)
+        acceptor = (
+            KerberosAcceptor(kerberos.keytab, folder / "kerberos-replay", org.realm) if kerberos is not None else None
+        )
+        auth = Authenticator(org, folder, certificate.der, acceptor)
         router = Router()
         ews = OnPremEws(org, auth)
         ews.register(router)
@@ -255,6 +271,9 @@ class Lab:
         if "autodiscover-srv-only" not in self.scenarios:
             zone.a |= {org.domain: "127.0.0.1", f"autodiscover.{org.domain}": "127.0.0.1"}
         zone.srv[f"_autodiscover._tcp.{org.domain}"] = [(0, 0, server.port, org.fqdn)]
+        if kerberos is not None:  # a domain controller, as Active Directory publishes its KDCs
+            zone.a[f"dc01.{org.domain}"] = "127.0.0.1"
+            zone.srv[f"_kerberos._tcp.{org.domain}"] = [(0, 100, kerberos.port, f"dc01.{org.domain}")]
         self._dns = LabDns(zone).start()
         self.org = org
         password = accounts["admin_password"]
@@ -275,7 +294,18 @@ class Lab:
             admin_password=password,
             mailbox_count=self.mailboxes,
             certificate_sha256=certificate.sha256,
+            kerberos=KerberosState(org.realm, kerberos.address, kerberos.service) if kerberos is not None else None,
         )
+
+    def _start_kdc(self, folder: Path, org: Organization) -> Kdc | None:
+        """The organisation's KDC, or None (and `kerberos_note` says why) where MIT Kerberos is not installed."""
+        self.kerberos_note = kerberos_missing()
+        if self.kerberos_note is not None:
+            return None
+        kdc = Kdc(folder / "kdc", org.realm, f"HTTP/{org.fqdn}")
+        self._kdc = kdc
+        kdc.start(Principal(r.alias, r.password) for r in org.recipients.values() if r.password)
+        return kdc
 
     def stop(self) -> None:
         for server in self._servers:
@@ -284,6 +314,9 @@ class Lab:
         if self._dns is not None:
             self._dns.stop()
             self._dns = None
+        if self._kdc is not None:
+            self._kdc.stop()
+            self._kdc = None
         if self._folder is not None:
             shutil.rmtree(self._folder, ignore_errors=True)
             self._folder = None

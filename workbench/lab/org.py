@@ -44,8 +44,12 @@ class RoleAssignment:
 
 @dataclass
 class VirtualDirectory:
-    basic: bool = True
-    windows: bool = True
+    """The PowerShell virtual directory's authentication. Exchange's default ("Default settings for Exchange virtual
+    directories"): every IIS method off; Exchange's own module accepts Kerberos inside Negotiate. An admin may turn on
+    Basic (what a server reached by IP address needs) or Windows authentication (which lets NTLM in)."""
+
+    basic: bool = False
+    windows: bool = False
 
 
 class ExtendedProtection(StrEnum):
@@ -87,6 +91,11 @@ class Organization:
     @property
     def fqdn(self) -> str:
         return f"{self.server_name.lower()}.{self.domain}"
+
+    @property
+    def realm(self) -> str:
+        """Active Directory's Kerberos realm: the domain in capitals."""
+        return self.domain.upper()
 
     @property
     def version_text(self) -> str:
@@ -201,8 +210,10 @@ def seed_organization(
         org.add_assignment(f"{IMPERSONATION}-{admin.alias}", IMPERSONATION, admin.upn)
     if "grant-denied" in scenarios:
         org.grant_denied = True
-    if "ps-basic-disabled" in scenarios:
-        org.powershell_vdir.basic = False
+    if "ps-basic-enabled" in scenarios:
+        org.powershell_vdir.basic = True
+    if "ps-windows-auth" in scenarios:
+        org.powershell_vdir.windows = True
     if "negotiate-only" in scenarios:
         org.ews_schemes = ("Negotiate",)
     if "extended-protection-strict" in scenarios:

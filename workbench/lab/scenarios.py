@@ -124,10 +124,17 @@ SCENARIOS: dict[str, Scenario] = {
             "AUTH_FAILED",
         ),
         Scenario(
-            "ps-basic-disabled",
+            "ps-basic-enabled",
             "onprem",
-            "the PowerShell virtual directory refuses Basic authentication (as Exchange does by default)",
-            "PS_BASIC_AUTH_DISABLED",
+            "an admin enabled Basic authentication on the PowerShell virtual directory (what a server reached by IP "
+            "address needs); by default it takes Kerberos only",
+            "",
+        ),
+        Scenario(
+            "ps-windows-auth",
+            "onprem",
+            "an admin enabled Windows authentication on the PowerShell virtual directory: NTLM is accepted there too",
+            "",
         ),
         Scenario(
             "autodiscover-internal-only",

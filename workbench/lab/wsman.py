@@ -93,10 +93,11 @@ class RemotePowerShell:
 
     def handle(self, request: Request) -> Response:
         vdir = self.org.powershell_vdir
-        schemes = tuple(
-            s for s, on in (("Negotiate", vdir.windows), ("NTLM", vdir.windows), ("Basic", vdir.basic)) if on
+        # Negotiate is always offered: Exchange's module takes Kerberos even with every IIS method off.
+        schemes = tuple(s for s, on in (("Negotiate", True), ("NTLM", vdir.windows), ("Basic", vdir.basic)) if on)
+        result = self.auth.authenticate(
+            request, schemes, self.org.fqdn, self.org.extended_protection["powershell"], ntlm=vdir.windows
         )
-        result = self.auth.authenticate(request, schemes, self.org.fqdn, self.org.extended_protection["powershell"])
         if result.response is not None:
             return result.response
         assert result.user is not None

@@ -196,6 +196,8 @@ def _settings_to_document(settings: Settings) -> Document:
         "server": settings.server,
         "ews_url": settings.ews_url,
         "powershell_auth": settings.powershell_auth.value,
+        "kerberos_realm": settings.kerberos_realm,
+        "kerberos_kdc": settings.kerberos_kdc,
         "tls": {
             "mode": settings.tls.mode.value,
             "ca_bundle": settings.tls.ca_bundle,
@@ -301,10 +303,20 @@ def _onprem_from(reader: _Reader) -> OnPremSettings:
         discovery=discovery,
         server=server,
         ews_url=reader.opt_text("ews_url"),
-        powershell_auth=reader.enum("powershell_auth", PowerShellAuth, PowerShellAuth.NEGOTIATE),
+        powershell_auth=_powershell_auth(reader),
+        kerberos_realm=reader.opt_text("kerberos_realm"),
+        kerberos_kdc=reader.opt_text("kerberos_kdc"),
         tls=tls,
         dns_servers=reader.str_list("dns_servers"),
     )
+
+
+def _powershell_auth(reader: _Reader) -> PowerShellAuth:
+    # Before Kerberos was supported, "negotiate" was stored for every server given by name; it meant Kerberos
+    # where the client had it, which is what such a connection needs.
+    if reader.opt_text("powershell_auth") == "negotiate":
+        return PowerShellAuth.KERBEROS
+    return reader.enum("powershell_auth", PowerShellAuth, PowerShellAuth.KERBEROS)
 
 
 # ---------------------------------------------------------------- certificates

@@ -41,9 +41,17 @@ class Discovery(StrEnum):
 
 
 class PowerShellAuth(StrEnum):
+    """How remote PowerShell signs in. Exchange's PowerShell virtual directory takes Kerberos only, by default;
+    Basic (over HTTPS) where an admin enabled it, which a server reached by IP address needs; NTLM only where an
+    admin turned Windows authentication on."""
+
     KERBEROS = "kerberos"
-    NEGOTIATE = "negotiate"
     BASIC = "basic"
+    NTLM = "ntlm"
+
+    @property
+    def label(self) -> str:
+        return {"kerberos": "Kerberos", "basic": "Basic", "ntlm": "NTLM"}[self.value]
 
 
 class TrustMode(StrEnum):
@@ -130,7 +138,9 @@ class OnPremSettings:
     discovery: Discovery = Discovery.AUTODISCOVER
     server: str | None = None  # FQDN or IP, optional :port; None with autodiscover
     ews_url: str | None = None  # derived from server unless the admin edited it
-    powershell_auth: PowerShellAuth = PowerShellAuth.NEGOTIATE
+    powershell_auth: PowerShellAuth = PowerShellAuth.KERBEROS
+    kerberos_realm: str | None = None  # None: the admin's UPN domain in capitals
+    kerberos_kdc: str | None = None  # host[:port]; None: DNS SRV _kerberos._tcp.<realm>
     tls: TlsTrust = TlsTrust()
     dns_servers: tuple[str, ...] = ()
 

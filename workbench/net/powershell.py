@@ -13,6 +13,7 @@ from typing import Any
 
 from workbench.model import PowerShellAuth, Secret
 
+from .kerberos import KerberosAuth, Ticket
 from .routes import RoutingAdapter, current
 
 
@@ -28,14 +29,23 @@ class CmdletResult:
         return [dict(o.adapted_properties) if hasattr(o, "adapted_properties") else {"value": o} for o in self.output]
 
 
-def pypsrp_auth(auth: PowerShellAuth) -> str:
-    # Kerberos needs python-gssapi and a KDC; Negotiate tries Kerberos and falls back to NTLM.
-    return "basic" if auth is PowerShellAuth.BASIC else "negotiate"
-
-
-def open_pool(host: str, port: int, auth: PowerShellAuth, upn: str, password: Secret, timeout: float) -> Any:
+def open_pool(
+    host: str,
+    port: int,
+    auth: PowerShellAuth,
+    upn: str,
+    password: Secret,
+    timeout: float,
+    ticket: Ticket | None = None,
+) -> Any:
+    """A runspace pool on Exchange's `Microsoft.Exchange` endpoint. Kerberos presents `ticket` (obtained beforehand,
+    see `workbench.net.kerberos`); Basic and NTLM send the password. Never pypsrp's "negotiate": its silent NTLM
+    fallback would turn every Kerberos problem into "access denied"."""
     from pypsrp.powershell import RunspacePool
     from pypsrp.wsman import WSMan
+
+    if auth is PowerShellAuth.KERBEROS and ticket is None:
+        raise ValueError("Kerberos needs a ticket")
 
     # The server may hold a Receive for `operation` seconds; the read timeout must outlast that, and both stay
     # within the connection's timeout so that a server that hangs is given up on when the admin said.
@@ -45,9 +55,9 @@ def open_pool(host: str, port: int, auth: PowerShellAuth, upn: str, password: Se
         port=port,
         path="PowerShell",
         ssl=True,
-        auth=pypsrp_auth(auth),
+        auth=auth.value,
         username=upn,
-        password=password.reveal(),
+        password=None if auth is PowerShellAuth.KERBEROS else password.reveal(),
         cert_validation=True,
         connection_timeout=max(1, math.ceil(min(timeout, 30))),
         operation_timeout=operation,
@@ -58,6 +68,8 @@ def open_pool(host: str, port: int, auth: PowerShellAuth, upn: str, password: Se
     # pypsrp builds its session privately; route its HTTPS through this run's per-host trust and DNS.
     transport.session = transport._build_session()
     transport.session.mount("https://", RoutingAdapter(max_retries=0, routes=current()))
+    if ticket is not None:
+        transport.session.auth = KerberosAuth(ticket)
     pool = RunspacePool(wsman, configuration_name="Microsoft.Exchange")
     pool.open()
     return pool
