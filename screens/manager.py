@@ -14,7 +14,7 @@ from textual.widgets import Button, DataTable, Input, Static
 
 from storage import BusyError, ChangeKind, ConflictError, NameTakenError, StorageError
 from workbench.describe import location_of
-from workbench.model import CertificateCredential, Connection, ConnectionKind, M365Settings, PowerShellAuth
+from workbench.model import CertificateCredential, Connection, ConnectionKind, M365Settings
 
 from .chrome import WorkbenchScreen
 from .dialogs import ConfirmModal
@@ -41,13 +41,13 @@ COLUMNS = (
 
 
 def auth_of(connection: Connection) -> str:
-    """The authentication in a few characters: "secret", "cert 7CCC…", "NTLM" or "Basic"."""
+    """The authentication in a few characters: "secret", "cert 7CCC…", "Kerberos", "Basic" or "NTLM"."""
     settings = connection.settings
     if isinstance(settings, M365Settings):
         if isinstance(settings.credential, CertificateCredential):
             return f"cert {settings.credential.thumbprint[:4]}…"
         return "secret" if settings.credential.secret_ref else "secret ✘"
-    return "Basic" if settings.powershell_auth is PowerShellAuth.BASIC else "NTLM"
+    return settings.powershell_auth.label
 
 
 def tenant_or_server(connection: Connection) -> str:

@@ -47,7 +47,7 @@ def authentication_of(connection: Connection) -> str:
     s = connection.settings
     if isinstance(s, M365Settings):
         return "certificate" if isinstance(s.credential, CertificateCredential) else "client secret"
-    return "Basic" if s.powershell_auth.value == "basic" else "NTLM/Negotiate"
+    return s.powershell_auth.label
 
 
 def age(then: datetime, now: datetime) -> str:

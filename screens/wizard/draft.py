@@ -28,6 +28,7 @@ from workbench.model import (
     Discovery,
     M365Settings,
     OnPremSettings,
+    PowerShellAuth,
     Registration,
     Secret,
     TrustMode,
@@ -70,7 +71,17 @@ STEP_FIELDS: dict[Step, frozenset[str]] = {
     Step.PLAN: frozenset({"plan"}),
     Step.APPLICATION: frozenset({"app_account", "client_id", "tenant_id", "thumbprint", "client_secret"}),
     Step.SERVER: frozenset(
-        {"discovery", "server", "ews_url", "dns_server", "ca_bundle", "pin_sha256", "powershell_auth"}
+        {
+            "discovery",
+            "server",
+            "ews_url",
+            "dns_server",
+            "ca_bundle",
+            "pin_sha256",
+            "powershell_auth",
+            "kerberos_realm",
+            "kerberos_kdc",
+        }
     ),
     Step.CREDENTIALS: frozenset({"admin_upn", "password"}),
     Step.CONFIGURATION: frozenset({"name"}),
@@ -122,6 +133,7 @@ class WizardDraft:
     password: Secret | None = None
     password_ref: str | None = None
     ews_follows_server: bool = True  # the EWS URL is proposed from the server until the admin edits it
+    ps_auth_chosen: bool = False  # the admin picked remote PowerShell's method in this wizard
     name: str = ""
     name_follows_default: bool = True  # the name is proposed until the admin edits it
     # Automatic registration: the sign-in client (empty: the default), and whether an edit registers again.
@@ -238,27 +250,38 @@ class WizardDraft:
             ca_bundle=self.m365.ca_bundle if custom else "",
         )
 
-    def _powershell_auth(self) -> str:
-        """Empty (Basic for an IP address, Negotiate for a name), except that an edited connection keeps Kerberos
-        while its server is a name."""
-        if self.onprem.powershell_auth != "kerberos":
-            return ""
+    def _server_is_ip(self) -> bool:
+        if self.onprem.discovery != Discovery.MANUAL.value:
+            return False
         try:
-            return "" if validate.server_address(self.onprem.server).is_ip else "kerberos"
+            return validate.server_address(self.onprem.server).is_ip
         except FieldError:
-            return "kerberos"
+            return False
+
+    def powershell_auth(self) -> PowerShellAuth:
+        """Remote PowerShell's method as the step shows it: what the admin picked here; else an edited connection's
+        own while it fits the server; else Basic for an IP address (no Kerberos name) and Kerberos for a name."""
+        kept = self.onprem.powershell_auth
+        by_ip = self._server_is_ip()
+        if kept in {a.value for a in PowerShellAuth} and (self.ps_auth_chosen or not by_ip):
+            return PowerShellAuth(kept)
+        return PowerShellAuth.BASIC if by_ip else PowerShellAuth.KERBEROS
 
     def dns_servers(self) -> list[str]:
         return [part for part in _DNS_SPLIT.split(self.dns_text.strip()) if part]
 
     def effective_onprem(self) -> OnPremDraft:
         manual = self.onprem.discovery == Discovery.MANUAL.value
+        auth = self.powershell_auth()
+        kerberos = auth is PowerShellAuth.KERBEROS
         return replace(
             self.onprem,
             name=self.name,
             server=self.onprem.server if manual else "",
             ews_url=self.onprem.ews_url if manual else "",
-            powershell_auth=self._powershell_auth(),
+            powershell_auth=auth.value,
+            kerberos_realm=self.onprem.kerberos_realm if kerberos else "",
+            kerberos_kdc=self.onprem.kerberos_kdc if kerberos else "",
             ca_bundle=self.onprem.ca_bundle if self.trust is Trust.CA_BUNDLE else "",
             pin_sha256=self.onprem.pin_sha256 if self.trust is Trust.PINNED else "",
             dns_servers=self.dns_servers(),

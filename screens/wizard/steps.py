@@ -17,7 +17,7 @@ from textual.widget import Widget
 from textual.widgets import Button, Input, RadioButton, RadioSet, Select, Static
 
 from workbench.checks import problems
-from workbench.model import Cloud, ConnectionKind, Discovery, Secret
+from workbench.model import Cloud, ConnectionKind, Discovery, PowerShellAuth, Secret
 
 from ..dialogs import SecretInput
 from ..literal import literal
@@ -316,6 +316,14 @@ def basic_auth_command() -> str:
     return command.replace("{server}", "<server name>")
 
 
+PS_AUTH = (PowerShellAuth.KERBEROS, PowerShellAuth.BASIC, PowerShellAuth.NTLM)
+PS_AUTH_LABELS = {
+    PowerShellAuth.KERBEROS: "Kerberos (recommended: Exchange's default; needs the FQDN)",
+    PowerShellAuth.BASIC: "Basic over HTTPS (IP addresses; enable it on /PowerShell)",
+    PowerShellAuth.NTLM: "NTLM (only where Windows authentication is on)",
+}
+
+
 class ServerStep(StepPane):
     STEP = Step.SERVER
     INTRO = "How to find the server, and how to trust its certificate."
@@ -345,6 +353,30 @@ class ServerStep(StepPane):
             field="dns_server",
             hint="when this machine's DNS lacks the names",
         )
+        auth = self.draft.powershell_auth()
+        yield Field(
+            "Remote PowerShell",
+            RadioSet(
+                *(RadioButton(PS_AUTH_LABELS[method], value=method is auth) for method in PS_AUTH),
+                id="ps-auth",
+                compact=True,
+            ),
+            field="powershell_auth",
+            hint="how it signs in",
+        )
+        with Vertical(id="kerberos-box"):
+            yield Field(
+                "Kerberos realm (optional)",
+                text_input(id="kerberos_realm", placeholder="the admin's UPN domain, in capitals"),
+                field="kerberos_realm",
+                hint="Active Directory's domain",
+            )
+            yield Field(
+                "KDC (optional)",
+                text_input(id="kerberos_kdc", placeholder="a domain controller; default: DNS SRV"),
+                field="kerberos_kdc",
+                hint="host[:port]",
+            )
         trust = self.draft.trust
         with RadioSet(id="trust", compact=True):
             yield RadioButton("System trust store (a self-signed one can be pinned later)", value=trust is Trust.SYSTEM)
@@ -373,6 +405,8 @@ class ServerStep(StepPane):
         set_value(self.query_one("#dns_servers", Input), draft.dns_text)
         set_value(self.query_one("#ca_bundle", Input), draft.onprem.ca_bundle)
         set_value(self.query_one("#pin_sha256", Input), draft.onprem.pin_sha256)
+        set_value(self.query_one("#kerberos_realm", Input), draft.onprem.kerberos_realm)
+        set_value(self.query_one("#kerberos_kdc", Input), draft.onprem.kerberos_kdc)
         set_radio(self.query_one("#trust", RadioSet), list(Trust).index(draft.trust))
         self._arrange()
 
@@ -381,6 +415,9 @@ class ServerStep(StepPane):
         self.query_one("#manual-box").display = draft.onprem.discovery == Discovery.MANUAL.value
         self.query_one("#ca-box").display = draft.trust is Trust.CA_BUNDLE
         self.query_one("#pin-box").display = draft.trust is Trust.PINNED
+        auth = draft.powershell_auth()
+        set_radio(self.query_one("#ps-auth", RadioSet), PS_AUTH.index(auth))  # an IP address turns it to Basic
+        self.query_one("#kerberos-box").display = auth is PowerShellAuth.KERBEROS
         warning = self.query_one("#ip-warning", Static)
         warnings = draft.warnings()
         warning.display = bool(warnings)
@@ -395,6 +432,13 @@ class ServerStep(StepPane):
         self.draft.onprem.discovery = (Discovery.AUTODISCOVER if event.index == 0 else Discovery.MANUAL).value
         self._arrange()
         self.changed("discovery")
+
+    @on(RadioSet.Changed, "#ps-auth")
+    def _ps_auth(self, event: RadioSet.Changed) -> None:
+        self.draft.onprem.powershell_auth = PS_AUTH[event.index].value
+        self.draft.ps_auth_chosen = True
+        self._arrange()
+        self.changed("powershell_auth")
 
     @on(RadioSet.Changed, "#trust")
     def _trust(self, event: RadioSet.Changed) -> None:

@@ -132,7 +132,20 @@ def register(commands: Any) -> None:
     trust.add_argument("--ca-bundle", default="", metavar="PATH", help="CA certificates that issued the server's")
     trust.add_argument("--pin-sha256", default="", metavar="HEX", help="trust exactly this server certificate")
     o.add_argument("--dns-server", action="append", default=[], metavar="IP[:PORT]", help="resolver for autodiscover")
-    o.add_argument("--powershell-auth", default="", choices=[a.value for a in PowerShellAuth])
+    o.add_argument(
+        "--powershell-auth",
+        default="",
+        choices=[a.value for a in PowerShellAuth],
+        help="remote PowerShell: kerberos (the default for a server name; Exchange's default), basic (HTTPS; the "
+        "default for an IP address, needs -BasicAuthentication $true on the PowerShell directory), ntlm (only "
+        "where Windows authentication is on there)",
+    )
+    o.add_argument(
+        "--realm", default="", metavar="REALM", help="Kerberos realm (default: the UPN's domain in capitals)"
+    )
+    o.add_argument(
+        "--kdc", default="", metavar="HOST[:PORT]", help="a domain controller (default: DNS SRV _kerberos._tcp.REALM)"
+    )
     o.set_defaults(handler=run_add_onprem)
 
 
@@ -171,6 +184,11 @@ def _details(connection: Connection) -> list[tuple[str, str]]:
             ("PowerShell auth", s.powershell_auth.value),
             ("TLS trust", s.tls.mode.value),
         ]
+        if s.powershell_auth is PowerShellAuth.KERBEROS:
+            rows.append(
+                ("Kerberos realm", s.kerberos_realm or f"{s.admin_upn.rpartition('@')[2].upper()} (from the UPN)")
+            )
+            rows.append(("KDC", s.kerberos_kdc or "(DNS SRV _kerberos._tcp)"))
         if s.tls.ca_bundle:
             rows.append(("CA bundle", s.tls.ca_bundle))
         if s.tls.pin_sha256:
@@ -335,6 +353,8 @@ def run_add_onprem(args: argparse.Namespace) -> int:
         server=args.server or "",
         ews_url=args.ews_url,
         powershell_auth=args.powershell_auth,
+        kerberos_realm=args.realm,
+        kerberos_kdc=args.kdc,
         ca_bundle=args.ca_bundle,
         pin_sha256=args.pin_sha256,
         dns_servers=args.dns_server,

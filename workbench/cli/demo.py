@@ -50,6 +50,8 @@ def run(args: argparse.Namespace) -> int:
     code = 0
     try:
         with Lab(mailboxes=max(args.mailboxes, 1), auto_approve=1.0) as lab:
+            if lab.kerberos_note is not None:
+                print(f"Note: {lab.kerberos_note}", file=sys.stderr)
             home = Home(path)
             _sample_connections(home, lab.state)  # in a kept DIR: the samples are pointed at this run's lab
             if headless:
@@ -130,7 +132,8 @@ def _sample_connections(home: Home, state: Any) -> list[Any]:
             admin_upn=o.admin_upn,
             name="Fabrikam by name (certificate not trusted yet)",
             discovery="manual",
-            server=o.server,
+            server=o.server_fqdn,  # its own name: Kerberos asks for HTTP/exch01.fabrikam.test
+            dns_servers=[o.dns],
         ).build(changes.stage_secret(Secret(o.admin_password)), new_stamp()),
     ]
     for connection in built:

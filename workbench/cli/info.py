@@ -15,6 +15,16 @@ def register(commands: Any) -> None:
     parser.set_defaults(handler=run)
 
 
+def _kerberos() -> str:
+    """Whether remote PowerShell can use Kerberos here (its default), and how to get it where it cannot."""
+    from workbench.net import kerberos
+
+    reason = kerberos.missing()
+    if reason is None:
+        return "available (remote PowerShell's default)"
+    return f"{reason}: {kerberos.INSTALL_DEBIAN} (RHEL: {kerberos.INSTALL_RHEL})"
+
+
 def run(args: argparse.Namespace) -> int:
     home = open_home()
     snapshot = home.store.snapshot()
@@ -26,6 +36,7 @@ def run(args: argparse.Namespace) -> int:
         "certificates": len(snapshot.certificates),
         "vault": vault.backend.value,
         "vault_description": vault.backend.description,
+        "kerberos": _kerberos(),
     }
     if args.json:
         print_json(facts)

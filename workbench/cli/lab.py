@@ -10,7 +10,10 @@ import sys
 import threading
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from workbench.lab import Lab
 
 from .io import fail, info
 
@@ -33,6 +36,13 @@ def register(commands: Any) -> None:
     )
     parser.add_argument("--list-scenarios", action="store_true", help="list the scenarios and exit")
     parser.set_defaults(handler=run)
+
+
+def _kerberos_line(lab: Lab) -> str:
+    kerberos = lab.state.onprem.kerberos
+    if kerberos is None:
+        return f"none: {lab.kerberos_note}"
+    return f"realm {kerberos.realm}, KDC {kerberos.kdc}, service {kerberos.spn}"
 
 
 def run(args: argparse.Namespace) -> int:
@@ -79,6 +89,7 @@ def run(args: argparse.Namespace) -> int:
             f"  EWS        {m365.ews_url}\n"
             f"  Exchange   {onprem.ews_url}  (PowerShell {onprem.powershell_url})\n"
             f"  DNS        {onprem.dns} for {onprem.domain}\n"
+            f"  Kerberos   {_kerberos_line(lab)}\n"
             f"  CA bundle  {state.ca_bundle}\n"
             f"  state      {state_file} (credentials inside; removed on exit)\n"
             "Ctrl+C stops the lab."
