@@ -86,6 +86,10 @@ class Router:
     def add(self, method: str, pattern: str, handler: Handler) -> None:
         self._routes.append((method, re.compile(pattern + r"\Z"), handler))
 
+    def routes(self) -> list[tuple[str, re.Pattern[str]]]:
+        """What this router serves: (method, path pattern), in the order they are tried."""
+        return [(method, pattern) for method, pattern, _ in self._routes]
+
     def dispatch(self, request: Request) -> Response:
         allowed = False
         for method, pattern, handler in self._routes:

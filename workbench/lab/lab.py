@@ -324,3 +324,7 @@ class Lab:
 
     def server(self, name: str) -> LabServer:
         return next(s for s in self._servers if s.name == name)
+
+    @property
+    def servers(self) -> tuple[LabServer, ...]:
+        return tuple(self._servers)
