@@ -51,9 +51,12 @@ def set_value(box: Input, value: str) -> None:
 
 
 def set_radio(radios: RadioSet, index: int) -> None:
+    """Press a button without it counting as the admin's choice. The button's own Changed still reaches the set,
+    which releases the button pressed before (preventing that too left two buttons pressed); the set's Changed,
+    posted while handling it, is prevented with it."""
     buttons = list(radios.query(RadioButton))
     if 0 <= index < len(buttons) and not buttons[index].value:
-        with radios.prevent(RadioSet.Changed), buttons[index].prevent(RadioButton.Changed):
+        with radios.prevent(RadioSet.Changed), buttons[index].prevent(RadioSet.Changed):
             buttons[index].value = True
 
 
@@ -435,7 +438,10 @@ class ServerStep(StepPane):
 
     @on(RadioSet.Changed, "#ps-auth")
     def _ps_auth(self, event: RadioSet.Changed) -> None:
-        self.draft.onprem.powershell_auth = PS_AUTH[event.index].value
+        picked = PS_AUTH[event.index]
+        if picked is self.draft.powershell_auth():
+            return  # the set announcing what it shows (on mount) is not the admin's choice
+        self.draft.onprem.powershell_auth = picked.value
         self.draft.ps_auth_chosen = True
         self._arrange()
         self.changed("powershell_auth")

@@ -66,7 +66,13 @@ def lab_onprem(home: Home, lab: Lab, name: str, *, trusted: bool = True, passwor
     o = lab.state.onprem
     changes = home.changeset()
     ref = changes.stage_secret(Secret(password if password is not None else o.admin_password))
-    fields: dict[str, Any] = {"admin_upn": o.admin_upn, "name": name, "discovery": "manual", "server": o.server}
+    fields: dict[str, Any] = {
+        "admin_upn": o.admin_upn,
+        "name": name,
+        "discovery": "manual",
+        "server": o.server_fqdn,  # its own name, through the lab's DNS: Kerberos asks for HTTP/exch01.fabrikam.test
+        "dns_servers": [o.dns],
+    }
     if trusted:
         fields["ca_bundle"] = lab.state.ca_bundle
     connection = OnPremDraft(**fields).build(ref, stamp(name))

@@ -4,6 +4,7 @@ place; Cancel; the store file after OK and after Cancel."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -204,13 +205,18 @@ async def test_import_refuses_a_small_key_and_a_wrong_password_with_the_reason(
         assert wizard(app).wizard_draft.thumbprint == ""
 
 
-@pytest.mark.parametrize("path", ["autodiscover", "fqdn", "ip"])
+@pytest.mark.parametrize(
+    "path",
+    [pytest.param("autodiscover", marks=pytest.mark.kerberos), pytest.param("fqdn", marks=pytest.mark.kerberos), "ip"],
+)
 async def test_on_premises_paths_end_to_end_and_cancel_in_the_manager_leaves_the_store(
-    home: Home, healthy_lab: Lab, path: str
+    home: Home, healthy_lab: Lab, make_lab: Callable[..., Lab], path: str
 ) -> None:
-    lab_m365(home, healthy_lab, "Existing")  # the store file exists, so "unchanged" is a byte comparison
+    # By IP there is no Kerberos name: Basic, which the admin enabled on the PowerShell directory.
+    lab = make_lab("ps-basic-enabled") if path == "ip" else healthy_lab
+    lab_m365(home, lab, "Existing")  # the store file exists, so "unchanged" is a byte comparison
     before = home.store.path.read_bytes()
-    app = app_for(home, healthy_lab)
+    app = app_for(home, lab)
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("n")
         await choose(pilot, "#kind", 1)
@@ -223,13 +229,16 @@ async def test_on_premises_paths_end_to_end_and_cancel_in_the_manager_leaves_the
         if path == "ip":
             await pilot.press("ctrl+l")
         await pilot.pause()
-        o = healthy_lab.state.onprem
+        o = lab.state.onprem
         warning = app.screen.query_one("#ip-warning", Static)
+        methods = app.screen.query_one("#ps-auth", RadioSet)
         if path == "ip":
             assert app.screen.query_one("#server", Input).value == o.server_ip
             assert warning.display and "Set-PowerShellVirtualDirectory" in str(warning.render())
+            assert methods.pressed_index == 1  # Basic: an address has no Kerberos name
         else:
             assert not warning.display
+            assert methods.pressed_index == 0  # Kerberos, Exchange's default
         if path == "fqdn":
             port = o.server_fqdn.rpartition(":")[2]
             assert app.screen.query_one("#ews_url", Input).value == f"https://{o.server_fqdn}/EWS/Exchange.asmx"
@@ -426,6 +435,7 @@ async def test_the_wizard_keys_are_described_and_the_fill_key_only_shows_in_the_
         assert binding.id and binding.description
 
 
+@pytest.mark.kerberos
 async def test_a_fix_from_the_configuration_step_goes_into_the_draft(home: Home, healthy_lab: Lab) -> None:
     # The server certificate is not trusted (system store): the trust action pins it into the draft, not the store.
     app = app_for(home, healthy_lab)
@@ -434,7 +444,8 @@ async def test_a_fix_from_the_configuration_step_goes_into_the_draft(home: Home,
         await choose(pilot, "#kind", 1)
         await pilot.press("alt+n")
         await choose(pilot, "#discovery", 1)
-        await paste(pilot, "#server", healthy_lab.state.onprem.server)
+        await paste(pilot, "#server", healthy_lab.state.onprem.server_fqdn)
+        await paste(pilot, "#dns_servers", healthy_lab.state.onprem.dns)
         await pilot.press("alt+n", "ctrl+l", "alt+n")
         screen = await verified(pilot)
         assert screen.live.board["onprem.tls"].status is Status.FAILED
