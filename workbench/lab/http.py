@@ -170,7 +170,7 @@ class _Server(ThreadingHTTPServer):
         # ACK add ~40 ms to every small answer.
         request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         if self.owner.tls is None:
-            self.RequestHandlerClass(request, client_address, self)
+            self.RequestHandlerClass(request, client_address, self)  # type: ignore[arg-type]
             return
         try:
             tls = self.owner.tls.wrap_socket(request, server_side=True)

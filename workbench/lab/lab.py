@@ -228,7 +228,13 @@ class Lab:
         org, accounts = seed_organization(rng=self._rng, mailboxes=self.mailboxes, scenarios=self.scenarios)
         foreign = "autodiscover-redirect-foreign" in self.scenarios
         redirected = foreign or "autodiscover-redirect" in self.scenarios
-        names = (org.fqdn, f"autodiscover.{org.domain}", f"mail.{org.domain}", org.domain, *LOOPBACK_NAMES)
+        names: tuple[str, ...] = (
+            org.fqdn,
+            f"autodiscover.{org.domain}",
+            f"mail.{org.domain}",
+            org.domain,
+            *LOOPBACK_NAMES,
+        )
         if foreign:  # the hosting provider's name, on its own certificate's list
             names = (*names, FOREIGN_HOST)
         if "untrusted-cert" in self.scenarios:
