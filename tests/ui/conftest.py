@@ -62,11 +62,15 @@ def lab_m365(home: Home, lab: Lab, name: str, secret: str | None = None) -> Conn
     return connection
 
 
-def lab_onprem(home: Home, lab: Lab, name: str, *, trusted: bool = True, password: str | None = None) -> Connection:
+def lab_onprem(
+    home: Home, lab: Lab, name: str, *, trusted: bool = True, password: str | None = None, autodiscover: bool = False
+) -> Connection:
     o = lab.state.onprem
     changes = home.changeset()
     ref = changes.stage_secret(Secret(password if password is not None else o.admin_password))
     fields: dict[str, Any] = {"admin_upn": o.admin_upn, "name": name, "discovery": "manual", "server": o.server}
+    if autodiscover:
+        fields |= {"discovery": "autodiscover", "server": "", "dns_servers": [o.dns]}
     if trusted:
         fields["ca_bundle"] = lab.state.ca_bundle
     connection = OnPremDraft(**fields).build(ref, stamp(name))

@@ -77,6 +77,20 @@ def test_verification_failure_panel(snap_compare: Any, size: tuple[int, int]) ->
 
 
 @pytest.mark.parametrize("size", SIZES)
+def test_allow_autodiscover_redirect_confirmation(snap_compare: Any, size: tuple[int, int]) -> None:
+    async def before(pilot: Pilot[Any]) -> None:
+        await pilot.press("down", "down", "enter")  # Fabrikam (autodiscover)
+        await settle(pilot)
+        await pilot.press("enter")  # the cursor is on the first failure: the redirect not followed
+        await settle(pilot)
+        await pilot.press("a")
+        await settle(pilot)
+
+    scripts = {"Fabrikam (autodiscover)": scenes.redirect_refused_script}
+    assert snap_compare(scenes.app(scenes.mixed_home(), scripts=scripts), terminal_size=size, run_before=before)
+
+
+@pytest.mark.parametrize("size", SIZES)
 def test_fleet(snap_compare: Any, size: tuple[int, int]) -> None:
     async def before(pilot: Pilot[Any]) -> None:
         await pilot.press("v")
