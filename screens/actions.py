@@ -3,6 +3,9 @@ dialog that names exactly what will happen:
 
 * grant ApplicationImpersonation — the cmdlet, the admin it is granted to and the server; on yes the check runs
   again and the engine's confirmation is answered yes, once;
+* follow autodiscover's redirect to a host outside the admin's domain — the host, where the redirect came from and
+  the URL that will receive the admin's credentials; on yes the check runs again and the engine's question about
+  exactly that host is answered yes, once (the permission lives in that re-run, nowhere else);
 * trust this certificate — SHA-256, subject, issuer, names, validity; on yes the pin becomes a pending change of
   this connection and the verification starts again with it;
 * set the secret — a masked input; the new secret is staged as a pending change and verified before it is saved;
@@ -37,6 +40,7 @@ ACTION_LABELS = {
     Action.SET_SECRET: "set the secret…",
     Action.RETRY_LATER: "retry after the wait…",
     Action.RAISE_TIMEOUT: "verify again with a longer timeout…",
+    Action.ALLOW_AUTODISCOVER_REDIRECT: "follow the redirect to this host…",
 }
 SUPPORTED = frozenset(ACTION_LABELS)
 MAX_WAIT = 600  # seconds: a Retry-After beyond this is shown, not waited for
@@ -52,6 +56,7 @@ async def run_action(screen: VerificationHost, check: str, spec: ActionSpec) -> 
         Action.SET_SECRET: set_secret,
         Action.RETRY_LATER: retry_later,
         Action.RAISE_TIMEOUT: raise_timeout,
+        Action.ALLOW_AUTODISCOVER_REDIRECT: allow_redirect,
     }[spec.kind]
     await handler(screen, check, dict(spec.params))
 
@@ -82,6 +87,47 @@ async def grant_impersonation(screen: VerificationHost, check: str, params: dict
     async def confirm(request: ConfirmationRequest) -> bool:
         # The admin said yes above, to this grant: answer the engine's question once, and only that question.
         if answered or request.action is not Action.GRANT_IMPERSONATION:
+            return False
+        answered.append(request)
+        return True
+
+    if not screen.live.rerun(check, confirm):
+        screen.notify("The verification is still running: try again when it has finished.", severity="warning")
+
+
+async def allow_redirect(screen: VerificationHost, check: str, params: dict[str, str]) -> None:
+    app = screen.workbench
+    settings = screen.live.connection.settings
+    host = params.get("host", "")
+    if not isinstance(settings, OnPremSettings) or not host:
+        screen.notify("There is no redirect to follow for this check.", severity="warning")
+        return
+    admin = settings.admin_upn
+    yes = await app.ask(
+        ConfirmModal(
+            "Follow the autodiscover redirect",
+            f"http://autodiscover.{shown(admin.rpartition('@')[2])} redirects to {shown(host)}, outside your "
+            f"domain. Follow it and sign in there as {shown(admin)}? The redirect came over plain HTTP, "
+            "unauthenticated: allow it only if you know the host (your hosting provider, your own server). This "
+            "verification only; nothing is saved.",
+            [
+                ("Host", host),
+                ("Redirected to", params.get("location", "")),
+                ("Credentials to", params.get("url", f"https://{host}/autodiscover/autodiscover.svc")),
+                ("Account", admin),
+            ],
+            yes="Follow",
+            no="Do not follow",
+        )
+    )
+    if not yes:
+        screen.notify(f"Nothing was sent to {shown(host)}.", markup=False)
+        return
+    answered: list[ConfirmationRequest] = []
+
+    async def confirm(request: ConfirmationRequest) -> bool:
+        # The admin said yes above, to this host: answer the engine's question about it once, and nothing else.
+        if answered or request.action is not Action.ALLOW_AUTODISCOVER_REDIRECT or request.server != host:
             return False
         answered.append(request)
         return True

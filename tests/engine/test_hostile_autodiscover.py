@@ -15,7 +15,7 @@ from tests.fakeserver import https_server, recorder, self_signed
 from workbench.lab.dns import LabDns, Zone
 from workbench.model import Secret
 from workbench.net import routes
-from workbench.net.autodiscover import Autodiscoverer, AutodiscoverFailed
+from workbench.net.autodiscover import Autodiscoverer, AutodiscoverFailed, RedirectNeedsPermission
 
 
 @pytest.fixture
@@ -68,9 +68,13 @@ def test_a_redirect_to_another_domain_gets_no_credentials(tmp_path: Path, redire
                     timeout=3,
                     report=lambda index, line, status: None,
                 )
+                with pytest.raises(RedirectNeedsPermission) as needs:
+                    finder.discover()  # stops and asks: nothing was sent to the target yet
+                assert needs.value.target.host == "attacker.other"
+                assert handler.seen == []
                 with pytest.raises(AutodiscoverFailed):
-                    finder.discover()
+                    finder.without_redirect(needs.value.target)  # the admin said no: on to the SRV record
         finally:
             dns.stop()
-    assert any("refused: attacker.other is outside evil.test" in step for step in finder.steps), finder.steps
+    assert any("attacker.other is outside evil.test" in step for step in finder.steps), finder.steps
     assert handler.seen == []  # not even a probe

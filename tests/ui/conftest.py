@@ -62,7 +62,9 @@ def lab_m365(home: Home, lab: Lab, name: str, secret: str | None = None) -> Conn
     return connection
 
 
-def lab_onprem(home: Home, lab: Lab, name: str, *, trusted: bool = True, password: str | None = None) -> Connection:
+def lab_onprem(
+    home: Home, lab: Lab, name: str, *, trusted: bool = True, password: str | None = None, autodiscover: bool = False
+) -> Connection:
     o = lab.state.onprem
     changes = home.changeset()
     ref = changes.stage_secret(Secret(password if password is not None else o.admin_password))
@@ -73,6 +75,8 @@ def lab_onprem(home: Home, lab: Lab, name: str, *, trusted: bool = True, passwor
         "server": o.server_fqdn,  # its own name, through the lab's DNS: Kerberos asks for HTTP/exch01.fabrikam.test
         "dns_servers": [o.dns],
     }
+    if autodiscover:
+        fields |= {"discovery": "autodiscover", "server": ""}
     if trusted:
         fields["ca_bundle"] = lab.state.ca_bundle
     connection = OnPremDraft(**fields).build(ref, stamp(name))

@@ -271,6 +271,68 @@ def enumerating_script(connection: Connection) -> list[Event]:
     return events
 
 
+def redirect_refused_script(connection: Connection) -> list[Event]:
+    """The on-premises plan stopped at autodiscover: the HTTP redirect points to a hosting provider's host, outside
+    the admin's domain, and the run did not follow it."""
+    plan = plan_for(connection)
+    host = "mail.fabrikam-hosting.com"
+    location = f"https://{host}/autodiscover/autodiscover.xml"
+    probe = "http://autodiscover.fabrikam.com/autodiscover/autodiscover.xml"
+    problem = problems.AUTODISCOVER_REDIRECT_NOT_ALLOWED.fill(
+        domain="fabrikam.com",
+        account="administrator@fabrikam.com",
+        target_host=host,
+        location=location,
+        soap_url=f"https://{host}/autodiscover/autodiscover.svc",
+    )
+    events: list[Event] = [Planned(checks=plan.info())]
+    events += done(
+        "onprem.credential",
+        "Administrator's password",
+        Outcome.passed("password for administrator@fabrikam.com from the vault"),
+        1,
+    )
+    events.append(Started(check="onprem.locate", title="Locate the server"))
+    steps = [
+        Step(1, "DNS A fabrikam.com: no such name (NXDOMAIN)", StepStatus.FAILED),
+        Step(2, "DNS A autodiscover.fabrikam.com -> 203.0.113.80", StepStatus.OK),
+        Step(
+            3,
+            "POST https://autodiscover.fabrikam.com/autodiscover/autodiscover.svc: connection refused",
+            StepStatus.FAILED,
+        ),
+        Step(4, f"GET {probe}: 302 to {location}", StepStatus.OK),
+        Step(5, f"redirect to {host}: {host} is outside fabrikam.com; followed only if you allow it", StepStatus.INFO),
+        Step(6, f"redirect to {host} not followed: not allowed for this verification", StepStatus.FAILED),
+        Step(7, "DNS SRV _autodiscover._tcp.fabrikam.com: no record", StepStatus.FAILED),
+    ]
+    events += [Progress(check="onprem.locate", title="Locate the server", message=s.label, step=s) for s in steps]
+    events.append(
+        Finished(
+            check="onprem.locate",
+            title="Locate the server",
+            outcome=Outcome.failed(
+                f"autodiscover was redirected to {host}, outside fabrikam.com, and nothing else found the server "
+                "(7 steps)",
+                problem,
+            ),
+            duration_ms=96,
+        )
+    )
+    for info in plan.info()[2:]:
+        events.append(
+            Finished(
+                check=info.id,
+                title=info.title,
+                outcome=Outcome(Status.SKIPPED, "needs onprem.locate (failed)"),
+                duration_ms=0,
+            )
+        )
+    counts = {Status.PASSED: 1, Status.WARNING: 0, Status.FAILED: 1, Status.SKIPPED: len(plan.info()) - 2}
+    events.append(Summary(status=Status.FAILED, counts={**counts, Status.CANCELLED: 0}, duration_ms=98))
+    return events
+
+
 def app(home: Home, *, scripts: dict[str, Any] | None = None, hold: bool = False, **kwargs: Any) -> WorkbenchApp:
     def source(connection: Connection, confirm: Confirm) -> ScriptedSource:
         default = enumerating_script if connection.kind.value == "onprem" else mistyped_secret_script

@@ -214,6 +214,49 @@ async def test_grant_action_runs_once_on_yes_and_never_on_no(home: Home, make_la
             assert screen.live.board["onprem.impersonation"].status is Status.FAILED
 
 
+@pytest.mark.parametrize("answer", ["y", "n"])
+async def test_a_foreign_autodiscover_redirect_is_followed_only_after_yes(
+    home: Home, make_lab: Any, answer: str
+) -> None:
+    from workbench.lab.autodiscover import FOREIGN_HOST
+
+    lab = make_lab("autodiscover-redirect-foreign")
+    lab_onprem(home, lab, "Fabrikam", autodiscover=True)
+    exchange = lab.server("exchange")
+
+    def foreign() -> list[Any]:
+        return [h for h in exchange.hits if h.host == FOREIGN_HOST]
+
+    app = app_for(home)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("enter")
+        await until(pilot, lambda: verification_done(app))
+        screen = app.screen
+        assert isinstance(screen, VerificationScreen)
+        assert screen.live.board["onprem.locate"].status is Status.FAILED
+        assert foreign() == []  # the verification's own answer was no: nothing went there
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, TroubleshootModal) and app.screen.check == "onprem.locate"
+        panel = " ".join(str(w.render()) for w in app.screen.query(Static))
+        assert "AUTODISCOVER_REDIRECT_NOT_ALLOWED" in panel and FOREIGN_HOST in panel
+        await pilot.press("a")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmModal))
+        words = " ".join(str(w.render()) for w in app.screen.query(Static))
+        assert FOREIGN_HOST in words and lab.state.onprem.admin_upn in words and "autodiscover.svc" in words
+        await pilot.press(answer)
+        await pilot.pause()
+        if answer == "y":
+            await until(
+                pilot, lambda: verification_done(app) and screen.live.board["onprem.locate"].status is Status.PASSED
+            )
+            assert {h.path for h in foreign()} == {"/autodiscover/autodiscover.svc"}
+        else:
+            await pilot.pause(0.3)
+            assert screen.live.board["onprem.locate"].status is Status.FAILED
+            assert foreign() == []
+
+
 async def test_trust_action_pins_as_a_pending_change_and_the_rerun_passes(home: Home, healthy_lab: Lab) -> None:
     original = lab_onprem(home, healthy_lab, "Fabrikam by name", trusted=False)
     app = app_for(home)

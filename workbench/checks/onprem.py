@@ -141,8 +141,24 @@ async def locate(ctx: Context) -> Outcome:
     return Outcome.passed(f"{address.host} -> {resolved}; EWS at {ews_url}", endpoint=endpoint, ews_url=ews_url)
 
 
+def _redirect_request(settings: OnPremSettings, redirect: Any) -> ConfirmationRequest:
+    domain = settings.admin_upn.rpartition("@")[2].lower()
+    return ConfirmationRequest(
+        action=problems.Action.ALLOW_AUTODISCOVER_REDIRECT,
+        question=f"Follow the autodiscover redirect to {redirect.host}, with {settings.admin_upn}'s credentials?",
+        command=f"POST {redirect.url} (GetUserSettings, signed in as {settings.admin_upn})",
+        account=settings.admin_upn,
+        server=redirect.host,
+        details=(
+            ("Why", f"http://autodiscover.{domain} redirected to {redirect.location}"),
+            ("Outside", f"{redirect.host} is not {domain} nor one of its subdomains"),
+            ("Risk", "the redirect came over plain HTTP, unauthenticated: anyone on the path could have sent it"),
+        ),
+    )
+
+
 async def _autodiscover(ctx: Context, target: Target, settings: OnPremSettings) -> Outcome:
-    from workbench.net.autodiscover import Autodiscoverer, AutodiscoverFailed
+    from workbench.net.autodiscover import Autodiscoverer, AutodiscoverFailed, RedirectNeedsPermission
 
     ca_bundle, pin = _trust(settings)
     report = ctx.thread_progress()
@@ -160,12 +176,28 @@ async def _autodiscover(ctx: Context, target: Target, settings: OnPremSettings) 
         report=step,
     )
     try:
-        found = await ctx.blocking(finder.discover)
+        try:
+            found = await ctx.blocking(finder.discover)
+        except RedirectNeedsPermission as needs:
+            # Microsoft's protocol: warn the admin, follow only if they accept ([MS-OXDISCO] 3.1.5.4).
+            if await ctx.confirm(_redirect_request(settings, needs.target)):
+                found = await ctx.blocking(finder.follow, needs.target)
+            else:
+                found = await ctx.blocking(finder.without_redirect, needs.target)
     except AutodiscoverFailed as failure:
         if finder.credentials_rejected:  # the service was found; the password is what failed
             return Outcome.failed(
                 f"autodiscover refused {settings.admin_upn}'s credentials ({plural(len(failure.steps), 'step')})",
                 problems.AUTH_FAILED.fill(**_values(ctx)),
+                "\n".join(failure.steps),
+            )
+        if finder.declined is not None:
+            declined = finder.declined
+            return Outcome.failed(
+                f"autodiscover was redirected to {declined.host}, outside "
+                f"{settings.admin_upn.rpartition('@')[2]}, and nothing else found the server "
+                f"({plural(len(failure.steps), 'step')})",
+                _redirect_problem(ctx, declined),
                 "\n".join(failure.steps),
             )
         return Outcome.failed(
@@ -184,6 +216,12 @@ async def _autodiscover(ctx: Context, target: Target, settings: OnPremSettings) 
     endpoint = Endpoint(host, port, address if settings.dns_servers else None)
     _route(settings, endpoint)
     facts: dict[str, Any] = {"endpoint": endpoint, "ews_url": found.ews_url, "autodiscover_trace": tuple(finder.steps)}
+    if finder.declined is not None:  # found another way; the redirect the admin did not allow is still worth a word
+        return Outcome.warning(
+            f"autodiscover found {found.ews_url}; the redirect to {finder.declined.host} was not followed",
+            _redirect_problem(ctx, finder.declined),
+            **facts,
+        )
     if found.internal_only:
         return Outcome.warning(
             f"autodiscover found {found.ews_url} (internal URL only) after {plural(len(finder.steps), 'step')}",
@@ -191,6 +229,12 @@ async def _autodiscover(ctx: Context, target: Target, settings: OnPremSettings) 
             **facts,
         )
     return Outcome.passed(f"autodiscover found {found.ews_url} after {plural(len(finder.steps), 'step')}", **facts)
+
+
+def _redirect_problem(ctx: Context, redirect: Any) -> problems.Problem:
+    return problems.AUTODISCOVER_REDIRECT_NOT_ALLOWED.fill(
+        **_values(ctx, target_host=redirect.host, location=redirect.location, soap_url=redirect.url)
+    )
 
 
 async def tls(ctx: Context) -> Outcome:

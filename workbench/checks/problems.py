@@ -31,6 +31,7 @@ class Action(StrEnum):
     IMPORT_CERTIFICATE = "import-certificate"
     GENERATE_CERTIFICATE = "generate-certificate"
     RAISE_TIMEOUT = "raise-timeout"
+    ALLOW_AUTODISCOVER_REDIRECT = "allow-autodiscover-redirect"  # follow a redirect outside the admin's domain
 
 
 class FixKind(StrEnum):
@@ -908,8 +909,6 @@ AUTODISCOVER_FAILED = Problem(
         "No autodiscover DNS record (autodiscover.{domain} or _autodiscover._tcp.{domain})",
         "The autodiscover virtual directory answers errors",
         "The admin's mailbox domain is not served by this organisation",
-        "An HTTP redirect pointed outside {domain} and was refused (its answer is neither authenticated nor "
-        "encrypted); if the target is genuine, enter the server manually",
     ),
     (
         dns(
@@ -919,6 +918,27 @@ AUTODISCOVER_FAILED = Problem(
         powershell("Test it", "Test-OutlookWebServices -Identity {account}"),
         Fix("Or enter the server's FQDN manually in the connection"),
     ),
+)
+AUTODISCOVER_REDIRECT_NOT_ALLOWED = Problem(
+    "AUTODISCOVER_REDIRECT_NOT_ALLOWED",
+    "Autodiscover was redirected to {target_host}, outside {domain}: not followed",
+    (
+        "http://autodiscover.{domain} redirects to {location}: a hosting provider, or another organisation's "
+        "server, serves autodiscover for {domain}",
+        "The redirect came over plain HTTP without authentication, so anyone on the network path could have sent "
+        "it: the workbench sends {account}'s credentials to {target_host} only if you allow that host",
+    ),
+    (
+        workbench(
+            "If {target_host} is your provider's or your own server, allow it", Action.ALLOW_AUTODISCOVER_REDIRECT
+        ),
+        Fix("Or enter the server's FQDN in the connection (no autodiscover)"),
+        dns(
+            "Or publish autodiscover in {domain} itself",
+            "autodiscover.{domain} A <server IP>  or  _autodiscover._tcp.{domain} SRV 0 0 443 <server>",
+        ),
+    ),
+    offer(Action.ALLOW_AUTODISCOVER_REDIRECT, host="{target_host}", location="{location}", url="{soap_url}"),
 )
 AUTODISCOVER_INTERNAL_ONLY = Problem(
     "AUTODISCOVER_INTERNAL_ONLY",

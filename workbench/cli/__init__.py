@@ -3,6 +3,7 @@
     workbench connections list|show|add|remove|set-secret|export|import
     workbench certs list|import|generate|remove
     workbench verify NAME | --all [--json] [--only CHECK ...] [--grant-impersonation] [--timeout S]
+                    [--allow-autodiscover-redirect HOST ...]
     workbench info
     workbench demo
     workbench lab --state-file PATH [--scenario S[,S]]

@@ -27,6 +27,9 @@ def workbench_command(action: Action, connection: str, problem: Problem | None =
             return f"workbench verify --grant-impersonation {name}"
         case Action.TRUST_CA_BUNDLE:
             return f"workbench connections trust --ca-bundle internal-ca.pem {name}"
+        case Action.ALLOW_AUTODISCOVER_REDIRECT:
+            host = shlex.quote(params.get("host", "<host>"))
+            return f"workbench verify --allow-autodiscover-redirect {host} {name}"
         case Action.TRUST_CERTIFICATE:
             pin = shlex.quote(params.get("fingerprint", "<sha-256>"))
             return f"workbench connections trust --pin-sha256 {pin} {name}"

@@ -48,6 +48,7 @@ def _kerberos_line(lab: Lab) -> str:
 def run(args: argparse.Namespace) -> int:
     from storage.files import atomic_write
     from workbench.lab import SCENARIOS, Lab, UnknownScenario
+    from workbench.lab.autodiscover import PortUnavailable
 
     if args.list_scenarios:
         for scenario in SCENARIOS.values():
@@ -67,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
             seed=args.seed,
             propagation_seconds=args.propagation_seconds,
         )
-    except UnknownScenario as error:
+    except (UnknownScenario, ValueError) as error:
         fail(str(error))
     stop = threading.Event()
 
@@ -77,7 +78,11 @@ def run(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     state_file: Path = args.state_file
-    with lab:
+    try:
+        lab.start()
+    except PortUnavailable as error:
+        fail(str(error))
+    try:
         state = lab.state
         atomic_write(state_file, (json.dumps(state.to_json(), indent=2) + "\n").encode())
         m365 = state.m365
@@ -90,12 +95,19 @@ def run(args: argparse.Namespace) -> int:
             f"  Exchange   {onprem.ews_url}  (PowerShell {onprem.powershell_url})\n"
             f"  DNS        {onprem.dns} for {onprem.domain}\n"
             f"  Kerberos   {_kerberos_line(lab)}\n"
-            f"  CA bundle  {state.ca_bundle}\n"
+            + (
+                f"  Redirect   http://autodiscover.{onprem.domain} at {onprem.redirect_site}\n"
+                if onprem.redirect_site
+                else ""
+            )
+            + f"  CA bundle  {state.ca_bundle}\n"
             f"  state      {state_file} (credentials inside; removed on exit)\n"
             "Ctrl+C stops the lab."
         )
         sys.stderr.flush()
         stop.wait()
+    finally:
+        lab.stop()
     with contextlib.suppress(FileNotFoundError):
         state_file.unlink()
     info("lab stopped")

@@ -25,6 +25,13 @@ def register(commands: Any) -> None:
     parser.add_argument("--json", action="store_true", help="one JSON object per line, as events happen")
     parser.add_argument("--only", nargs="+", metavar="CHECK_ID", help="run only these checks (and what they need)")
     parser.add_argument("--grant-impersonation", action="store_true", help="grant ApplicationImpersonation if missing")
+    parser.add_argument(
+        "--allow-autodiscover-redirect",
+        action="append",
+        default=[],
+        metavar="HOST",
+        help="follow autodiscover's HTTP redirect to HOST, outside the admin's domain, and sign in there (repeatable)",
+    )
     parser.add_argument("--timeout", type=float, default=20.0, metavar="S", help="per network call (default 20)")
     parser.set_defaults(handler=run)
 
@@ -154,21 +161,29 @@ def _problem_json(connection: str, problem: Any) -> dict[str, Any]:
 async def _verify_one(
     home: Any, connection: Any, args: argparse.Namespace, prefix: bool, limit: asyncio.Semaphore
 ) -> Any:
+    from workbench import quoting
     from workbench.checks.events import ConfirmationRequest, Summary
+    from workbench.checks.problems import Action
     from workbench.verification import Verification, target_for
 
+    allowed = frozenset(getattr(args, "allow_autodiscover_redirect", None) or ())
+
     async def confirm(request: ConfirmationRequest) -> bool:
+        # What this invocation's options allow, and nothing else: the answers belong to this run.
+        if request.action is Action.ALLOW_AUTODISCOVER_REDIRECT:
+            accepted = request.server.lower() in allowed
+            option = f"--allow-autodiscover-redirect {quoting.posix(request.server)}"
+            answer = f"yes ({option})" if accepted else f"no: add {option} to follow it"
+        elif request.action is Action.GRANT_IMPERSONATION:
+            accepted = bool(args.grant_impersonation)
+            answer = "yes (--grant-impersonation)" if accepted else "no: add --grant-impersonation to grant it"
+        else:
+            accepted, answer = False, "no"
         if not args.json:
             print(
-                f"[{connection.name}] {request.question} ({request.command} on {request.server}) "
-                + (
-                    "yes (--grant-impersonation)"
-                    if args.grant_impersonation
-                    else "no: add --grant-impersonation to grant it"
-                ),
-                flush=True,
+                f"[{connection.name}] {request.question} ({request.command} on {request.server}) {answer}", flush=True
             )
-        return bool(args.grant_impersonation)
+        return accepted
 
     async with limit:
         if getattr(args, "sequential", False) and not args.json:
@@ -224,6 +239,19 @@ def verify_all(home: Any, connections: list[Any], args: argparse.Namespace) -> i
     return 1 if any(s is None or s.failed for s in summaries) else 0
 
 
+def allowed_hosts(values: list[str]) -> list[str]:
+    """The hosts of --allow-autodiscover-redirect, validated as DNS names (an IP address or a URL is refused)."""
+    from workbench import validate
+
+    hosts = []
+    for value in values:
+        try:
+            hosts.append(validate.hostname(value, field="allow", label="--allow-autodiscover-redirect"))
+        except validate.FieldError as error:
+            fail(error.message)
+    return hosts
+
+
 def run(args: argparse.Namespace) -> int:
     from storage import NotFoundError
 
@@ -233,6 +261,7 @@ def run(args: argparse.Namespace) -> int:
         fail("name the connections to verify, or use --all")
     if not math.isfinite(args.timeout) or not 0 < args.timeout <= 3600:
         fail("--timeout must be a number of seconds from more than 0 up to 3600")
+    args.allow_autodiscover_redirect = allowed_hosts(args.allow_autodiscover_redirect)
     home = open_home()
     snapshot = home.store.snapshot()
     try:

@@ -1,4 +1,5 @@
-"""A small HTTPS server for the lab: real TLS on loopback, HTTP/1.1 keep-alive, regex routes.
+"""A small HTTPS server for the lab: real TLS on loopback, HTTP/1.1 keep-alive, regex routes. (Without a TLS
+context it serves plain HTTP: the autodiscover redirect site on port 80 is the one such listener.)
 
 Each connection is served by its own thread and the TLS handshake happens in that thread, so a client that
 connects and says nothing cannot stall the others. A connection carries a `state` dict across its requests,
@@ -172,6 +173,9 @@ class _Server(ThreadingHTTPServer):
         # Headers and body go out as separate writes; without this, Nagle's algorithm and the client's delayed
         # ACK add ~40 ms to every small answer.
         request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if self.owner.tls is None:
+            self.RequestHandlerClass(request, client_address, self)  # type: ignore[arg-type]
+            return
         try:
             tls = self.owner.tls.wrap_socket(request, server_side=True)
         except (ssl.SSLError, OSError):
@@ -183,17 +187,32 @@ class _Server(ThreadingHTTPServer):
                 tls.close()
 
 
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """One request as the lab saw it: which name the client asked for (Host) and whether it sent credentials."""
+
+    host: str
+    method: str
+    path: str
+    status: int
+    authorization: str  # the scheme of the Authorization header ("Basic", "NTLM", "Negotiate"), or ""
+
+
 class LabServer:
-    """One HTTPS endpoint on 127.0.0.1 with a free port."""
+    """One HTTPS endpoint (plain HTTP when `tls` is None) on loopback; by default 127.0.0.1 with a free port."""
 
     def __init__(
         self,
         name: str,
         router: Router,
-        tls: ssl.SSLContext,
+        tls: ssl.SSLContext | None,
         certificate_der: bytes | None = None,
         latency: Callable[[Request], float] | None = None,
+        *,
+        address: tuple[str, int] = ("127.0.0.1", 0),
     ) -> None:
+        if not address[0].startswith("127."):
+            raise ValueError("the lab listens on loopback only")
         self.name = name
         self.router = router
         self.tls = tls
@@ -203,8 +222,9 @@ class LabServer:
         self._held: list[socket.socket] = []
         self._stopping = threading.Event()
         self.requests: list[tuple[str, str, int]] = []
+        self.hits: list[Hit] = []
         self._lock = threading.Lock()
-        self._server = _Server(("127.0.0.1", 0), _Handler)
+        self._server = _Server(address, _Handler)
         self._server.owner = self
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name=f"lab-{name}", daemon=True
@@ -215,8 +235,12 @@ class LabServer:
         return int(self._server.server_address[1])
 
     @property
+    def host(self) -> str:
+        return str(self._server.server_address[0])
+
+    @property
     def url(self) -> str:
-        return f"https://127.0.0.1:{self.port}"
+        return f"{'https' if self.tls is not None else 'http'}://{self.host}:{self.port}"
 
     def start(self) -> LabServer:
         self._thread.start()
@@ -234,8 +258,11 @@ class LabServer:
         return self._latency(request) if self._latency else 0.0
 
     def count(self, request: Request, response: Response) -> None:
+        scheme = (request.header("Authorization") or "").split(" ", 1)[0]
+        host = urlsplit(f"//{request.header('Host') or ''}").hostname or ""
         with self._lock:
             self.requests.append((request.method, request.path, response.status))
+            self.hits.append(Hit(host.lower(), request.method, request.path, response.status, scheme))
 
     def hold(self, connection: socket.socket) -> None:
         """Keep a connection open without answering until the lab stops."""

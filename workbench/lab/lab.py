@@ -26,7 +26,7 @@ from cryptography.hazmat.primitives.serialization import pkcs12
 from workbench.clouds import WORKBENCH_PUBLIC_CLIENT_ID
 
 from . import scenarios as scenario_table
-from .autodiscover import Autodiscover
+from .autodiscover import FOREIGN_HOST, Autodiscover, RedirectSite, start_redirect_site
 from .ca import LOOPBACK_NAMES, LabCA
 from .dns import LabDns, Zone
 from .entra import Entra
@@ -90,6 +90,7 @@ class OnPremState:
     mailbox_count: int
     certificate_sha256: str  # of the server certificate, for pinning
     kerberos: KerberosState | None  # None: no KDC could run here (see `Lab.kerberos_note`)
+    redirect_site: str = ""  # ip:80 of http://autodiscover.<domain> (the autodiscover-redirect scenarios), or ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +119,8 @@ class Lab:
     ) -> None:
         text = scenarios if isinstance(scenarios, str) else ",".join(scenarios)
         self.scenarios = scenario_table.parse(text)
+        if {"autodiscover-redirect", "autodiscover-redirect-foreign"} <= self.scenarios:
+            raise ValueError("autodiscover-redirect and autodiscover-redirect-foreign exclude each other")
         if latency_ms < 0 or mailboxes < 0:
             raise ValueError("latency and mailbox count must not be negative")
         self.latency_ms = latency_ms
@@ -235,7 +238,17 @@ class Lab:
 
     def _start_onprem(self, folder: Path, ca: LabCA) -> OnPremState:
         org, accounts = seed_organization(rng=self._rng, mailboxes=self.mailboxes, scenarios=self.scenarios)
-        names = (org.fqdn, f"autodiscover.{org.domain}", f"mail.{org.domain}", org.domain, *LOOPBACK_NAMES)
+        foreign = "autodiscover-redirect-foreign" in self.scenarios
+        redirected = foreign or "autodiscover-redirect" in self.scenarios
+        names: tuple[str, ...] = (
+            org.fqdn,
+            f"autodiscover.{org.domain}",
+            f"mail.{org.domain}",
+            org.domain,
+            *LOOPBACK_NAMES,
+        )
+        if foreign:  # the hosting provider's name, on its own certificate's list
+            names = (*names, FOREIGN_HOST)
         if "untrusted-cert" in self.scenarios:
             certificate = LabCA(folder, "Fabrikam Internal Issuing CA").issue_server(names, label="exchange")
         elif "name-mismatch" in self.scenarios:
@@ -268,9 +281,21 @@ class Lab:
         server.silent = "server-down" in self.scenarios
         self._servers.append(server.start())
         zone = Zone(a={org.fqdn: "127.0.0.1", f"mail.{org.domain}": "127.0.0.1"})
-        if "autodiscover-srv-only" not in self.scenarios:
-            zone.a |= {org.domain: "127.0.0.1", f"autodiscover.{org.domain}": "127.0.0.1"}
-        zone.srv[f"_autodiscover._tcp.{org.domain}"] = [(0, 0, server.port, org.fqdn)]
+        redirect_site = ""
+        if redirected:
+            # Only the plain-HTTP redirect leads to the server: no A record for the domain, autodiscover.<domain>
+            # is the redirect site (nothing answers https there), no SRV record.
+            target = f"{FOREIGN_HOST if foreign else org.fqdn}:{server.port}"
+            site = start_redirect_site(RedirectSite(lambda: target).router(), random.Random())  # noqa: S311
+            self._servers.append(site)
+            redirect_site = f"{site.host}:{site.port}"
+            zone.a[f"autodiscover.{org.domain}"] = site.host
+            if foreign:
+                zone.a[FOREIGN_HOST] = "127.0.0.1"
+        else:
+            if "autodiscover-srv-only" not in self.scenarios:
+                zone.a |= {org.domain: "127.0.0.1", f"autodiscover.{org.domain}": "127.0.0.1"}
+            zone.srv[f"_autodiscover._tcp.{org.domain}"] = [(0, 0, server.port, org.fqdn)]
         if kerberos is not None:  # a domain controller, as Active Directory publishes its KDCs
             zone.a[f"dc01.{org.domain}"] = "127.0.0.1"
             zone.srv[f"_kerberos._tcp.{org.domain}"] = [(0, 100, kerberos.port, f"dc01.{org.domain}")]
@@ -295,6 +320,7 @@ class Lab:
             mailbox_count=self.mailboxes,
             certificate_sha256=certificate.sha256,
             kerberos=KerberosState(org.realm, kerberos.address, kerberos.service) if kerberos is not None else None,
+            redirect_site=redirect_site,
         )
 
     def _start_kdc(self, folder: Path, org: Organization) -> Kdc | None:

@@ -149,6 +149,21 @@ SCENARIOS: dict[str, Scenario] = {
             "AUTODISCOVER_SRV_ONLY",
         ),
         Scenario(
+            "autodiscover-redirect",
+            "onprem",
+            "only the plain-HTTP redirect leads to the server: http://autodiscover.<domain>/autodiscover/"
+            "autodiscover.xml answers 302 to https://<server>:<port>/autodiscover/autodiscover.xml (port 80 on "
+            "loopback: needs root or ip_unprivileged_port_start=80)",
+            "",
+        ),
+        Scenario(
+            "autodiscover-redirect-foreign",
+            "onprem",
+            "as autodiscover-redirect, but the redirect points to a hosting provider in another domain "
+            "(mail.fabrikam-hosting.test): followed only when the admin allows that host",
+            "AUTODISCOVER_REDIRECT_NOT_ALLOWED",
+        ),
+        Scenario(
             "autodiscover-broken", "onprem", "every autodiscover request fails with HTTP 500", "AUTODISCOVER_FAILED"
         ),
         Scenario("admin-no-mailbox", "onprem", "the admin account has no mailbox", "ErrorMissingEmailAddress"),

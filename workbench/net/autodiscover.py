@@ -2,7 +2,11 @@
 
 1. https://<domain>/autodiscover/autodiscover.svc
 2. https://autodiscover.<domain>/autodiscover/autodiscover.svc
-3. http://autodiscover.<domain>/autodiscover/autodiscover.svc, following a redirect to https only
+3. the HTTP redirect, as Microsoft's protocol has it ("Autodiscover for Exchange", phase 3; [MS-OXWSADISC]'s
+   indirect attempt): an anonymous GET of http://autodiscover.<domain>/autodiscover/autodiscover.xml; only a 301
+   or 302 to an https URL counts, and the SOAP request goes to https://<that host>/autodiscover/autodiscover.svc.
+   A host outside the admin's domain is followed only when the admin allows it ([MS-OXDISCO] 3.1.5.4: warn the
+   user, follow if the user accepts); until then nothing, the password least of all, is sent there.
 4. the SRV record _autodiscover._tcp.<domain>, honouring its port (exchangelib keeps only port-443 records)
 
 Names are resolved through the connection's DNS servers. The answer's ExternalEwsUrl is used, or its
@@ -20,13 +24,16 @@ from xml.sax.saxutils import escape
 import requests
 from defusedxml import ElementTree
 
+from workbench import validate
 from workbench.model import Secret
+from workbench.text import visible
 
 from . import resolve
 from .routes import Route, session, set_route
 
 ANS = "http://schemas.microsoft.com/exchange/2010/Autodiscover"
 PATH = "/autodiscover/autodiscover.svc"
+XML_PATH = "/autodiscover/autodiscover.xml"  # what the HTTP redirect probe asks for (the POX URL)
 SETTINGS = (
     "UserDisplayName",
     "AutoDiscoverSMTPAddress",
@@ -43,6 +50,24 @@ class Found:
     internal_only: bool
     settings: dict[str, str]
     source: str  # the autodiscover URL that answered
+
+
+@dataclass(frozen=True, slots=True)
+class Redirect:
+    """Where the HTTP redirect points: the host (validated, lower case), the Location as shown (control characters
+    visible) and the SOAP URL the request would go to."""
+
+    host: str
+    location: str
+    url: str
+
+
+class RedirectNeedsPermission(Exception):
+    """The redirect leads outside the admin's domain to a host nobody allowed: nothing has been sent there."""
+
+    def __init__(self, target: Redirect) -> None:
+        super().__init__(f"the autodiscover redirect leads to {target.host}")
+        self.target = target
 
 
 class AutodiscoverFailed(Exception):
@@ -102,8 +127,10 @@ class Autodiscoverer:
         pin_sha256: str | None,
         timeout: float,
         report: Callable[[int, str, str], None],
+        allowed: frozenset[str] = frozenset(),
     ) -> None:
-        """`report(index, line, status)` is called for every step as it ends; status is "ok" or "failed"."""
+        """`report(index, line, status)` is called for every step as it ends; status is "ok", "failed" or "info".
+        `allowed`: hosts outside the admin's domain that a redirect may lead to (the admin said so, for this run)."""
         self.upn = upn
         self.password = password
         self.domain = upn.rpartition("@")[2].lower()
@@ -114,11 +141,13 @@ class Autodiscoverer:
         self._report = report
         self.steps: list[str] = []
         self.credentials_rejected = False  # a server asked for credentials and refused the admin's
+        self.allowed = frozenset(h.lower() for h in allowed)  # hosts outside the domain the admin allowed
+        self.declined: Redirect | None = None  # a redirect the admin did not allow
         self._session = session()
 
-    def note(self, line: str, ok: bool = False) -> None:
+    def note(self, line: str, ok: bool = False, status: str | None = None) -> None:
         self.steps.append(line)
-        self._report(len(self.steps), line, "ok" if ok else "failed")
+        self._report(len(self.steps), line, status or ("ok" if ok else "failed"))
 
     def _resolve(self, host: str) -> str | None:
         try:
@@ -182,13 +211,37 @@ class Autodiscoverer:
         return Found(ews, external is None, settings, url)
 
     def discover(self) -> Found:
+        """Every step in order. A redirect outside the admin's domain to a host not allowed for this run stops the
+        trace with `RedirectNeedsPermission`: ask the admin, then go on with `follow()` or `without_redirect()`."""
         for host in (self.domain, f"autodiscover.{self.domain}"):
             address = self._resolve(host)
             if address is not None and (found := self._try(f"https://{host}{PATH}", address)):
                 return found
-        found = self._redirect()
-        if found is not None:
-            return found
+        target = self._probe()
+        if target is not None:
+            if not self.may_follow(target.host):
+                self.note(
+                    f"redirect to {target.host}: {target.host} is outside {self.domain}; followed only if you allow it",
+                    status="info",
+                )
+                raise RedirectNeedsPermission(target)
+            found = self._follow(target)
+            if found is not None:
+                return found
+        return self._srv()
+
+    def follow(self, target: Redirect) -> Found:
+        """Go on after the admin allowed `target.host`: the SOAP request there, then the SRV record."""
+        self.allowed = self.allowed | {target.host}
+        return self._follow(target) or self._srv()
+
+    def without_redirect(self, target: Redirect) -> Found:
+        """Go on after the admin declined `target.host`: not one request goes there; the SRV record is next."""
+        self.declined = target
+        self.note(f"redirect to {target.host} not followed: not allowed for this verification")
+        return self._srv()
+
+    def _srv(self) -> Found:
         name = f"_autodiscover._tcp.{self.domain}"
         try:
             records = resolve.srv_records(name, self.dns_servers, self.timeout)
@@ -210,37 +263,48 @@ class Autodiscoverer:
     def within_domain(self, host: str) -> bool:
         return host == self.domain or host.endswith(f".{self.domain}")
 
-    def _redirect(self) -> Found | None:
+    def may_follow(self, host: str) -> bool:
+        """The admin's own domain (and its subdomains), or a host the admin allowed for this verification."""
+        return self.within_domain(host) or host in self.allowed
+
+    def _probe(self) -> Redirect | None:
+        """The anonymous GET of http://autodiscover.<domain>/autodiscover/autodiscover.xml. Only a 301 or 302 to an
+        https URL counts; its host (with the port, where the URL names one) is where the SOAP request goes."""
         host = f"autodiscover.{self.domain}"
         address = self._resolve(host)
         if address is None:
             return None
-        url = f"http://{host}{PATH}"
+        url = f"http://{host}{XML_PATH}"
+        set_route(host, 80, Route(connect_to=address))
         try:
-            import socket
+            with self._session.get(url, timeout=self.timeout, allow_redirects=False, stream=True) as answer:
+                status, location = answer.status_code, answer.headers.get("Location", "")
+        except requests.exceptions.RequestException as error:
+            self.note(f"GET {url}: {_short(error)}")
+            return None
+        if status not in (301, 302):
+            self.note(f"GET {url}: HTTP {status}, not a 301 or 302 redirect")
+            return None
+        if not location:
+            self.note(f"GET {url}: HTTP {status} without a Location")
+            return None
+        shown = visible(location, limit=200)
+        parts = urlsplit(location.strip())
+        if parts.scheme.lower() != "https":
+            self.note(f"GET {url}: HTTP {status} to a URL that is not https ({shown}): not followed")
+            return None
+        try:
+            address_of = validate.server_address(parts.netloc, field="location", label="The redirect's host")
+        except validate.FieldError as error:
+            self.note(f"GET {url}: HTTP {status} to an unusable URL ({shown}): {error.message}")
+            return None
+        netloc = address_of.host if address_of.port in (None, 443) else f"{address_of.host}:{address_of.port}"
+        self.note(f"GET {url}: {status} to {shown}", ok=True)
+        return Redirect(host=address_of.host, location=shown, url=f"https://{netloc}{PATH}")
 
-            with socket.create_connection((address, 80), timeout=self.timeout) as raw:
-                raw.sendall(f"GET {PATH} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode())
-                head = raw.recv(4096).decode("latin-1")
-        except OSError as error:
-            self.note(f"GET {url}: {error.strerror or type(error).__name__}")
-            return None
-        status = head.split(" ", 2)[1] if head.startswith("HTTP/") else "?"
-        location = next(
-            (line.split(":", 1)[1].strip() for line in head.split("\r\n") if line.lower().startswith("location:")), ""
-        )
-        if status not in {"301", "302"} or not location.startswith("https://"):
-            self.note(f"GET {url}: HTTP {status}, no https redirect")
-            return None
-        target = (urlsplit(location).hostname or "").lower()
-        if not self.within_domain(target):
-            # An unauthenticated, unencrypted answer may not send the admin's password elsewhere (Outlook asks
-            # the user here; a verification refuses and says where it was sent).
-            self.note(f"GET {url}: redirect to {location} refused: {target} is outside {self.domain}")
-            return None
-        self.note(f"GET {url}: redirect to {location}", ok=True)
-        address = self._resolve(target)
-        return self._try(location, address) if address else None
+    def _follow(self, target: Redirect) -> Found | None:
+        address = self._resolve(target.host)
+        return self._try(target.url, address) if address else None
 
 
 def _short(error: Exception) -> str:
@@ -257,4 +321,4 @@ def _short(error: Exception) -> str:
     return text[:160]
 
 
-__all__ = ["AutodiscoverFailed", "Autodiscoverer", "Found"]
+__all__ = ["AutodiscoverFailed", "Autodiscoverer", "Found", "Redirect", "RedirectNeedsPermission"]

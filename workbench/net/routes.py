@@ -48,10 +48,11 @@ class RouteTable:
 
     def get(self, url: str) -> Route | None:
         parts = urlsplit(url)
-        if parts.scheme.lower() != "https" or not parts.hostname:
+        default = {"https": 443, "http": 80}.get(parts.scheme.lower())
+        if default is None or not parts.hostname:
             return None
         with self._lock:
-            return self._routes.get((parts.hostname.lower(), parts.port or 443))
+            return self._routes.get((parts.hostname.lower(), parts.port or default))
 
     def __len__(self) -> int:
         with self._lock:
@@ -138,7 +139,10 @@ class RoutingAdapter(HTTPAdapter):
 
 
 def session(routes: RouteTable | None = None) -> requests.Session:
-    """A requests session whose HTTPS traffic follows the run's routes (proxies from the environment still apply)."""
+    """A requests session whose traffic follows the run's routes (proxies from the environment still apply). Plain
+    HTTP goes only where autodiscover's redirect probe asks: a route for it carries an address, never trust."""
     s = requests.Session()
-    s.mount("https://", RoutingAdapter(max_retries=0, routes=routes if routes is not None else current()))
+    table = routes if routes is not None else current()
+    s.mount("https://", RoutingAdapter(max_retries=0, routes=table))
+    s.mount("http://", RoutingAdapter(max_retries=0, routes=table))
     return s
