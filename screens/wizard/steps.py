@@ -84,6 +84,9 @@ class StepPane(VerticalScroll):
     StepPane .inline > Button { margin-right: 1; }
     StepPane .button-hint { color: $text-muted; width: 1fr; }
     StepPane .warning { color: $text-warning; height: auto; margin-bottom: 1; }
+    StepPane #ps-auth-box { height: auto; }
+    StepPane #ps-auth-box RadioSet { margin-bottom: 0; }
+    StepPane #ps-auth-line { height: auto; }
     """
 
     def __init__(self, draft: WizardDraft) -> None:
@@ -321,10 +324,19 @@ def basic_auth_command() -> str:
 
 PS_AUTH = (PowerShellAuth.KERBEROS, PowerShellAuth.BASIC, PowerShellAuth.NTLM)
 PS_AUTH_LABELS = {
-    PowerShellAuth.KERBEROS: "Kerberos (recommended: Exchange's default; needs the FQDN)",
-    PowerShellAuth.BASIC: "Basic over HTTPS (IP addresses; enable it on /PowerShell)",
-    PowerShellAuth.NTLM: "NTLM (only where Windows authentication is on)",
+    PowerShellAuth.KERBEROS: "Kerberos (recommended)",
+    PowerShellAuth.BASIC: "Basic over HTTPS (IP addresses)",
+    PowerShellAuth.NTLM: "NTLM (only where enabled)",
 }
+
+
+def ps_auth_line(method: PowerShellAuth) -> Text:
+    """One line on what the chosen method needs (the Basic command as the troubleshooting catalogue has it)."""
+    if method is PowerShellAuth.KERBEROS:
+        return Text("Exchange's default. Needs the server's FQDN; the realm and KDC come from the UPN and DNS.")
+    if method is PowerShellAuth.BASIC:
+        return Text("Needs Basic on the directory: ").append(basic_auth_command(), style="bold")
+    return Text("Only where Windows authentication is on for /PowerShell (off by default).")
 
 
 class ServerStep(StepPane):
@@ -359,10 +371,14 @@ class ServerStep(StepPane):
         auth = self.draft.powershell_auth()
         yield Field(
             "Remote PowerShell",
-            RadioSet(
-                *(RadioButton(PS_AUTH_LABELS[method], value=method is auth) for method in PS_AUTH),
-                id="ps-auth",
-                compact=True,
+            Vertical(
+                RadioSet(
+                    *(RadioButton(PS_AUTH_LABELS[method], value=method is auth) for method in PS_AUTH),
+                    id="ps-auth",
+                    compact=True,
+                ),
+                Static(ps_auth_line(auth), id="ps-auth-line", classes="button-hint"),
+                id="ps-auth-box",
             ),
             field="powershell_auth",
             hint="how it signs in",
@@ -421,6 +437,7 @@ class ServerStep(StepPane):
         auth = draft.powershell_auth()
         set_radio(self.query_one("#ps-auth", RadioSet), PS_AUTH.index(auth))  # an IP address turns it to Basic
         self.query_one("#kerberos-box").display = auth is PowerShellAuth.KERBEROS
+        self.query_one("#ps-auth-line", Static).update(ps_auth_line(auth))
         warning = self.query_one("#ip-warning", Static)
         warnings = draft.warnings()
         warning.display = bool(warnings)
