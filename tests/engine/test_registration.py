@@ -209,6 +209,36 @@ def test_not_admin_creates_nothing_and_names_the_roles(auto_lab: Callable[..., L
     assert len(apps(lab)) == before
 
 
+def test_a_blocked_sign_in_client_says_how_to_use_the_organisations_own(
+    auto_lab: Callable[..., Lab], tmp_path: Path
+) -> None:
+    lab = auto_lab("sign-in-client-blocked")
+    home = Home(tmp_path / "h")
+    registrar = Registrar(request_for(lab), installation_id=home.installation_id(), timeout=10)
+    with pytest.raises(SignInError) as caught:
+        registrar.start_sign_in()
+    error = caught.value
+    assert error.kind == "client-blocked" and error.problem is not None
+    assert error.problem.code == "AADSTS7000112"
+    for words in ("Allow public client flows", "--public-client-id", "WORKBENCH_PUBLIC_CLIENT_ID", "Sign-in client"):
+        assert words in error.message
+    fixes = " ".join(f"{f.text} {f.command or ''}" for f in error.problem.fixes)
+    assert "Allow public client flows" in fixes and "Enterprise applications" in fixes
+    # The way out works: the organisation's own public client signs the admin in.
+    own = signed_in(lab, home, public_client_id=lab.state.m365.organisation_client_id)
+    assert own.session.admin.upn == lab.state.m365.admin_upn
+
+
+def test_an_unknown_sign_in_client_is_explained(auto_lab: Callable[..., Lab], tmp_path: Path) -> None:
+    lab = auto_lab()
+    unknown = "b5a3e6c1-7f2d-4e8a-9c41-2d6f0e8b7a93"  # the GUID the workbench once invented
+    registrar = Registrar(request_for(lab, public_client_id=unknown), installation_id="x", timeout=10)
+    with pytest.raises(SignInError) as caught:
+        registrar.start_sign_in()
+    assert caught.value.kind == "client-unknown" and "AADSTS700016" in caught.value.message
+    assert "Microsoft Graph Command Line Tools" in caught.value.message
+
+
 def test_propagation_delay_is_waited_out(auto_lab: Callable[..., Lab], tmp_path: Path) -> None:
     lab = auto_lab("propagation-delay", propagation_seconds=2.5)
     home = Home(tmp_path / "home")

@@ -454,6 +454,57 @@ AADSTS_OTHER = Problem(
     ),
 )
 
+# The admin's device-code sign-in for automatic registration: which public client signs them in.
+_OWN_SIGN_IN_CLIENT = (
+    portal(
+        "Register the organisation's own public client: a single-tenant app with 'Allow public client flows' = Yes",
+        f"{ENTRA} > Identity > Applications > App registrations > New registration; then Authentication > "
+        "Advanced settings > Allow public client flows > Yes",
+    ),
+    portal(
+        "Give it the delegated Microsoft Graph permissions Application.ReadWrite.All, "
+        "AppRoleAssignment.ReadWrite.All, RoleManagement.Read.Directory and User.Read, and grant admin consent",
+        f"{ENTRA} > App registrations > (the app) > API permissions > Add a permission > Microsoft Graph > "
+        "Delegated permissions; then Grant admin consent",
+    ),
+    Fix(
+        "Sign in with it: its application (client) ID in the wizard's Sign-in client field, or "
+        "--public-client-id GUID, or the environment variable {env}"
+    ),
+)
+SIGN_IN_CLIENT_BLOCKED = Problem(
+    "AADSTS7000112",
+    "The tenant has disabled the sign-in client {client_id}",
+    (
+        "An admin disabled the service principal of Microsoft Graph Command Line Tools (the workbench's default "
+        "sign-in client) in this tenant: Entra answers 'Application ... is disabled'",
+        "The organisation allows admin tools to sign in only through its own registered clients",
+    ),
+    (
+        *_OWN_SIGN_IN_CLIENT,
+        portal(
+            "Or enable the client again, if the organisation allows it",
+            f"{ENTRA} > Identity > Applications > Enterprise applications > {{client_id}} > Properties > "
+            "Enabled for users to sign in > Yes",
+        ),
+    ),
+)
+SIGN_IN_CLIENT_UNKNOWN = Problem(
+    "AADSTS700016",
+    "The sign-in client {client_id} does not exist in this tenant",
+    (
+        "The sign-in client ID is mistyped, or names an app registered in another tenant",
+        "The organisation's sign-in app was deleted",
+    ),
+    (
+        Fix(
+            "Leave the sign-in client empty (and unset {env}): Microsoft Graph Command Line Tools, present in "
+            "every tenant, signs the admin in"
+        ),
+        *_OWN_SIGN_IN_CLIENT,
+    ),
+)
+
 # ------------------------------------------------------------------ Graph and app permissions
 
 NO_ADMIN_CONSENT = Problem(

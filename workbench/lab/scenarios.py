@@ -75,6 +75,13 @@ SCENARIOS: dict[str, Scenario] = {
             "Authorization_RequestDenied",
         ),
         Scenario(
+            "sign-in-client-blocked",
+            "m365",
+            "the tenant disabled the service principal of Microsoft Graph Command Line Tools (the default sign-in "
+            "client): device-code sign-ins with it are refused; the organisation's own public client still works",
+            "AADSTS7000112",
+        ),
+        Scenario(
             "propagation-delay",
             "m365",
             "an app registered through Graph is unknown to token requests for a few seconds",

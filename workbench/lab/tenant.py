@@ -19,7 +19,12 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from workbench.certificates import build_certificate
-from workbench.clouds import EXCHANGE_ONLINE_APP_ID, GRAPH_APP_ID
+from workbench.clouds import (
+    EXCHANGE_ONLINE_APP_ID,
+    GRAPH_APP_ID,
+    GRAPH_COMMAND_LINE_TOOLS_CLIENT_ID,
+    GRAPH_COMMAND_LINE_TOOLS_NAME,
+)
 
 _DER = Encoding.DER
 
@@ -51,6 +56,10 @@ SEEDED_APP_ROLES = {
 }
 GRAPH_RESOURCE = "https://graph.microsoft.com"
 EXCHANGE_RESOURCE = "https://outlook.office365.com"
+# Microsoft's first-party public clients: their application objects live in Microsoft's own tenant, so no tenant
+# (and no Graph /applications listing) holds them; every tenant holds their service principals. The workbench
+# seeds none of them: they are Microsoft's.
+FIRST_PARTY_PUBLIC_CLIENTS = {GRAPH_COMMAND_LINE_TOOLS_CLIENT_ID: GRAPH_COMMAND_LINE_TOOLS_NAME}
 
 
 @dataclass
@@ -161,12 +170,14 @@ class ServicePrincipal:
     display_name: str
     names: list[str] = field(default_factory=list)  # servicePrincipalNames: resource identifiers
     app_roles: list[tuple[str, str]] = field(default_factory=list)  # (id, value)
+    account_enabled: bool = True  # False: "Enabled for users to sign in" = No (Entra: AADSTS7000112)
 
     def as_graph(self) -> dict[str, Any]:
         return {
             "id": self.id,
             "appId": self.app_id,
             "displayName": self.display_name,
+            "accountEnabled": self.account_enabled,
             "servicePrincipalNames": self.names,
             "appRoles": [
                 {
@@ -319,7 +330,7 @@ def seed_tenant(
     rng: random.Random,
     mailboxes: int,
     scenarios: frozenset[str],
-    public_client_id: str,
+    organisation_client_id: str | None,
     now: datetime,
     propagation_seconds: float = 4.0,
 ) -> tuple[Tenant, SeededApp, dict[str, str]]:
@@ -363,16 +374,22 @@ def seed_tenant(
         sp = ServicePrincipal(tenant.new_id(), app_id, name, names, list(roles))
         tenant.service_principals[sp.id] = sp
 
-    public = Application(
+    for client_id, name in FIRST_PARTY_PUBLIC_CLIENTS.items():
+        first_party = ServicePrincipal(tenant.new_id(), client_id, name, [client_id])
+        first_party.account_enabled = "sign-in-client-blocked" not in scenarios
+        tenant.service_principals[first_party.id] = first_party
+
+    # The organisation's own public client ("Allow public client flows" = Yes), the way out when a tenant blocks
+    # Microsoft's: registered in the tenant like any app.
+    own = Application(
         object_id=tenant.new_id(),
-        app_id=public_client_id,
-        display_name="Exchange Workbench",
+        app_id=(organisation_client_id or tenant.new_id()).lower(),
+        display_name="Contoso admin sign-in (lab)",
         created=now,
         public_client=True,
-        sign_in_audience="AzureADMultipleOrgs",
     )
-    tenant.applications[public.object_id] = public
-    tenant.add_service_principal(public)
+    tenant.applications[own.object_id] = own
+    tenant.add_service_principal(own)
 
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     cert = _app_certificate(key, now)
@@ -403,7 +420,12 @@ def seed_tenant(
             assert resource is not None
             for value in values:
                 tenant.assign(client_sp, resource, value)
-    accounts = {"admin": admin.upn, "admin_password": admin_password, "app_account": account.upn}
+    accounts = {
+        "admin": admin.upn,
+        "admin_password": admin_password,
+        "app_account": account.upn,
+        "organisation_client_id": own.app_id,
+    }
     return tenant, SeededApp(handed_out_client_id, secret, cert.public_bytes(_DER), key), accounts
 
 
