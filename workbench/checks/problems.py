@@ -856,6 +856,28 @@ REGISTRATION_DENIED = Problem(
         _FINISH,
     ),
 )
+APP_CREATION_DENIED = Problem(
+    "Authorization_RequestDenied",
+    "Graph refused to create the app: {admin} may not register applications in this tenant",
+    (
+        "The tenant's user setting 'Users can register applications' is No: only Global Administrator, "
+        "Application Administrator, Cloud Application Administrator and Application Developer may then create "
+        "an app",
+        "{admin} holds Privileged Role Administrator, which may grant the app's permissions but not create it",
+    ),
+    (
+        portal(
+            "Have {admin} also hold Application Administrator, Cloud Application Administrator or Application "
+            "Developer (or sign in as a Global Administrator), then run the registration again",
+            f"{ENTRA} > Identity > Roles & admins > Roles & admins > Application Developer > Add assignments",
+        ),
+        portal(
+            "Or set 'Users can register applications' back to Yes",
+            f"{ENTRA} > Identity > Users > User settings > Users can register applications > Yes",
+        ),
+        Fix("Or register the app manually and choose manual registration: Client ID, Tenant ID and a certificate"),
+    ),
+)
 REGISTRATION_FAILED = Problem(
     "REGISTRATION_FAILED",
     "Graph did not accept a registration step",

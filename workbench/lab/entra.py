@@ -20,8 +20,9 @@ from .world import Service, World, now
 
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
-DELEGATED_SCOPES = {
+DELEGATED_SCOPES = {  # what the tenant consented to for the public clients (other scopes: AADSTS65001)
     "Application.ReadWrite.All",
+    "RoleManagement.Read.Directory",
     "AppRoleAssignment.ReadWrite.All",
     "DelegatedPermissionGrant.ReadWrite.All",
     "User.Read",

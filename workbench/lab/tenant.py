@@ -30,9 +30,23 @@ _DER = Encoding.DER
 
 GLOBAL_ADMINISTRATOR = "62e90394-69f5-4237-9190-012177145e10"
 PRIVILEGED_ROLE_ADMINISTRATOR = "e8611ab8-c189-46e8-94e1-60213ab1f814"
+APPLICATION_ADMINISTRATOR = "9b895d92-2cd3-44c7-9d02-a6ac2d5ea5c3"
+CLOUD_APPLICATION_ADMINISTRATOR = "158c047a-c907-4556-b7ef-446551a6b5f7"
+APPLICATION_DEVELOPER = "cf1c38e5-3621-4004-a7cb-879624dced7c"
 ROLE_NAMES = {
     GLOBAL_ADMINISTRATOR: "Global Administrator",
     PRIVILEGED_ROLE_ADMINISTRATOR: "Privileged Role Administrator",
+    APPLICATION_ADMINISTRATOR: "Application Administrator",
+    CLOUD_APPLICATION_ADMINISTRATOR: "Cloud Application Administrator",
+    APPLICATION_DEVELOPER: "Application Developer",
+}
+# Who may create an application when "Users can register applications" is No (Graph "Create application";
+# Entra "Delegate application management permissions").
+APP_CREATOR_ROLES = {
+    GLOBAL_ADMINISTRATOR,
+    APPLICATION_ADMINISTRATOR,
+    CLOUD_APPLICATION_ADMINISTRATOR,
+    APPLICATION_DEVELOPER,
 }
 
 # Application permissions the resource service principals publish (id, value), as Microsoft publishes them.
@@ -69,7 +83,9 @@ class User:
     display_name: str
     has_mailbox: bool = True
     password: str | None = None  # only for accounts that sign in interactively
-    roles: list[str] = field(default_factory=list)  # directory role template ids
+    roles: list[str] = field(default_factory=list)  # active directory role template ids (what memberOf shows)
+    eligible_roles: list[str] = field(default_factory=list)  # PIM-eligible, not activated: not in memberOf
+    groups: list[tuple[str, str]] = field(default_factory=list)  # (id, displayName) of security groups
     ews_blocked_by_policy: bool = False  # outside the app's application access policy
 
     def as_graph(self) -> dict[str, Any]:
@@ -255,6 +271,7 @@ class Tenant:
     lock: threading.RLock = field(default_factory=threading.RLock)
     ews_enabled: bool = True
     propagation_delay: timedelta = timedelta(0)
+    users_can_register_apps: bool = True  # Entra's user setting "Users can register applications" (default Yes)
 
     def new_id(self) -> str:
         return str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
@@ -354,8 +371,23 @@ def seed_tenant(
         return user
 
     admin_password = f"Lab-{rng.getrandbits(48):012x}!"
-    admin_roles = [] if "not-admin" in scenarios else [GLOBAL_ADMINISTRATOR]
-    admin = add_user("admin", "Lab Administrator", password=admin_password, roles=admin_roles)
+    admin_roles = [GLOBAL_ADMINISTRATOR]
+    eligible: list[str] = []
+    if "not-admin" in scenarios:
+        admin_roles = []
+    elif "role-eligible-not-active" in scenarios:
+        admin_roles, eligible = [], [GLOBAL_ADMINISTRATOR]
+    elif "app-registration-restricted" in scenarios:
+        admin_roles = [PRIVILEGED_ROLE_ADMINISTRATOR]
+        tenant.users_can_register_apps = False
+    admin = add_user(
+        "admin",
+        "Lab Administrator",
+        password=admin_password,
+        roles=admin_roles,
+        eligible_roles=eligible,
+        groups=[(tenant.new_id(), "IT Administrators (lab)")],
+    )
     account = add_user("backup", "Backup Service Account", has_mailbox="account-no-mailbox" not in scenarios)
     add_user("nomailbox", "Directory-only User", has_mailbox=False)
     add_user("ceo", "Restricted Mailbox", ews_blocked_by_policy=True)

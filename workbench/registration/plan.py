@@ -13,7 +13,7 @@ from typing import Any
 from workbench.net.graph import Graph, GraphError
 from workbench.text import visible
 
-from .permissions import PERMISSIONS, Permission
+from .permissions import ADMIN_SCOPES, PERMISSIONS, Permission
 
 APP_DISPLAY_NAME = "Exchange Workbench"
 UNIQUE_NAME_PREFIX = "exchange-workbench"
@@ -82,6 +82,8 @@ class RegistrationPlan:
         rows = [
             ("Tenant", self.tenant_id),
             ("Signed in as", self.admin_upn),
+            # What the admin's sign-in holds (delegated Graph); RoleManagement.Read.Directory reads their roles.
+            ("Sign-in scopes", ", ".join(ADMIN_SCOPES)),
             (
                 "Application",
                 f"update '{app.display_name}' (app ID {app.app_id})"

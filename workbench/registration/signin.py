@@ -26,7 +26,7 @@ from workbench.net.graph import Graph, GraphError
 from workbench.redaction import redact
 from workbench.text import visible
 
-from .permissions import ADMIN_SCOPES, REGISTERING_ROLES
+from .permissions import ADMIN_SCOPES, PIM_ACTIVATE, REGISTERING_ROLES, ROLE_READ_SCOPE
 
 PUBLIC_CLIENT_ENV = "WORKBENCH_PUBLIC_CLIENT_ID"
 MAX_SIGN_IN_WAIT = 900.0  # seconds, whatever the server says the code lives
@@ -305,43 +305,71 @@ def _answer_error(answer: Mapping[str, Any], doing: str, client_id: str = "") ->
     return SignInError("failed", f"Entra ID refused {doing}: {first or error or 'no reason given'}", description)
 
 
-def directory_roles(session: AdminSession) -> tuple[str, ...]:
+@dataclass(frozen=True, slots=True)
+class DirectoryRoles:
+    """The directory roles Graph let us read (display names), and how many it returned unreadable (`@odata.type`
+    and `id` only: the token lacks the permission to read directory roles)."""
+
+    names: tuple[str, ...]
+    unreadable: int = 0
+
+
+def directory_roles(session: AdminSession) -> DirectoryRoles:
     """The directory roles the signed-in admin holds (directly or through groups), by display name; the two that
     may register are named as Microsoft names them whatever the tenant's language."""
     graph = session.graph()
     try:
         try:
-            items = graph.get_all("/me/transitiveMemberOf", {"$select": "displayName,roleTemplateId"})
+            items = graph.get_all("/me/transitiveMemberOf", {"$select": "id,displayName,roleTemplateId"})
         except GraphError as error:
             if error.status != 403:
                 raise
-            items = graph.get_all("/me/memberOf", {"$select": "displayName,roleTemplateId"})
+            items = graph.get_all("/me/memberOf", {"$select": "id,displayName,roleTemplateId"})
     finally:
         graph.close()
     roles: list[str] = []
+    unreadable = 0
     for item in items:
         if not isinstance(item, dict) or item.get("@odata.type") != "#microsoft.graph.directoryRole":
-            continue
+            continue  # groups, administrative units: not roles
         template = str(item.get("roleTemplateId") or "").lower()
-        roles.append(REGISTERING_ROLES.get(template) or visible(str(item.get("displayName") or template)))
-    return tuple(sorted(set(roles)))
+        name = str(item.get("displayName") or "")
+        if not template and not name:
+            unreadable += 1  # Graph's "limited information": the type and the id, nothing else
+            continue
+        roles.append(REGISTERING_ROLES.get(template) or visible(name or template))
+    return DirectoryRoles(tuple(sorted(set(roles))), unreadable)
 
 
 def with_roles(session: AdminSession) -> AdminSession:
-    """The session with the admin's roles filled in; SignInError("not-admin") when neither role that may register
-    an app and grant its permissions is among them — before anything is created."""
+    """The session with the admin's roles filled in; SignInError when neither role that may register an app and
+    grant its permissions is among them — before anything is created. "roles-unreadable" when Graph returned
+    roles the token may not read (the role-reading scope was not consented), "not-admin" otherwise."""
     try:
-        roles = directory_roles(session)
+        found = directory_roles(session)
     except Exception as error:  # noqa: BLE001  (Graph refused, the network failed: said, nothing written)
         raise SignInError(
             "failed", f"Cannot read {session.admin.upn}'s directory roles: {visible(str(error))}", str(error)
         ) from None
+    roles = found.names
     admin = Admin(session.admin.upn, session.admin.name, session.admin.tenant_id, roles)
+    if not admin.may_register and found.unreadable:
+        raise SignInError(
+            "roles-unreadable",
+            f"{admin.upn} holds {found.unreadable} directory role(s) that Graph would not name: the sign-in's token "
+            f"lacks {ROLE_READ_SCOPE}, so Graph returned each role with its type and id only. Consent to the "
+            f"delegated Microsoft Graph permission {ROLE_READ_SCOPE} for the sign-in client (a Global "
+            "Administrator consents on the sign-in page, or in Enterprise applications > the client > "
+            "Permissions), then sign in again. Nothing was created",
+        )
     if not admin.may_register:
         held = ", ".join(roles) if roles else "no directory role"
         raise SignInError(
             "not-admin",
             f"{admin.upn} holds {held}. Registering the app and granting its permissions needs Global "
-            "Administrator or Privileged Role Administrator: sign in with such an account. Nothing was created",
+            "Administrator or Privileged Role Administrator: sign in with such an account. If the account is "
+            "eligible for one of them in Privileged Identity Management, activate the role first "
+            f"({PIM_ACTIVATE}), then sign in again: an eligible role that is not active is not a membership. "
+            "Nothing was created",
         )
     return AdminSession(admin, session.token, session.graph_url, session.ca_bundle, session.timeout)
