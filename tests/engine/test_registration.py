@@ -173,6 +173,9 @@ def test_rerun_edit_and_second_connection_keep_one_app(auto_lab: Callable[..., L
     second.wait_for_admin()
     plan = second.prepare()
     assert plan.existing is not None and len(plan.to_grant) == 0
+    # The existing key, read through httpx as base64 (Edm.Binary), is the first connection's: kept, not "removed".
+    assert plan.existing.key_thumbprints == (first_cert.thumbprint,)
+    assert plan.dropped_keys == () and "Removed keys" not in dict(plan.lines())
     assert second.keep == (first_cert,)  # the first connection's certificate stays on the app
     run2, _, summary2, changes2 = register(lab, home, second)
     assert not summary2.failed

@@ -156,7 +156,9 @@ def test_registration_sequence_yields_a_working_app(make_lab: Callable[..., Lab]
         assert again.status_code == 204  # editing reuses the same Entra app
         found = graph.get("/applications", params={"$filter": f"appId eq '{app['appId']}'"}).json()["value"]
         assert [a["id"] for a in found] == [app["id"]]
-        assert found[0]["keyCredentials"][0]["customKeyIdentifier"] == loaded.info.thumbprint
+        # Edm.Binary: base64 of the SHA-1 thumbprint's 20 bytes, as Graph sets it for an uploaded certificate.
+        identifier = found[0]["keyCredentials"][0]["customKeyIdentifier"]
+        assert base64.b64decode(identifier, validate=True) == bytes.fromhex(loaded.info.thumbprint)
         sp = graph.post("/servicePrincipals", json={"appId": app["appId"]})
         assert sp.status_code == 201
         sp_id = sp.json()["id"]
@@ -322,3 +324,20 @@ def test_an_eligible_role_is_not_a_membership(make_lab: Callable[..., Lab]) -> N
     with graph_client(state, admin_token(state, "RoleManagement.Read.Directory")) as graph:
         members = graph.get("/me/transitiveMemberOf").json()["value"]
     assert [m for m in members if m["@odata.type"] == "#microsoft.graph.directoryRole"] == []
+
+
+def test_custom_key_identifier_is_binary_base64_both_ways(healthy_lab: Lab) -> None:
+    state = healthy_lab.state
+    _loaded, key_credential = _key_credential(state)
+    with graph_client(state, admin_token(state)) as graph:
+        bad = graph.post(
+            "/applications",
+            json={"displayName": "Hex", "keyCredentials": [{**key_credential, "customKeyIdentifier": "not base64!"}]},
+        )
+        assert bad.status_code == 400 and "customKeyIdentifier" in bad.json()["error"]["message"]
+        given = base64.b64encode(b"rotation-2027").decode()
+        made = graph.post(
+            "/applications",
+            json={"displayName": "Custom", "keyCredentials": [{**key_credential, "customKeyIdentifier": given}]},
+        )
+        assert made.status_code == 201 and made.json()["keyCredentials"][0]["customKeyIdentifier"] == given

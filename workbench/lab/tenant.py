@@ -6,6 +6,7 @@ the tenant every lab run starts with, then applies the scenarios that are about 
 
 from __future__ import annotations
 
+import base64
 import random
 import threading
 import uuid
@@ -105,6 +106,13 @@ class KeyCredential:
     display_name: str
     start: datetime
     end: datetime
+    # customKeyIdentifier is Edm.Binary (base64 in JSON): what the client sent, else the certificate's SHA-1
+    # thumbprint bytes, as Graph sets it for an uploaded certificate.
+    custom_key_identifier: bytes | None = None
+
+    @property
+    def identifier(self) -> bytes:
+        return self.custom_key_identifier if self.custom_key_identifier is not None else self.sha1
 
     @property
     def certificate(self) -> x509.Certificate:
@@ -158,7 +166,7 @@ class Application:
                     "type": "AsymmetricX509Cert",
                     "usage": "Verify",
                     "displayName": k.display_name,
-                    "customKeyIdentifier": k.sha1.hex().upper(),
+                    "customKeyIdentifier": base64.b64encode(k.identifier).decode("ascii"),
                     "startDateTime": k.start.isoformat().replace("+00:00", "Z"),
                     "endDateTime": k.end.isoformat().replace("+00:00", "Z"),
                     "key": None,

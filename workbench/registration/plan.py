@@ -7,6 +7,9 @@ failure, an edit, or a second connection to the same tenant updates the same app
 
 from __future__ import annotations
 
+import base64
+import binascii
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -132,11 +135,7 @@ def survey(graph: Graph, unique_name: str) -> ExistingApp | None:
             raise
     if sp_id:
         granted = _granted(graph, sp_id)
-    keys = [
-        str(k.get("customKeyIdentifier") or "").upper()
-        for k in app.get("keyCredentials") or []
-        if isinstance(k, dict) and k.get("customKeyIdentifier")
-    ]
+    keys = [key_label(k) for k in app.get("keyCredentials") or [] if isinstance(k, dict)]
     return ExistingApp(
         object_id=str(app.get("id") or ""),
         app_id=app_id,
@@ -145,6 +144,35 @@ def survey(graph: Graph, unique_name: str) -> ExistingApp | None:
         service_principal_id=sp_id,
         granted=tuple(granted),
     )
+
+
+_HEX_THUMBPRINT = re.compile(r"[0-9A-Fa-f]{40}")
+
+
+def key_thumbprint(identifier: object) -> str | None:
+    """The SHA-1 thumbprint (upper hex) a key credential's `customKeyIdentifier` names, or None.
+
+    The property is Edm.Binary, so JSON carries it base64: for a certificate Graph stores the thumbprint's 20
+    bytes. A key uploaded with the thumbprint as hex text (PnP does) reads back as that text. Anything else (not a
+    string, not base64, another length) names no certificate of ours: a server's answer is untrusted input."""
+    if not isinstance(identifier, str) or not identifier or len(identifier) > 1024:
+        return None
+    if _HEX_THUMBPRINT.fullmatch(identifier):
+        return identifier.upper()
+    try:
+        raw = base64.b64decode(identifier, validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    return raw.hex().upper() if len(raw) == 20 else None
+
+
+def key_label(key: dict[str, Any]) -> str:
+    """How the plan names an existing key: its thumbprint, else its key id with why it cannot be matched."""
+    thumbprint = key_thumbprint(key.get("customKeyIdentifier"))
+    if thumbprint is not None:
+        return thumbprint
+    key_id = visible(str(key.get("keyId") or "?"))[:64]
+    return f"key {key_id} (no certificate thumbprint)"
 
 
 def resource_roles(graph: Graph, resource_app_id: str) -> tuple[str, dict[str, str]]:
