@@ -176,6 +176,7 @@ def test_rerun_edit_and_second_connection_keep_one_app(auto_lab: Callable[..., L
     # The existing key, read through httpx as base64 (Edm.Binary), is the first connection's: kept, not "removed".
     assert plan.existing.key_thumbprints == (first_cert.thumbprint,)
     assert plan.dropped_keys == () and "Removed keys" not in dict(plan.lines())
+    assert "RoleManagement.Read.Directory" in dict(plan.lines())["Sign-in scopes"]
     assert second.keep == (first_cert,)  # the first connection's certificate stays on the app
     run2, _, summary2, changes2 = register(lab, home, second)
     assert not summary2.failed

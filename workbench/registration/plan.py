@@ -69,6 +69,8 @@ class RegistrationPlan:
     def lines(self) -> list[tuple[str, str]]:
         """The plan as label/value rows, for the CLI: the overview, then one row per permission."""
         rows = self.overview()
+        # What the admin's sign-in holds (delegated Graph); RoleManagement.Read.Directory reads their roles.
+        rows.insert(2, ("Sign-in scopes", ", ".join(ADMIN_SCOPES)))
         for permission, granted in self.permission_states():
             state = "already granted" if granted else "grant (admin consent)"
             rows.insert(-1, (permission.label, f"{state}: to {permission.reason}"))
@@ -85,8 +87,6 @@ class RegistrationPlan:
         rows = [
             ("Tenant", self.tenant_id),
             ("Signed in as", self.admin_upn),
-            # What the admin's sign-in holds (delegated Graph); RoleManagement.Read.Directory reads their roles.
-            ("Sign-in scopes", ", ".join(ADMIN_SCOPES)),
             (
                 "Application",
                 f"update '{app.display_name}' (app ID {app.app_id})"
