@@ -468,8 +468,8 @@ _OWN_SIGN_IN_CLIENT = (
         "Delegated permissions; then Grant admin consent",
     ),
     Fix(
-        "Sign in with it: its application (client) ID in the wizard's Sign-in client field, or "
-        "--public-client-id GUID, or the environment variable {env}"
+        "Sign in with it: give its application (client) ID as the connection's sign-in client, or in the "
+        "environment variable {env}"
     ),
 )
 SIGN_IN_CLIENT_BLOCKED = Problem(
