@@ -6,9 +6,13 @@ from dataclasses import dataclass
 
 from .model import Cloud, CustomEndpoints, M365Settings
 
-# The workbench's own multi-tenant public client, used to sign the admin in with a device code for automatic
-# registration (declares delegated Application.ReadWrite.All, AppRoleAssignment.ReadWrite.All, User.Read).
-WORKBENCH_PUBLIC_CLIENT_ID = "b5a3e6c1-7f2d-4e8a-9c41-2d6f0e8b7a93"
+# Microsoft Graph Command Line Tools (the client Microsoft Graph PowerShell signs in with): a Microsoft first-party
+# public client present in every tenant of every cloud, allowing the device-code flow and dynamic consent to
+# delegated Graph scopes. It signs the admin in for automatic registration unless the connection, the
+# `--public-client-id` flag or `WORKBENCH_PUBLIC_CLIENT_ID` names the organisation's own public client. (An open
+# source tool has no vendor-registered multi-tenant app; an invented GUID fails everywhere with AADSTS700016.)
+GRAPH_COMMAND_LINE_TOOLS_CLIENT_ID = "14d82eec-204b-4c2f-b7e8-296a70dab67e"
+GRAPH_COMMAND_LINE_TOOLS_NAME = "Microsoft Graph Command Line Tools"
 GRAPH_APP_ID = "00000003-0000-0000-c000-000000000000"
 EXCHANGE_ONLINE_APP_ID = "00000002-0000-0ff1-ce00-000000000000"
 

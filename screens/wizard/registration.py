@@ -98,9 +98,9 @@ class RegistrationStep(StepPane):
             )
             yield Field(
                 "Sign-in client (optional)",
-                text_input(id="public-client-id", placeholder="the workbench's own (WORKBENCH_PUBLIC_CLIENT_ID)"),
+                text_input(id="public-client-id", placeholder="Microsoft Graph Command Line Tools"),
                 field="public_client_id",
-                hint="when the tenant allows only approved apps",
+                hint="your own public client, if the tenant blocks Microsoft's",
             )
 
     def load(self) -> None:

@@ -252,6 +252,15 @@ def test_info(wb: Workbench) -> None:
     facts = json.loads(wb.ok("info", "--json"))
     assert facts["vault"] == "key-file" and facts["connections"] == 0
     assert facts["data_dir"] == str(wb.home)
+    # The sign-in client of automatic registration, and where it came from.
+    assert facts["sign_in_client"] == "14d82eec-204b-4c2f-b7e8-296a70dab67e"
+    assert facts["sign_in_client_origin"] == "default"
+    assert "Microsoft Graph Command Line Tools" in wb.ok("info")
+    own = "3c9d8e7f-1a2b-4c5d-8e9f-0a1b2c3d4e5f"
+    shown = run_workbench(wb.home, "info", env={"WORKBENCH_PUBLIC_CLIENT_ID": own})
+    assert shown.returncode == 0 and f"{own} (from WORKBENCH_PUBLIC_CLIENT_ID)" in shown.stdout
+    bad = run_workbench(wb.home, "info", "--json", env={"WORKBENCH_PUBLIC_CLIENT_ID": "not-a-guid\x1b[2J"})
+    assert bad.returncode == 0 and json.loads(bad.stdout)["sign_in_client"] is None
 
 
 def test_password_without_stdin_or_terminal(wb: Workbench) -> None:

@@ -147,7 +147,7 @@ def test_network_trouble_and_bad_settings_are_explained_not_tracebacks(lab: Lab,
 
 def test_the_sign_in_client_is_kept_with_the_connection(tmp_path: Path) -> None:
     client = "3c9d8e7f-1a2b-4c5d-8e9f-0a1b2c3d4e5f"
-    with Lab(mailboxes=2, auto_approve=0.1, public_client_id=client) as lab:
+    with Lab(mailboxes=2, auto_approve=0.1, organisation_client_id=client) as lab:
         home = tmp_path / "home"
         added = run_workbench(home, *automatic(lab, "--name", "A", "--public-client-id", client, "--yes"))
         assert added.returncode == 0, added.stdout + added.stderr

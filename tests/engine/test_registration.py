@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import msal
 import pytest
 from cryptography import x509
 
@@ -18,9 +19,11 @@ from workbench.certificates import thumbprint_of
 from workbench.checks.events import Finished, Status, Summary
 from workbench.drafts import Stamp
 from workbench.lab import Lab
-from workbench.model import Cloud, CustomEndpoints, M365Settings, Registration
+from workbench.model import Cloud, CustomEndpoints, M365Settings, Registration, Secret
+from workbench.net import identity
 from workbench.registration import Registrar, RegistrationRequest, RegistrationRun, SignInError, removal_instructions
 from workbench.registration.cleanup import delete_application
+from workbench.registration.signin import Admin, AdminSession, with_roles
 from workbench.verification import Verification
 
 
@@ -170,6 +173,10 @@ def test_rerun_edit_and_second_connection_keep_one_app(auto_lab: Callable[..., L
     second.wait_for_admin()
     plan = second.prepare()
     assert plan.existing is not None and len(plan.to_grant) == 0
+    # The existing key, read through httpx as base64 (Edm.Binary), is the first connection's: kept, not "removed".
+    assert plan.existing.key_thumbprints == (first_cert.thumbprint,)
+    assert plan.dropped_keys == () and "Removed keys" not in dict(plan.lines())
+    assert "RoleManagement.Read.Directory" in dict(plan.lines())["Sign-in scopes"]
     assert second.keep == (first_cert,)  # the first connection's certificate stays on the app
     run2, _, summary2, changes2 = register(lab, home, second)
     assert not summary2.failed
@@ -196,6 +203,77 @@ def test_rerun_edit_and_second_connection_keep_one_app(auto_lab: Callable[..., L
     assert len(ours) == 1 and len(ours[0].key_credentials) == 2
 
 
+def test_a_global_administrator_passes_the_role_check(auto_lab: Callable[..., Lab], tmp_path: Path) -> None:
+    """Graph returns directory roles the token may not read as `@odata.type` and `id` only: the sign-in must ask for
+    the scope that makes them readable, or every real Global Administrator is refused as "not an admin"."""
+    lab = auto_lab()
+    registrar = signed_in(lab, Home(tmp_path / "h"))
+    assert registrar.session.admin.roles == ("Global Administrator",)
+    assert registrar.session.admin.may_register
+
+
+def test_roles_graph_would_not_name_are_said_to_lack_the_scope_not_called_not_admin(
+    auto_lab: Callable[..., Lab],
+) -> None:
+    lab = auto_lab()
+    m = lab.state.m365
+    app = msal.PublicClientApplication(
+        m.public_client_id,
+        authority=f"{m.authority_host}/organizations",
+        http_client=identity.http_session(lab.state.ca_bundle),
+        instance_discovery=False,
+    )
+    # The token of a sign-in that did not ask for (or was not consented) RoleManagement.Read.Directory.
+    scopes = [f"https://graph.microsoft.com/{s}" for s in ("Application.ReadWrite.All", "User.Read")]
+    result = app.acquire_token_by_device_flow(app.initiate_device_flow(scopes=scopes))
+    assert "access_token" in result, result
+    session = AdminSession(
+        Admin(m.admin_upn, "", m.tenant_id), Secret(result["access_token"]), m.graph_url, lab.state.ca_bundle, 10
+    )
+    with pytest.raises(SignInError) as caught:
+        with_roles(session)
+    assert caught.value.kind == "roles-unreadable"
+    assert "RoleManagement.Read.Directory" in caught.value.message and "not an admin" not in caught.value.message
+
+
+def test_an_eligible_role_not_activated_says_to_activate_it_in_pim(
+    auto_lab: Callable[..., Lab], tmp_path: Path
+) -> None:
+    lab = auto_lab("role-eligible-not-active")
+    before = len(apps(lab))
+    with pytest.raises(SignInError) as caught:
+        signed_in(lab, Home(tmp_path / "h"))
+    message = caught.value.message
+    assert caught.value.kind == "not-admin"
+    assert (
+        "Microsoft Entra admin center > Identity governance > Privileged Identity Management > My roles > Activate"
+        in message
+    )
+    assert "sign in again" in message and len(apps(lab)) == before
+
+
+def test_a_privileged_role_administrator_where_users_may_not_register_apps(
+    auto_lab: Callable[..., Lab], tmp_path: Path
+) -> None:
+    lab = auto_lab("app-registration-restricted")
+    home = Home(tmp_path / "h")
+    before = len(apps(lab))
+    registrar = signed_in(lab, home)
+    assert registrar.session.admin.roles == ("Privileged Role Administrator",)  # passes the role check
+    run, finished, _summary, _ = register(lab, home, registrar)
+    [failure] = [f for f in finished if f.check == "register.application"]
+    assert failure.status is Status.FAILED and failure.outcome.problem is not None
+    problem = failure.outcome.problem
+    assert problem.code == "Authorization_RequestDenied"
+    text = " ".join([problem.title, *problem.causes, *(f"{f.text} {f.command or ''}" for f in problem.fixes)])
+    for role in ("Global Administrator", "Application Administrator", "Cloud Application Administrator"):
+        assert role in text
+    assert "Application Developer" in text and "Users can register applications" in text
+    assert "Nothing was created in the tenant" in failure.outcome.detail
+    assert run.ledger.empty and run.report() == ["Nothing was created in the tenant."]
+    assert len(apps(lab)) == before
+
+
 def test_not_admin_creates_nothing_and_names_the_roles(auto_lab: Callable[..., Lab], tmp_path: Path) -> None:
     lab = auto_lab("not-admin")
     before = len(apps(lab))
@@ -207,6 +285,37 @@ def test_not_admin_creates_nothing_and_names_the_roles(auto_lab: Callable[..., L
     assert "holds no directory role" in caught.value.message
     assert "Global Administrator or Privileged Role Administrator" in caught.value.message
     assert len(apps(lab)) == before
+
+
+def test_a_blocked_sign_in_client_says_how_to_use_the_organisations_own(
+    auto_lab: Callable[..., Lab], tmp_path: Path
+) -> None:
+    lab = auto_lab("sign-in-client-blocked")
+    home = Home(tmp_path / "h")
+    registrar = Registrar(request_for(lab), installation_id=home.installation_id(), timeout=10)
+    with pytest.raises(SignInError) as caught:
+        registrar.start_sign_in()
+    error = caught.value
+    assert error.kind == "client-blocked" and error.problem is not None
+    assert error.problem.code == "AADSTS7000112"
+    for words in ("Allow public client flows", "--public-client-id", "WORKBENCH_PUBLIC_CLIENT_ID", "Sign-in client"):
+        assert words in error.message
+    assert "RoleManagement.Read.Directory" in error.message
+    fixes = " ".join(f"{f.text} {f.command or ''}" for f in error.problem.fixes)
+    assert "Allow public client flows" in fixes and "Enterprise applications" in fixes
+    # The way out works: the organisation's own public client signs the admin in.
+    own = signed_in(lab, home, public_client_id=lab.state.m365.organisation_client_id)
+    assert own.session.admin.upn == lab.state.m365.admin_upn
+
+
+def test_an_unknown_sign_in_client_is_explained(auto_lab: Callable[..., Lab], tmp_path: Path) -> None:
+    lab = auto_lab()
+    unknown = "b5a3e6c1-7f2d-4e8a-9c41-2d6f0e8b7a93"  # the GUID the workbench once invented
+    registrar = Registrar(request_for(lab, public_client_id=unknown), installation_id="x", timeout=10)
+    with pytest.raises(SignInError) as caught:
+        registrar.start_sign_in()
+    assert caught.value.kind == "client-unknown" and "AADSTS700016" in caught.value.message
+    assert "Microsoft Graph Command Line Tools" in caught.value.message
 
 
 def test_propagation_delay_is_waited_out(auto_lab: Callable[..., Lab], tmp_path: Path) -> None:

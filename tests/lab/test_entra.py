@@ -19,7 +19,8 @@ from tests.lab.conftest import (
     public_client,
     session_for,
 )
-from workbench.lab import Lab
+from workbench.clouds import GRAPH_COMMAND_LINE_TOOLS_CLIENT_ID
+from workbench.lab import Lab, LabState
 
 
 def claims(token: str) -> dict[str, object]:
@@ -225,3 +226,52 @@ def test_the_refresh_token_serves_msal_acquire_token_silent(healthy_lab: Lab) ->
         ["https://graph.microsoft.com/Mail.Send"], account=account, force_refresh=True
     )
     assert wider is not None and wider.get("error") == "invalid_grant" and 65001 in wider["error_codes"]
+
+
+# ---------------------------------------------------------------- the sign-in client (issue 18, A)
+
+
+def _device_flow(state: LabState, client_id: str) -> dict[str, Any]:
+    app = msal.PublicClientApplication(
+        client_id,
+        authority=f"{state.m365.authority_host}/organizations",
+        http_client=session_for(state),
+        instance_discovery=False,
+    )
+    flow: dict[str, Any] = app.initiate_device_flow(scopes=["https://graph.microsoft.com/User.Read"])
+    return flow
+
+
+def test_graph_command_line_tools_is_microsofts_client_present_without_being_seeded(healthy_lab: Lab) -> None:
+    state = healthy_lab.state
+    assert state.m365.public_client_id == GRAPH_COMMAND_LINE_TOOLS_CLIENT_ID
+    assert "user_code" in _device_flow(state, GRAPH_COMMAND_LINE_TOOLS_CLIENT_ID)
+    assert healthy_lab.world is not None
+    tenant = healthy_lab.world.tenant
+    # Microsoft's: its application object is not the tenant's (no app registration), its service principal is.
+    assert tenant.application_by_app_id(GRAPH_COMMAND_LINE_TOOLS_CLIENT_ID) is None
+    sp = tenant.service_principal_by_app_id(GRAPH_COMMAND_LINE_TOOLS_CLIENT_ID)
+    assert sp is not None and sp.display_name == "Microsoft Graph Command Line Tools" and sp.account_enabled
+
+
+def test_an_unknown_client_is_aadsts700016_the_invented_one_included(healthy_lab: Lab) -> None:
+    state = healthy_lab.state
+    for client in ("b5a3e6c1-7f2d-4e8a-9c41-2d6f0e8b7a93", "11111111-2222-4333-8444-555555555555"):
+        flow = _device_flow(state, client)
+        assert "user_code" not in flow and flow["error"] == "unauthorized_client", flow
+        assert flow["error_codes"] == [700016] and client in flow["error_description"]
+
+
+def test_sign_in_client_blocked_is_aadsts7000112_and_the_organisations_own_client_works(
+    make_lab: Callable[..., Lab],
+) -> None:
+    state = make_lab("sign-in-client-blocked").state
+    flow = _device_flow(state, GRAPH_COMMAND_LINE_TOOLS_CLIENT_ID)
+    assert "user_code" not in flow and flow["error_codes"] == [7000112], flow
+    assert flow["error_description"].startswith(
+        f"AADSTS7000112: Application '{GRAPH_COMMAND_LINE_TOOLS_CLIENT_ID}'(Microsoft Graph Command Line Tools) "
+        "is disabled."
+    )
+    own = state.m365.organisation_client_id
+    assert own and own != GRAPH_COMMAND_LINE_TOOLS_CLIENT_ID
+    assert "user_code" in _device_flow(state, own)

@@ -93,3 +93,31 @@ def test_graph_token_is_refused_by_ews(healthy_lab: Lab) -> None:
     graph_token = app_token(state)["access_token"]
     raw = session_for(state).post(state.m365.ews_url, headers={"Authorization": f"Bearer {graph_token}"}, data=b"<x/>")
     assert raw.status_code == 401 and "Invalid audience" in raw.headers["x-ms-diagnostics"]
+
+
+GET_ROOT = """<?xml version="1.0" encoding="utf-8"?>
+<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"
+  xmlns:t="http://schemas.microsoft.com/exchange/services/2006/types"
+  xmlns:m="http://schemas.microsoft.com/exchange/services/2006/messages">
+<s:Header><t:RequestServerVersion Version="Exchange2016"/><t:ExchangeImpersonation><t:ConnectingSID>
+<t:PrimarySmtpAddress>{mailbox}</t:PrimarySmtpAddress></t:ConnectingSID></t:ExchangeImpersonation></s:Header>
+<s:Body><m:GetFolder><m:FolderShape><t:BaseShape>IdOnly</t:BaseShape></m:FolderShape>
+<m:FolderIds><t:DistinguishedFolderId Id="root"/></m:FolderIds></m:GetFolder></s:Body></s:Envelope>"""
+
+
+def test_app_only_requests_must_name_the_anchor_mailbox(healthy_lab: Lab) -> None:
+    """Exchange Online routes an app-only (impersonation) request by its X-AnchorMailbox header; without it the
+    request reaches no mailbox server."""
+    state = healthy_lab.state
+    mailbox = state.m365.app_account
+    headers = {
+        "Authorization": f"Bearer {app_token(state, EWS_SCOPE)['access_token']}",
+        "Content-Type": "text/xml; charset=utf-8",
+    }
+    body = GET_ROOT.format(mailbox=mailbox).encode()
+    web = session_for(state)
+    refused = web.post(state.m365.ews_url, headers=headers, data=body)
+    assert refused.status_code == 500
+    assert "ErrorNoRespondingCASInDestinationSite" in refused.text
+    answered = web.post(state.m365.ews_url, headers={**headers, "X-AnchorMailbox": mailbox}, data=body)
+    assert answered.status_code == 200 and 'ResponseClass="Success"' in answered.text

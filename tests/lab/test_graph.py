@@ -128,8 +128,9 @@ def test_registration_sequence_yields_a_working_app(make_lab: Callable[..., Lab]
     lab = make_lab(scenario, auto_approve=0.2, propagation_seconds=1.0)
     state = lab.state
     loaded, key_credential = _key_credential(state)
-    with graph_client(state, admin_token(state)) as graph:
-        roles = list(graph.get("/me/transitiveMemberOf").json()["value"])
+    with graph_client(state, admin_token(state, "RoleManagement.Read.Directory")) as graph:
+        members = list(graph.get("/me/transitiveMemberOf").json()["value"])
+        roles = [m for m in members if m["@odata.type"] == "#microsoft.graph.directoryRole"]
         assert [r["displayName"] for r in roles] == ["Global Administrator"]
         graph_sp = graph.get(f"/servicePrincipals(appId='{GRAPH_APP}')", params={"$select": "id,appId,appRoles"}).json()
         exo_sp = graph.get("/servicePrincipals", params={"$filter": f"appId eq '{EXO_APP}'"}).json()["value"][0]
@@ -155,7 +156,9 @@ def test_registration_sequence_yields_a_working_app(make_lab: Callable[..., Lab]
         assert again.status_code == 204  # editing reuses the same Entra app
         found = graph.get("/applications", params={"$filter": f"appId eq '{app['appId']}'"}).json()["value"]
         assert [a["id"] for a in found] == [app["id"]]
-        assert found[0]["keyCredentials"][0]["customKeyIdentifier"] == loaded.info.thumbprint
+        # Edm.Binary: base64 of the SHA-1 thumbprint's 20 bytes, as Graph sets it for an uploaded certificate.
+        identifier = found[0]["keyCredentials"][0]["customKeyIdentifier"]
+        assert base64.b64decode(identifier, validate=True) == bytes.fromhex(loaded.info.thumbprint)
         sp = graph.post("/servicePrincipals", json={"appId": app["appId"]})
         assert sp.status_code == 201
         sp_id = sp.json()["id"]
@@ -208,7 +211,8 @@ def test_registration_sequence_yields_a_working_app(make_lab: Callable[..., Lab]
 def test_not_admin_cannot_grant(make_lab: Callable[..., Lab]) -> None:
     state = make_lab("not-admin", auto_approve=0.2).state
     with graph_client(state, admin_token(state)) as graph:
-        assert graph.get("/me/transitiveMemberOf").json()["value"] == []
+        members = graph.get("/me/transitiveMemberOf").json()["value"]
+        assert [m for m in members if m["@odata.type"] == "#microsoft.graph.directoryRole"] == []
         graph_sp = graph.get(f"/servicePrincipals(appId='{GRAPH_APP}')").json()
         app = graph.post("/applications", json={"displayName": "Attempt"}).json()
         sp = graph.post("/servicePrincipals", json={"appId": app["appId"]}).json()
@@ -269,3 +273,71 @@ def test_directory_reads_need_the_permissions_graph_requires(healthy_lab: Lab) -
         sp = graph.get(f"/servicePrincipals(appId='{GRAPH_APP}')")
         assert sp.status_code == 200
         assert graph.get(f"/servicePrincipals/{sp.json()['id']}/appRoleAssignedTo").status_code == 200
+
+
+@pytest.mark.parametrize("relation", ["memberOf", "transitiveMemberOf"])
+def test_member_objects_the_token_may_not_read_come_back_with_type_and_id_only(
+    make_lab: Callable[..., Lab], relation: str
+) -> None:
+    """Graph's "limited information returned for inaccessible member objects": a directory role needs
+    RoleManagement.Read.Directory or Directory.Read.All, a group GroupMember.Read.All, Group.Read.All or
+    Directory.Read.All; without them only `@odata.type` and `id` are filled in, every other property null."""
+    state = make_lab(auto_approve=0.2).state
+    with graph_client(state, admin_token(state)) as graph:
+        limited = graph.get(f"/me/{relation}", params={"$select": "displayName,roleTemplateId"}).json()["value"]
+    assert sorted(m["@odata.type"] for m in limited) == ["#microsoft.graph.directoryRole", "#microsoft.graph.group"]
+    for member in limited:
+        assert member["id"] and all(v is None for k, v in member.items() if k not in {"@odata.type", "id"})
+    with graph_client(state, admin_token(state, "RoleManagement.Read.Directory")) as graph:
+        members = graph.get(f"/me/{relation}").json()["value"]
+    by_type = {m["@odata.type"]: m for m in members}
+    role, group = by_type["#microsoft.graph.directoryRole"], by_type["#microsoft.graph.group"]
+    assert role["displayName"] == "Global Administrator"
+    assert role["roleTemplateId"] == "62e90394-69f5-4237-9190-012177145e10"
+    assert group["displayName"] is None  # RoleManagement.Read.Directory does not read groups
+    with graph_client(state, admin_token(state, "Directory.Read.All")) as graph:
+        members = graph.get(f"/me/{relation}").json()["value"]
+    assert all(m["displayName"] for m in members)
+
+
+def test_users_may_not_register_apps_refuses_a_privileged_role_administrator(make_lab: Callable[..., Lab]) -> None:
+    state = make_lab("app-registration-restricted", auto_approve=0.2).state
+    with graph_client(state, admin_token(state, "RoleManagement.Read.Directory")) as graph:
+        [role] = [m for m in graph.get("/me/memberOf").json()["value"] if m.get("roleTemplateId")]
+        assert role["displayName"] == "Privileged Role Administrator"
+        for response in (
+            graph.post("/applications", json={"displayName": "Attempt"}),
+            graph.patch(
+                "/applications(uniqueName='attempt')",
+                json={"displayName": "Attempt"},
+                headers={"Prefer": "create-if-missing"},
+            ),
+        ):
+            assert response.status_code == 403
+            assert response.json()["error"]["code"] == "Authorization_RequestDenied"
+            assert response.json()["error"]["message"] == "Insufficient privileges to complete the operation."
+        assert graph.get("/applications", params={"$filter": "displayName eq 'Attempt'"}).json()["value"] == []
+
+
+def test_an_eligible_role_is_not_a_membership(make_lab: Callable[..., Lab]) -> None:
+    state = make_lab("role-eligible-not-active", auto_approve=0.2).state
+    with graph_client(state, admin_token(state, "RoleManagement.Read.Directory")) as graph:
+        members = graph.get("/me/transitiveMemberOf").json()["value"]
+    assert [m for m in members if m["@odata.type"] == "#microsoft.graph.directoryRole"] == []
+
+
+def test_custom_key_identifier_is_binary_base64_both_ways(healthy_lab: Lab) -> None:
+    state = healthy_lab.state
+    _loaded, key_credential = _key_credential(state)
+    with graph_client(state, admin_token(state)) as graph:
+        bad = graph.post(
+            "/applications",
+            json={"displayName": "Hex", "keyCredentials": [{**key_credential, "customKeyIdentifier": "not base64!"}]},
+        )
+        assert bad.status_code == 400 and "customKeyIdentifier" in bad.json()["error"]["message"]
+        given = base64.b64encode(b"rotation-2027").decode()
+        made = graph.post(
+            "/applications",
+            json={"displayName": "Custom", "keyCredentials": [{**key_credential, "customKeyIdentifier": given}]},
+        )
+        assert made.status_code == 201 and made.json()["keyCredentials"][0]["customKeyIdentifier"] == given

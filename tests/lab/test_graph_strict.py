@@ -215,7 +215,11 @@ def test_an_app_rotates_its_own_key_with_a_proof_of_possession(make_lab: Callabl
         assert keys.status_code == 403  # reading the directory still needs Application.Read.All
         with graph_client(state, admin_token(state)) as admin:
             listed = admin.get(f"/applications/{object_id}").json()["keyCredentials"]
-        old_id = next(k["keyId"] for k in listed if k["customKeyIdentifier"] == m.certificate_thumbprint)
+        old_id = next(
+            k["keyId"]
+            for k in listed
+            if base64.b64decode(k["customKeyIdentifier"]) == bytes.fromhex(m.certificate_thumbprint)
+        )
         removed = graph.post(
             f"/applications/{object_id}/removeKey",
             json={"keyId": old_id, "proof": _proof(new.key_pem.reveal(), object_id)},

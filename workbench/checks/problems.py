@@ -455,6 +455,57 @@ AADSTS_OTHER = Problem(
     ),
 )
 
+# The admin's device-code sign-in for automatic registration: which public client signs them in.
+_OWN_SIGN_IN_CLIENT = (
+    portal(
+        "Register the organisation's own public client: a single-tenant app with 'Allow public client flows' = Yes",
+        f"{ENTRA} > Identity > Applications > App registrations > New registration; then Authentication > "
+        "Advanced settings > Allow public client flows > Yes",
+    ),
+    portal(
+        "Give it the delegated Microsoft Graph permissions Application.ReadWrite.All, "
+        "AppRoleAssignment.ReadWrite.All, RoleManagement.Read.Directory and User.Read, and grant admin consent",
+        f"{ENTRA} > App registrations > (the app) > API permissions > Add a permission > Microsoft Graph > "
+        "Delegated permissions; then Grant admin consent",
+    ),
+    Fix(
+        "Sign in with it: give its application (client) ID as the connection's sign-in client, or in the "
+        "environment variable {env}"
+    ),
+)
+SIGN_IN_CLIENT_BLOCKED = Problem(
+    "AADSTS7000112",
+    "The tenant has disabled the sign-in client {client_id}",
+    (
+        "An admin disabled the service principal of Microsoft Graph Command Line Tools (the workbench's default "
+        "sign-in client) in this tenant: Entra answers 'Application ... is disabled'",
+        "The organisation allows admin tools to sign in only through its own registered clients",
+    ),
+    (
+        *_OWN_SIGN_IN_CLIENT,
+        portal(
+            "Or enable the client again, if the organisation allows it",
+            f"{ENTRA} > Identity > Applications > Enterprise applications > {{client_id}} > Properties > "
+            "Enabled for users to sign in > Yes",
+        ),
+    ),
+)
+SIGN_IN_CLIENT_UNKNOWN = Problem(
+    "AADSTS700016",
+    "The sign-in client {client_id} does not exist in this tenant",
+    (
+        "The sign-in client ID is mistyped, or names an app registered in another tenant",
+        "The organisation's sign-in app was deleted",
+    ),
+    (
+        Fix(
+            "Leave the sign-in client empty (and unset {env}): Microsoft Graph Command Line Tools, present in "
+            "every tenant, signs the admin in"
+        ),
+        *_OWN_SIGN_IN_CLIENT,
+    ),
+)
+
 # ------------------------------------------------------------------ Graph and app permissions
 
 NO_ADMIN_CONSENT = Problem(
@@ -973,6 +1024,28 @@ REGISTRATION_DENIED = Problem(
         portal("Check the admin's roles", f"{ENTRA} > Identity > Users > {{admin}} > Assigned roles"),
         Fix("Sign in again with a Global Administrator"),
         _FINISH,
+    ),
+)
+APP_CREATION_DENIED = Problem(
+    "Authorization_RequestDenied",
+    "Graph refused to create the app: {admin} may not register applications in this tenant",
+    (
+        "The tenant's user setting 'Users can register applications' is No: only Global Administrator, "
+        "Application Administrator, Cloud Application Administrator and Application Developer may then create "
+        "an app",
+        "{admin} holds Privileged Role Administrator, which may grant the app's permissions but not create it",
+    ),
+    (
+        portal(
+            "Have {admin} also hold Application Administrator, Cloud Application Administrator or Application "
+            "Developer (or sign in as a Global Administrator), then run the registration again",
+            f"{ENTRA} > Identity > Roles & admins > Roles & admins > Application Developer > Add assignments",
+        ),
+        portal(
+            "Or set 'Users can register applications' back to Yes",
+            f"{ENTRA} > Identity > Users > User settings > Users can register applications > Yes",
+        ),
+        Fix("Or register the app manually and choose manual registration: Client ID, Tenant ID and a certificate"),
     ),
 )
 REGISTRATION_FAILED = Problem(

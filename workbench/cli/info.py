@@ -1,9 +1,12 @@
-"""`workbench info`: where the data lives and how secrets are protected."""
+"""`workbench info`: where the data lives, how secrets are protected, and which client signs admins in."""
 
 from __future__ import annotations
 
 import argparse
 from typing import Any
+
+from workbench.text import visible
+from workbench.validate import FieldError
 
 from .context import open_home
 from .io import print_json
@@ -29,7 +32,9 @@ def run(args: argparse.Namespace) -> int:
     home = open_home()
     snapshot = home.store.snapshot()
     vault = home.vault()
-    facts = {
+    from workbench.registration import sign_in_client
+
+    facts: dict[str, Any] = {
         "data_dir": str(home.path),
         "store": str(home.store.path),
         "connections": len(snapshot.connections),
@@ -38,11 +43,19 @@ def run(args: argparse.Namespace) -> int:
         "vault_description": vault.backend.description,
         "kerberos": _kerberos(),
     }
+    try:  # automatic registration's sign-in client, unless a connection names its own
+        client = sign_in_client()
+        facts |= {"sign_in_client": client.client_id, "sign_in_client_origin": client.origin}
+        shown = client.description
+    except FieldError as error:
+        facts |= {"sign_in_client": None, "sign_in_client_origin": "environment", "sign_in_client_error": error.message}
+        shown = f"invalid: {error.message}"
     if args.json:
         print_json(facts)
     else:
         for key, value in facts.items():
-            if key != "vault_description":
+            if key in {"data_dir", "store", "connections", "certificates", "vault"}:
                 print(f"{key.replace('_', ' '):<13} {value}")
         print(f"{'secrets':<13} {vault.backend.description}")
+        print(f"{'sign-in client':<13} {visible(shown)}")
     return 0

@@ -14,14 +14,15 @@ from datetime import timedelta
 from typing import Any
 
 from .http import Request, Response, Router
-from .tenant import GRAPH_RESOURCE, DeviceFlow, RefreshGrant, ServicePrincipal, User
+from .tenant import FIRST_PARTY_PUBLIC_CLIENTS, GRAPH_RESOURCE, DeviceFlow, RefreshGrant, ServicePrincipal, User
 from .tokens import client_info, unsigned_id_token, verify_client_assertion
 from .world import Service, World, now
 
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
-DELEGATED_SCOPES = {
+DELEGATED_SCOPES = {  # what the tenant consented to for the public clients (other scopes: AADSTS65001)
     "Application.ReadWrite.All",
+    "RoleManagement.Read.Directory",
     "AppRoleAssignment.ReadWrite.All",
     "DelegatedPermissionGrant.ReadWrite.All",
     "User.Read",
@@ -191,6 +192,9 @@ class Entra(Service):
                     7000229,
                     f"The client application {app.app_id} is missing service principal in the tenant {self.tenant.id}.",
                 )
+            disabled = self._disabled_refusal(app.app_id, app.display_name)
+            if disabled is not None:
+                return disabled
             roles = self.tenant.granted_roles(client_sp, resource)
             claims: dict[str, Any] = {
                 "aud": resource.names[0],
@@ -267,19 +271,9 @@ class Entra(Service):
         form = request.form()
         client_id = form.get("client_id", "").lower()
         with self.tenant.lock:
-            app = self.tenant.application_by_app_id(client_id)
-            if app is None or not app.public_client:
-                return aad_error(
-                    self.world,
-                    400,
-                    "unauthorized_client" if app is None else "invalid_client",
-                    700016 if app is None else 7000218,
-                    f"Application with identifier '{client_id}' was not found in the directory "
-                    f"'{self.tenant.display_name}'."
-                    if app is None
-                    else "The request body must contain the following parameter: 'client_assertion' or "
-                    "'client_secret'.",
-                )
+            refused = self._public_client_refusal(client_id)
+            if refused is not None:
+                return refused
             code = "".join(secrets.choice(string.ascii_uppercase + string.digits) for _ in range(9))
             flow = DeviceFlow(
                 device_code=secrets.token_urlsafe(48),
@@ -303,6 +297,42 @@ class Entra(Service):
                 "to authenticate.",
             },
         )
+
+    def _public_client_refusal(self, client_id: str) -> Response | None:
+        """Whether `client_id` may sign a user in with a device code, as Entra decides it: a Microsoft first-party
+        public client (its service principal is in every tenant) or the tenant's own app with "Allow public client
+        flows"; anything else is unknown (AADSTS700016) or confidential (AADSTS7000218); a client whose service
+        principal the tenant disabled is AADSTS7000112."""
+        app = self.tenant.application_by_app_id(client_id)
+        first_party = FIRST_PARTY_PUBLIC_CLIENTS.get(client_id)
+        if app is None and first_party is None:
+            return aad_error(
+                self.world,
+                400,
+                "unauthorized_client",
+                700016,
+                f"Application with identifier '{client_id}' was not found in the directory "
+                f"'{self.tenant.display_name}'. This can happen if the application has not been installed by the "
+                "administrator of the tenant or consented to by any user in the tenant. You may have sent your "
+                "authentication request to the wrong tenant.",
+            )
+        if app is not None and not app.public_client:
+            return aad_error(
+                self.world,
+                400,
+                "invalid_client",
+                7000218,
+                "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.",
+            )
+        return self._disabled_refusal(client_id, first_party or (app.display_name if app else client_id))
+
+    def _disabled_refusal(self, client_id: str, name: str) -> Response | None:
+        sp = self.tenant.service_principal_by_app_id(client_id)
+        if sp is not None and not sp.account_enabled:
+            return aad_error(
+                self.world, 400, "unauthorized_client", 7000112, f"Application '{client_id}'({name}) is disabled."
+            )
+        return None
 
     def _admin(self) -> User:
         return next(u for u in self.tenant.users.values() if u.password is not None)
@@ -333,6 +363,9 @@ class Entra(Service):
                 )
             if flow.redeemed:
                 return aad_error(world, 400, "invalid_grant", 54005, "OAuth2 Authorization code was already redeemed.")
+            refused = self._public_client_refusal(form.get("client_id", "").lower())
+            if refused is not None:
+                return refused
             flow.redeemed = True
             user = flow.approved_by
             requested = _delegated(flow.scopes)
@@ -345,7 +378,7 @@ class Entra(Service):
     def _consent_required(self, client_id: str) -> Response:
         """What Entra answers for a delegated permission nobody consented to (the lab knows `DELEGATED_SCOPES`)."""
         app = self.tenant.application_by_app_id(client_id)
-        name = app.display_name if app is not None else client_id
+        name = app.display_name if app is not None else FIRST_PARTY_PUBLIC_CLIENTS.get(client_id, client_id)
         return aad_error(
             self.world,
             400,
@@ -373,6 +406,9 @@ class Entra(Service):
                     70000,
                     "Provided grant is invalid or malformed: the refresh token was issued to another application.",
                 )
+            disabled = self._disabled_refusal(held.client_id, held.client_id)
+            if disabled is not None:
+                return disabled
             requested = _delegated(form.get("scope", "").split())
             if any(scope not in held.scopes for scope in requested if scope != ".default"):
                 return self._consent_required(held.client_id)

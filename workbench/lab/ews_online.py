@@ -1,5 +1,6 @@
-"""Simulated Exchange Online EWS: bearer tokens, `full_access_as_app`, the ExchangeImpersonation header that
-app-only tokens must carry, and the tenant-level EWS switch that Microsoft turned off by default in October 2026."""
+"""Simulated Exchange Online EWS: bearer tokens, `full_access_as_app`, the ExchangeImpersonation header and the
+X-AnchorMailbox HTTP header that app-only tokens must carry, and the tenant-level EWS switch that Microsoft turned
+off by default in October 2026."""
 
 from __future__ import annotations
 
@@ -52,6 +53,16 @@ class ExchangeOnlineEws(Service):
             soap = parse(request.body)
         except SoapParseError as error:
             return fault("ErrorSchemaValidation", f"The request failed schema validation: {error}")
+        if not (request.header("X-AnchorMailbox") or "").strip():
+            # "Authenticate an EWS application by using OAuth": app-only (impersonation) requests must carry
+            # X-AnchorMailbox, by which Exchange Online routes them to the mailbox's server. Microsoft documents the
+            # requirement, not the answer; without it requests fail with ErrorNoRespondingCASInDestinationSite
+            # (an EWS ResponseCode Microsoft documents), the closest documented shape.
+            return fault(
+                "ErrorNoRespondingCASInDestinationSite",
+                "Exchange Web Services are not currently available for this request because none of the Client "
+                "Access Servers in the destination site could process the request.",
+            )
         target = soap.impersonated()
         if target is None:
             return fault(

@@ -17,6 +17,7 @@ from . import graph_credentials
 from .http import Request, Response, Router
 from .odata import page, refuse_bad_options
 from .tenant import (
+    APP_CREATOR_ROLES,
     GLOBAL_ADMINISTRATOR,
     GRAPH_RESOURCE,
     PRIVILEGED_ROLE_ADMINISTRATOR,
@@ -45,6 +46,24 @@ DIRECTORY_READ_SCOPES = {
     "Directory.AccessAsUser.All",
 }
 V1 = "/v1.0"
+# Reading a member object returned by memberOf / transitiveMemberOf needs the permission to read that object type;
+# without it Graph returns the object with `@odata.type` and `id` only ("Limited information returned for
+# inaccessible member objects", Graph docs). Delegated or application, the rule is the same.
+MEMBER_READ = {
+    "#microsoft.graph.directoryRole": {
+        "RoleManagement.Read.Directory",
+        "RoleManagement.ReadWrite.Directory",
+        "Directory.Read.All",
+        "Directory.ReadWrite.All",
+    },
+    "#microsoft.graph.group": {
+        "GroupMember.Read.All",
+        "Group.Read.All",
+        "Group.ReadWrite.All",
+        "Directory.Read.All",
+        "Directory.ReadWrite.All",
+    },
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +100,8 @@ def _select(request: Request, item: dict[str, Any]) -> dict[str, Any]:
     if not wanted:
         return item
     fields = {f.strip() for f in wanted.split(",")}
-    return {key: value for key, value in item.items() if key in fields or key.startswith("@odata")}
+    # Graph returns the id (and the OData annotations) whatever $select names.
+    return {key: value for key, value in item.items() if key in fields or key == "id" or key.startswith("@odata")}
 
 
 def _not_found(what: str) -> Response:
@@ -105,6 +125,11 @@ def _equality_filter(request: Request, fields: dict[str, str]) -> tuple[str, str
             f"Unsupported or invalid query filter clause specified for property '{text}'.",
         )
     return fields[match.group(1)], match.group(2)
+
+
+def _limited(item: dict[str, Any]) -> dict[str, Any]:
+    """A member object the token may not read: its type and id, every other property null."""
+    return {key: (value if key in {"@odata.type", "id"} else None) for key, value in item.items()}
 
 
 def _parse_time(text: object, default: datetime) -> datetime:
@@ -308,21 +333,44 @@ class Graph(Service):
     def member_of(self, request: Request, caller: Caller) -> Response:
         if caller.user is None:
             return graph_error(400, "BadRequest", "/me request is only valid with delegated authentication flow.")
-        roles = [
+        members: list[dict[str, Any]] = [
             {
                 "@odata.type": "#microsoft.graph.directoryRole",
                 "id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"{self.tenant.id}/{template}")),
                 "displayName": ROLE_NAMES[template],
+                "description": None,
                 "roleTemplateId": template,
             }
-            for template in caller.user.roles
+            for template in caller.user.roles  # active assignments only: a PIM-eligible role is not a membership
         ]
-        return page(request, self.world.graph_url, "directoryObjects", roles)
+        members += [
+            {
+                "@odata.type": "#microsoft.graph.group",
+                "id": group_id,
+                "displayName": name,
+                "securityEnabled": True,
+                "mailEnabled": False,
+            }
+            for group_id, name in caller.user.groups
+        ]
+        held = caller.scopes | caller.roles
+        shown = [item if held & MEMBER_READ[item["@odata.type"]] else _limited(item) for item in members]
+        return page(request, self.world.graph_url, "directoryObjects", [_select(request, m) for m in shown])
 
     # ---------------------------------------------------------------- applications
 
     def _may_register(self, caller: Caller) -> bool:
         return caller.may({"Application.ReadWrite.All"}, {"Application.ReadWrite.All"})
+
+    def _may_create_application(self, caller: Caller) -> bool:
+        """Creating an app on behalf of a user: any user while "Users can register applications" is Yes; else
+        only Global Administrator, Application Administrator, Cloud Application Administrator or Application
+        Developer. (App-only tokens need only the permission.)"""
+        if not self._may_register(caller):
+            return False
+        if caller.user is None or self.tenant.users_can_register_apps:
+            return True
+        return bool(set(caller.user.roles) & APP_CREATOR_ROLES)
 
     def _app_fields(self, app: Application, body: dict[str, Any]) -> Response | None:
         if "passwordCredentials" in body:  # Graph changes secrets only through addPassword / removePassword
@@ -381,7 +429,7 @@ class Graph(Service):
         return page(request, self.world.graph_url, "applications", [_select(request, a.as_graph()) for a in apps])
 
     def create_application(self, request: Request, caller: Caller) -> Response:
-        if not self._may_register(caller):
+        if not self._may_create_application(caller):
             return graph_error(403, "Authorization_RequestDenied", DENIED)
         body = request.json() or {}
         with self.tenant.lock:
@@ -426,6 +474,8 @@ class Graph(Service):
                 return problem or Response(204)
             if not create:
                 return _not_found(unique)
+            if not self._may_create_application(caller):
+                return graph_error(403, "Authorization_RequestDenied", DENIED)
             created = self._new_application(body, unique)
         return created if isinstance(created, Response) else Response.json(201, created.as_graph())
 

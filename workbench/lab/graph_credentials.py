@@ -141,6 +141,13 @@ def key_credential_from(tenant: Tenant, raw: dict[str, Any]) -> KeyCredential | 
             return default
         return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
+    identifier = raw.get("customKeyIdentifier")
+    custom: bytes | None = None
+    if identifier is not None:  # Edm.Binary: base64, refused otherwise as Graph refuses a malformed value
+        try:
+            custom = base64.b64decode(str(identifier), validate=True)
+        except (binascii.Error, ValueError):
+            return "Invalid value specified for property 'customKeyIdentifier' of resource 'KeyCredential'."
     try:
         start = when(raw.get("startDateTime"), cert.not_valid_before_utc)
         end = when(raw.get("endDateTime"), cert.not_valid_after_utc)
@@ -152,6 +159,7 @@ def key_credential_from(tenant: Tenant, raw: dict[str, Any]) -> KeyCredential | 
         display_name=str(raw.get("displayName") or cert.subject.rfc4514_string()),
         start=start,
         end=end,
+        custom_key_identifier=custom,
     )
 
 

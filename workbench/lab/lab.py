@@ -23,7 +23,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.serialization import pkcs12
 
-from workbench.clouds import WORKBENCH_PUBLIC_CLIENT_ID
+from workbench.clouds import GRAPH_COMMAND_LINE_TOOLS_CLIENT_ID
 
 from . import scenarios as scenario_table
 from .autodiscover import FOREIGN_HOST, Autodiscover, RedirectSite, start_redirect_site
@@ -63,7 +63,8 @@ class M365State:
     certificate_pem: str
     admin_upn: str
     admin_password: str
-    public_client_id: str
+    public_client_id: str  # Microsoft Graph Command Line Tools: Microsoft's, in every tenant, not seeded by us
+    organisation_client_id: str  # the tenant's own public client (for tenants that block Microsoft's)
     mailbox_count: int
 
 
@@ -114,7 +115,7 @@ class Lab:
         mailboxes: int = 10,
         auto_approve: float | None = None,
         seed: int | None = None,
-        public_client_id: str = WORKBENCH_PUBLIC_CLIENT_ID,
+        organisation_client_id: str | None = None,
         propagation_seconds: float = 4.0,
     ) -> None:
         text = scenarios if isinstance(scenarios, str) else ",".join(scenarios)
@@ -126,7 +127,7 @@ class Lab:
         self.latency_ms = latency_ms
         self.mailboxes = mailboxes
         self.auto_approve = auto_approve
-        self.public_client_id = public_client_id.lower()
+        self.organisation_client_id = organisation_client_id
         self.propagation_seconds = propagation_seconds
         self._rng = random.Random(seed)  # noqa: S311  (lab identities, not secrets)
         self._folder: Path | None = None
@@ -178,7 +179,7 @@ class Lab:
             rng=self._rng,
             mailboxes=self.mailboxes,
             scenarios=self.scenarios,
-            public_client_id=self.public_client_id,
+            organisation_client_id=self.organisation_client_id,
             now=now,
             propagation_seconds=self.propagation_seconds,
         )
@@ -230,7 +231,8 @@ class Lab:
                 certificate_pem=cert.public_bytes(serialization.Encoding.PEM).decode("ascii"),
                 admin_upn=accounts["admin"],
                 admin_password=accounts["admin_password"],
-                public_client_id=self.public_client_id,
+                public_client_id=GRAPH_COMMAND_LINE_TOOLS_CLIENT_ID,
+                organisation_client_id=accounts["organisation_client_id"],
                 mailbox_count=self.mailboxes,
             ),
         )

@@ -75,6 +75,27 @@ SCENARIOS: dict[str, Scenario] = {
             "Authorization_RequestDenied",
         ),
         Scenario(
+            "role-eligible-not-active",
+            "m365",
+            "the admin is eligible for Global Administrator in Privileged Identity Management but has not activated "
+            "it: memberOf holds no directory role",
+            "Authorization_RequestDenied",
+        ),
+        Scenario(
+            "app-registration-restricted",
+            "m365",
+            "'Users can register applications' is No and the admin is a Privileged Role Administrator: creating "
+            "the application answers 403",
+            "Authorization_RequestDenied",
+        ),
+        Scenario(
+            "sign-in-client-blocked",
+            "m365",
+            "the tenant disabled the service principal of Microsoft Graph Command Line Tools (the default sign-in "
+            "client): device-code sign-ins with it are refused; the organisation's own public client still works",
+            "AADSTS7000112",
+        ),
+        Scenario(
             "propagation-delay",
             "m365",
             "an app registered through Graph is unknown to token requests for a few seconds",

@@ -6,6 +6,7 @@ the tenant every lab run starts with, then applies the scenarios that are about 
 
 from __future__ import annotations
 
+import base64
 import random
 import threading
 import uuid
@@ -19,15 +20,34 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from workbench.certificates import build_certificate
-from workbench.clouds import EXCHANGE_ONLINE_APP_ID, GRAPH_APP_ID
+from workbench.clouds import (
+    EXCHANGE_ONLINE_APP_ID,
+    GRAPH_APP_ID,
+    GRAPH_COMMAND_LINE_TOOLS_CLIENT_ID,
+    GRAPH_COMMAND_LINE_TOOLS_NAME,
+)
 
 _DER = Encoding.DER
 
 GLOBAL_ADMINISTRATOR = "62e90394-69f5-4237-9190-012177145e10"
 PRIVILEGED_ROLE_ADMINISTRATOR = "e8611ab8-c189-46e8-94e1-60213ab1f814"
+APPLICATION_ADMINISTRATOR = "9b895d92-2cd3-44c7-9d02-a6ac2d5ea5c3"
+CLOUD_APPLICATION_ADMINISTRATOR = "158c047a-c907-4556-b7ef-446551a6b5f7"
+APPLICATION_DEVELOPER = "cf1c38e5-3621-4004-a7cb-879624dced7c"
 ROLE_NAMES = {
     GLOBAL_ADMINISTRATOR: "Global Administrator",
     PRIVILEGED_ROLE_ADMINISTRATOR: "Privileged Role Administrator",
+    APPLICATION_ADMINISTRATOR: "Application Administrator",
+    CLOUD_APPLICATION_ADMINISTRATOR: "Cloud Application Administrator",
+    APPLICATION_DEVELOPER: "Application Developer",
+}
+# Who may create an application when "Users can register applications" is No (Graph "Create application";
+# Entra "Delegate application management permissions").
+APP_CREATOR_ROLES = {
+    GLOBAL_ADMINISTRATOR,
+    APPLICATION_ADMINISTRATOR,
+    CLOUD_APPLICATION_ADMINISTRATOR,
+    APPLICATION_DEVELOPER,
 }
 
 # Application permissions the resource service principals publish (id, value), as Microsoft publishes them.
@@ -51,6 +71,10 @@ SEEDED_APP_ROLES = {
 }
 GRAPH_RESOURCE = "https://graph.microsoft.com"
 EXCHANGE_RESOURCE = "https://outlook.office365.com"
+# Microsoft's first-party public clients: their application objects live in Microsoft's own tenant, so no tenant
+# (and no Graph /applications listing) holds them; every tenant holds their service principals. The workbench
+# seeds none of them: they are Microsoft's.
+FIRST_PARTY_PUBLIC_CLIENTS = {GRAPH_COMMAND_LINE_TOOLS_CLIENT_ID: GRAPH_COMMAND_LINE_TOOLS_NAME}
 
 
 @dataclass
@@ -60,7 +84,9 @@ class User:
     display_name: str
     has_mailbox: bool = True
     password: str | None = None  # only for accounts that sign in interactively
-    roles: list[str] = field(default_factory=list)  # directory role template ids
+    roles: list[str] = field(default_factory=list)  # active directory role template ids (what memberOf shows)
+    eligible_roles: list[str] = field(default_factory=list)  # PIM-eligible, not activated: not in memberOf
+    groups: list[tuple[str, str]] = field(default_factory=list)  # (id, displayName) of security groups
     ews_blocked_by_policy: bool = False  # outside the app's application access policy
 
     def as_graph(self) -> dict[str, Any]:
@@ -80,6 +106,13 @@ class KeyCredential:
     display_name: str
     start: datetime
     end: datetime
+    # customKeyIdentifier is Edm.Binary (base64 in JSON): what the client sent, else the certificate's SHA-1
+    # thumbprint bytes, as Graph sets it for an uploaded certificate.
+    custom_key_identifier: bytes | None = None
+
+    @property
+    def identifier(self) -> bytes:
+        return self.custom_key_identifier if self.custom_key_identifier is not None else self.sha1
 
     @property
     def certificate(self) -> x509.Certificate:
@@ -133,7 +166,7 @@ class Application:
                     "type": "AsymmetricX509Cert",
                     "usage": "Verify",
                     "displayName": k.display_name,
-                    "customKeyIdentifier": k.sha1.hex().upper(),
+                    "customKeyIdentifier": base64.b64encode(k.identifier).decode("ascii"),
                     "startDateTime": k.start.isoformat().replace("+00:00", "Z"),
                     "endDateTime": k.end.isoformat().replace("+00:00", "Z"),
                     "key": None,
@@ -161,12 +194,14 @@ class ServicePrincipal:
     display_name: str
     names: list[str] = field(default_factory=list)  # servicePrincipalNames: resource identifiers
     app_roles: list[tuple[str, str]] = field(default_factory=list)  # (id, value)
+    account_enabled: bool = True  # False: "Enabled for users to sign in" = No (Entra: AADSTS7000112)
 
     def as_graph(self) -> dict[str, Any]:
         return {
             "id": self.id,
             "appId": self.app_id,
             "displayName": self.display_name,
+            "accountEnabled": self.account_enabled,
             "servicePrincipalNames": self.names,
             "appRoles": [
                 {
@@ -244,6 +279,7 @@ class Tenant:
     lock: threading.RLock = field(default_factory=threading.RLock)
     ews_enabled: bool = True
     propagation_delay: timedelta = timedelta(0)
+    users_can_register_apps: bool = True  # Entra's user setting "Users can register applications" (default Yes)
 
     def new_id(self) -> str:
         return str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
@@ -319,7 +355,7 @@ def seed_tenant(
     rng: random.Random,
     mailboxes: int,
     scenarios: frozenset[str],
-    public_client_id: str,
+    organisation_client_id: str | None,
     now: datetime,
     propagation_seconds: float = 4.0,
 ) -> tuple[Tenant, SeededApp, dict[str, str]]:
@@ -343,8 +379,23 @@ def seed_tenant(
         return user
 
     admin_password = f"Lab-{rng.getrandbits(48):012x}!"
-    admin_roles = [] if "not-admin" in scenarios else [GLOBAL_ADMINISTRATOR]
-    admin = add_user("admin", "Lab Administrator", password=admin_password, roles=admin_roles)
+    admin_roles = [GLOBAL_ADMINISTRATOR]
+    eligible: list[str] = []
+    if "not-admin" in scenarios:
+        admin_roles = []
+    elif "role-eligible-not-active" in scenarios:
+        admin_roles, eligible = [], [GLOBAL_ADMINISTRATOR]
+    elif "app-registration-restricted" in scenarios:
+        admin_roles = [PRIVILEGED_ROLE_ADMINISTRATOR]
+        tenant.users_can_register_apps = False
+    admin = add_user(
+        "admin",
+        "Lab Administrator",
+        password=admin_password,
+        roles=admin_roles,
+        eligible_roles=eligible,
+        groups=[(tenant.new_id(), "IT Administrators (lab)")],
+    )
     account = add_user("backup", "Backup Service Account", has_mailbox="account-no-mailbox" not in scenarios)
     add_user("nomailbox", "Directory-only User", has_mailbox=False)
     add_user("ceo", "Restricted Mailbox", ews_blocked_by_policy=True)
@@ -363,16 +414,22 @@ def seed_tenant(
         sp = ServicePrincipal(tenant.new_id(), app_id, name, names, list(roles))
         tenant.service_principals[sp.id] = sp
 
-    public = Application(
+    for client_id, name in FIRST_PARTY_PUBLIC_CLIENTS.items():
+        first_party = ServicePrincipal(tenant.new_id(), client_id, name, [client_id])
+        first_party.account_enabled = "sign-in-client-blocked" not in scenarios
+        tenant.service_principals[first_party.id] = first_party
+
+    # The organisation's own public client ("Allow public client flows" = Yes), the way out when a tenant blocks
+    # Microsoft's: registered in the tenant like any app.
+    own = Application(
         object_id=tenant.new_id(),
-        app_id=public_client_id,
-        display_name="Exchange Workbench",
+        app_id=(organisation_client_id or tenant.new_id()).lower(),
+        display_name="Contoso admin sign-in (lab)",
         created=now,
         public_client=True,
-        sign_in_audience="AzureADMultipleOrgs",
     )
-    tenant.applications[public.object_id] = public
-    tenant.add_service_principal(public)
+    tenant.applications[own.object_id] = own
+    tenant.add_service_principal(own)
 
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     cert = _app_certificate(key, now)
@@ -403,7 +460,12 @@ def seed_tenant(
             assert resource is not None
             for value in values:
                 tenant.assign(client_sp, resource, value)
-    accounts = {"admin": admin.upn, "admin_password": admin_password, "app_account": account.upn}
+    accounts = {
+        "admin": admin.upn,
+        "admin_password": admin_password,
+        "app_account": account.upn,
+        "organisation_client_id": own.app_id,
+    }
     return tenant, SeededApp(handed_out_client_id, secret, cert.public_bytes(_DER), key), accounts
 
 

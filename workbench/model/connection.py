@@ -101,7 +101,7 @@ class AppRegistration:
 
     app_object_id: str
     unique_name: str
-    sign_in_client_id: str | None = None  # the public client the admin signs in to (None: the workbench's own)
+    sign_in_client_id: str | None = None  # the public client the admin signs in to (None: the default)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

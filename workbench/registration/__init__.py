@@ -14,7 +14,17 @@ from .cleanup import delete_application, removal_instructions
 from .flow import Registrar, RegistrationRequest
 from .permissions import PERMISSIONS, Permission
 from .plan import ExistingApp, RegistrationPlan, build_plan, survey, unique_name_for
-from .signin import Admin, AdminSession, DeviceCode, DeviceSignIn, SignInError, public_client_id, with_roles
+from .signin import (
+    Admin,
+    AdminSession,
+    DeviceCode,
+    DeviceSignIn,
+    SignInClient,
+    SignInError,
+    public_client_id,
+    sign_in_client,
+    with_roles,
+)
 
 __all__ = [
     "PERMISSIONS",
@@ -29,12 +39,14 @@ __all__ = [
     "RegistrationPlan",
     "RegistrationRequest",
     "RegistrationRun",
+    "SignInClient",
     "SignInError",
     "build_plan",
     "delete_application",
     "public_client_id",
     "registration_checks",
     "removal_instructions",
+    "sign_in_client",
     "survey",
     "unique_name_for",
     "with_roles",

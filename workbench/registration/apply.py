@@ -270,6 +270,15 @@ async def application(ctx: Context) -> Outcome:
         status, app, resources = await ctx.blocking(upsert)
     except LookupError as error:
         return Outcome.failed(str(error), problems.REGISTRATION_FAILED.fill(**reg.values()))
+    except GraphError as error:
+        if error.status == 403 and reg.plan.existing is None:
+            # Creating an app: the tenant may let only some roles register apps (a PRA passes the role check).
+            return Outcome.failed(
+                f"creating the app: Graph answered 403 {error.code}: {error.message}. {' '.join(reg.report())}",
+                problems.APP_CREATION_DENIED.fill(**reg.values()),
+                redact(str(error)),
+            )
+        return _failure(error, ctx, "creating or updating the app")
     except Exception as error:  # noqa: BLE001
         return _failure(error, ctx, "creating or updating the app")
     ledger = reg.ledger

@@ -103,7 +103,7 @@ class RegistrationRequest:
     @property
     def sign_in_client(self) -> str | None:
         """The sign-in client asked for now, else the one the connection was registered with (None: the
-        environment's or the workbench's own)."""
+        environment's or Microsoft Graph Command Line Tools)."""
         registered = self.registered
         return self.public_client_id or (registered.sign_in_client_id if registered else None)
 

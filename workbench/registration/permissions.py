@@ -54,7 +54,20 @@ RESOURCES: dict[str, str] = {p.resource_app_id: p.resource for p in PERMISSIONS}
 
 # Delegated permissions the admin's sign-in asks for: create and update the app, grant its permissions, and read
 # the signed-in admin's directory roles. (ReadWrite implies Read.)
-ADMIN_SCOPES: tuple[str, ...] = ("Application.ReadWrite.All", "AppRoleAssignment.ReadWrite.All", "User.Read")
+#
+# RoleManagement.Read.Directory: /me/transitiveMemberOf itself needs only User.Read, but Graph returns each member
+# object the token may not read with `@odata.type` and `id` only ("limited information returned for inaccessible
+# member objects"), so without it every directory role comes back nameless and without roleTemplateId. Graph's
+# "List directoryRoles" and "Get directoryRole" name RoleManagement.Read.Directory as the least privileged
+# delegated permission that reads directory roles; Directory.Read.All also would, but reads the whole directory
+# (users, groups, devices...), which the registration does not need.
+ROLE_READ_SCOPE = "RoleManagement.Read.Directory"
+ADMIN_SCOPES: tuple[str, ...] = (
+    "Application.ReadWrite.All",
+    "AppRoleAssignment.ReadWrite.All",
+    ROLE_READ_SCOPE,
+    "User.Read",
+)
 
 GLOBAL_ADMINISTRATOR = "62e90394-69f5-4237-9190-012177145e10"
 PRIVILEGED_ROLE_ADMINISTRATOR = "e8611ab8-c189-46e8-94e1-60213ab1f814"
@@ -62,3 +75,13 @@ REGISTERING_ROLES: dict[str, str] = {
     GLOBAL_ADMINISTRATOR: "Global Administrator",
     PRIVILEGED_ROLE_ADMINISTRATOR: "Privileged Role Administrator",
 }
+# Who may create an application when the tenant's "Users can register applications" is No.
+APP_CREATOR_ROLES: tuple[str, ...] = (
+    "Global Administrator",
+    "Application Administrator",
+    "Cloud Application Administrator",
+    "Application Developer",
+)
+PIM_ACTIVATE = (
+    "Microsoft Entra admin center > Identity governance > Privileged Identity Management > My roles > Activate"
+)

@@ -7,13 +7,16 @@ failure, an edit, or a second connection to the same tenant updates the same app
 
 from __future__ import annotations
 
+import base64
+import binascii
+import re
 from dataclasses import dataclass
 from typing import Any
 
 from workbench.net.graph import Graph, GraphError
 from workbench.text import visible
 
-from .permissions import PERMISSIONS, Permission
+from .permissions import ADMIN_SCOPES, PERMISSIONS, Permission
 
 APP_DISPLAY_NAME = "Exchange Workbench"
 UNIQUE_NAME_PREFIX = "exchange-workbench"
@@ -66,6 +69,8 @@ class RegistrationPlan:
     def lines(self) -> list[tuple[str, str]]:
         """The plan as label/value rows, for the CLI: the overview, then one row per permission."""
         rows = self.overview()
+        # What the admin's sign-in holds (delegated Graph); RoleManagement.Read.Directory reads their roles.
+        rows.insert(2, ("Sign-in scopes", ", ".join(ADMIN_SCOPES)))
         for permission, granted in self.permission_states():
             state = "already granted" if granted else "grant (admin consent)"
             rows.insert(-1, (permission.label, f"{state}: to {permission.reason}"))
@@ -130,11 +135,7 @@ def survey(graph: Graph, unique_name: str) -> ExistingApp | None:
             raise
     if sp_id:
         granted = _granted(graph, sp_id)
-    keys = [
-        str(k.get("customKeyIdentifier") or "").upper()
-        for k in app.get("keyCredentials") or []
-        if isinstance(k, dict) and k.get("customKeyIdentifier")
-    ]
+    keys = [key_label(k) for k in app.get("keyCredentials") or [] if isinstance(k, dict)]
     return ExistingApp(
         object_id=str(app.get("id") or ""),
         app_id=app_id,
@@ -143,6 +144,35 @@ def survey(graph: Graph, unique_name: str) -> ExistingApp | None:
         service_principal_id=sp_id,
         granted=tuple(granted),
     )
+
+
+_HEX_THUMBPRINT = re.compile(r"[0-9A-Fa-f]{40}")
+
+
+def key_thumbprint(identifier: object) -> str | None:
+    """The SHA-1 thumbprint (upper hex) a key credential's `customKeyIdentifier` names, or None.
+
+    The property is Edm.Binary, so JSON carries it base64: for a certificate Graph stores the thumbprint's 20
+    bytes. A key uploaded with the thumbprint as hex text (PnP does) reads back as that text. Anything else (not a
+    string, not base64, another length) names no certificate of ours: a server's answer is untrusted input."""
+    if not isinstance(identifier, str) or not identifier or len(identifier) > 1024:
+        return None
+    if _HEX_THUMBPRINT.fullmatch(identifier):
+        return identifier.upper()
+    try:
+        raw = base64.b64decode(identifier, validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    return raw.hex().upper() if len(raw) == 20 else None
+
+
+def key_label(key: dict[str, Any]) -> str:
+    """How the plan names an existing key: its thumbprint, else its key id with why it cannot be matched."""
+    thumbprint = key_thumbprint(key.get("customKeyIdentifier"))
+    if thumbprint is not None:
+        return thumbprint
+    key_id = visible(str(key.get("keyId") or "?"))[:64]
+    return f"key {key_id} (no certificate thumbprint)"
 
 
 def resource_roles(graph: Graph, resource_app_id: str) -> tuple[str, dict[str, str]]:

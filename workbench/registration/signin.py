@@ -1,8 +1,9 @@
 """The admin's device-code sign-in (MSAL public client) and the check of the admin's directory roles.
 
 Over SSH no browser runs where the workbench runs: the admin opens the verification URL anywhere, types the code,
-and signs in there. The client id is the workbench's own multi-tenant public client unless the connection or
-`WORKBENCH_PUBLIC_CLIENT_ID` names another (for tenants that block unknown apps, or a vendor's own client).
+and signs in there. The client is Microsoft Graph Command Line Tools (Microsoft's first-party public client, in
+every tenant) unless the connection or `WORKBENCH_PUBLIC_CLIENT_ID` names another: the organisation's own public
+client, for tenants that disabled or block Microsoft's.
 
 Every wait is bounded: the code's lifetime (at most `MAX_SIGN_IN_WAIT`), and each HTTP call's timeout.
 """
@@ -17,44 +18,69 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from workbench import validate
-from workbench.clouds import WORKBENCH_PUBLIC_CLIENT_ID, CloudEndpoints
+from workbench.checks import problems
+from workbench.clouds import GRAPH_COMMAND_LINE_TOOLS_CLIENT_ID, GRAPH_COMMAND_LINE_TOOLS_NAME, CloudEndpoints
 from workbench.model import Secret
 from workbench.net import identity
 from workbench.net.graph import Graph, GraphError
 from workbench.redaction import redact
 from workbench.text import visible
 
-from .permissions import ADMIN_SCOPES, REGISTERING_ROLES
+from .permissions import ADMIN_SCOPES, PIM_ACTIVATE, REGISTERING_ROLES, ROLE_READ_SCOPE
 
 PUBLIC_CLIENT_ENV = "WORKBENCH_PUBLIC_CLIENT_ID"
 MAX_SIGN_IN_WAIT = 900.0  # seconds, whatever the server says the code lives
 
 
-def public_client_id(override: str | None = None, environ: Mapping[str, str] | None = None) -> str:
-    """The client that signs the admin in: the connection's own choice, else the environment's, else ours.
-    A value that is not a GUID is refused with the place it came from."""
+@dataclass(frozen=True, slots=True)
+class SignInClient:
+    """The public client that signs the admin in, and where that choice came from."""
+
+    client_id: str
+    origin: str  # "connection" (the connection, the wizard field or --public-client-id), "environment", "default"
+
+    @property
+    def description(self) -> str:
+        if self.origin == "default":
+            return f"{self.client_id} ({GRAPH_COMMAND_LINE_TOOLS_NAME}, Microsoft's; the default)"
+        if self.origin == "environment":
+            return f"{self.client_id} (from {PUBLIC_CLIENT_ENV})"
+        return f"{self.client_id} (the connection's sign-in client)"
+
+
+def sign_in_client(override: str | None = None, environ: Mapping[str, str] | None = None) -> SignInClient:
+    """The client that signs the admin in: the connection's own choice, else the environment's, else Microsoft
+    Graph Command Line Tools. A value that is not a GUID is refused with the place it came from."""
     env = os.environ if environ is None else environ
-    for value, origin in (
-        (override, "the connection's sign-in client"),
-        (env.get(PUBLIC_CLIENT_ENV), PUBLIC_CLIENT_ENV),
+    for value, origin, where in (
+        (override, "connection", "the connection's sign-in client"),
+        (env.get(PUBLIC_CLIENT_ENV), "environment", PUBLIC_CLIENT_ENV),
     ):
         if value and value.strip():
             try:
-                return validate.client_id(value)
+                return SignInClient(validate.client_id(value), origin)
             except validate.FieldError as error:
-                raise validate.FieldError("public_client_id", f"{origin}: {error.message}") from None
-    return WORKBENCH_PUBLIC_CLIENT_ID
+                raise validate.FieldError("public_client_id", f"{where}: {error.message}") from None
+    return SignInClient(GRAPH_COMMAND_LINE_TOOLS_CLIENT_ID, "default")
+
+
+def public_client_id(override: str | None = None, environ: Mapping[str, str] | None = None) -> str:
+    """The id of `sign_in_client(...)`."""
+    return sign_in_client(override, environ).client_id
 
 
 class SignInError(Exception):
     """The sign-in did not give us an admin. `kind` says why (declined, expired, cancelled, tenant, consent,
     blocked, not-admin, failed); the message says what happened and what to do."""
 
-    def __init__(self, kind: str, message: str, raw: str | None = None) -> None:
+    def __init__(
+        self, kind: str, message: str, raw: str | None = None, problem: problems.Problem | None = None
+    ) -> None:
         super().__init__(message)
         self.kind = kind
         self.message = message
         self.raw = redact(raw) if raw else None
+        self.problem = problem  # the catalogue's entry, with its fixes, where there is one
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,7 +192,7 @@ class DeviceSignIn:
         except Exception as error:  # noqa: BLE001
             raise _unreachable(host, error) from None
         if "user_code" not in flow:
-            raise _answer_error(flow, "asking for a code")
+            raise _answer_error(flow, "asking for a code", self.client_id)
         lifetime = min(float(flow.get("expires_in") or MAX_SIGN_IN_WAIT), MAX_SIGN_IN_WAIT)
         flow["expires_at"] = min(float(flow.get("expires_at") or 0) or time.time() + lifetime, time.time() + lifetime)
         self._flow = flow
@@ -195,7 +221,7 @@ class DeviceSignIn:
         if "access_token" not in result and result.get("error") in (None, "authorization_pending", "slow_down"):
             raise SignInError(*_EXPLAINED["expired_token"])
         if "access_token" not in result:
-            raise _answer_error(result, "signing in")
+            raise _answer_error(result, "signing in", self.client_id)
         claims = result.get("id_token_claims") or {}
         tenant = str(claims.get("tid") or "")
         if self.tenant_id and tenant and tenant.lower() != self.tenant_id.lower():
@@ -230,7 +256,7 @@ def _unreachable(where: str, error: BaseException) -> SignInError:
     )
 
 
-def _answer_error(answer: Mapping[str, Any], doing: str) -> SignInError:
+def _answer_error(answer: Mapping[str, Any], doing: str, client_id: str = "") -> SignInError:
     error = str(answer.get("error") or "")
     description = str(answer.get("error_description") or "")
     codes = tuple(int(c) for c in answer.get("error_codes") or [] if isinstance(c, int))
@@ -246,6 +272,29 @@ def _answer_error(answer: Mapping[str, Any], doing: str) -> SignInError:
             f"({PUBLIC_CLIENT_ENV})",
             description,
         )
+    if 7000112 in codes:
+        problem = problems.SIGN_IN_CLIENT_BLOCKED.fill(client_id=client_id, env=PUBLIC_CLIENT_ENV)
+        return SignInError(
+            "client-blocked",
+            f"The tenant has disabled the sign-in client {client_id} (AADSTS7000112: its service principal is "
+            "disabled). Use the organisation's own public client instead: register an app with 'Allow public "
+            "client flows' set to Yes and the delegated Microsoft Graph permissions "
+            f"{', '.join(ADMIN_SCOPES)} (admin consent granted), then give its application (client) ID in the "
+            f"wizard's Sign-in client field, with --public-client-id, or in {PUBLIC_CLIENT_ENV}. Or ask an admin to "
+            f"enable the service principal again (Enterprise applications > {client_id} > Properties > Enabled "
+            "for users to sign in). Nothing was created",
+            description,
+            problem,
+        )
+    if 700016 in codes:
+        return SignInError(
+            "client-unknown",
+            f"The sign-in client {client_id} does not exist in this tenant (AADSTS700016). Leave the sign-in "
+            f"client empty to use {GRAPH_COMMAND_LINE_TOOLS_NAME} ({GRAPH_COMMAND_LINE_TOOLS_CLIENT_ID}), or give "
+            "the application (client) ID of the organisation's own public client. Nothing was created",
+            description,
+            problems.SIGN_IN_CLIENT_UNKNOWN.fill(client_id=client_id, env=PUBLIC_CLIENT_ENV),
+        )
     if 53003 in codes:
         return SignInError(
             "blocked",
@@ -256,43 +305,71 @@ def _answer_error(answer: Mapping[str, Any], doing: str) -> SignInError:
     return SignInError("failed", f"Entra ID refused {doing}: {first or error or 'no reason given'}", description)
 
 
-def directory_roles(session: AdminSession) -> tuple[str, ...]:
+@dataclass(frozen=True, slots=True)
+class DirectoryRoles:
+    """The directory roles Graph let us read (display names), and how many it returned unreadable (`@odata.type`
+    and `id` only: the token lacks the permission to read directory roles)."""
+
+    names: tuple[str, ...]
+    unreadable: int = 0
+
+
+def directory_roles(session: AdminSession) -> DirectoryRoles:
     """The directory roles the signed-in admin holds (directly or through groups), by display name; the two that
     may register are named as Microsoft names them whatever the tenant's language."""
     graph = session.graph()
     try:
         try:
-            items = graph.get_all("/me/transitiveMemberOf", {"$select": "displayName,roleTemplateId"})
+            items = graph.get_all("/me/transitiveMemberOf", {"$select": "id,displayName,roleTemplateId"})
         except GraphError as error:
             if error.status != 403:
                 raise
-            items = graph.get_all("/me/memberOf", {"$select": "displayName,roleTemplateId"})
+            items = graph.get_all("/me/memberOf", {"$select": "id,displayName,roleTemplateId"})
     finally:
         graph.close()
     roles: list[str] = []
+    unreadable = 0
     for item in items:
         if not isinstance(item, dict) or item.get("@odata.type") != "#microsoft.graph.directoryRole":
-            continue
+            continue  # groups, administrative units: not roles
         template = str(item.get("roleTemplateId") or "").lower()
-        roles.append(REGISTERING_ROLES.get(template) or visible(str(item.get("displayName") or template)))
-    return tuple(sorted(set(roles)))
+        name = str(item.get("displayName") or "")
+        if not template and not name:
+            unreadable += 1  # Graph's "limited information": the type and the id, nothing else
+            continue
+        roles.append(REGISTERING_ROLES.get(template) or visible(name or template))
+    return DirectoryRoles(tuple(sorted(set(roles))), unreadable)
 
 
 def with_roles(session: AdminSession) -> AdminSession:
-    """The session with the admin's roles filled in; SignInError("not-admin") when neither role that may register
-    an app and grant its permissions is among them — before anything is created."""
+    """The session with the admin's roles filled in; SignInError when neither role that may register an app and
+    grant its permissions is among them — before anything is created. "roles-unreadable" when Graph returned
+    roles the token may not read (the role-reading scope was not consented), "not-admin" otherwise."""
     try:
-        roles = directory_roles(session)
+        found = directory_roles(session)
     except Exception as error:  # noqa: BLE001  (Graph refused, the network failed: said, nothing written)
         raise SignInError(
             "failed", f"Cannot read {session.admin.upn}'s directory roles: {visible(str(error))}", str(error)
         ) from None
+    roles = found.names
     admin = Admin(session.admin.upn, session.admin.name, session.admin.tenant_id, roles)
+    if not admin.may_register and found.unreadable:
+        raise SignInError(
+            "roles-unreadable",
+            f"{admin.upn} holds {found.unreadable} directory role(s) that Graph would not name: the sign-in's token "
+            f"lacks {ROLE_READ_SCOPE}, so Graph returned each role with its type and id only. Consent to the "
+            f"delegated Microsoft Graph permission {ROLE_READ_SCOPE} for the sign-in client (a Global "
+            "Administrator consents on the sign-in page, or in Enterprise applications > the client > "
+            "Permissions), then sign in again. Nothing was created",
+        )
     if not admin.may_register:
         held = ", ".join(roles) if roles else "no directory role"
         raise SignInError(
             "not-admin",
             f"{admin.upn} holds {held}. Registering the app and granting its permissions needs Global "
-            "Administrator or Privileged Role Administrator: sign in with such an account. Nothing was created",
+            "Administrator or Privileged Role Administrator: sign in with such an account. If the account is "
+            "eligible for one of them in Privileged Identity Management, activate the role first "
+            f"({PIM_ACTIVATE}), then sign in again: an eligible role that is not active is not a membership. "
+            "Nothing was created",
         )
     return AdminSession(admin, session.token, session.graph_url, session.ca_bundle, session.timeout)
