@@ -31,6 +31,7 @@ REQUIRED = {
     "certificate_thumbprint",
     "admin_upn",
     "public_client_id",
+    "organisation_client_id",
 }
 
 
@@ -62,6 +63,8 @@ def test_lab_runs_until_sigterm_and_publishes_its_state(tmp_path: Path) -> None:
         assert state_file.stat().st_mode & 0o777 == 0o600
         assert set(state["m365"]) >= REQUIRED and state["ca_bundle"] and state["scenarios"] == ["graph-throttled"]
         assert len(state["m365"]["certificate_thumbprint"]) == 40
+        kerberos = state["onprem"]["kerberos"]  # null only where the lab could not run a KDC
+        assert kerberos is None or (kerberos["realm"] == "FABRIKAM.TEST" and kerberos["kdc"].startswith("127.0.0.1:"))
         m = state["m365"]
         for url in (m["authority_host"], m["graph_url"], m["ews_url"]):
             assert url.startswith("https://127.0.0.1:")
