@@ -437,9 +437,12 @@ class ServerStep(StepPane):
         auth = draft.powershell_auth()
         set_radio(self.query_one("#ps-auth", RadioSet), PS_AUTH.index(auth))  # an IP address turns it to Basic
         self.query_one("#kerberos-box").display = auth is PowerShellAuth.KERBEROS
-        self.query_one("#ps-auth-line", Static).update(ps_auth_line(auth))
         warning = self.query_one("#ip-warning", Static)
         warnings = draft.warnings()
+        line = ps_auth_line(auth)
+        if warnings and auth is PowerShellAuth.BASIC:  # the warning above already shows the command
+            line = Text("Needs Basic on the PowerShell directory: the command is above.")
+        self.query_one("#ps-auth-line", Static).update(line)
         warning.display = bool(warnings)
         if warnings:
             text = Text("⚠ ").append_text(literal(warnings[0]))
