@@ -65,6 +65,7 @@ def test_human_output_says_how_to_allow_it(lab_home: Any) -> None:
     assert foreign_hits(lab) == []  # allowing another host allows nothing here
 
 
+@pytest.mark.kerberos
 def test_with_the_option_the_whole_verification_passes(lab_home: Any) -> None:
     lab, home = lab_home
     result = workbench(home, "verify", "onprem", "--allow-autodiscover-redirect", FOREIGN_HOST.upper())

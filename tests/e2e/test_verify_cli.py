@@ -81,6 +81,7 @@ def test_human_output_streams_lines_and_fixes(lab_home: Any) -> None:
     assert "== FAILED" in result.stdout
 
 
+@pytest.mark.kerberos
 def test_grant_only_with_the_flag(lab_home: Any) -> None:
     _, home = lab_home
     refused = workbench(home, "verify", "onprem", "--json")
@@ -110,6 +111,7 @@ def test_only_and_usage_errors(lab_home: Any) -> None:
         assert result.returncode == 2, (args, result.stderr)
 
 
+@pytest.mark.kerberos
 def test_all_verifies_concurrently_and_reports_each(lab_home: Any) -> None:
     _, home = lab_home
     result = workbench(home, "verify", "--all", "--json", "--grant-impersonation")

@@ -27,6 +27,7 @@ def _trace(result: object) -> list[str]:
     return [p.message for p in result.progress() if p.check == "onprem.locate"]  # type: ignore[attr-defined]
 
 
+@pytest.mark.kerberos
 def test_the_http_redirect_leads_to_the_server(make_lab: Callable[..., Lab]) -> None:
     lab = make_lab("autodiscover-redirect")
     state = lab.state

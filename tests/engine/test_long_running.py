@@ -9,6 +9,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import pytest
+
 from tests.engine.conftest import m365_connection, onprem_connection, target, verify
 from tests.engine.test_engine import collect, finished
 from workbench.checks import problems
@@ -43,6 +45,7 @@ async def _run_all(*verifications: Verification) -> list[list[Event]]:
 # ---------------------------------------------------------------- 1. routes and trust belong to one run
 
 
+@pytest.mark.kerberos
 def test_a_mistyped_pin_does_not_poison_the_next_run_of_the_same_host(make_lab: Callable[..., Lab]) -> None:
     state = make_lab().state
     wrong = onprem_connection(state, "fqdn", ca_bundle="", pin_sha256="AB" * 32)
@@ -53,6 +56,7 @@ def test_a_mistyped_pin_does_not_poison_the_next_run_of_the_same_host(make_lab: 
     assert second.failures() == [], second.failures()
 
 
+@pytest.mark.kerberos
 def test_two_runs_to_one_host_with_different_trust_at_the_same_time(make_lab: Callable[..., Lab]) -> None:
     state = make_lab().state
     pinned = onprem_connection(state, "fqdn", ca_bundle="", pin_sha256=state.onprem.certificate_sha256)
@@ -125,6 +129,7 @@ def test_a_real_timeout_still_fires() -> None:
     assert result["hang"].outcome.problem is problems.TIMEOUT
 
 
+@pytest.mark.kerberos
 def test_impersonation_checks_do_not_queue_behind_the_enumeration(make_lab: Callable[..., Lab]) -> None:
     state = make_lab(mailboxes=4000).state
     result = verify(state, onprem_connection(state, "fqdn"), timeout=30)
@@ -165,6 +170,7 @@ def test_waiting_for_the_admin_is_not_the_checks_time() -> None:
     assert len(answered) == 1 and answered[0].accepted
 
 
+@pytest.mark.kerberos
 def test_cancel_while_a_confirmation_is_open_grants_nothing(make_lab: Callable[..., Lab]) -> None:
     lab = make_lab("no-impersonation")
     state = lab.state
@@ -202,6 +208,7 @@ def test_cancel_while_a_confirmation_is_open_grants_nothing(make_lab: Callable[.
 # ---------------------------------------------------------------- 4. re-run
 
 
+@pytest.mark.kerberos
 def test_rerun_takes_the_admins_answer(make_lab: Callable[..., Lab]) -> None:
     lab = make_lab("no-impersonation")
     state = lab.state
@@ -250,6 +257,7 @@ def test_rerunning_a_skipped_check_runs_what_it_waited_on() -> None:
 # ---------------------------------------------------------------- 5. nothing secret in what a run shows
 
 
+@pytest.mark.kerberos
 def test_events_reports_and_reprs_carry_no_secret(make_lab: Callable[..., Lab]) -> None:
     state = make_lab().state
     secrets = (state.m365.client_secret, state.onprem.admin_password, "eyJ", "Bearer ")
@@ -304,6 +312,7 @@ def test_internal_failures_are_redacted_and_private_facts_stay_private() -> None
     assert run.facts == {"user": "admin"}
 
 
+@pytest.mark.kerberos
 def test_the_lab_never_changes_the_environment_under_running_clients(make_lab: Callable[..., Lab]) -> None:
     """requests iterates os.environ for proxies; the lab's NTLM acceptor once swapped a variable per handshake and
     a concurrent client died of a KeyError. The variable is now set once, before anything runs."""
@@ -334,6 +343,7 @@ def test_the_lab_never_changes_the_environment_under_running_clients(make_lab: C
     assert errors == [] and dict(os.environ) == before
 
 
+@pytest.mark.kerberos
 def test_a_bare_run_gets_a_route_table_of_its_own(make_lab: Callable[..., Lab]) -> None:
     from workbench.verification import plan_for
 
@@ -424,6 +434,7 @@ def test_reruns_release_what_they_replace_and_close_leaves_no_protocol(make_lab:
     assert len(Protocol._protocol_cache) == before  # every exchangelib protocol was taken out again
 
 
+@pytest.mark.kerberos
 def test_a_grant_under_way_is_reported_as_what_it_did_even_if_cancelled(make_lab: Callable[..., Lab]) -> None:
     lab = make_lab("no-impersonation,ps-slow")
     state = lab.state

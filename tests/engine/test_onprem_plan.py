@@ -107,6 +107,7 @@ def test_autodiscover_trace_is_streamed(healthy_lab: Lab) -> None:
     assert trace[-1].endswith("/EWS/Exchange.asmx") and "ExternalEwsUrl" in trace[-1]
 
 
+@pytest.mark.kerberos
 def test_enumeration_streams_progress_counts(healthy_lab: Lab) -> None:
     state = healthy_lab.state
     result = verify(state, onprem_connection(state, "fqdn"))
@@ -139,6 +140,7 @@ def test_scenario_fails_at_the_right_check(
 
 
 @pytest.mark.parametrize("scenario", ["autodiscover-internal-only", "autodiscover-srv-only"])
+@pytest.mark.kerberos
 def test_autodiscover_variants_still_find_the_server(make_lab: Callable[..., Lab], scenario: str) -> None:
     state = make_lab(scenario).state
     result = verify(state, onprem_connection(state))
@@ -150,6 +152,7 @@ def test_autodiscover_variants_still_find_the_server(make_lab: Callable[..., Lab
         assert "DNS A fabrikam.test: no such name (NXDOMAIN)" in trace
 
 
+@pytest.mark.kerberos
 def test_untrusted_certificate_offers_a_pin_and_the_pin_works(make_lab: Callable[..., Lab]) -> None:
     state = make_lab("untrusted-cert").state
     failed = verify(state, onprem_connection(state, "fqdn"))
@@ -170,6 +173,7 @@ def test_untrusted_certificate_offers_a_pin_and_the_pin_works(make_lab: Callable
     assert "pinned fingerprint" in result.checks["onprem.tls"].outcome.detail
 
 
+@pytest.mark.kerberos
 def test_grant_only_after_confirmation_and_never_twice(make_lab: Callable[..., Lab]) -> None:
     lab = make_lab("no-impersonation")
     state = lab.state
@@ -192,12 +196,14 @@ def test_grant_only_after_confirmation_and_never_twice(make_lab: Callable[..., L
     assert len(lab.org.assignments) == before + 1
 
 
+@pytest.mark.kerberos
 def test_grant_denied(make_lab: Callable[..., Lab]) -> None:
     state = make_lab("grant-denied").state
     result = verify(state, onprem_connection(state, "fqdn"), confirm=yes)
     assert result.failures() == [("onprem.impersonation", "IMPERSONATION_GRANT_DENIED")]
 
 
+@pytest.mark.kerberos
 def test_rerun_after_fixing_on_the_server(make_lab: Callable[..., Lab]) -> None:
     """The admin grants the role by hand, then re-runs just that check: it and its dependants run again."""
     lab = make_lab("no-impersonation")
@@ -221,6 +227,7 @@ def test_rerun_after_fixing_on_the_server(make_lab: Callable[..., Lab]) -> None:
     assert status is Status.PASSED
 
 
+@pytest.mark.kerberos
 def test_cancel_during_enumeration(make_lab: Callable[..., Lab]) -> None:
     state = make_lab("ps-slow", mailboxes=3000).state
 

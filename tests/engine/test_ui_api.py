@@ -22,6 +22,7 @@ from workbench.lab import Lab
 from workbench.model import Secret, VerificationStatus, VerificationSummary
 
 
+@pytest.mark.kerberos
 def test_the_plan_comes_first_and_autodiscover_attempts_are_sub_steps(make_lab: Callable[..., Lab]) -> None:
     state = make_lab().state
     result = verify(state, onprem_connection(state))  # autodiscover through the lab's DNS
@@ -64,6 +65,7 @@ def test_autodiscover_with_a_wrong_password_is_an_authentication_failure(make_la
     assert locate.outcome.problem is not None and locate.outcome.problem.code == "AUTH_FAILED"
 
 
+@pytest.mark.kerberos
 def test_browse_lists_organization_management_and_accepted_domains(make_lab: Callable[..., Lab]) -> None:
     state = make_lab().state
     directory = browse_sync(target(state, onprem_connection(state, "fqdn")))

@@ -413,6 +413,10 @@ async def _kerberos_ticket(ctx: Context, host: str) -> kerberos.Ticket | Outcome
     target, settings = _target(ctx)
     password: Secret = ctx.fact("password")
     realm: kerberos.Realm | None = None
+    reason = kerberos.missing()
+    if reason is not None:  # say so before anything is asked of DNS or a KDC
+        problem = problems.KERBEROS_NOT_INSTALLED.fill(**_kerberos_values(ctx, None))
+        return Outcome.failed(f"no Kerberos ticket: {reason}", problem)
     try:
         realm = await ctx.blocking(
             lambda: kerberos.locate(
