@@ -232,3 +232,35 @@ def test_without_kerberos_support_the_problem_says_what_to_install(tmp_path: Pat
 
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True)
     assert done.stdout.startswith("not-installed | Kerberos support is not installed (gssapi is missing)")
+
+
+def test_a_server_that_does_not_prove_itself_is_not_believed(healthy_lab: Lab, tmp_path: Path) -> None:
+    """Mutual authentication: a server that takes the ticket and answers 200 without Kerberos's reply (anyone can,
+    a ticket is not proof of the server) is refused before its answer reaches pypsrp."""
+    from tests.fakeserver import https_server, recorder, self_signed
+    from workbench.net.routes import session
+
+    class Accepting(recorder()):  # type: ignore[misc]
+        def _answer(self) -> None:
+            type(self).seen.append(dict(self.headers.items()))
+            self.send_response(200 if self.headers.get("Authorization") else 401)
+            if not self.headers.get("Authorization"):
+                self.send_header("WWW-Authenticate", "Negotiate")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        do_GET = do_POST = _answer
+
+    pem, sha256 = self_signed(tmp_path, "exch01.fabrikam.test")
+    ticket = kerberos.obtain(locate(healthy_lab.state), Secret(healthy_lab.state.onprem.admin_password), 10)
+    try:
+        with https_server(pem, Accepting) as port:
+            table = RouteTable()
+            table.set("127.0.0.1", port, Route(pin_sha256=sha256))
+            client = session(table)
+            client.auth = kerberos.KerberosAuth(ticket)
+            with pytest.raises(KerberosError, match="did not prove its identity"):
+                client.post(f"https://127.0.0.1:{port}/PowerShell", data=b"", timeout=10)
+        assert any(h.get("Authorization", "").startswith("Negotiate ") for h in Accepting.seen)
+    finally:
+        ticket.close()
