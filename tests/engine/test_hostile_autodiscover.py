@@ -78,3 +78,52 @@ def test_a_redirect_to_another_domain_gets_no_credentials(tmp_path: Path, redire
             dns.stop()
     assert any("attacker.other is outside evil.test" in step for step in finder.steps), finder.steps
     assert handler.seen == []  # not even a probe
+
+
+def test_a_redirect_answering_the_signed_in_request_is_not_followed(tmp_path: Path) -> None:
+    """A server that took the admin's credentials may answer 307 to anywhere: requests would follow it (and
+    requests_ntlm would sign in again there, over plain HTTP too). Autodiscover follows only its own protocol's
+    steps: the redirect is a step result, and the host it names receives nothing."""
+    pem, sha256 = self_signed(tmp_path, "evil.test")
+    elsewhere = recorder()
+
+    class Redirecting(recorder()):  # type: ignore[misc]
+        location = ""
+
+        def _answer(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            if length:
+                self.rfile.read(length)
+            type(self).seen.append(dict(self.headers.items()))
+            if self.headers.get("Authorization"):
+                self.send_response(307)
+                self.send_header("Location", type(self).location)
+            else:
+                self.send_response(401)
+                self.send_header("WWW-Authenticate", 'Basic realm="evil"')
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        do_GET = do_POST = _answer
+
+    with https_server(pem, elsewhere, host="127.0.0.8") as other, https_server(pem, Redirecting, host="127.0.0.7", port=443):
+        Redirecting.location = f"https://evil.test:{other}/autodiscover/autodiscover.svc"
+        dns = LabDns(Zone(a={"evil.test": "127.0.0.7"})).start()
+        try:
+            with routes.bind(routes.RouteTable()):
+                finder = Autodiscoverer(
+                    "admin@evil.test",
+                    Secret("S3cretPW"),
+                    dns_servers=(dns.address,),
+                    ca_bundle=None,
+                    pin_sha256=sha256,  # the admin trusts this server's certificate
+                    timeout=3,
+                    report=lambda index, line, status: None,
+                )
+                with pytest.raises(AutodiscoverFailed):
+                    finder.discover()
+        finally:
+            dns.stop()
+    assert any(h.get("Authorization") for h in Redirecting.seen), (finder.steps, Redirecting.seen, elsewhere.seen)
+    assert elsewhere.seen == []  # and the host its 307 named got nothing, not even an anonymous request
+    assert any("307" in step and "not followed" in step for step in finder.steps), finder.steps

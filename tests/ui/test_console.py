@@ -180,6 +180,7 @@ async def test_set_secret_action_stages_and_verifies_before_saving(home: Home, h
 
 
 @pytest.mark.parametrize("answer", ["y", "n"])
+@pytest.mark.kerberos
 async def test_grant_action_runs_once_on_yes_and_never_on_no(home: Home, make_lab: Any, answer: str) -> None:
     lab = make_lab("no-impersonation")
     lab_onprem(home, lab, "Fabrikam")
@@ -257,6 +258,7 @@ async def test_a_foreign_autodiscover_redirect_is_followed_only_after_yes(
             assert foreign() == []
 
 
+@pytest.mark.kerberos
 async def test_trust_action_pins_as_a_pending_change_and_the_rerun_passes(home: Home, healthy_lab: Lab) -> None:
     original = lab_onprem(home, healthy_lab, "Fabrikam by name", trusted=False)
     app = app_for(home)
@@ -283,6 +285,7 @@ async def test_trust_action_pins_as_a_pending_change_and_the_rerun_passes(home: 
         assert "settings.tls.pin_sha256" in diff and "settings.tls.mode" in diff
 
 
+@pytest.mark.kerberos
 async def test_escape_cancels_a_long_enumeration_at_once(home: Home, make_lab: Any) -> None:
     lab = make_lab("ps-slow", mailboxes=3000)
     lab_onprem(home, lab, "Fabrikam")
@@ -398,6 +401,7 @@ async def test_the_secret_box_never_copies_its_value(home: Home) -> None:
         assert box.value == "hunter2SECRET" and "hunter2SECRET" not in (app.clipboard or "")
 
 
+@pytest.mark.kerberos
 def test_a_kept_demo_directory_works_on_the_second_run(tmp_path: Path) -> None:
     import subprocess
     import sys
@@ -464,6 +468,7 @@ def test_wide_names_are_cut_by_terminal_cells() -> None:
     assert shown("short", 20) == "short"
 
 
+@pytest.mark.kerberos
 async def test_a_fix_made_from_the_fleet_shows_in_its_row(home: Home, healthy_lab: Lab) -> None:
     from screens.fleet import FleetScreen
 

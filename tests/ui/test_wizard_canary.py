@@ -53,6 +53,7 @@ async def shots(pilot: Pilot[Any], taken: list[str]) -> None:
     taken.append(pilot.app.export_screenshot())
 
 
+@pytest.mark.kerberos
 async def test_no_canary_outside_the_vault(
     home: Home,
     healthy_lab: Lab,

@@ -174,8 +174,14 @@ class Autodiscoverer:
             if probe.status_code == 401 and auth is None:
                 self.note(f"POST {url}: 401, no NTLM or Basic offered")
                 return None
+            # Never follow a redirect here: the protocol's own steps decide where the credentials may go, and
+            # requests would follow a 307 from a server that already has them (and requests_ntlm sign in again).
             answer = (
-                self._session.post(url, data=body, headers=headers, timeout=self.timeout, auth=auth) if auth else probe
+                self._session.post(
+                    url, data=body, headers=headers, timeout=self.timeout, auth=auth, allow_redirects=False
+                )
+                if auth
+                else probe
             )
         except requests.exceptions.SSLError as error:
             self.note(f"POST {url}: TLS failed ({_short(error)})")
@@ -186,6 +192,10 @@ class Autodiscoverer:
         if answer.status_code == 401 and auth is not None:
             self.credentials_rejected = True
             self.note(f"POST {url}: HTTP 401, the server refused {self.upn}'s credentials")
+            return None
+        if answer.is_redirect:
+            where = visible(answer.headers.get("Location", ""), limit=200)
+            self.note(f"POST {url}: HTTP {answer.status_code} redirect to {where}: not followed")
             return None
         if answer.status_code != 200:
             self.note(f"POST {url}: HTTP {answer.status_code}")
