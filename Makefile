@@ -2,7 +2,6 @@
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
-STAMP  := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
 .PHONY: help install demo test test-fast lint format bench clean
@@ -20,6 +19,8 @@ help:
 # exists (Debian/Ubuntu: apt-get install libkrb5-dev krb5-kdc krb5-admin-server); elsewhere the Kerberos tests
 # are skipped and say why.
 EXTRAS := $(shell command -v krb5-config >/dev/null 2>&1 && echo dev,kerberos || echo dev)
+# The stamp names the extras: once krb5-config appears, the next make adds the kerberos extra.
+STAMP  := $(VENV)/.installed-$(EXTRAS)
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)

@@ -122,7 +122,8 @@ def hostname(text: str, *, field: str = "server", label: str = "Server") -> str:
     return value
 
 
-_REALM = re.compile(r"[A-Z0-9](?:[A-Z0-9.-]{0,253}[A-Z0-9])?")
+_REALM_LABEL = r"[A-Z0-9](?:[A-Z0-9-]{0,61}[A-Z0-9])?"
+_REALM = re.compile(rf"{_REALM_LABEL}(?:\.{_REALM_LABEL})*")
 _DIGITS = re.compile(r"[0-9]+")  # str.isdigit() also accepts "²", which int() refuses
 
 
@@ -176,11 +177,13 @@ def server_warnings(address: ServerAddress) -> list[str]:
 
 def kerberos_realm(text: str) -> str:
     """A Kerberos realm as Active Directory names it: the DNS domain in capitals (`FABRIKAM.LOCAL`)."""
-    value = _require("kerberos_realm", "Kerberos realm", text).upper()
-    if not _REALM.fullmatch(value):
+    typed = _require("kerberos_realm", "Kerberos realm", text)
+    value = typed.upper()
+    if not typed.isascii() or len(value) > 253 or not _REALM.fullmatch(value):
         raise FieldError(
             "kerberos_realm",
-            f"Kerberos realm '{shown(value)}' may contain only letters, digits, dots and hyphens (like FABRIKAM.LOCAL)",
+            f"Kerberos realm '{shown(typed)}' is not a domain name in capitals: letters, digits and hyphens, parts "
+            "separated by single dots (like FABRIKAM.LOCAL)",
         )
     return value
 

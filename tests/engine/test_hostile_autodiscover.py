@@ -106,7 +106,10 @@ def test_a_redirect_answering_the_signed_in_request_is_not_followed(tmp_path: Pa
 
         do_GET = do_POST = _answer
 
-    with https_server(pem, elsewhere, host="127.0.0.8") as other, https_server(pem, Redirecting, host="127.0.0.7", port=443):
+    with (
+        https_server(pem, elsewhere, host="127.0.0.8") as other,
+        https_server(pem, Redirecting, host="127.0.0.7", port=443),
+    ):
         Redirecting.location = f"https://evil.test:{other}/autodiscover/autodiscover.svc"
         dns = LabDns(Zone(a={"evil.test": "127.0.0.7"})).start()
         try:

@@ -264,3 +264,22 @@ def test_a_server_that_does_not_prove_itself_is_not_believed(healthy_lab: Lab, t
         assert any(h.get("Authorization", "").startswith("Negotiate ") for h in Accepting.seen)
     finally:
         ticket.close()
+
+
+def test_an_ntlm_connection_to_ews_does_not_open_powershell(healthy_lab: Lab) -> None:
+    """IIS authenticates each request against its own directory: a connection NTLM-authenticated for /EWS carries
+    no identity to /PowerShell, which takes Kerberos only (the lab once reused it for any directory)."""
+    from requests_ntlm import HttpNtlmAuth
+
+    from tests.lab.conftest import session_for
+
+    state = healthy_lab.state
+    base = state.onprem.ews_url.rsplit("/EWS/", 1)[0]
+    with session_for(state) as client:
+        client.auth = HttpNtlmAuth(state.onprem.admin_upn, state.onprem.admin_password)
+        assert client.post(f"{base}/EWS/Exchange.asmx", data=b"<x/>").status_code != 401
+        client.auth = None
+        again = client.post(f"{base}/EWS/Exchange.asmx", data=b"<x/>")
+        assert again.status_code != 401  # the same connection stays authenticated for EWS, as IIS keeps it
+        refused = client.post(f"{base}/PowerShell", data=b"")
+        assert refused.status_code == 401 and refused.headers["WWW-Authenticate"] == "Negotiate"

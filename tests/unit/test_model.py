@@ -153,8 +153,11 @@ class TestDrafts:
         )
         assert isinstance(settings, OnPremSettings)
         assert (settings.kerberos_realm, settings.kerberos_kdc) == ("CORP.CONTOSO.COM", "dc01.corp.contoso.com")
-        with pytest.raises(DraftInvalid, match="realm 'CORP CONTOSO' may contain only"):
-            OnPremDraft(**base, kerberos_realm="corp contoso").build(None, stamp())
+        for wrong in ("corp contoso", "CORP..CONTOSO", "CORP.-.COM", "\ufb01.test"):
+            with pytest.raises(DraftInvalid, match="is not a domain name in capitals"):
+                OnPremDraft(**base, kerberos_realm=wrong).build(None, stamp())
+        with pytest.raises(DraftInvalid, match="control character"):  # nothing reaches the krb5.conf it would break
+            OnPremDraft(**base, kerberos_realm="CORP.COM\n[realms]").build(None, stamp())
         with pytest.raises(DraftInvalid, match="KDC port must be a number"):
             OnPremDraft(**base, kerberos_kdc="dc01.corp.contoso.com:kdc").build(None, stamp())
         with pytest.raises(DraftInvalid, match="used only with Kerberos"):

@@ -753,6 +753,11 @@ PS_WRONG_ENDPOINT = Problem(
         ),
     ),
 )
+# What the `kerberos` extra installs (python-gssapi, pykrb5), with MIT Kerberos's library and headers; pip is the
+# workbench's own environment's.
+INSTALL_KERBEROS_DEBIAN = "sudo apt-get install krb5-user libkrb5-dev && pip install 'pyspnego[kerberos]'"
+INSTALL_KERBEROS_RHEL = "sudo dnf install krb5-workstation krb5-devel && pip install 'pyspnego[kerberos]'"
+_EDIT = "(in the console: Manage, enter on the connection, Server connection; from the CLI: remove it and add it again)"
 PS_NTLM_REFUSED = Problem(
     "PS_NTLM_REFUSED",
     "The PowerShell virtual directory does not accept NTLM",
@@ -797,14 +802,8 @@ KERBEROS_NOT_INSTALLED = Problem(
         "(python-gssapi and pykrb5)",
     ),
     (
-        shell(
-            "Debian or Ubuntu",
-            "sudo apt-get install krb5-user libkrb5-dev && pip install 'exchange-workbench[kerberos]'",
-        ),
-        shell(
-            "RHEL, Rocky or Fedora",
-            "sudo dnf install krb5-workstation krb5-devel && pip install 'exchange-workbench[kerberos]'",
-        ),
+        shell("Debian or Ubuntu (pip: the workbench's own environment)", INSTALL_KERBEROS_DEBIAN),
+        shell("RHEL, Rocky or Fedora", INSTALL_KERBEROS_RHEL),
         Fix(
             "Or use Basic authentication over HTTPS, after enabling it on the PowerShell virtual directory "
             "(Set-PowerShellVirtualDirectory -BasicAuthentication $true)"
@@ -827,12 +826,12 @@ KERBEROS_KDC_UNREACHABLE = Problem(
     "KERBEROS_KDC_UNREACHABLE",
     "The domain controller (KDC) for {realm} did not answer",
     (
-        "TCP port 88 to the domain controller is blocked by a firewall",
+        "TCP port {kdc_port} to the domain controller is blocked by a firewall",
         "The KDC named for the connection is not a domain controller of {realm}",
     ),
     (
         shell("Test the port from this machine", "nc -vz {kdc_host} {kdc_port}"),
-        Fix("Name a reachable domain controller as the connection's KDC"),
+        Fix(f"Name a reachable domain controller as the connection's KDC {_EDIT}"),
     ),
 )
 KERBEROS_PREAUTH_FAILED = Problem(
@@ -854,7 +853,7 @@ KERBEROS_UNKNOWN_PRINCIPAL = Problem(
     ),
     (
         powershell("Find the account and its domain", "Get-ADUser -Filter \"UserPrincipalName -eq '{account}'\""),
-        Fix("Set the connection's Kerberos realm to the account's Active Directory domain, in capitals"),
+        Fix(f"Set the connection's Kerberos realm to the account's Active Directory domain, in capitals {_EDIT}"),
     ),
 )
 KERBEROS_PASSWORD_EXPIRED = Problem(
@@ -893,8 +892,8 @@ KERBEROS_NO_SPN = Problem(
         "A load-balanced name needs an alternate service account that holds its SPN",
     ),
     (
-        Fix("Give the server's own FQDN (its computer name in the domain)"),
-        Fix("Or use Basic authentication over HTTPS, enabled on the PowerShell virtual directory"),
+        Fix(f"Give the server's own FQDN (its computer name in the domain) {_EDIT}"),
+        Fix(f"Or use Basic authentication over HTTPS, enabled on the PowerShell virtual directory {_EDIT}"),
     ),
 )
 KERBEROS_FAILED = Problem(

@@ -20,12 +20,13 @@ def register(commands: Any) -> None:
 
 def _kerberos() -> str:
     """Whether remote PowerShell can use Kerberos here (its default), and how to get it where it cannot."""
+    from workbench.checks.problems import INSTALL_KERBEROS_DEBIAN, INSTALL_KERBEROS_RHEL
     from workbench.net import kerberos
 
     reason = kerberos.missing()
     if reason is None:
         return "available (remote PowerShell's default)"
-    return f"{reason}: {kerberos.INSTALL_DEBIAN} (RHEL: {kerberos.INSTALL_RHEL})"
+    return f"{reason}: {INSTALL_KERBEROS_DEBIAN} (RHEL: {INSTALL_KERBEROS_RHEL})"
 
 
 def run(args: argparse.Namespace) -> int:
@@ -54,8 +55,8 @@ def run(args: argparse.Namespace) -> int:
         print_json(facts)
     else:
         for key, value in facts.items():
-            if key in {"data_dir", "store", "connections", "certificates", "vault"}:
-                print(f"{key.replace('_', ' '):<13} {value}")
-        print(f"{'secrets':<13} {vault.backend.description}")
-        print(f"{'sign-in client':<13} {visible(shown)}")
+            if key in {"data_dir", "store", "connections", "certificates", "vault", "kerberos"}:
+                print(f"{key.replace('_', ' '):<15} {value}")
+        print(f"{'secrets':<15} {vault.backend.description}")
+        print(f"{'sign-in client':<15} {visible(shown)}")
     return 0

@@ -183,7 +183,7 @@ class Authenticator:
         header = request.header("Authorization")
         if header is None:
             known = request.connection.get("user")
-            if isinstance(known, Recipient):
+            if isinstance(known, Recipient) and self._reusable(request.connection.get("method"), schemes, ntlm):
                 return AuthResult(known)
             return AuthResult(None, self._challenge(schemes, realm))
         scheme, _, value = header.partition(" ")
@@ -205,6 +205,16 @@ class Authenticator:
                 return self._spnego(request, scheme, token, schemes, realm, protection)
         return AuthResult(None, self._challenge(schemes, realm))
 
+    def _reusable(self, method: object, schemes: tuple[str, ...], ntlm: bool) -> bool:
+        """Whether a connection authenticated earlier (perhaps for another virtual directory) counts here: only
+        with a method this directory takes, as IIS authenticates each request against its directory's settings.
+        (An NTLM connection to /EWS does not open /PowerShell, which takes Kerberos only.)"""
+        if method == "kerberos":
+            return self.kerberos is not None and "Negotiate" in schemes
+        if method == "ntlm":
+            return ntlm and ("NTLM" in schemes or "Negotiate" in schemes)
+        return False
+
     def _kerberos(
         self, request: Request, token: bytes, schemes: tuple[str, ...], realm: str, protection: ExtendedProtection
     ) -> AuthResult:
@@ -224,6 +234,7 @@ class Authenticator:
         if user is None:
             return AuthResult(None, self._challenge(schemes, realm))
         state["user"] = user  # IIS keeps a Kerberos-authenticated connection authenticated (authPersistNonNTLM)
+        state["method"] = "kerberos"
         encoded = f"Negotiate {base64.b64encode(reply).decode()}" if reply else None
         return AuthResult(user, headers=[("WWW-Authenticate", encoded)] if encoded else [])
 
@@ -329,6 +340,7 @@ class Authenticator:
         if user is None:
             return AuthResult(None, self._challenge(schemes, realm))
         state["user"] = user
+        state["method"] = "ntlm"
         return AuthResult(user, headers=[("WWW-Authenticate", encoded)] if encoded else [])
 
 

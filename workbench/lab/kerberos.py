@@ -23,7 +23,7 @@ from pathlib import Path
 TOOLS = ("krb5kdc", "kdb5_util", "kadmin.local")
 INSTALL_HINT = (
     "the lab runs without Kerberos (remote PowerShell refuses everyone): install MIT Kerberos and the kerberos "
-    "extra: apt-get install krb5-kdc krb5-admin-server libkrb5-dev && pip install -e '.[kerberos]'"
+    "extra: apt-get install krb5-kdc krb5-admin-server libkrb5-dev && make install"
 )
 _SEARCH = os.pathsep.join((os.environ.get("PATH", ""), "/usr/sbin", "/usr/local/sbin", "/sbin"))
 _START_TIMEOUT = 10.0

@@ -38,8 +38,6 @@ from workbench.model import Secret
 
 from . import resolve
 
-INSTALL_DEBIAN = "sudo apt-get install krb5-user libkrb5-dev && pip install 'exchange-workbench[kerberos]'"
-INSTALL_RHEL = "sudo dnf install krb5-workstation krb5-devel && pip install 'exchange-workbench[kerberos]'"
 _TICKET_SCRIPT = Path(__file__).with_name("kerberos_ticket.py")
 DEFAULT_KDC_PORT = 88
 
