@@ -81,6 +81,37 @@ def test_a_redirect_to_another_domain_is_followed_once_the_admin_allows_that_hos
     assert any(h.authorization for h in foreign)
 
 
+def test_an_srv_record_naming_another_domain_is_not_followed_without_permission(make_lab: Callable[..., Lab]) -> None:
+    """DNS answers are no more authenticated than the HTTP redirect: an SRV record naming a host outside the
+    admin's domain gets the same question, and until the answer not one request goes there (it used to get the
+    signed-in request at once)."""
+    lab = make_lab("autodiscover-srv-foreign")
+    state = lab.state
+    result = verify(state, onprem_connection(state))  # the engine's default answer: no
+    outcome = result.checks["onprem.locate"].outcome
+    assert result.status("onprem.locate") is Status.FAILED, _trace(result)
+    assert outcome.problem is not None and outcome.problem.code == "AUTODISCOVER_REDIRECT_NOT_ALLOWED"
+    assert "DNS SRV _autodiscover._tcp.fabrikam.test names" in outcome.problem.causes[0]
+    asked = [e.request for e in result.events if isinstance(e, AwaitingConfirmation)]
+    assert [(r.action, r.server) for r in asked] == [(Action.ALLOW_AUTODISCOVER_REDIRECT, FOREIGN_HOST)]
+    assert "DNS answers are not authenticated" in dict(asked[0].details)["Risk"]
+    assert [h for h in lab.server("exchange").hits if h.host.startswith(FOREIGN_HOST)] == []
+
+
+@pytest.mark.kerberos
+def test_an_srv_record_naming_another_domain_is_followed_once_allowed(make_lab: Callable[..., Lab]) -> None:
+    lab = make_lab("autodiscover-srv-foreign")
+    state = lab.state
+
+    async def allow_the_hoster(request: ConfirmationRequest) -> bool:
+        return request.action is Action.ALLOW_AUTODISCOVER_REDIRECT and request.server == FOREIGN_HOST
+
+    result = verify(state, onprem_connection(state), confirm=allow_the_hoster)
+    assert result.failures() == [], _trace(result)
+    foreign = [h for h in lab.server("exchange").hits if h.host.startswith(FOREIGN_HOST)]
+    assert foreign and all(h.path == "/autodiscover/autodiscover.svc" for h in foreign)
+
+
 @pytest.fixture
 def odd_site() -> Iterator[tuple[list[tuple[int, str]], str]]:
     """A redirect site on port 80 answering the probe as the test says, and a DNS zone that names it."""

@@ -15,7 +15,9 @@ from __future__ import annotations
 import asyncio
 import re
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from workbench import quoting, validate
@@ -36,6 +38,7 @@ from .target import SecretUnavailable, Target
 IMPERSONATION = "ApplicationImpersonation"
 GRANT_NAME = "Exchange Workbench-Impersonation-{alias}"
 CERT_WARNING_DAYS = 30
+MAX_AUTODISCOVER_QUESTIONS = 8  # hosts outside the domain one trace may ask about (a redirect, then SRV records)
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,22 +146,36 @@ async def locate(ctx: Context) -> Outcome:
 
 def _redirect_request(settings: OnPremSettings, redirect: Any) -> ConfirmationRequest:
     domain = settings.admin_upn.rpartition("@")[2].lower()
+    how, risk = _redirect_how(domain, redirect)
     return ConfirmationRequest(
         action=problems.Action.ALLOW_AUTODISCOVER_REDIRECT,
-        question=f"Follow the autodiscover redirect to {redirect.host}, with {settings.admin_upn}'s credentials?",
+        question=f"Follow autodiscover to {redirect.host}, with {settings.admin_upn}'s credentials?",
         command=f"POST {redirect.url} (GetUserSettings, signed in as {settings.admin_upn})",
         account=settings.admin_upn,
         server=redirect.host,
         details=(
-            ("Why", f"http://autodiscover.{domain} redirected to {redirect.location}"),
+            ("Why", how),
             ("Outside", f"{redirect.host} is not {domain} nor one of its subdomains"),
-            ("Risk", "the redirect came over plain HTTP, unauthenticated: anyone on the path could have sent it"),
+            ("Risk", risk),
         ),
     )
 
 
+def _redirect_how(domain: str, redirect: Any) -> tuple[str, str]:
+    """How autodiscover came to the host, and why that proves nothing: the HTTP redirect, or the SRV record."""
+    if redirect.via == "srv":
+        return (
+            f"DNS SRV _autodiscover._tcp.{domain} names {redirect.location}",
+            "DNS answers are not authenticated: whoever answers this machine's DNS queries could have sent it",
+        )
+    return (
+        f"http://autodiscover.{domain} redirected to {redirect.location}",
+        "the redirect came over plain HTTP, unauthenticated: anyone on the path could have sent it",
+    )
+
+
 async def _autodiscover(ctx: Context, target: Target, settings: OnPremSettings) -> Outcome:
-    from workbench.net.autodiscover import Autodiscoverer, AutodiscoverFailed, RedirectNeedsPermission
+    from workbench.net.autodiscover import Autodiscoverer, AutodiscoverFailed, Found, RedirectNeedsPermission
 
     ca_bundle, pin = _trust(settings)
     report = ctx.thread_progress()
@@ -176,14 +193,18 @@ async def _autodiscover(ctx: Context, target: Target, settings: OnPremSettings) 
         report=step,
     )
     try:
-        try:
-            found = await ctx.blocking(finder.discover)
-        except RedirectNeedsPermission as needs:
-            # Microsoft's protocol: warn the admin, follow only if they accept ([MS-OXDISCO] 3.1.5.4).
-            if await ctx.confirm(_redirect_request(settings, needs.target)):
-                found = await ctx.blocking(finder.follow, needs.target)
-            else:
-                found = await ctx.blocking(finder.without_redirect, needs.target)
+        step_on: Callable[[], Found] = finder.discover
+        for _ in range(MAX_AUTODISCOVER_QUESTIONS):
+            try:
+                found = await ctx.blocking(step_on)
+                break
+            except RedirectNeedsPermission as needs:
+                # Microsoft's protocol: warn the admin, follow only if they accept ([MS-OXDISCO] 3.1.5.4). The HTTP
+                # redirect and then an SRV record may each lead outside the domain: each is asked about.
+                answer = finder.follow if await ctx.confirm(_redirect_request(settings, needs.target)) else None
+                step_on = partial(answer or finder.without_redirect, needs.target)
+        else:
+            raise AutodiscoverFailed(finder.steps, "too many hosts outside the domain to ask about")
     except AutodiscoverFailed as failure:
         if finder.credentials_rejected:  # the service was found; the password is what failed
             return Outcome.failed(
@@ -232,8 +253,10 @@ async def _autodiscover(ctx: Context, target: Target, settings: OnPremSettings) 
 
 
 def _redirect_problem(ctx: Context, redirect: Any) -> problems.Problem:
+    _, settings = _target(ctx)
+    how, risk = _redirect_how(settings.admin_upn.rpartition("@")[2].lower(), redirect)
     return problems.AUTODISCOVER_REDIRECT_NOT_ALLOWED.fill(
-        **_values(ctx, target_host=redirect.host, location=redirect.location, soap_url=redirect.url)
+        **_values(ctx, target_host=redirect.host, location=redirect.location, soap_url=redirect.url, how=how, risk=risk)
     )
 
 

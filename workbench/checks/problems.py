@@ -971,12 +971,11 @@ AUTODISCOVER_FAILED = Problem(
 )
 AUTODISCOVER_REDIRECT_NOT_ALLOWED = Problem(
     "AUTODISCOVER_REDIRECT_NOT_ALLOWED",
-    "Autodiscover was redirected to {target_host}, outside {domain}: not followed",
+    "Autodiscover was sent to {target_host}, outside {domain}: not followed",
     (
-        "http://autodiscover.{domain} redirects to {location}: a hosting provider, or another organisation's "
-        "server, serves autodiscover for {domain}",
-        "The redirect came over plain HTTP without authentication, so anyone on the network path could have sent "
-        "it: the workbench sends {account}'s credentials to {target_host} only if you allow that host",
+        "{how}: a hosting provider, or another organisation's server, serves autodiscover for {domain}",
+        "Nothing proves that answer ({risk}): the workbench sends {account}'s credentials to {target_host} only if "
+        "you allow that host",
     ),
     (
         workbench(

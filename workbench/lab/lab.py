@@ -242,6 +242,7 @@ class Lab:
         org, accounts = seed_organization(rng=self._rng, mailboxes=self.mailboxes, scenarios=self.scenarios)
         foreign = "autodiscover-redirect-foreign" in self.scenarios
         redirected = foreign or "autodiscover-redirect" in self.scenarios
+        srv_foreign = "autodiscover-srv-foreign" in self.scenarios
         names: tuple[str, ...] = (
             org.fqdn,
             f"autodiscover.{org.domain}",
@@ -249,7 +250,7 @@ class Lab:
             org.domain,
             *LOOPBACK_NAMES,
         )
-        if foreign:  # the hosting provider's name, on its own certificate's list
+        if foreign or srv_foreign:  # the hosting provider's name, on its own certificate's list
             names = (*names, FOREIGN_HOST)
         if "untrusted-cert" in self.scenarios:
             certificate = LabCA(folder, "Fabrikam Internal Issuing CA").issue_server(names, label="exchange")
@@ -294,6 +295,10 @@ class Lab:
             zone.a[f"autodiscover.{org.domain}"] = site.host
             if foreign:
                 zone.a[FOREIGN_HOST] = "127.0.0.1"
+        elif srv_foreign:
+            # Only the SRV record leads on, and it names the hosting provider in another domain.
+            zone.a[FOREIGN_HOST] = "127.0.0.1"
+            zone.srv[f"_autodiscover._tcp.{org.domain}"] = [(0, 0, server.port, FOREIGN_HOST)]
         else:
             if "autodiscover-srv-only" not in self.scenarios:
                 zone.a |= {org.domain: "127.0.0.1", f"autodiscover.{org.domain}": "127.0.0.1"}

@@ -178,6 +178,13 @@ SCENARIOS: dict[str, Scenario] = {
             "",
         ),
         Scenario(
+            "autodiscover-srv-foreign",
+            "onprem",
+            "no A record for the domain or autodiscover.<domain>; the SRV record names a hosting provider in another "
+            "domain (mail.fabrikam-hosting.test): followed only when the admin allows that host",
+            "AUTODISCOVER_REDIRECT_NOT_ALLOWED",
+        ),
+        Scenario(
             "autodiscover-redirect-foreign",
             "onprem",
             "as autodiscover-redirect, but the redirect points to a hosting provider in another domain "

@@ -54,12 +54,14 @@ class Found:
 
 @dataclass(frozen=True, slots=True)
 class Redirect:
-    """Where the HTTP redirect points: the host (validated, lower case), the Location as shown (control characters
-    visible) and the SOAP URL the request would go to."""
+    """Where autodiscover was sent outside the admin's domain: by the HTTP redirect (`via` "http": the Location as
+    shown, control characters visible) or by the SRV record (`via` "srv": the record as shown); the host
+    (validated, lower case) and the SOAP URL the request would go to."""
 
     host: str
     location: str
     url: str
+    via: str = "http"
 
 
 class RedirectNeedsPermission(Exception):
@@ -142,7 +144,8 @@ class Autodiscoverer:
         self.steps: list[str] = []
         self.credentials_rejected = False  # a server asked for credentials and refused the admin's
         self.allowed = frozenset(h.lower() for h in allowed)  # hosts outside the domain the admin allowed
-        self.declined: Redirect | None = None  # a redirect the admin did not allow
+        self.declined: Redirect | None = None  # the last redirect the admin did not allow
+        self._declined_hosts: set[str] = set()
         self._session = session()
 
     def note(self, line: str, ok: bool = False, status: str | None = None) -> None:
@@ -241,14 +244,21 @@ class Autodiscoverer:
         return self._srv()
 
     def follow(self, target: Redirect) -> Found:
-        """Go on after the admin allowed `target.host`: the SOAP request there, then the SRV record."""
+        """Go on after the admin allowed `target.host`: the SOAP request there, then (what is left of) the SRV
+        step. May raise `RedirectNeedsPermission` again, for another host."""
         self.allowed = self.allowed | {target.host}
+        if target.via == "srv":
+            return self._srv()  # the record is tried again, now allowed
         return self._follow(target) or self._srv()
 
     def without_redirect(self, target: Redirect) -> Found:
-        """Go on after the admin declined `target.host`: not one request goes there; the SRV record is next."""
+        """Go on after the admin declined `target.host`: not one request goes there; the next step follows."""
         self.declined = target
-        self.note(f"redirect to {target.host} not followed: not allowed for this verification")
+        self._declined_hosts.add(target.host)
+        self.note(
+            f"{'SRV target' if target.via == 'srv' else 'redirect to'} {target.host} not followed: not allowed "
+            "for this verification"
+        )
         return self._srv()
 
     def _srv(self) -> Found:
@@ -261,12 +271,26 @@ class Autodiscoverer:
         if not records:
             self.note(f"DNS SRV {name}: no record")
         for record in records:
-            self.note(f"DNS SRV {name} -> {record.target}:{record.port} (priority {record.priority})", ok=True)
-            address = self._resolve(record.target)
+            shown = f"DNS SRV {name} -> {visible(record.target, limit=120)}:{record.port} (priority {record.priority})"
+            try:  # a name from DNS: validated before anything is sent to it
+                host = validate.hostname(record.target, field="srv", label="The SRV record's target")
+            except validate.FieldError as error:
+                self.note(f"{shown}: not usable ({error.message})")
+                continue
+            if host in self._declined_hosts:
+                continue
+            self.note(shown, ok=True)
+            port = "" if record.port == 443 else f":{record.port}"
+            url = f"https://{host}{port}{PATH}"
+            if not self.may_follow(host):
+                # As a redirect: DNS answers are not authenticated, and Microsoft's clients warn before sending
+                # credentials to a host the SRV record names outside the domain.
+                self.note(f"SRV target {host}: outside {self.domain}; followed only if you allow it", status="info")
+                raise RedirectNeedsPermission(Redirect(host, f"{host}:{record.port}", url, "srv"))
+            address = self._resolve(host)
             if address is None:
                 continue
-            port = "" if record.port == 443 else f":{record.port}"
-            if found := self._try(f"https://{record.target}{port}{PATH}", address):
+            if found := self._try(url, address):
                 return found
         raise AutodiscoverFailed(self.steps, "All steps of the autodiscover protocol failed")
 
