@@ -103,16 +103,17 @@ async def allow_redirect(screen: VerificationHost, check: str, params: dict[str,
         screen.notify("There is no redirect to follow for this check.", severity="warning")
         return
     admin = settings.admin_upn
+    how = params.get("how") or f"http://autodiscover.{admin.rpartition('@')[2]} redirects to {host}"
+    risk = params.get("risk") or "the redirect came over plain HTTP, unauthenticated"
     yes = await app.ask(
         ConfirmModal(
-            "Follow the autodiscover redirect",
-            f"http://autodiscover.{shown(admin.rpartition('@')[2])} redirects to {shown(host)}, outside your "
-            f"domain. Follow it and sign in there as {shown(admin)}? The redirect came over plain HTTP, "
-            "unauthenticated: allow it only if you know the host (your hosting provider, your own server). This "
-            "verification only; nothing is saved.",
+            "Follow autodiscover to another domain",
+            f"{shown(how)}, outside your domain. Follow it and sign in there as {shown(admin)}? Nothing proves "
+            f"that answer ({shown(risk)}): allow it only if you know the host (your hosting provider, your own "
+            "server). This verification only; nothing is saved.",
             [
                 ("Host", host),
-                ("Redirected to", params.get("location", "")),
+                ("Sent there by", params.get("location", "")),
                 ("Credentials to", params.get("url", f"https://{host}/autodiscover/autodiscover.svc")),
                 ("Account", admin),
             ],

@@ -30,6 +30,7 @@ from workbench.checks.events import (
     StepStatus,
     Summary,
 )
+from workbench.checks.onprem import redirect_reasons
 from workbench.drafts import M365Draft, OnPremDraft, Stamp
 from workbench.model import (
     CertificateCredential,
@@ -41,6 +42,7 @@ from workbench.model import (
     VerificationSummary,
 )
 from workbench.model.certificate import CertificateSource
+from workbench.net.autodiscover import Redirect
 from workbench.registration import (
     Admin,
     AdminSession,
@@ -278,12 +280,16 @@ def redirect_refused_script(connection: Connection) -> list[Event]:
     host = "mail.fabrikam-hosting.com"
     location = f"https://{host}/autodiscover/autodiscover.xml"
     probe = "http://autodiscover.fabrikam.com/autodiscover/autodiscover.xml"
+    redirect = Redirect(host, location, f"https://{host}/autodiscover/autodiscover.svc")
+    how, risk = redirect_reasons("fabrikam.com", redirect)
     problem = problems.AUTODISCOVER_REDIRECT_NOT_ALLOWED.fill(
         domain="fabrikam.com",
         account="administrator@fabrikam.com",
         target_host=host,
         location=location,
-        soap_url=f"https://{host}/autodiscover/autodiscover.svc",
+        soap_url=redirect.url,
+        how=how,
+        risk=risk,
     )
     events: list[Event] = [Planned(checks=plan.info())]
     events += done(

@@ -146,7 +146,7 @@ async def locate(ctx: Context) -> Outcome:
 
 def _redirect_request(settings: OnPremSettings, redirect: Any) -> ConfirmationRequest:
     domain = settings.admin_upn.rpartition("@")[2].lower()
-    how, risk = _redirect_how(domain, redirect)
+    how, risk = redirect_reasons(domain, redirect)
     return ConfirmationRequest(
         action=problems.Action.ALLOW_AUTODISCOVER_REDIRECT,
         question=f"Follow autodiscover to {redirect.host}, with {settings.admin_upn}'s credentials?",
@@ -161,7 +161,7 @@ def _redirect_request(settings: OnPremSettings, redirect: Any) -> ConfirmationRe
     )
 
 
-def _redirect_how(domain: str, redirect: Any) -> tuple[str, str]:
+def redirect_reasons(domain: str, redirect: Any) -> tuple[str, str]:
     """How autodiscover came to the host, and why that proves nothing: the HTTP redirect, or the SRV record."""
     if redirect.via == "srv":
         return (
@@ -254,7 +254,7 @@ async def _autodiscover(ctx: Context, target: Target, settings: OnPremSettings) 
 
 def _redirect_problem(ctx: Context, redirect: Any) -> problems.Problem:
     _, settings = _target(ctx)
-    how, risk = _redirect_how(settings.admin_upn.rpartition("@")[2].lower(), redirect)
+    how, risk = redirect_reasons(settings.admin_upn.rpartition("@")[2].lower(), redirect)
     return problems.AUTODISCOVER_REDIRECT_NOT_ALLOWED.fill(
         **_values(ctx, target_host=redirect.host, location=redirect.location, soap_url=redirect.url, how=how, risk=risk)
     )

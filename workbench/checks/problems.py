@@ -987,7 +987,14 @@ AUTODISCOVER_REDIRECT_NOT_ALLOWED = Problem(
             "autodiscover.{domain} A <server IP>  or  _autodiscover._tcp.{domain} SRV 0 0 443 <server>",
         ),
     ),
-    offer(Action.ALLOW_AUTODISCOVER_REDIRECT, host="{target_host}", location="{location}", url="{soap_url}"),
+    offer(
+        Action.ALLOW_AUTODISCOVER_REDIRECT,
+        host="{target_host}",
+        location="{location}",
+        url="{soap_url}",
+        how="{how}",
+        risk="{risk}",
+    ),
 )
 AUTODISCOVER_INTERNAL_ONLY = Problem(
     "AUTODISCOVER_INTERNAL_ONLY",
