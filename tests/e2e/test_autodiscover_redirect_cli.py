@@ -50,6 +50,8 @@ def test_without_the_option_the_redirect_is_shown_and_not_followed(lab_home: Any
         "host": FOREIGN_HOST,
         "location": problem["action"]["location"],
         "url": problem["action"]["url"],
+        "how": f"http://autodiscover.fabrikam.test redirected to {problem['action']['location']}",
+        "risk": "the redirect came over plain HTTP, unauthenticated: anyone on the path could have sent it",
     }
     commands = [f["command"] for f in problem["fixes"] if f["kind"] == "workbench"]
     assert commands == [f"workbench verify --allow-autodiscover-redirect {FOREIGN_HOST} -- onprem"]
