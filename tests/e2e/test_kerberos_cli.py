@@ -36,6 +36,11 @@ def add(home: Path, lab: Lab, name: str, server: str, *options: str) -> None:
     assert result.returncode == 0, result.stderr
 
 
+def add_by_name(home: Path, lab: Lab, name: str, *options: str) -> None:
+    """By the server's own name, through the lab's DNS (what Kerberos needs)."""
+    add(home, lab, name, lab.state.onprem.server_fqdn, "--dns-server", lab.state.onprem.dns, *options)
+
+
 def checks(home: Path, name: str) -> tuple[int, dict[str, Any]]:
     result = run_workbench(home, "verify", name, "--json", "--grant-impersonation")
     events = [json.loads(line) for line in result.stdout.splitlines()]
@@ -46,7 +51,7 @@ def checks(home: Path, name: str) -> tuple[int, dict[str, Any]]:
 def test_by_fqdn_with_kerberos_end_to_end(tmp_path: Path, make_lab: Any) -> None:
     lab = make_lab()
     home = tmp_path / "home"
-    add(home, lab, "by-name", lab.state.onprem.server_fqdn, "--dns-server", lab.state.onprem.dns)
+    add_by_name(home, lab, "by-name")
     shown = run_workbench(home, "connections", "show", "by-name")
     assert "PowerShell auth" in shown.stdout and "kerberos" in shown.stdout
     assert "FABRIKAM.TEST (from the UPN)" in shown.stdout and "(DNS SRV _kerberos._tcp)" in shown.stdout
@@ -59,16 +64,7 @@ def test_by_fqdn_with_kerberos_end_to_end(tmp_path: Path, make_lab: Any) -> None
 def test_a_wrong_kdc_is_named_not_taken_for_a_wrong_password(tmp_path: Path, make_lab: Any) -> None:
     lab = make_lab()
     home = tmp_path / "home"
-    add(
-        home,
-        lab,
-        "dead-kdc",
-        lab.state.onprem.server_fqdn,
-        "--dns-server",
-        lab.state.onprem.dns,
-        "--kdc",
-        "127.0.0.1:9",
-    )
+    add_by_name(home, lab, "dead-kdc", "--kdc", "127.0.0.1:9")
     code, found = checks(home, "dead-kdc")
     assert code == 1
     assert found["onprem.ews"]["status"] == "passed"  # the password is right: EWS takes it
@@ -87,16 +83,7 @@ def test_by_ip_with_basic_where_the_admin_enabled_it(tmp_path: Path, make_lab: A
 def test_ntlm_is_refused_where_windows_authentication_is_off(tmp_path: Path, make_lab: Any) -> None:
     lab = make_lab()
     home = tmp_path / "home"
-    add(
-        home,
-        lab,
-        "ntlm",
-        lab.state.onprem.server_fqdn,
-        "--dns-server",
-        lab.state.onprem.dns,
-        "--powershell-auth",
-        "ntlm",
-    )
+    add_by_name(home, lab, "ntlm", "--powershell-auth", "ntlm")
     code, found = checks(home, "ntlm")
     assert code == 1
     assert found["onprem.auth"]["problem"]["code"] == "PS_NTLM_REFUSED"

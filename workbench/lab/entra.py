@@ -148,16 +148,7 @@ class Entra(Service):
         with self.tenant.lock:
             app = self.tenant.application_by_app_id(client_id)
             if app is None or (app.usable_from is not None and now() < app.usable_from):
-                return aad_error(
-                    world,
-                    400,
-                    "unauthorized_client",
-                    700016,
-                    f"Application with identifier '{client_id}' was not found in the directory "
-                    f"'{self.tenant.display_name}'. This can happen if the application has not been installed by the "
-                    "administrator of the tenant or consented to by any user in the tenant. You may have sent your "
-                    "authentication request to the wrong tenant.",
-                )
+                return self._unknown_client(client_id)
             if "client_secret" in form:
                 problem = self._check_secret(app_secret_list=app.password_credentials, given=form["client_secret"])
                 if problem is not None:
@@ -298,6 +289,19 @@ class Entra(Service):
             },
         )
 
+    def _unknown_client(self, client_id: str) -> Response:
+        """AADSTS700016, as Entra words it for a client the tenant does not hold."""
+        return aad_error(
+            self.world,
+            400,
+            "unauthorized_client",
+            700016,
+            f"Application with identifier '{client_id}' was not found in the directory "
+            f"'{self.tenant.display_name}'. This can happen if the application has not been installed by the "
+            "administrator of the tenant or consented to by any user in the tenant. You may have sent your "
+            "authentication request to the wrong tenant.",
+        )
+
     def _public_client_refusal(self, client_id: str) -> Response | None:
         """Whether `client_id` may sign a user in with a device code, as Entra decides it: a Microsoft first-party
         public client (its service principal is in every tenant) or the tenant's own app with "Allow public client
@@ -306,16 +310,7 @@ class Entra(Service):
         app = self.tenant.application_by_app_id(client_id)
         first_party = FIRST_PARTY_PUBLIC_CLIENTS.get(client_id)
         if app is None and first_party is None:
-            return aad_error(
-                self.world,
-                400,
-                "unauthorized_client",
-                700016,
-                f"Application with identifier '{client_id}' was not found in the directory "
-                f"'{self.tenant.display_name}'. This can happen if the application has not been installed by the "
-                "administrator of the tenant or consented to by any user in the tenant. You may have sent your "
-                "authentication request to the wrong tenant.",
-            )
+            return self._unknown_client(client_id)
         if app is not None and not app.public_client:
             return aad_error(
                 self.world,
