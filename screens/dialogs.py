@@ -16,19 +16,23 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, DataTable, Input, Label, Static
 
 from workbench.model import Secret
+from workbench.text import visible
 
 from .literal import literal, paragraph
 
 Detail = tuple[str, str]  # label, value (from outside: shown literally)
+DETAIL_LIMIT = 400  # characters of one value: a 10 KB certificate subject may not push the issuer out of sight
 
 
 def details_table(details: Iterable[Detail]) -> Text:
+    """One row per detail. A value is one escaped line (a line break in a certificate field shows as `\\n`, so no
+    field can print a row of its own), cut past DETAIL_LIMIT characters; the widget wraps it."""
     text = Text()
     for index, (label, value) in enumerate(details):
         if index:
             text.append("\n")
         text.append(f"{label}: ", style="bold")
-        text.append_text(paragraph(value))
+        text.append(visible(str(value), limit=DETAIL_LIMIT))
     return text
 
 

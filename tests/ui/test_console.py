@@ -576,3 +576,17 @@ async def test_a_redraw_queued_as_a_screen_closes_is_dropped(home: Home) -> None
         manager._refresh_now()  # the queued callback, now
         await pilot.pause()
         assert app.is_running
+
+
+def test_certificate_fields_cannot_forge_lines_in_a_dialog() -> None:
+    """A subject with line breaks once printed fake "Issuer:" and "Self-signed: no" lines in the trust dialog and
+    pushed the real ones below the fold (issue 19, item 3): every value is one escaped line, cut when huge."""
+    from screens.dialogs import details_table
+
+    forged = "CN=mail.contoso.com\nIssuer: CN=Contoso Root CA\nSelf-signed: no\t" + "x" * 10_000
+    shown = details_table([("SHA-256", "AB" * 32), ("Subject", forged), ("Issuer", "CN=evil"), ("Self-signed", "yes")])
+    lines = shown.plain.split("\n")
+    assert [line.split(":", 1)[0] for line in lines] == ["SHA-256", "Subject", "Issuer", "Self-signed"]
+    assert "\\x0aIssuer: CN=Contoso Root CA\\x0aSelf-signed: no\\x09" in lines[1]  # shown, not obeyed
+    assert len(lines[1]) < 1_000 and "more characters" in lines[1]
+    assert lines[2] == "Issuer: CN=evil" and lines[3] == "Self-signed: yes"
