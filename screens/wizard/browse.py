@@ -18,7 +18,7 @@ from textual.widgets.option_list import Option
 
 from workbench.browse import Admin, BrowseFailed, Directory
 
-from ..literal import literal, paragraph, shown
+from ..literal import literal, paragraph
 
 Loader = Callable[[], Awaitable[Directory]]
 
@@ -39,6 +39,12 @@ def _next_step(code: str) -> str:
             "or cancel and type the UPN by hand (the Configuration step can pin the certificate)."
         )
     return "Check the server connection (Back), then Try again; or cancel and type the UPN by hand."
+
+
+def domain_options(domains: list[str]) -> list[tuple[Text, str]]:
+    """The UPN-suffix choices: accepted-domain names come from the server, so each prompt is a Text (a str prompt
+    would be parsed as markup: `evil[b]x[/b]` drew bold)."""
+    return [(literal(domain, 40), domain) for domain in domains]
 
 
 class BrowseModal(ModalScreen[str | None]):
@@ -105,7 +111,7 @@ class BrowseModal(ModalScreen[str | None]):
         admins.loading = False
         domains = list(directory.accepted_domains)
         select = self.query_one("#domain", Select)
-        select.set_options([(shown(d, 40), d) for d in domains])
+        select.set_options(domain_options(domains))
         chosen = self._domain if self._domain in domains else (domains[0] if domains else "")
         if chosen:
             with select.prevent(Select.Changed):

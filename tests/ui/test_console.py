@@ -590,3 +590,23 @@ def test_certificate_fields_cannot_forge_lines_in_a_dialog() -> None:
     assert "\\x0aIssuer: CN=Contoso Root CA\\x0aSelf-signed: no\\x09" in lines[1]  # shown, not obeyed
     assert len(lines[1]) < 1_000 and "more characters" in lines[1]
     assert lines[2] == "Issuer: CN=evil" and lines[3] == "Self-signed: yes"
+
+
+async def test_accepted_domains_from_the_server_are_shown_literally_in_browse() -> None:
+    """Browse's UPN-suffix list showed server text as markup (`evil[b]x[/b]` drew bold; issue 19, item 7)."""
+    from textual.app import App, ComposeResult
+    from textual.widgets import Select
+
+    from screens.wizard.browse import domain_options
+
+    hostile = "evil[b]x[/b].test"
+
+    class One(App[None]):
+        def compose(self) -> ComposeResult:
+            yield Select[str](domain_options([hostile, "fabrikam.test"]), id="domain", value=hostile)
+
+    app = One()
+    async with app.run_test(size=(60, 10)) as pilot:
+        await pilot.pause()
+        screen = app.export_screenshot()
+    assert "evil[b]x[/b].test" in screen  # drawn as typed, brackets and all
