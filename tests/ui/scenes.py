@@ -318,8 +318,7 @@ def redirect_refused_script(connection: Connection) -> list[Event]:
             check="onprem.locate",
             title="Locate the server",
             outcome=Outcome.failed(
-                f"autodiscover was redirected to {host}, outside fabrikam.com, and nothing else found the server "
-                "(7 steps)",
+                f"autodiscover led to {host}, outside fabrikam.com, and nothing else found the server (7 steps)",
                 problem,
             ),
             duration_ms=96,

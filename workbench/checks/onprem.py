@@ -215,7 +215,7 @@ async def _autodiscover(ctx: Context, target: Target, settings: OnPremSettings) 
         if finder.declined is not None:
             declined = finder.declined
             return Outcome.failed(
-                f"autodiscover was redirected to {declined.host}, outside "
+                f"autodiscover led to {declined.host}, outside "
                 f"{settings.admin_upn.rpartition('@')[2]}, and nothing else found the server "
                 f"({plural(len(failure.steps), 'step')})",
                 _redirect_problem(ctx, declined),
@@ -239,7 +239,7 @@ async def _autodiscover(ctx: Context, target: Target, settings: OnPremSettings) 
     facts: dict[str, Any] = {"endpoint": endpoint, "ews_url": found.ews_url, "autodiscover_trace": tuple(finder.steps)}
     if finder.declined is not None:  # found another way; the redirect the admin did not allow is still worth a word
         return Outcome.warning(
-            f"autodiscover found {found.ews_url}; the redirect to {finder.declined.host} was not followed",
+            f"autodiscover found {found.ews_url}; {finder.declined.host}, outside the domain, was not followed",
             _redirect_problem(ctx, finder.declined),
             **facts,
         )
