@@ -18,6 +18,19 @@ from workbench.net import routes
 from workbench.net.autodiscover import Autodiscoverer, AutodiscoverFailed, RedirectNeedsPermission
 
 
+def finder_for(dns: LabDns, *, ca_bundle: str | None = None, pin_sha256: str | None = None) -> Autodiscoverer:
+    """Autodiscover for admin@evil.test through `dns`, with the trust given."""
+    return Autodiscoverer(
+        "admin@evil.test",
+        Secret("S3cretPW"),
+        dns_servers=(dns.address,),
+        ca_bundle=ca_bundle,
+        pin_sha256=pin_sha256,
+        timeout=3,
+        report=lambda index, line, status: None,
+    )
+
+
 @pytest.fixture
 def redirector() -> Iterator[tuple[str, list[str]]]:
     """A plain-HTTP listener on 127.0.0.5:80 answering every request with a redirect set by the test."""
@@ -59,15 +72,7 @@ def test_a_redirect_to_another_domain_gets_no_credentials(tmp_path: Path, redire
         dns = LabDns(Zone(a={"autodiscover.evil.test": address, "attacker.other": "127.0.0.6"})).start()
         try:
             with routes.bind(routes.RouteTable()):
-                finder = Autodiscoverer(
-                    "admin@evil.test",
-                    Secret("S3cretPW"),
-                    dns_servers=(dns.address,),
-                    ca_bundle=str(pem),  # even a certificate the client trusts does not make the redirect acceptable
-                    pin_sha256=None,
-                    timeout=3,
-                    report=lambda index, line, status: None,
-                )
+                finder = finder_for(dns, ca_bundle=str(pem))  # a trusted certificate does not make it acceptable
                 with pytest.raises(RedirectNeedsPermission) as needs:
                     finder.discover()  # stops and asks: nothing was sent to the target yet
                 assert needs.value.target.host == "attacker.other"
@@ -114,15 +119,7 @@ def test_a_redirect_answering_the_signed_in_request_is_not_followed(tmp_path: Pa
         dns = LabDns(Zone(a={"evil.test": "127.0.0.7"})).start()
         try:
             with routes.bind(routes.RouteTable()):
-                finder = Autodiscoverer(
-                    "admin@evil.test",
-                    Secret("S3cretPW"),
-                    dns_servers=(dns.address,),
-                    ca_bundle=None,
-                    pin_sha256=sha256,  # the admin trusts this server's certificate
-                    timeout=3,
-                    report=lambda index, line, status: None,
-                )
+                finder = finder_for(dns, pin_sha256=sha256)  # the admin trusts this server's certificate
                 with pytest.raises(AutodiscoverFailed):
                     finder.discover()
         finally:
