@@ -7,6 +7,7 @@ from .certstore import CertificateStore
 from .changeset import Change, ChangeKind, Changeset, CommitResult, FieldChange
 from .errors import (
     BusyError,
+    CommitInProgressError,
     ConflictError,
     CorruptStoreError,
     InUseError,
@@ -29,6 +30,7 @@ __all__ = [
     "Change",
     "ChangeKind",
     "Changeset",
+    "CommitInProgressError",
     "CommitResult",
     "ConflictError",
     "CorruptStoreError",

@@ -5,13 +5,17 @@ connection, are held in memory (keys as `Secret`s) and reach the vault and the s
 happens, and only if a connection being saved uses them; a cancelled manager or wizard leaves no trace. While
 staged, they can be used to verify the connection before it is saved (`staged_secret`, `staged_certificate`).
 The commit is one locked transaction with one atomic write, and it refuses to overwrite a connection someone
-else re-configured meanwhile. A verification recorded meanwhile is not a configuration change: it never makes a
-commit fail, and the newer summary is kept.
+else re-configured meanwhile. While a commit runs (it may wait seconds for another process's lock), the changeset
+is frozen: every change is refused with `CommitInProgressError`, so what is saved is exactly what was pending when
+the commit began, and nothing staged meanwhile is cleared unsaved. A verification recorded meanwhile is not a
+configuration change: it never makes a commit fail, and the newer summary is kept.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any
@@ -28,7 +32,7 @@ from workbench.model import (
 )
 
 from .certstore import key_ref
-from .errors import ConflictError, NameTakenError, NotFoundError
+from .errors import CommitInProgressError, ConflictError, NameTakenError, NotFoundError
 from .store import Store
 from .vault import Vault, new_ref
 
@@ -123,18 +127,42 @@ class Changeset:
         snapshot = store.snapshot()
         self._base = {c.id: c for c in snapshot.connections}
         self._base_certificates = {c.thumbprint for c in snapshot.certificates}
+        # Held by every change and for a whole commit; readers never take it (a commit swaps in new dicts
+        # rather than emptying the ones a reader may be iterating).
+        self._guard = threading.Lock()
+        self._committing = False
+        self._empty()
+
+    def _empty(self) -> None:
         self._staged: dict[str, Connection | None] = {}  # id -> new state (None: deleted)
         self._secrets: dict[str, Secret] = {}
         self._certificates: dict[str, tuple[CertificateInfo, Secret]] = {}
         self._names: dict[str, str] | None = None
         self._before_delete: dict[str, Connection] = {}  # what `undelete` brings back
 
+    @contextmanager
+    def _changing(self) -> Iterator[None]:
+        """One change at a time, and none while a commit is in flight (refused, never waited for: the console
+        makes changes on its UI thread)."""
+        if not self._guard.acquire(blocking=False):
+            raise CommitInProgressError()
+        try:
+            yield
+        finally:
+            self._guard.release()
+
+    @property
+    def committing(self) -> bool:
+        """A commit is in flight (waiting for the store's lock, or writing)."""
+        return self._committing
+
     # -------------------------------------------------------------- staging
 
     def stage_secret(self, value: Secret) -> str:
         """Hold a secret for the commit; returns the vault reference to put on the connection."""
         ref = new_ref()
-        self._secrets[ref] = value
+        with self._changing():
+            self._secrets[ref] = value
         return ref
 
     def staged_secret(self, ref: str) -> Secret | None:
@@ -143,8 +171,9 @@ class Changeset:
 
     def stage_certificate(self, info: CertificateInfo, key_pem: Secret) -> CertificateInfo:
         """Hold an imported or generated certificate until a connection that uses it is committed."""
-        self._certificates.setdefault(info.thumbprint, (info, key_pem))
-        return self._certificates[info.thumbprint][0]
+        with self._changing():
+            self._certificates.setdefault(info.thumbprint, (info, key_pem))
+            return self._certificates[info.thumbprint][0]
 
     def staged_certificate(self, thumbprint: str) -> tuple[CertificateInfo, Secret] | None:
         return self._certificates.get(thumbprint.upper())
@@ -197,60 +226,65 @@ class Changeset:
             names[name_key(after.name)] = after.id
 
     def add(self, connection: Connection) -> None:
-        if connection.id in self._base or self._staged.get(connection.id) is not None:
-            raise ValueError(f"connection id {connection.id} already exists")
-        self._check_name(connection)
-        self._staged[connection.id] = connection
-        self._rename(None, connection)
+        with self._changing():
+            if connection.id in self._base or self._staged.get(connection.id) is not None:
+                raise ValueError(f"connection id {connection.id} already exists")
+            self._check_name(connection)
+            self._staged[connection.id] = connection
+            self._rename(None, connection)
 
     def edit(self, connection: Connection) -> None:
-        exists = self._state(connection.id)
-        if exists is None:
-            raise NotFoundError(f"No connection with id {connection.id} to edit")
-        self._check_name(connection)
-        self._staged[connection.id] = connection
-        self._rename(exists, connection)
+        with self._changing():
+            exists = self._state(connection.id)
+            if exists is None:
+                raise NotFoundError(f"No connection with id {connection.id} to edit")
+            self._check_name(connection)
+            self._staged[connection.id] = connection
+            self._rename(exists, connection)
 
     def delete(self, connection_id: str) -> None:
-        exists = self._state(connection_id)
-        if exists is not None:
-            self._before_delete[connection_id] = exists
-        if connection_id not in self._base:
-            if self._staged.pop(connection_id, None) is None:
-                raise NotFoundError(f"No connection with id {connection_id} to delete")
-        else:
-            self._staged[connection_id] = None
-        self._rename(exists, None)
+        with self._changing():
+            exists = self._state(connection_id)
+            if exists is not None:
+                self._before_delete[connection_id] = exists
+            if connection_id not in self._base:
+                if self._staged.pop(connection_id, None) is None:
+                    raise NotFoundError(f"No connection with id {connection_id} to delete")
+            else:
+                self._staged[connection_id] = None
+            self._rename(exists, None)
 
     def undelete(self, connection_id: str) -> None:
         """Take back a deletion: the connection is as it was just before `delete`, pending edit included."""
-        restored = self._before_delete.pop(connection_id, None)
-        if restored is None or self._state(connection_id) is not None:
-            raise NotFoundError(f"No deleted connection with id {connection_id} to bring back")
-        try:
-            self._check_name(restored)
-        except NameTakenError:
-            self._before_delete[connection_id] = restored
-            raise
-        if self._base.get(connection_id) == restored:
-            del self._staged[connection_id]
-        else:
-            self._staged[connection_id] = restored
-        self._rename(None, restored)
+        with self._changing():
+            restored = self._before_delete.pop(connection_id, None)
+            if restored is None or self._state(connection_id) is not None:
+                raise NotFoundError(f"No deleted connection with id {connection_id} to bring back")
+            try:
+                self._check_name(restored)
+            except NameTakenError:
+                self._before_delete[connection_id] = restored
+                raise
+            if self._base.get(connection_id) == restored:
+                del self._staged[connection_id]
+            else:
+                self._staged[connection_id] = restored
+            self._rename(None, restored)
 
     def revert(self, connection_id: str) -> None:
         """Drop what is pending for one connection: it is as stored again (an added one is gone)."""
-        if connection_id not in self._staged:
-            return
-        before = self._state(connection_id)
-        base = self._base.get(connection_id)
-        if base is not None:
-            owner = self._name_index().get(name_key(base.name))
-            if owner is not None and owner != connection_id:
-                raise NameTakenError(base.name)
-        del self._staged[connection_id]
-        self._before_delete.pop(connection_id, None)
-        self._rename(before, base)
+        with self._changing():
+            if connection_id not in self._staged:
+                return
+            before = self._state(connection_id)
+            base = self._base.get(connection_id)
+            if base is not None:
+                owner = self._name_index().get(name_key(base.name))
+                if owner is not None and owner != connection_id:
+                    raise NameTakenError(base.name)
+            del self._staged[connection_id]
+            self._before_delete.pop(connection_id, None)
+            self._rename(before, base)
 
     def outside_changes(self) -> list[Change]:
         """What another process saved since this changeset was opened: each connection whose stored
@@ -292,18 +326,23 @@ class Changeset:
         return bool(self.changes())
 
     def discard(self) -> None:
-        self._names = None
-        self._before_delete.clear()
-        self._staged.clear()
-        self._secrets.clear()
-        self._certificates.clear()
+        with self._changing():
+            self._empty()
 
     # -------------------------------------------------------------- commit
 
     def commit(self) -> CommitResult:
+        with self._changing():
+            self._committing = True
+            try:
+                return self._commit()
+            finally:
+                self._committing = False
+
+    def _commit(self) -> CommitResult:
         changes = self.changes()
         if not changes:
-            self.discard()
+            self._empty()
             return CommitResult(0, 0, 0)
         kept_refs = {ref for c in changes if c.after for ref in c.after.secret_refs}
         new_secrets = {ref: value for ref, value in self._secrets.items() if ref in kept_refs}
@@ -343,13 +382,11 @@ class Changeset:
             deleted=sum(c.kind is ChangeKind.DELETED for c in changes),
             certificates=len(new_certificates),
         )
-        self._base_certificates |= {info.thumbprint for info, _ in new_certificates}
-        for change in changes:
-            if change.after is None:
-                self._base.pop(change.connection.id, None)
-        self._base.update({c.id: c for c in written})
-        self._names = None
-        self.discard()
+        self._base_certificates = self._base_certificates | {info.thumbprint for info, _ in new_certificates}
+        removed = {change.connection.id for change in changes if change.after is None}
+        kept = {i: c for i, c in self._base.items() if i not in removed}
+        self._base = kept | {c.id: c for c in written}
+        self._empty()
         return result
 
     def _prune(self, vault: Vault) -> None:

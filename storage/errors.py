@@ -53,6 +53,13 @@ class BusyError(StorageError):
         self.path = path
 
 
+class CommitInProgressError(StorageError):
+    """The pending changes are being saved: nothing can be changed until that has finished."""
+
+    def __init__(self) -> None:
+        super().__init__("The pending changes are being saved; wait until that has finished, then try again.")
+
+
 class ConflictError(StorageError):
     """Someone else changed what this changeset was about to change."""
 

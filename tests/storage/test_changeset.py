@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import threading
+import time
+from collections.abc import Callable
 from dataclasses import replace
 
 import pytest
 
-from storage import ChangeKind, ConflictError, Home, NameTakenError, NotFoundError
+from storage import ChangeKind, CommitInProgressError, ConflictError, Home, NameTakenError, NotFoundError
 from tests.factories import m365, onprem
 from workbench.model import ClientSecretCredential, M365Settings, OnPremSettings, Secret
 
@@ -188,3 +191,52 @@ def test_outside_changes_name_what_another_session_saved(home: Home) -> None:
     assert found["One (elsewhere)"].kind is ChangeKind.EDITED
     assert [f.path for f in found["One (elsewhere)"].fields()] == ["name"]
     assert found["Two"].kind is ChangeKind.ADDED
+
+
+def _hold_store_lock(home: Home) -> Callable[[], None]:
+    """Hold the store's lock the way another workbench process does while it saves; returns the release."""
+    import fcntl
+    import os
+
+    home.store.path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(home.store.path.with_name(home.store.path.name + ".lock"), os.O_RDWR | os.O_CREAT, 0o600)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    return lambda: os.close(fd)
+
+
+def test_a_commit_in_flight_freezes_the_changeset(home: Home) -> None:
+    """What is saved is exactly what was pending when OK was pressed: while the commit waits for the store,
+    every change (another delete, an undelete, Cancel, a second OK) is refused, never silently dropped."""
+    seed = home.changeset()
+    for n in (1, 2, 3):
+        seed.add(onprem(n))
+    seed.commit()
+    changes = home.changeset()
+    changes.delete(onprem(1).id)
+    release = _hold_store_lock(home)
+    saving = threading.Thread(target=changes.commit)
+    saving.start()
+    try:
+        for _ in range(200):
+            if changes.committing:
+                break
+            time.sleep(0.01)
+        assert changes.committing
+        with pytest.raises(CommitInProgressError):
+            changes.delete(onprem(2).id)
+        with pytest.raises(CommitInProgressError):
+            changes.undelete(onprem(1).id)
+        with pytest.raises(CommitInProgressError):
+            changes.stage_secret(Secret("typed-while-saving"))
+        with pytest.raises(CommitInProgressError):
+            changes.discard()
+        with pytest.raises(CommitInProgressError):
+            changes.commit()
+        assert changes.pending(onprem(1).id) is ChangeKind.DELETED  # what the table shows while it saves
+    finally:
+        release()
+        saving.join(timeout=30)
+    assert not changes.committing and not changes.dirty
+    assert sorted(c.id for c in home.store.snapshot().connections) == sorted([onprem(2).id, onprem(3).id])
+    changes.delete(onprem(2).id)  # editable again once the commit has ended
+    assert changes.dirty
