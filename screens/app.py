@@ -7,6 +7,7 @@ temporary ones. Slow client libraries (msal, exchangelib, pypsrp) are imported o
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime, tzinfo
@@ -15,7 +16,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from textual.app import App, SystemCommand
 from textual.binding import Binding
-from textual.screen import Screen
+from textual.screen import ModalScreen, Screen
 
 from storage import Home, prompt_on_loop
 from workbench.checks.board import Board
@@ -34,6 +35,10 @@ if TYPE_CHECKING:
     from .wizard import LabValues
 
 T = TypeVar("T")
+
+log = logging.getLogger(__name__)
+
+CONTAINED_MAX = 20  # defects contained in one session before the console gives up and exits as Textual would
 
 
 class WorkbenchApp(App[None]):
@@ -82,6 +87,7 @@ class WorkbenchApp(App[None]):
         self.registrar_factory = registrar
         self._lives: list[LiveVerification] = []
         self._ui_loop: asyncio.AbstractEventLoop | None = None
+        self._contained = 0
 
     def on_mount(self) -> None:
         self._ui_loop = asyncio.get_running_loop()
@@ -176,6 +182,15 @@ class WorkbenchApp(App[None]):
         about = getattr(screen, "HELP_TEXT", "") or ""
         self.push_screen(HelpModal(title, about, keys))
 
+    def action_command_palette(self) -> None:
+        """The palette switches screens and starts actions: never over a dialog, whose answer would then be
+        about something the palette changed meanwhile."""
+        if isinstance(self.screen, ModalScreen):
+            self.bell()
+            self.notify("Answer the dialog first (escape closes it), then ctrl+p.", markup=False)
+            return
+        super().action_command_palette()
+
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         yield SystemCommand("Dashboard", "Back to the dashboard", self.action_dashboard)
         yield SystemCommand("New connection", "The wizard for a new Exchange connection", self.action_new_connection)
@@ -190,8 +205,13 @@ class WorkbenchApp(App[None]):
         yield from super().get_system_commands(screen)
 
     async def action_quit(self) -> None:
+        from storage import CommitInProgressError
+
         from .wizard import WizardScreen
 
+        if self.workspace.saving:  # never "discard them?" about changes being written right now
+            self.notify(str(CommitInProgressError()), markup=False)
+            return
         entering = [s for s in self.screen_stack if isinstance(s, WizardScreen) and s.entered]
         pending = len(self.workspace.pending_changes())
         if entering:
@@ -290,6 +310,32 @@ class WorkbenchApp(App[None]):
         for live in list(self._lives):
             live.close()
         self._lives.clear()
+
+    # ------------------------------------------------------------------ the last resort
+
+    def _handle_exception(self, error: Exception) -> None:
+        """An exception nothing else handled ends a Textual app. With changes pending, that would lose them: the
+        error is shown (literally, redacted, and logged) and the console goes on, so they can be saved."""
+        from workbench.redaction import redact
+
+        pending = len(self.workspace.pending_changes())
+        if not pending or not self.is_running or self._contained >= CONTAINED_MAX:
+            super()._handle_exception(error)
+            return
+        self._contained += 1
+        from textual.worker import WorkerFailed
+
+        if isinstance(error, WorkerFailed) and isinstance(error.error, Exception):
+            error = error.error  # what the worker raised, not Textual's wrapper around it
+        log.error("Unexpected error, contained to keep %d pending change(s)", pending, exc_info=error)
+        what = redact(f"{type(error).__name__}: {error}", limit=600)
+        self.tell(
+            "Something went wrong",
+            f"The console met an error it did not expect: {what}\n\nYour {pending} pending "
+            f"change{'s are' if pending != 1 else ' is'} kept: save {'them' if pending != 1 else 'it'} with ctrl+s in "
+            "Manage server connections (or discard with escape there), then restart the console. Please report "
+            "the error with what you did just before.",
+        )
 
     # ------------------------------------------------------------------ asking
 

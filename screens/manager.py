@@ -6,13 +6,22 @@ from __future__ import annotations
 from typing import ClassVar
 
 from rich.text import Text
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal
-from textual.widgets import Button, DataTable, Input, Static
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, DataTable, Input, Label, Static
 
-from storage import BusyError, ChangeKind, ConflictError, NameTakenError, StorageError
+from storage import (
+    LOCK_WAIT,
+    BusyError,
+    ChangeKind,
+    CommitInProgressError,
+    ConflictError,
+    NameTakenError,
+    StorageError,
+)
 from workbench.describe import location_of
 from workbench.model import CertificateCredential, Connection, ConnectionKind, M365Settings
 
@@ -105,6 +114,7 @@ class ManagerScreen(WorkbenchScreen):
     def __init__(self, select: str | None = None) -> None:
         super().__init__()
         self._select = select  # the connection the cursor starts on (one the wizard just added or edited)
+        self._saving = False  # OK's commit is under way (from the key press to its report)
 
     def select(self, connection_id: str) -> None:
         """Put the cursor on a connection (after the wizard's Finish)."""
@@ -247,14 +257,28 @@ class ManagerScreen(WorkbenchScreen):
 
     @on(Button.Pressed, "#ok")
     def action_ok(self) -> None:
-        self.run_worker(self._commit(), exclusive=True, group="commit")
+        if self._saving:  # set before the worker starts: two presses in one frame are one save
+            self.notify(str(CommitInProgressError()), markup=False)
+            return
+        self._saving = True
+        self.run_worker(self._commit(), group="commit")
 
     @on(Button.Pressed, "#cancel")
     def action_cancel(self) -> None:
+        if self._saving:
+            self.notify(str(CommitInProgressError()), markup=False)
+            return
         self.run_worker(self._cancel(), exclusive=True, group="commit")
 
     async def _commit(self) -> None:
-        """Commit every pending change in one write; a refusal is explained and loses nothing."""
+        """Commit every pending change in one write; a refusal is explained and loses nothing. While it waits
+        for the store, a dialog in front says so and takes the keys: the changes stay as shown."""
+        try:
+            await self._save()
+        finally:
+            self._saving = False
+
+    async def _save(self) -> None:
         import asyncio
 
         space = self.workbench.workspace
@@ -262,20 +286,18 @@ class ManagerScreen(WorkbenchScreen):
             self.dismiss()
             return
         orphaned = self._orphaned_apps()
+        saving = SavingModal(len(space.pending_changes()))
+        self.app.push_screen(saving)
         try:
-            result = await asyncio.to_thread(space.changes.commit)
-        except ConflictError as error:
-            await self._conflict(str(error))
-            return
-        except NameTakenError as error:
-            self.workbench.tell("Nothing was saved", f"{error} Rename one of them, then press OK again.")
-            return
-        except BusyError as error:
-            self.workbench.tell("Nothing was saved", f"{error} Try OK again in a moment.")
-            return
+            result = await asyncio.to_thread(space.commit)
         except StorageError as error:
-            self.workbench.tell("Nothing was saved", str(error))
+            saving.close()
+            await self._refused(error)
             return
+        except BaseException:
+            saving.close()
+            raise
+        saving.close()
         parts = [
             f"{n} {what}"
             for n, what in ((result.added, "added"), (result.edited, "edited"), (result.deleted, "deleted"))
@@ -288,6 +310,19 @@ class ManagerScreen(WorkbenchScreen):
 
             await self.workbench.ask(AppCleanupModal(connection, self.workbench.timeout))
         self.dismiss()
+
+    async def _refused(self, error: StorageError) -> None:
+        """Why nothing was saved, and what to do; the pending changes stay."""
+        if isinstance(error, CommitInProgressError):
+            return  # the commit already in flight reports its own result
+        if isinstance(error, ConflictError):
+            await self._conflict(str(error))
+        elif isinstance(error, NameTakenError):
+            self.workbench.tell("Nothing was saved", f"{error} Rename one of them, then press OK again.")
+        elif isinstance(error, BusyError):
+            self.workbench.tell("Nothing was saved", f"{error} Try OK again in a moment.")
+        else:
+            self.workbench.tell("Nothing was saved", str(error))
 
     def _orphaned_apps(self) -> list[Connection]:
         """Automatically registered connections being deleted whose app no remaining connection uses (one per app)."""
@@ -361,3 +396,33 @@ class ManagerScreen(WorkbenchScreen):
             space.changes.discard()
         self.workbench.changed()
         self.dismiss()
+
+
+class SavingModal(ModalScreen[None]):
+    """In front while OK's commit runs (usually for an instant; up to the store lock's wait when another
+    workbench is saving): the pending changes cannot be changed meanwhile, and every key says so."""
+
+    def __init__(self, count: int) -> None:
+        super().__init__(classes="dialog-screen")
+        self._count = count
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Label("Saving", classes="dialog-title")
+            yield Static(
+                f"Saving {self._count} pending change{'s' if self._count != 1 else ''}. If another workbench is "
+                f"saving to the same store, this waits for it, at most {LOCK_WAIT:g} s.",
+                classes="dialog-question",
+                markup=False,
+            )
+
+    def on_key(self, event: events.Key) -> None:
+        event.stop()
+        event.prevent_default()
+        self.notify(str(CommitInProgressError()), markup=False)
+
+    def close(self) -> None:
+        """Gone once the commit has ended, with anything opened over it meanwhile (help)."""
+        if self in self.app.screen_stack:
+            self.pop_until_active()
+            self.dismiss(None)

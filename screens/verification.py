@@ -340,8 +340,21 @@ class VerificationScreen(VerificationHost):
         """The connection with `settings` becomes a pending edit, and the verification starts again with it."""
         import dataclasses
 
+        from storage.changeset import configuration
+
         app = self.workbench
-        edited = dataclasses.replace(self.live.connection, updated=app.workspace.now(), settings=settings)
+        verified = self.live.connection
+        current = app.workspace.find(verified.id)
+        if current is None or configuration(current) != configuration(verified):
+            # The dialog's answer is about the connection as it was when the dialog opened.
+            gone = "no longer exists (deleted, or marked for deletion)" if current is None else "was changed"
+            app.tell(
+                "Nothing was changed",
+                f"'{shown(verified.name, 60)}' {gone} while the dialog was open, so its answer was not applied. "
+                "Nothing was changed. Verify the connection as it is now and answer again.",
+            )
+            return
+        edited = dataclasses.replace(verified, updated=app.workspace.now(), settings=settings)
         app.workspace.changes.edit(edited)
         app.changed()
         self.notify(f"{what} (pending until OK in Manage server connections). Verifying again.", markup=False)

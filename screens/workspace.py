@@ -8,10 +8,21 @@ dashboard and the tables show the connections as they will be after OK, each wit
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import replace
 from datetime import UTC, datetime, tzinfo
 
-from storage import Change, ChangeKind, Changeset, Home, StorageError, backend_of
+from storage import (
+    Change,
+    ChangeKind,
+    Changeset,
+    CommitInProgressError,
+    CommitResult,
+    Home,
+    NotFoundError,
+    StorageError,
+    backend_of,
+)
 from workbench.checks.events import Summary
 from workbench.model import CertificateInfo, Connection, VerificationSummary
 
@@ -29,6 +40,8 @@ class Workspace:
         self.tz = tz  # None: the machine's local time
         self.lab = lab  # the data directory is a demo's, verified against the embedded lab
         self.changes: Changeset = home.changeset()
+        # Results that arrived while a commit held the changes, kept once it has ended.
+        self._late: list[tuple[Connection, VerificationSummary]] = []
 
     # ------------------------------------------------------------------ reading
 
@@ -58,7 +71,14 @@ class Workspace:
         return result
 
     def connection(self, connection_id: str) -> Connection:
-        return next(c for c in self.connections() if c.id == connection_id)
+        found = self.find(connection_id)
+        if found is None:
+            raise NotFoundError(f"No connection with id {connection_id}")
+        return found
+
+    def find(self, connection_id: str) -> Connection | None:
+        """The connection as it will be after OK; None when it is gone or marked for deletion."""
+        return next((c for c in self.connections() if c.id == connection_id), None)
 
     def pending(self, connection_id: str) -> ChangeKind | None:
         return self.changes.pending(connection_id)
@@ -70,6 +90,11 @@ class Workspace:
     @property
     def dirty(self) -> bool:
         return self.changes.dirty
+
+    @property
+    def saving(self) -> bool:
+        """OK's commit is in flight: the pending changes cannot be changed until it has ended."""
+        return self.changes.committing
 
     def pending_changes(self) -> list[Change]:
         return self.changes.changes()
@@ -94,12 +119,31 @@ class Workspace:
         if not self.changes.dirty:
             self.reload()
 
+    def commit(self) -> CommitResult:
+        """OK: every pending change in one write (see `Changeset.commit`); a result that arrived meanwhile is
+        kept afterwards, with the connection as saved or as still pending."""
+        try:
+            return self.changes.commit()
+        finally:
+            late, self._late = self._late, []
+            for connection, record in late:
+                # A connection that changed or went meanwhile: the result was about something no longer there.
+                with suppress(StorageError):
+                    self._keep(connection, record)
+
     def record(self, connection: Connection, summary: Summary) -> VerificationSummary:
         """Keep a verification result: on the stored connection when what was verified is what is stored, or
         with the pending edit when what was verified is what OK will save."""
         from workbench.verification import summary_record
 
         record = summary_record(summary, self.now())
+        try:
+            self._keep(connection, record)
+        except CommitInProgressError:
+            self._late.append((connection, record))
+        return record
+
+    def _keep(self, connection: Connection, record: VerificationSummary) -> None:
         pending = self.changes.pending(connection.id)
         if pending is None:
             self.home.store.record_verifications({connection.id: record})
@@ -108,7 +152,6 @@ class Workspace:
             if replace(staged, last_verification=None) == replace(connection, last_verification=None):
                 # What was verified is what OK will save: the result goes with it.
                 self.changes.edit(replace(staged, last_verification=record))
-        return record
 
 
 def _newest(a: VerificationSummary | None, b: VerificationSummary | None) -> VerificationSummary | None:

@@ -19,11 +19,13 @@ from .errors import (
     VaultError,
     WrongPassphraseError,
 )
+from .files import LOCK_WAIT
 from .home import Home, default_home, prompt_on_loop
 from .store import Snapshot, Store
 from .vault import Backend, Vault, backend_of, open_vault, probe_keyring
 
 __all__ = [
+    "LOCK_WAIT",
     "Backend",
     "BusyError",
     "CertificateStore",

@@ -216,12 +216,16 @@ def test_a_commit_in_flight_freezes_the_changeset(home: Home) -> None:
     release = _hold_store_lock(home)
     saving = threading.Thread(target=changes.commit)
     saving.start()
+
+    def committing() -> bool:
+        return changes.committing
+
     try:
         for _ in range(200):
-            if changes.committing:
+            if committing():
                 break
             time.sleep(0.01)
-        assert changes.committing
+        assert committing()
         with pytest.raises(CommitInProgressError):
             changes.delete(onprem(2).id)
         with pytest.raises(CommitInProgressError):
@@ -236,7 +240,7 @@ def test_a_commit_in_flight_freezes_the_changeset(home: Home) -> None:
     finally:
         release()
         saving.join(timeout=30)
-    assert not changes.committing and not changes.dirty
+    assert not committing() and not changes.dirty
     assert sorted(c.id for c in home.store.snapshot().connections) == sorted([onprem(2).id, onprem(3).id])
     changes.delete(onprem(2).id)  # editable again once the commit has ended
     assert changes.dirty

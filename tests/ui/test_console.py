@@ -12,7 +12,7 @@ from textual.coordinate import Coordinate
 from textual.widgets import DataTable, Input, OptionList, Static, TextArea
 
 from screens import WorkbenchApp
-from screens.dialogs import ConfirmModal, HelpModal, SecretModal
+from screens.dialogs import ConfirmModal, HelpModal, MessageModal, SecretModal
 from screens.manager import ManagerScreen
 from screens.pending import PendingModal
 from screens.troubleshoot import TroubleshootModal
@@ -610,3 +610,153 @@ async def test_accepted_domains_from_the_server_are_shown_literally_in_browse() 
         await pilot.pause()
         screen = app.export_screenshot()
     assert "evil[b]x[/b].test" in screen  # drawn as typed, brackets and all
+
+
+def _hold_store_lock(home: Home) -> Any:
+    """Hold the store's lock as another workbench does while it saves; returns the release."""
+    import fcntl
+    import os
+
+    fd = os.open(home.store.path.with_name(home.store.path.name + ".lock"), os.O_RDWR | os.O_CREAT, 0o600)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    return lambda: os.close(fd)
+
+
+def notices(app: WorkbenchApp) -> list[str]:
+    return [str(n.message) for n in app._notifications]
+
+
+@pytest.mark.parametrize("then", ["delete another", "undelete"])
+async def test_what_ok_saves_is_what_was_shown_while_it_waits_for_the_store(
+    home: Home, healthy_lab: Lab, then: str
+) -> None:
+    """Issue 19, item 1: while OK waits for another process's lock, the pending changes cannot be changed (the
+    keys say so), so nothing done meanwhile is lost and nothing undone is saved anyway."""
+    for name in ("Conn1", "Conn2", "Conn3"):
+        lab_m365(home, healthy_lab, name)
+    app = app_for(home)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("m", "delete")  # Conn1 marked for deletion
+        await pilot.pause()
+        release = _hold_store_lock(home)
+        try:
+            await pilot.press("ctrl+s")
+            await until(pilot, lambda: app.workspace.changes.committing)
+            keys = ["down", "delete", "down", "delete"] if then == "delete another" else ["delete", "question_mark"]
+            await pilot.press(*keys)
+            await pilot.pause()
+            assert not isinstance(app.screen, HelpModal)
+            ids = {c.name: c.id for c in app.workspace.connections() + app.workspace.deleted()}
+            assert app.workspace.pending(ids["Conn2"]) is None and app.workspace.pending(ids["Conn3"]) is None
+            assert [c.name for c in app.workspace.deleted()] == ["Conn1"]  # as shown: the undelete was refused
+            assert any("being saved" in n for n in notices(app))
+        finally:
+            release()
+        await until(pilot, lambda: not isinstance(app.screen, ManagerScreen) and not app.workspace.saving)
+        assert not app.workspace.dirty
+    assert sorted(c.name for c in home.store.snapshot().connections) == ["Conn2", "Conn3"]
+
+
+async def test_ok_pressed_twice_while_the_store_is_busy_saves_once_and_says_so(home: Home, healthy_lab: Lab) -> None:
+    """Issue 19, item 5: one commit at a time; the second press says it is saving, and the first one's result
+    is reported (never "deleted by another session")."""
+    lab_m365(home, healthy_lab, "Conn1")
+    lab_m365(home, healthy_lab, "Conn2")
+    app = app_for(home)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("m", "delete")
+        await pilot.pause()
+        release = _hold_store_lock(home)
+        try:
+            await pilot.press("ctrl+s")
+            await until(pilot, lambda: app.workspace.changes.committing)
+            await pilot.press("ctrl+s")
+            await pilot.pause()
+            assert any("being saved" in n for n in notices(app))
+        finally:
+            release()
+        await until(pilot, lambda: not isinstance(app.screen, ManagerScreen) and not app.workspace.changes.committing)
+        await pilot.pause()
+        assert any(n.startswith("Saved: 1 deleted") for n in notices(app))
+        assert not isinstance(app.screen, MessageModal | ConfirmModal)
+    assert [c.name for c in home.store.snapshot().connections] == ["Conn2"]
+
+
+async def test_quit_while_saving_waits_for_the_save(home: Home, healthy_lab: Lab) -> None:
+    lab_m365(home, healthy_lab, "Conn1")
+    app = app_for(home)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("m", "delete")
+        await pilot.pause()
+        release = _hold_store_lock(home)
+        try:
+            await pilot.press("ctrl+s")
+            await until(pilot, lambda: app.workspace.changes.committing)
+            await pilot.press("ctrl+q")  # not "discard the pending change?": it is being saved
+            await pilot.pause()
+            assert not isinstance(app.screen, ConfirmModal) and app.is_running
+            assert any("being saved" in n for n in notices(app))
+        finally:
+            release()
+        await until(pilot, lambda: not app.workspace.changes.committing and not app.workspace.dirty)
+    assert home.store.snapshot().connections == ()
+
+
+async def test_the_palette_and_screen_switches_wait_until_a_dialog_is_answered(home: Home, healthy_lab: Lab) -> None:
+    """Issue 19, item 4: ctrl+p over a dialog would let the admin delete what the dialog asks about."""
+    from textual.command import CommandPalette
+
+    lab_m365(home, healthy_lab, "Conn1")
+    app = app_for(home)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("m", "delete", "ctrl+q")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmModal))
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        assert not any(isinstance(s, CommandPalette) for s in app.screen_stack)
+        assert isinstance(app.screen, ConfirmModal)
+        assert any("Answer the dialog first" in n for n in notices(app))
+
+
+async def test_an_answer_about_a_connection_deleted_meanwhile_is_refused_and_nothing_crashes(
+    home: Home, healthy_lab: Lab
+) -> None:
+    """Issue 19, item 4: a dialog's answer for a connection that is gone is refused with a message."""
+    lab_m365(home, healthy_lab, "Mistyped", secret="not-the-secret")
+    app = app_for(home)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("enter")
+        await until(pilot, lambda: verification_done(app))
+        await pilot.press("enter", "a")
+        await until(pilot, lambda: isinstance(app.screen, SecretModal))
+        other = Home(home.path).changeset()  # meanwhile the CLI (or a colleague's console) removes it
+        other.delete(other.get("Mistyped").id)
+        other.commit()
+        app.changed()  # as when another connection's result is recorded: every screen redraws from the store
+        await until(pilot, lambda: app.workspace.connections() == [])  # the console has seen it go
+        await pilot.press(*healthy_lab.state.m365.client_secret, "enter")
+        await until(pilot, lambda: isinstance(app.screen, MessageModal))
+        said = " ".join(str(w.render()) for w in app.screen.query(Static))
+        assert "Mistyped" in said and "no longer exists" in said and "Nothing was changed" in said
+        assert app.is_running and not app.workspace.dirty
+
+
+async def test_an_unexpected_error_never_ends_the_console_with_pending_changes(home: Home, healthy_lab: Lab) -> None:
+    """Issue 19, item 4: the last-resort handler shows the error and keeps the pending changes."""
+    lab_m365(home, healthy_lab, "Conn1")
+    app = app_for(home)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("m", "delete")
+        await pilot.pause()
+
+        async def defect() -> None:
+            raise RuntimeError("a defect in the console [b]x[/b]")
+
+        app.run_worker(defect())
+        await until(pilot, lambda: isinstance(app.screen, MessageModal))
+        said = " ".join(str(w.render()) for w in app.screen.query(Static))
+        assert "RuntimeError: a defect in the console [b]x[/b]" in said and "1 pending change" in said
+        assert app.is_running and app.workspace.dirty
+        await pilot.press("escape", "ctrl+s")
+        await until(pilot, lambda: not app.workspace.dirty)
+    assert home.store.snapshot().connections == ()
