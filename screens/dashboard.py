@@ -16,7 +16,7 @@ from textual.widgets import DataTable, Static
 from workbench.model import CertificateCredential, ClientSecretCredential, Connection, ConnectionKind, M365Settings
 
 from .chrome import WorkbenchScreen
-from .literal import literal, shown
+from .literal import shown, shown_apart
 from .status import checks_passed, mark, summary_mark
 
 LAST_WIDTH = 10
@@ -113,11 +113,10 @@ class DashboardScreen(WorkbenchScreen):
         table = self.query_one("#connections", DataTable)
         cursor = table.cursor_row
         table.clear()
-        for connection in connections:
+        names = shown_apart([c.name for c in connections], self._name_width())
+        for connection, name in zip(connections, names, strict=True):
             glyph, when = summary_mark(connection.last_verification, now)
-            table.add_row(
-                glyph, literal(connection.name, self._name_width()), Text(when, style="dim"), key=connection.id
-            )
+            table.add_row(glyph, Text(name, no_wrap=True), Text(when, style="dim"), key=connection.id)
         table.display = bool(connections)
         if connections:
             table.move_cursor(row=min(cursor, len(connections) - 1))
@@ -169,10 +168,11 @@ class DashboardScreen(WorkbenchScreen):
         )
         text = Text(no_wrap=True, overflow="ellipsis")
         name_width = self._inner_width("#recent") - 16
-        for c, summary in done[:20]:
+        names = shown_apart([c.name for c, _ in done[:20]], name_width)
+        for (_, summary), name in zip(done[:20], names, strict=True):
             local = self.workbench.workspace.local(summary.at)
             text.append(f" {local:%H:%M} " if (now - summary.at).days < 1 else f" {local:%d %b} ", style="dim")
-            text.append(f"{shown(c.name, name_width):<{name_width + 1}}")
+            text.append(f"{name:<{name_width + 1}}")
             text.append_text(mark(summary.status.value))
             text.append(f" {checks_passed(summary)}\n")
         if not text:

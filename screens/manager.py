@@ -98,8 +98,13 @@ class ManagerScreen(WorkbenchScreen):
             show=False,
             tooltip="Filter the table by name, kind or server",
         ),
-        Binding("ctrl+s", "ok", "OK (save)", id="manager.ok", priority=True, tooltip="Save every pending change"),
-        Binding("escape", "cancel", "Cancel", id="manager.cancel", tooltip="Discard pending changes and go back"),
+        # OK and Cancel are buttons that name their keys: the footer keeps its room for the others.
+        Binding(
+            "ctrl+s", "ok", "OK (save)", id="manager.ok", priority=True, show=False, tooltip="Save every pending change"
+        ),
+        Binding(
+            "escape", "cancel", "Cancel", id="manager.cancel", show=False, tooltip="Discard pending changes and go back"
+        ),
     ]
 
     def body(self) -> ComposeResult:

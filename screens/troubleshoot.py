@@ -119,9 +119,10 @@ class TroubleshootModal(ModalScreen[None]):
                         *[Option(fix_option(i, fix, problem), id=str(i)) for i, fix in enumerate(problem.fixes, 1)],
                         id="fixes",
                     )
-                    yield TextArea(
-                        "", read_only=True, id="fix-command", soft_wrap=True, show_cursor=False, compact=True
-                    )
+            if problem is not None:
+                # Outside the scrolling part: the selected fix's command is always shown whole, however much the
+                # causes above it take.
+                yield TextArea("", read_only=True, id="fix-command", soft_wrap=True, show_cursor=False, compact=True)
             yield Label(self._hint(), classes="dialog-hint")
 
     def _hint(self) -> Text:
@@ -151,6 +152,8 @@ class TroubleshootModal(ModalScreen[None]):
     @on(OptionList.OptionHighlighted, "#fixes")
     def _highlighted(self, event: OptionList.OptionHighlighted) -> None:
         self._show_command(event.option_index)
+        if event.option_index > 0:  # choosing with ↑↓ brings the list of fixes into view (opening keeps the top)
+            event.option_list.scroll_visible(animate=False)
 
     def _selected_fix(self) -> Fix | None:
         if self.problem is None or not self.problem.fixes:

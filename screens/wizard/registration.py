@@ -18,7 +18,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widget import Widget
-from textual.widgets import Button, Checkbox, Input, RadioButton, RadioSet, Static
+from textual.widgets import Button, Checkbox, Input, RadioSet, Static
 
 from workbench.model import Registration
 from workbench.registration import Admin, DeviceCode, Registrar, RegistrationPlan, SignInError
@@ -26,7 +26,7 @@ from workbench.registration.apply import RegistrationRun
 
 from ..literal import literal
 from .draft import Step
-from .fields import Field
+from .fields import Choice, Field
 from .steps import StepPane, lab_cloud, set_radio, set_value, text_input
 
 if TYPE_CHECKING:
@@ -77,8 +77,8 @@ class RegistrationStep(StepPane):
     def fields(self) -> ComposeResult:
         automatic = self.draft.automatic
         with RadioSet(id="registration", compact=True):
-            yield RadioButton("Automatic registration (recommended)", value=automatic)
-            yield RadioButton("Manual registration (an app you registered)", value=not automatic)
+            yield Choice("Automatic registration (recommended)", value=automatic)
+            yield Choice("Manual registration (an app you registered)", value=not automatic)
         yield Static("", id="registration-note", classes="intro")
         with Vertical(id="automatic-box"):
             yield Checkbox("Sign in and register again (repairs permissions, new certificate)", id="reregister")

@@ -98,6 +98,7 @@ class WizardScreen(VerificationHost):
             "Back",
             id="wizard.back",
             priority=True,
+            show=False,  # the Back button names its key (and the footer has no room for it at 80 columns)
             key_display="alt+b",
             tooltip="The previous step (every value is kept); alt+← does the same",
         ),
@@ -110,9 +111,10 @@ class WizardScreen(VerificationHost):
             "Next/Finish",
             id="wizard.next",
             priority=True,
+            show=False,  # as the Next button says
             tooltip="The next step, or Finish on the last",
         ),
-        Binding("escape", "cancel", "Cancel", id="wizard.cancel", tooltip="Leave the wizard (asks first)"),
+        Binding("escape", "cancel", "Cancel", id="wizard.cancel", show=False, tooltip="Leave the wizard (asks first)"),
         Binding("ctrl+l", "fill", "Fill from lab", id="wizard.fill", tooltip="Fill this step with the lab's values"),
         Binding("c", "copy_code", "Copy code", id="wizard.copy-code", tooltip="Copy the sign-in code (OSC 52)"),
         Binding("r", "rerun", "Re-run", id="wizard.rerun", tooltip="Re-run the selected check"),

@@ -22,7 +22,7 @@ from workbench.model import Cloud, ConnectionKind, Discovery, PowerShellAuth, Se
 from ..dialogs import SecretInput
 from ..literal import literal
 from .draft import Step, Trust, WizardDraft
-from .fields import Field
+from .fields import Choice, Field
 
 if TYPE_CHECKING:
     from .fill import LabValues
@@ -132,8 +132,8 @@ class LocationStep(StepPane):
     def fields(self) -> ComposeResult:
         m365 = self.draft.kind is ConnectionKind.M365
         with RadioSet(id="kind", compact=True):
-            yield RadioButton("Microsoft 365 (Exchange Online)", value=m365)
-            yield RadioButton("On-premises Exchange Server", value=not m365)
+            yield Choice("Microsoft 365 (Exchange Online)", value=m365)
+            yield Choice("On-premises Exchange Server", value=not m365)
         with Vertical(id="m365-location"):
             yield Field(
                 "Cloud",
@@ -231,8 +231,8 @@ class ApplicationStep(StepPane):
         )
         certificate = self.draft.use_certificate
         with RadioSet(id="credential", compact=True):
-            yield RadioButton("Client secret", value=not certificate)
-            yield RadioButton("Certificate thumbprint", value=certificate)
+            yield Choice("Client secret", value=not certificate)
+            yield Choice("Certificate thumbprint", value=certificate)
         with Vertical(id="secret-box"):
             yield Field(
                 "Client secret",
@@ -346,8 +346,8 @@ class ServerStep(StepPane):
     def fields(self) -> ComposeResult:
         manual = self.draft.onprem.discovery == Discovery.MANUAL.value
         with RadioSet(id="discovery", compact=True):
-            yield RadioButton("Autodiscover Exchange Server (from the admin's UPN)", value=not manual)
-            yield RadioButton("Configure the connection manually (FQDN or IP address)", value=manual)
+            yield Choice("Autodiscover Exchange Server (from the admin's UPN)", value=not manual)
+            yield Choice("Configure the connection manually (FQDN or IP address)", value=manual)
         with Vertical(id="manual-box"):
             yield Field(
                 "Server",
@@ -373,7 +373,7 @@ class ServerStep(StepPane):
             "Remote PowerShell",
             Vertical(
                 RadioSet(
-                    *(RadioButton(PS_AUTH_LABELS[method], value=method is auth) for method in PS_AUTH),
+                    *(Choice(PS_AUTH_LABELS[method], value=method is auth) for method in PS_AUTH),
                     id="ps-auth",
                     compact=True,
                 ),
@@ -398,9 +398,9 @@ class ServerStep(StepPane):
             )
         trust = self.draft.trust
         with RadioSet(id="trust", compact=True):
-            yield RadioButton("System trust store (a self-signed one can be pinned later)", value=trust is Trust.SYSTEM)
-            yield RadioButton("CA bundle: a PEM file of the internal CA", value=trust is Trust.CA_BUNDLE)
-            yield RadioButton("Pinned certificate (SHA-256 fingerprint)", value=trust is Trust.PINNED)
+            yield Choice("System trust store (a self-signed one can be pinned later)", value=trust is Trust.SYSTEM)
+            yield Choice("CA bundle: a PEM file of the internal CA", value=trust is Trust.CA_BUNDLE)
+            yield Choice("Pinned certificate (SHA-256 fingerprint)", value=trust is Trust.PINNED)
         with Vertical(id="ca-box"):
             yield Field(
                 "CA bundle",

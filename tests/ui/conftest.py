@@ -100,3 +100,25 @@ async def until(pilot: Pilot[Any], condition: Callable[[], bool], timeout: float
             raise AssertionError("the console did not get there in time")
         await pilot.pause(0.05)
     await pilot.pause()
+
+
+@pytest.fixture
+def snap_compare(snap_compare: Callable[..., bool]) -> Callable[..., bool]:
+    """The plugin's `snap_compare`, and at 80x24 the promise that everything fits: no line of the picture ends in
+    a word cut short without an ellipsis (`fit.cut_words`)."""
+    from tests.ui.fit import cut_words
+
+    def compare(app: Any, *, terminal_size: tuple[int, int] = (80, 24), run_before: Any = None, **kwargs: Any) -> bool:
+        cuts: list[str] = []
+
+        async def before(pilot: Pilot[Any]) -> None:
+            if run_before is not None:
+                await run_before(pilot)
+            if terminal_size == (80, 24):
+                cuts.extend(cut_words(pilot.app))
+
+        same = snap_compare(app, terminal_size=terminal_size, run_before=before, **kwargs)
+        assert not cuts, "cut without an ellipsis at 80x24:\n" + "\n".join(cuts)
+        return same
+
+    return compare

@@ -338,6 +338,37 @@ def redirect_refused_script(connection: Connection) -> list[Event]:
     return events
 
 
+def hostile_certificate_script(connection: Connection) -> list[Event]:
+    """The on-premises plan stopped at TLS: a self-signed certificate whose common name tries to print lines of
+    its own in the trust dialog (a fake issuer, a fake "Self-signed: no") and to push the real ones out of view."""
+    from workbench.net.tls import CertificateReport
+
+    plan = plan_for(connection)
+    fingerprint = "3F9A" + "C0DE" * 15
+    forged = "exch01.fabrikam.com\nIssuer: CN=DigiCert Global Root G2\nSelf-signed: no\n\n\n\n\n\n\n\n\n\x1b[2J"
+    report = CertificateReport(
+        sha256=fingerprint,
+        subject=f"CN={forged}",
+        issuer=f"CN={forged}",
+        names=("exch01.fabrikam.com\tmail.contoso.com",),
+        not_before=FROZEN_NOW - timedelta(days=30),
+        not_after=FROZEN_NOW + timedelta(days=335),
+        self_signed=True,
+    )
+    problem = problems.TLS_UNTRUSTED.fill(fingerprint=fingerprint, host="127.0.0.1", names="", not_after="")
+    events: list[Event] = [Planned(checks=plan.info())]
+    events += done("onprem.credential", "Administrator's password", Outcome.passed("password from the vault"), 1)
+    events += done("onprem.locate", "Locate the server", Outcome.passed("127.0.0.1:443 (as entered)"), 2)
+    detail = f"certificate verify failed: self-signed certificate; SHA-256 {fingerprint}"
+    events += done("onprem.tls", "TLS certificate", Outcome.failed(detail, problem, detail, certificate=report), 14)
+    for info in plan.info()[3:]:
+        outcome = Outcome(Status.SKIPPED, "waits on TLS certificate")
+        events.append(Finished(check=info.id, title=info.title, outcome=outcome, duration_ms=0))
+    counts = {Status.PASSED: 2, Status.WARNING: 0, Status.FAILED: 1, Status.SKIPPED: len(plan.info()) - 3}
+    events.append(Summary(status=Status.FAILED, counts={**counts, Status.CANCELLED: 0}, duration_ms=17))
+    return events
+
+
 def app(home: Home, *, scripts: dict[str, Any] | None = None, hold: bool = False, **kwargs: Any) -> WorkbenchApp:
     def source(connection: Connection, confirm: Confirm) -> ScriptedSource:
         default = enumerating_script if connection.kind.value == "onprem" else mistyped_secret_script

@@ -468,6 +468,20 @@ def test_wide_names_are_cut_by_terminal_cells() -> None:
     assert shown("short", 20) == "short"
 
 
+def test_names_cut_to_fit_stay_distinguishable() -> None:
+    """Issue 19, item 14: "Contoso production 1" and "… 2" in a narrow card were both "Contoso pro…"."""
+    from rich.cells import cell_len
+
+    from screens.literal import shown, shown_apart
+
+    names = ["Contoso production 1", "Contoso production 2", "Fabrikam head office", "Short", "Contoso production 1"]
+    cut = shown_apart(names, 12)
+    assert all(cell_len(c) <= 12 and "…" in c for c in cut[:3]) and cut[3] == "Short"
+    assert len({cut[0], cut[1], cut[2]}) == 3 and cut[0] == cut[4]  # the same name is cut the same way
+    assert cut[2] == shown("Fabrikam head office", 12)  # a name that collides with nothing is cut at its end
+    assert cut[0].startswith("Cont") and cut[0].endswith("1") and cut[1].endswith("2")
+
+
 @pytest.mark.kerberos
 async def test_a_fix_made_from_the_fleet_shows_in_its_row(home: Home, healthy_lab: Lab) -> None:
     from screens.fleet import FleetScreen

@@ -120,3 +120,49 @@ def test_help(snap_compare: Any, size: tuple[int, int]) -> None:
         await settle(pilot)
 
     assert snap_compare(scenes.app(scenes.mixed_home()), terminal_size=size, run_before=before)
+
+
+def screen_text(pilot: Pilot[Any]) -> str:
+    return "\n".join(strip.text for strip in pilot.app.screen._compositor.render_strips())
+
+
+def test_trust_dialog_with_a_hostile_certificate(snap_compare: Any) -> None:
+    """Issue 19, items 3 and 14: at 80x24 a certificate's fields cannot print lines of their own, and the
+    fingerprint and the real issuer stay in view, above the buttons."""
+
+    async def before(pilot: Pilot[Any]) -> None:
+        from textual.widgets import DataTable
+
+        await pilot.press(*["down"] * 3, "enter")  # Lab on-prem by IP
+        await settle(pilot)
+        pilot.app.screen.query_one("#checks", DataTable).move_cursor(row=2, animate=False)  # the TLS check
+        await settle(pilot)
+        await pilot.press("enter", "a")
+        await settle(pilot)
+        text = screen_text(pilot)
+        assert "3F9AC0DE" + "C0DE" * 14 in text.replace(":", "") and "Self-signed: yes" in text
+        assert "Trust (y)" in text and "Do not trust (n)" in text
+
+    scripts = {"Lab on-prem by IP": scenes.hostile_certificate_script}
+    assert snap_compare(scenes.app(scenes.mixed_home(), scripts=scripts), terminal_size=(80, 24), run_before=before)
+
+
+def test_the_selected_fix_is_shown_whole_at_80x24() -> None:
+    """Issue 19, item 14: the portal path for a wrong secret ended at "All applications >" in a box of two lines."""
+    import asyncio
+
+    from textual.widgets import TextArea
+
+    async def run() -> None:
+        app = scenes.app(scenes.mixed_home())
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.press("down", "enter")
+            await settle(pilot)
+            await pilot.press("enter")
+            await settle(pilot)
+            box = app.screen.query_one("#fix-command", TextArea)
+            assert "New client secret" in box.text
+            assert box.wrapped_document.height <= box.content_region.height
+            assert app.screen.region.contains_region(box.region)
+
+    asyncio.run(run())
