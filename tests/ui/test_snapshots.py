@@ -166,3 +166,57 @@ def test_the_selected_fix_is_shown_whole_at_80x24() -> None:
             assert app.screen.region.contains_region(box.region)
 
     asyncio.run(run())
+
+
+def test_every_other_dialog_fits_at_80x24() -> None:
+    """Issue 19, item 14: the dialogs no snapshot shows, opened at 80x24 with their longest real texts, cut
+    nothing without an ellipsis (the snapshots check the rest with the same rule)."""
+    import asyncio
+
+    from screens.actions import Countdown
+    from screens.dialogs import ConfirmModal, MessageModal, PathModal, SecretModal
+    from screens.manager import SavingModal
+    from screens.wizard.certificate import ChooseCertificateModal
+    from tests.conftest import FROZEN_NOW
+    from tests.ui.fit import cut_words
+    from workbench import validate
+
+    certificates = [
+        scenes.certificate("CN=Contoso backup app, O=Contoso Ltd, C=GB", "7CCC" + "1" * 36, 12),
+        scenes.certificate("CN=Northwind archive", "9D0E" + "2" * 36, 400),
+    ]
+    dialogs = {
+        "quit": ConfirmModal(
+            "Quit",
+            "A connection is being entered in the wizard and is not saved. Quit and discard it, and 3 pending changes?",
+            yes="Quit and discard",
+            no="Stay",
+        ),
+        "secret": SecretModal(
+            "Set the client secret",
+            "The new client secret for 'Contoso (mistyped secret)'. It is saved to the vault only on OK in Manage "
+            "server connections.",
+            placeholder="paste the Value, not the Secret ID",
+        ),
+        "path": PathModal(
+            "Trust a CA bundle",
+            "A PEM file with the CA certificate(s) that issued the certificate of 'Fabrikam (autodiscover)'. Only "
+            "this connection trusts it; the system's trust store is not changed.",
+            validate.ca_bundle,
+        ),
+        "message": MessageModal("Nothing was saved", "Another workbench is saving to /home/admin/.local/share/x."),
+        "saving": SavingModal(3),
+        "countdown": Countdown(30, "Mailbox access through Graph"),
+        "choose": ChooseCertificateModal(certificates, FROZEN_NOW),
+    }
+
+    async def run() -> None:
+        for name, dialog in dialogs.items():
+            app = scenes.app(scenes.mixed_home())
+            async with app.run_test(size=(80, 24)) as pilot:
+                app.push_screen(dialog)
+                await settle(pilot)
+                assert app.screen is dialog, name
+                assert not cut_words(app), (name, cut_words(app))
+
+    asyncio.run(run())
