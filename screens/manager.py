@@ -410,6 +410,7 @@ class SavingModal(ModalScreen[None]):
     def __init__(self, count: int) -> None:
         super().__init__(classes="dialog-screen")
         self._count = count
+        self._told = False
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
@@ -424,6 +425,10 @@ class SavingModal(ModalScreen[None]):
     def on_key(self, event: events.Key) -> None:
         event.stop()
         event.prevent_default()
+        if self._told:  # once is enough: more toasts would only cover the dialog
+            self.app.bell()
+            return
+        self._told = True
         self.notify(str(CommitInProgressError()), markup=False)
 
     def close(self) -> None:
