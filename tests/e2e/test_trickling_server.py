@@ -150,3 +150,67 @@ def test_the_console_quits_while_a_check_hangs(slow_server: tuple[Path, type[Tri
     assert process.returncode == 0, err
     assert "returned" in out and "Traceback" not in err, err
     assert time.monotonic() - quit_at < 10, "the console took a long time to exit"
+
+
+CLEANUP = """
+import asyncio, dataclasses, sys
+from datetime import UTC, datetime
+from pathlib import Path
+from screens import WorkbenchApp
+from screens.cleanup import AppCleanupModal
+from workbench.drafts import M365Draft, Stamp
+from workbench.model import AppRegistration, CertificateCredential, Registration
+
+url, ca_bundle = sys.argv[2], sys.argv[3]
+built = M365Draft(
+    tenant_id="00000000-0000-4000-8000-000000000001", client_id="bbaeee30-b1a1-4853-a341-9f08833c6cb7",
+    app_account="backup@contoso.com", cloud="custom", authority_host=url, graph_url=url,
+    ews_url=url + "/EWS/Exchange.asmx", ca_bundle=ca_bundle,
+).build(CertificateCredential(thumbprint="A" * 40), Stamp("registered", datetime.now(UTC)))
+settings = dataclasses.replace(
+    built.settings, registration=Registration.AUTOMATIC,
+    app_registration=AppRegistration(app_object_id="0", unique_name="workbench-0"),
+)
+connection = dataclasses.replace(built, settings=settings)
+
+async def quit_while_signing_in(pilot):
+    modal = AppCleanupModal(connection, 20.0)
+    pilot.app.push_screen(modal)
+    await pilot.pause()
+    await pilot.press("d")  # the sign-in asks the authority, which trickles
+    while not Path(sys.argv[4]).exists():
+        await asyncio.sleep(0.05)
+    print("quitting", modal.state, flush=True)
+    await pilot.press("ctrl+q")
+
+WorkbenchApp(Path(sys.argv[1])).run(headless=True, size=(80, 24), auto_pilot=quit_while_signing_in)
+print("returned", flush=True)
+"""
+
+
+def test_the_console_quits_while_deleting_an_app_signs_in_to_a_trickling_authority(tmp_path: Path) -> None:
+    """The app-deletion dialog's sign-in runs in a thread the console's loop waits for when it ends: quitting
+    must end that sign-in, not wait for its requests to run out of time."""
+    pem, _ = self_signed(tmp_path, "authority", ip="127.0.0.1")
+    handler = trickler()
+    asked = tmp_path / "asked"
+    with https_server(pem, handler) as port:
+        process = subprocess.Popen(
+            [sys.executable, "-c", CLEANUP, str(tmp_path / "home"), f"https://127.0.0.1:{port}", str(pem), str(asked)],
+            env={**guarded_env(tmp_path / "home"), "PYTHONUNBUFFERED": "1"},
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            _wait_for_request(handler)
+        except AssertionError:
+            process.kill()
+            raise
+        time.sleep(0.3)
+        asked.touch()
+        out, err = _finish(process, HANG)
+    assert process.returncode == 0, err
+    assert "quitting signing-in" in out and "returned" in out, (out, err)
+    assert "Traceback" not in err, err

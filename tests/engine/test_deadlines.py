@@ -220,3 +220,35 @@ def test_closing_a_run_ends_the_calls_in_flight(slow: tuple[str, str, type[Trick
         return finished[0].status
 
     assert asyncio.run(go()) is Status.CANCELLED
+
+
+# ---------------------------------------------------------------- automatic registration's sign-in
+
+
+def test_closing_a_registrar_ends_a_sign_in_stuck_in_a_trickle(slow: tuple[str, str, type[Trickling]]) -> None:
+    """The console closes the registrar when the wizard or the app-deletion dialog goes away (quitting, too): a
+    sign-in whose authority trickles its answer must end then, not when its requests run out of time."""
+    from workbench.model import Cloud, CustomEndpoints
+    from workbench.registration import Registrar, RegistrationRequest, SignInError
+
+    url, ca_bundle, handler = slow
+    request = RegistrationRequest(
+        app_account="backup@contoso.com",
+        cloud=Cloud.CUSTOM,
+        custom_endpoints=CustomEndpoints(authority_host=url, graph_url=url, ews_url=f"{url}/EWS/Exchange.asmx"),
+        ca_bundle=ca_bundle,
+        tenant_id="00000000-0000-4000-8000-000000000001",
+    )
+    registrar = Registrar(request, installation_id="", timeout=30)
+
+    def close_once_asked() -> None:
+        stop = time.monotonic() + HANG
+        while not handler.seen and time.monotonic() < stop:
+            time.sleep(0.05)
+        time.sleep(0.3)
+        registrar.close()
+
+    threading.Thread(target=close_once_asked, daemon=True).start()
+    error = _ends(registrar.start_sign_in, within=10)
+    assert isinstance(error, SignInError), error
+    assert handler.gone.wait(5)
