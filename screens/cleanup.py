@@ -113,7 +113,8 @@ class AppCleanupModal(ModalScreen[None]):
             self.app.call_from_thread(self._code, code)
             admin = registrar.wait_for_admin(cancel.is_set)
             self.app.call_from_thread(self._deleting, admin.upn)
-            deleted = delete_application(registrar.session, self.registration.unique_name)
+            with registrar.bound():  # closing the dialog (or the console) ends it at once
+                deleted = delete_application(registrar.session, self.registration.unique_name)
         except SignInError as error:
             if not cancel.is_set():
                 self.app.call_from_thread(self._failed, error.message)
@@ -177,3 +178,10 @@ class AppCleanupModal(ModalScreen[None]):
     def action_later(self) -> None:
         self._cancel.set()
         self.dismiss(None)
+
+    def on_unmount(self) -> None:
+        """Gone (Later, or the console quitting): the sign-in and whatever it has in flight end now, so that no
+        thread of it holds up the console's exit."""
+        self._cancel.set()
+        if self._registrar is not None:
+            self._registrar.close()

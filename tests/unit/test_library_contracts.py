@@ -71,3 +71,40 @@ def test_msal_takes_our_http_client_and_timeout() -> None:
 
 def test_secret_never_shows_in_a_repr() -> None:
     assert "hunter2" not in repr(Secret("hunter2")) and "hunter2" not in str(Secret("hunter2"))
+
+
+def test_urllib3_lets_an_adapter_choose_its_pools_and_connections() -> None:
+    # adapter.DeadlineAdapter gives its pool managers (direct and through an HTTP proxy) pools whose connections put
+    # their sockets under the current deadline, in `_new_conn` (a new connection) and `request` (a reused one).
+    from urllib3 import connection
+
+    from workbench.net import adapter
+
+    assert callable(getattr(connection.HTTPConnection, "_new_conn", None)), "urllib3 renamed _new_conn"
+    ours = adapter.DeadlineAdapter()
+    try:
+        pool = ours.poolmanager.connection_from_url("https://exch01.fabrikam.test/EWS/Exchange.asmx")  # nothing sent
+        assert isinstance(pool, adapter.HTTPSConnectionPool) and pool.ConnectionCls is adapter.HTTPSConnection
+        proxied = ours.proxy_manager_for("http://proxy.fabrikam.test:3128")
+        assert proxied.pool_classes_by_scheme is adapter.WATCHED_POOLS
+    finally:
+        ours.close()
+
+
+def test_httpx_transports_take_a_network_backend() -> None:
+    # httpx_deadline.watch_client wraps the network backend of every pool of a client (its own transport and those
+    # for proxies from the environment) to watch Graph's sockets.
+    import httpx
+
+    from workbench.net import httpx_deadline
+
+    client = httpx.Client(mounts={"https://proxied.fabrikam.test": httpx.HTTPTransport(proxy="http://127.0.0.1:9")})
+    try:
+        assert hasattr(client, "_transport") and hasattr(client, "_mounts"), "httpx renamed a client's transports"
+        httpx_deadline.watch_client(client)
+        transports = [client._transport, *(t for t in client._mounts.values() if t is not None)]
+        for transport in transports:
+            pool = transport._pool  # type: ignore[attr-defined]
+            assert isinstance(pool._network_backend, httpx_deadline._Backend), "httpcore renamed _network_backend"
+    finally:
+        client.close()

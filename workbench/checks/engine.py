@@ -1,15 +1,18 @@
 """The verification engine: a plan of checks run as a DAG, streamed as events.
 
 Independent checks run concurrently; a check starts when everything it needs has passed (or warned), and is
-skipped when one of them failed. Blocking client libraries run in the run's own bounded thread pool through
-`Context.blocking`, so the event loop that consumes the stream (a Textual UI, the CLI) never stalls and one run's
-threads never starve another's. Every check has a timeout that counts only its own work: time spent waiting for
-a worker thread or for the admin to answer a confirmation stops its clock. A cancelled run reports every
+skipped when one of them failed. Blocking client libraries run in the run's own bounded set of daemon threads
+through `Context.blocking`, so the event loop that consumes the stream (a Textual UI, the CLI) never stalls, one
+run's threads never starve another's, and no thread ever holds up the end of the process. Each such call has a
+deadline (`workbench.net.deadline`): when the check stops waiting for it — its time ran out, the run was cancelled
+or closed — the call's sockets are shut down and its processes killed, and its thread is left to end by itself.
+Every check has a timeout that counts only its own work: time spent waiting for a worker thread or for the admin
+to answer a confirmation stops its clock. A cancelled run reports every
 unfinished check as cancelled. A finished run can re-run one check — with what it needs, if that did not pass,
 and what depends on it — reusing the facts the rest gathered.
 
-Everything a run decides belongs to its `RunScope` (thread pool, private state, the context its checks run in,
-what to close at the end); nothing is shared with another run.
+Everything a run decides belongs to its `RunScope` (threads, deadlines, private state, the context its checks run
+in, what to close at the end); nothing is shared with another run.
 """
 
 from __future__ import annotations
@@ -24,11 +27,11 @@ import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from workbench.net import routes
+from workbench.net import deadline, routes
 from workbench.redaction import redact
 from workbench.text import visible
 
@@ -48,6 +51,7 @@ from .events import (
     Step,
     Summary,
 )
+from .workers import Workers
 
 T = TypeVar("T")
 
@@ -106,31 +110,61 @@ class RunScope:
 
     def __init__(self, *, threads: int = THREADS_PER_RUN, context: contextvars.Context | None = None) -> None:
         self.id = uuid.uuid4().hex[:12]
-        self.executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix=f"run-{self.id}")
+        self.workers = Workers(threads, f"run-{self.id}")
+        self.watchdog = deadline.Watchdog(f"run-{self.id}-deadlines")
         # A route table of its own even when the caller gives no context: trust and DNS never leak between runs.
         self.context = context if context is not None else routes.run_context()
+        self.context.run(deadline.bind_watchdog, self.watchdog)  # the requests of its checks keep time here
         self.private: dict[str, Any] = {}
         self.closers: dict[int, Callable[[], Any]] = {}  # id(private value) -> how to release it
         self.runs = itertools.count()
         self.closed = False
+        self._calls: set[deadline.Deadline] = set()  # blocking calls in flight
+        self._lock = threading.Lock()
 
     def close(self) -> None:
-        """Release what the verification owns, in its own threads (closing a runspace pool talks to the server;
-        the caller — a UI's event loop — must not wait for that), then let the threads end. Nothing waits for a
-        worker still stuck in a library call: it ends with its own network timeout."""
+        """End every call still in flight (its sockets shut down, its processes killed), release what the
+        verification owns in its own threads (closing a runspace pool talks to the server; the caller — a UI's
+        event loop — must not wait for that), and let the threads end. Nothing ever waits for a worker: they are
+        daemon threads, and one still in a library call ends by itself."""
         if self.closed:
             return
         self.closed = True
+        with self._lock:
+            calls, self._calls = self._calls, set()
+        for call in calls:
+            call.expire()
         for key in list(self.closers):
             self.release(self.closers.pop(key))
-        self.executor.shutdown(wait=False)
+        self.workers.shutdown()
 
     def release(self, close: Callable[[], Any]) -> None:
         """Run `close` in a worker thread, never in the caller's."""
         try:
-            self.executor.submit(_quietly, close)
-        except RuntimeError:  # the pool is shut down: a thread of its own, then
+            self.workers.submit(_quietly, close)
+        except RuntimeError:  # the threads are shut down: a thread of its own, then
             threading.Thread(target=_quietly, args=(close,), name=f"run-{self.id}-release", daemon=True).start()
+
+    def submit(self, work: Callable[[], T], limit: deadline.Deadline) -> Future[T]:
+        """Run `work` in one of the run's threads; `limit` is the call's deadline, ended if the run closes."""
+        with self._lock:
+            if self.closed:
+                raise RuntimeError("this verification is closed")
+            self._calls.add(limit)
+        try:
+            return self.workers.submit(contextvars.copy_context().run, work)
+        except RuntimeError:
+            self.settled(limit)
+            raise
+
+    def settled(self, limit: deadline.Deadline) -> None:
+        with self._lock:
+            self._calls.discard(limit)
+
+    def give_up(self, future: Future[Any], limit: deadline.Deadline) -> None:
+        """Nobody waits for this call any more: end its connections and free its thread's place."""
+        limit.expire()
+        self.workers.abandon(future)
 
 
 class Context:
@@ -180,11 +214,15 @@ class Context:
         )
 
     async def blocking(self, call: Callable[..., T], *args: Any) -> T:
-        """Run a blocking library call in the run's thread pool, in this check's context (so the run's routes go
-        with it). The call carries its own network timeouts; the clock runs only once a thread has taken it."""
+        """Run a blocking library call in one of the run's threads, in this check's context (so the run's routes
+        go with it). The clock runs only once a thread has taken the call. Each request within it has its own
+        wall-clock deadline; the call as a whole ends — its sockets shut down, its processes killed, its thread
+        left behind — as soon as the check stops waiting for it (its time ran out, the run was cancelled)."""
         loop = asyncio.get_running_loop()
         clock = self._clock
+        scope = self._run.scope
         state = {"resumed": False}
+        limit = deadline.Deadline()
 
         def resume_once() -> None:
             if not state["resumed"]:
@@ -192,19 +230,28 @@ class Context:
                 clock.resume()
 
         def work() -> T:
-            loop.call_soon_threadsafe(resume_once)
-            return call(*args)
+            with contextlib.suppress(RuntimeError):  # the loop is gone: nobody waits for this call any more
+                loop.call_soon_threadsafe(resume_once)
+            with deadline.bind(limit):
+                try:
+                    return call(*args)
+                finally:
+                    limit.close()
 
         clock.pause()
         try:
-            future = loop.run_in_executor(self._run.scope.executor, contextvars.copy_context().run, work)
+            future = scope.submit(work, limit)
         except RuntimeError:  # the verification was closed under the check: that is a cancellation
             resume_once()
             raise asyncio.CancelledError from None
         try:
-            return await future
+            return await asyncio.wrap_future(future)
+        except asyncio.CancelledError:
+            scope.give_up(future, limit)
+            raise
         finally:
             resume_once()
+            scope.settled(limit)
 
     def thread_progress(self) -> Callable[..., None]:
         """A progress reporter that worker threads may call: (message, done, total, step=None)."""

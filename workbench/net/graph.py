@@ -1,5 +1,6 @@
 """Microsoft Graph over httpx: bearer token, the connection's CA bundle, Graph's error bodies, and throttling
-(429/503 with Retry-After) retried a bounded number of times."""
+(429/503 with Retry-After) retried a bounded number of times. Each request has a wall-clock deadline (its connect
+and read timeouts added up, as for requests: `workbench.net.adapter`), past which it fails as a read timeout."""
 
 from __future__ import annotations
 
@@ -12,6 +13,9 @@ from typing import Any
 import httpx
 
 from workbench.model import Secret
+
+from . import deadline
+from .httpx_deadline import total_timeout, watch_client
 
 MAX_RETRIES = 3
 MAX_WAIT = 30.0
@@ -45,18 +49,22 @@ class Graph:
         timeout: float,
         on_throttle: Callable[[float], None] | None = None,
     ) -> None:
-        self._client = httpx.Client(
-            base_url=f"{graph_url}/v1.0",
-            verify=ssl_context(ca_bundle),
-            timeout=timeout,
-            headers={"Authorization": f"Bearer {token.reveal()}", "Accept": "application/json"},
+        self._client = watch_client(
+            httpx.Client(
+                base_url=f"{graph_url}/v1.0",
+                verify=ssl_context(ca_bundle),
+                timeout=timeout,
+                headers={"Authorization": f"Bearer {token.reveal()}", "Accept": "application/json"},
+            )
         )
+        self._watchdog = deadline.Watchdog("graph-deadlines")  # used outside a verification run only
         self._on_throttle = on_throttle
 
     def throttled(self, on_throttle: Callable[[float], None]) -> Graph:
         """The same connection pool, reporting throttling waits to `on_throttle` (one view per check)."""
         view = object.__new__(Graph)
         view._client = self._client
+        view._watchdog = self._watchdog
         view._on_throttle = on_throttle
         return view
 
@@ -94,7 +102,7 @@ class Graph:
     ) -> tuple[int, dict[str, Any]]:
         """One request: (status, JSON body or {} when there is none), or GraphError. Throttling is waited out."""
         for attempt in range(MAX_RETRIES + 1):
-            response = self._client.request(method, path, params=params or None, json=body, headers=headers)
+            response = self._request(method, path, params=params or None, json=body, headers=headers)
             if response.status_code < 400:
                 try:
                     parsed = response.json() if response.content else {}
@@ -110,6 +118,26 @@ class Graph:
                 continue
             raise error
         raise AssertionError("unreachable")
+
+    def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        """One request and its whole answer, within its deadline."""
+        seconds = total_timeout(self._client.timeout)
+        with deadline.within(seconds, self._watchdog) as limit:
+            try:
+                response = self._client.request(method, path, **kwargs)
+            except httpx.TransportError as error:
+                if limit.ended:
+                    raise _late(limit) from error
+                raise
+            if limit.ended:  # cut short where the connection was shut down
+                raise _late(limit)
+            return response
+
+
+def _late(limit: deadline.Deadline) -> httpx.ReadTimeout:
+    if limit.expired:
+        return httpx.ReadTimeout(f"Read timed out: Graph's answer did not come complete within {limit.seconds:g} s")
+    return httpx.ReadTimeout("Read timed out: the request was given up before Graph's answer came complete")
 
 
 def _error(response: httpx.Response) -> GraphError:

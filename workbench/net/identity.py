@@ -2,7 +2,7 @@
 
 MSAL is given its own requests session. When the connection names a CA bundle, that bundle is used even if
 REQUESTS_CA_BUNDLE or CURL_CA_BUNDLE are set (requests would otherwise let the environment win over `verify`);
-proxies from the environment still apply.
+proxies from the environment still apply. Every request has a wall-clock deadline (`workbench.net.adapter`).
 """
 
 from __future__ import annotations
@@ -15,10 +15,14 @@ import requests
 
 from workbench.model import Secret
 
+from .adapter import DeadlineAdapter
+
 
 class _Session(requests.Session):
     def __init__(self, ca_bundle: str | None) -> None:
         super().__init__()
+        for prefix in ("https://", "http://"):
+            self.mount(prefix, DeadlineAdapter())
         self._ca_bundle = ca_bundle
         if ca_bundle:
             self.verify = ca_bundle

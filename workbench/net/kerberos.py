@@ -36,7 +36,7 @@ from requests.auth import AuthBase
 from workbench import validate
 from workbench.model import Secret
 
-from . import resolve
+from . import deadline, resolve
 
 _TICKET_SCRIPT = Path(__file__).with_name("kerberos_ticket.py")
 DEFAULT_KDC_PORT = 88
@@ -210,26 +210,29 @@ def obtain(realm: Realm, password: Secret, timeout: float) -> Ticket:
             "LANG": "C.UTF-8",
         }
         request = json.dumps({"principal": realm.principal, "spn": realm.spn})
-        try:
-            done = subprocess.run(
-                [sys.executable, "-I", str(_TICKET_SCRIPT)],
-                input=f"{request}\n{password.reveal()}\n",
-                capture_output=True,
-                text=True,
-                env=environment,
-                timeout=max(1.0, timeout),
-                check=False,
-            )
+        process = subprocess.Popen(
+            [sys.executable, "-I", str(_TICKET_SCRIPT)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=environment,
+        )
+        deadline.watch_process(process)  # killed at once when the verification stops waiting for it
+        try:  # the timeout is wall-clock: the process is killed when it runs out
+            stdout, stderr = process.communicate(f"{request}\n{password.reveal()}\n", timeout=max(1.0, timeout))
         except subprocess.TimeoutExpired:
+            process.kill()
+            process.communicate()
             raise KerberosError(
                 KerberosProblem.KDC_UNREACHABLE, f"no answer from the KDC of {realm.realm} within {timeout:g} s"
             ) from None
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     try:
-        answer: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+        answer: dict[str, Any] = json.loads(stdout.strip().splitlines()[-1])
     except (ValueError, IndexError):
-        last = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        last = (stderr.strip().splitlines() or ["no output"])[-1]
         raise KerberosError(KerberosProblem.OTHER, f"the ticket request failed: {last}") from None
     if "error" in answer:
         code = int(answer["error"])

@@ -25,7 +25,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import requests
-from requests.adapters import HTTPAdapter
+
+from .adapter import DeadlineAdapter
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,9 +93,9 @@ def set_route(host: str, port: int, route: Route) -> None:
     current().set(host, port, route)
 
 
-class RoutingAdapter(HTTPAdapter):
+class RoutingAdapter(DeadlineAdapter):
     """An HTTPAdapter that applies its run's route for the request's host, if there is one. Without a table (no
-    run bound where it was made) it is exactly requests' own adapter."""
+    run bound where it was made) it is requests' own adapter, with a wall-clock deadline on every request."""
 
     def __init__(self, *args: Any, routes: RouteTable | None = None, **kwargs: Any) -> None:
         self.routes = routes if routes is not None else _current.get()

@@ -13,6 +13,8 @@ from datetime import datetime
 from cryptography import x509
 from cryptography.x509.oid import ExtensionOID
 
+from . import deadline
+
 
 @dataclass(frozen=True, slots=True)
 class CertificateReport:
@@ -54,7 +56,10 @@ def describe(der: bytes) -> CertificateReport:
 
 def _handshake(address: str, port: int, name: str, context: ssl.SSLContext, timeout: float) -> tuple[bytes, str | None]:
     with socket.create_connection((address, port), timeout=timeout) as raw:
+        # The timeout bounds the handshake as a whole (CPython's TLS handshake keeps one deadline across its reads);
+        # the call's own deadline ends it sooner when the verification stops waiting.
         raw.settimeout(timeout)
+        deadline.watch(raw)
         # An IP address is checked against the certificate's IP SANs and not sent as SNI: ssl handles both.
         with context.wrap_socket(raw, server_hostname=name) as tls:
             der = tls.getpeercert(binary_form=True) or b""

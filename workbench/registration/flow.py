@@ -8,7 +8,8 @@
     verification = Verification(registrar.target(home, changes), registration=run)
     connection = registrar.connection(run, stamp)  # once the app is registered
 
-The blocking calls are meant for a worker thread; each is bounded by the HTTP timeout or the code's lifetime.
+The blocking calls are meant for a worker thread; each is bounded by the HTTP timeout or the code's lifetime, and
+all of them end at once when `close()` is called from another thread (the console quitting, a dialog closed).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from workbench.model import (
     M365Settings,
     Registration,
 )
+from workbench.net import deadline
 from workbench.text import visible
 
 from .apply import PROPAGATION_WAIT, RegistrationRun
@@ -128,6 +130,8 @@ class Registrar:
     _sign_in: DeviceSignIn | None = field(default=None, init=False, repr=False)
     _session: AdminSession | None = field(default=None, init=False, repr=False)
     _plan: RegistrationPlan | None = field(default=None, init=False, repr=False)
+    # Expired by close(): the sign-in's requests (and those within `bound()`) end then, whatever the server does.
+    _end: deadline.Deadline = field(default_factory=deadline.Deadline, init=False, repr=False)
 
     @property
     def unique_name(self) -> str:
@@ -165,9 +169,13 @@ class Registrar:
     def new_certificate(self) -> bool:
         return self.current is None or self.request.rotate_certificate
 
+    def bound(self) -> deadline.bind:
+        """`with registrar.bound():` — calls made inside end when the registrar is closed."""
+        return deadline.bind(self._end)
+
     def start_sign_in(self) -> DeviceCode:
         request = self.request
-        self.close()
+        self._close_sign_in()
         self._sign_in = DeviceSignIn(
             endpoints_of(request.cloud, request.custom_endpoints),
             tenant_id=request.tenant_id,
@@ -175,12 +183,16 @@ class Registrar:
             ca_bundle=request.ca_bundle,
             timeout=self.timeout,
         )
-        return self._sign_in.start()
+        with self.bound():
+            return self._sign_in.start()
 
     def wait_for_admin(self, cancelled: Callable[[], bool] = lambda: False) -> Admin:
         if self._sign_in is None:
             raise RuntimeError("start_sign_in() first")
-        session = self._sign_in.wait(cancelled)
+        with self.bound():
+            return self._admin(self._sign_in.wait(cancelled))
+
+    def _admin(self, session: AdminSession) -> Admin:
         existing = self.request.existing
         if existing is not None and isinstance(existing.settings, M365Settings):
             tenant = existing.settings.tenant_id
@@ -205,7 +217,8 @@ class Registrar:
         session = self.session
         graph = session.graph()
         try:
-            existing = survey(graph, self.unique_name)
+            with self.bound():
+                existing = survey(graph, self.unique_name)
         except SignInError:
             raise
         except Exception as error:  # noqa: BLE001  (Graph refused, the network failed: said, nothing written)
@@ -299,6 +312,11 @@ class Registrar:
         return draft.build(s.credential, stamp, self.request.existing)
 
     def close(self) -> None:
+        """The registrar's work is over: whatever it still has in flight ends now."""
+        self._end.expire()
+        self._close_sign_in()
+
+    def _close_sign_in(self) -> None:
         if self._sign_in is not None:
             self._sign_in.close()
             self._sign_in = None
