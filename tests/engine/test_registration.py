@@ -144,7 +144,9 @@ def test_registration_creates_one_app_that_verifies(auto_lab: Callable[..., Lab]
     changes.add(connection)
     changes.commit()
     assert settings.credential.thumbprint == thumbprint_of(cert)  # type: ignore[union-attr]
-    assert home.certificates.get(thumbprint_of(cert)).key_size == 2048  # the key joined the store on commit
+    stored = home.certificates.get(thumbprint_of(cert))
+    assert stored.key_size == 2048  # the key joined the store on commit
+    assert stored.made_for_app == registrar.unique_name  # marked as this app's own: it goes with its last user
 
 
 def test_rerun_edit_and_second_connection_keep_one_app(auto_lab: Callable[..., Lab], tmp_path: Path) -> None:
