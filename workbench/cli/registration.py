@@ -256,7 +256,10 @@ def remove_with_app(args: argparse.Namespace, connection: Connection, changes: C
     finally:
         registrar.close()
     changes.delete(connection.id)
-    changes.commit()
+    result = changes.commit()
     what = f"and its app {deleted.app_id}" if deleted else "(its app was already gone from the tenant)"
     print(f"Removed '{connection.name}' {what}")
+    from .certs import report_left
+
+    report_left(home, result, args.delete_certificate)
     return 0
