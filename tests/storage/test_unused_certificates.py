@@ -18,6 +18,7 @@ from workbench.model import (
     CertificateInfo,
     CertificateSource,
     Connection,
+    M365Settings,
     Registration,
     Secret,
     certificate_from_document,
@@ -140,15 +141,9 @@ def test_a_registration_certificate_left_by_a_rotation_goes_with_the_edit(home: 
     changes = home.changeset()
     changes.stage_certificate(new.info, new.key_pem)
     settings = connection.settings
-    changes.edit(
-        replace(
-            connection,
-            settings=replace(
-                settings,  # type: ignore[type-var]
-                credential=CertificateCredential(thumbprint=new.info.thumbprint, sha256=new.info.sha256),
-            ),
-        )
-    )
+    assert isinstance(settings, M365Settings)
+    credential = CertificateCredential(thumbprint=new.info.thumbprint, sha256=new.info.sha256)
+    changes.edit(replace(connection, settings=replace(settings, credential=credential)))
     result = changes.commit()
     assert [c.thumbprint for c in result.removed_certificates] == [old.info.thumbprint]
     assert [c.thumbprint for c in home.certificates.list()] == [new.info.thumbprint]

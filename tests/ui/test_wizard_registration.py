@@ -224,12 +224,18 @@ async def test_deleting_an_automatic_connection_offers_to_delete_its_app(
         await pilot.press("ctrl+s")
         await pilot.pause()
         assert len(ours(lab, home)) == 1
+        (certificate,) = home.certificates.list()
+        assert home.vault().refs() == {f"cert-key:{certificate.thumbprint}"}
         await pilot.press("m")
         await pilot.pause()
         await pilot.press("delete")
         await pilot.pause()
         await pilot.press("ctrl+s")
         await until(pilot, lambda: isinstance(app.screen, AppCleanupModal))
+        # The certificate registration made for the app left with OK, private key included: no longer offered by
+        # Choose certificate…, whatever the admin answers about the app.
+        assert home.certificates.list() == () and app.workspace.certificates() == []
+        assert home.vault().refs() == set()
         modal = app.screen
         later = text_of(app, "#cleanup-later")
         (registered,) = ours(lab, home)
