@@ -20,8 +20,15 @@ from textual.containers import Horizontal, Vertical
 from textual.widget import Widget
 from textual.widgets import Button, Checkbox, Input, RadioButton, RadioSet, Static
 
-from workbench.model import Registration
-from workbench.registration import Admin, DeviceCode, Registrar, RegistrationPlan, SignInError
+from workbench.model import AppRegistration, Registration
+from workbench.registration import (
+    Admin,
+    DeviceCode,
+    Registrar,
+    RegistrationPlan,
+    SignInError,
+    removal_instructions,
+)
 from workbench.registration.apply import RegistrationRun
 
 from ..literal import literal
@@ -61,6 +68,26 @@ class RegistrationState:
     def created(self) -> bool:
         """Whether a run has written to the tenant (the app exists now)."""
         return self.run is not None and not self.run.ledger.empty
+
+    def left_in_tenant(self, running: bool) -> tuple[str, list[tuple[str, str]]]:
+        """For a dialog that leaves the wizard (Quit): what the registration left in the tenant, as a sentence,
+        and the app with the ways to remove it, as details ("" and none when nothing was written). `running`:
+        the registration is still under way, so what it is creating stays too."""
+        run = self.run
+        if run is None:
+            return "", []
+        ledger, plan = run.ledger, run.plan
+        if ledger.empty or ledger.object_id is None:
+            if not running:
+                return "", []
+            return f" The app '{plan.display_name}' is being registered: what is created stays in the tenant.", []
+        sentence = f" The app '{plan.display_name}' stays registered in the tenant; registering again updates it."
+        details = [("App", f"{plan.display_name} ({plan.unique_name}), app ID {ledger.app_id}")]
+        registration = AppRegistration(app_object_id=ledger.object_id, unique_name=plan.unique_name)
+        for line in removal_instructions(run.endpoints.graph_url, registration)[:2]:
+            label, _, value = line.partition(": ")
+            details.append((f"To remove it, {label[0].lower()}{label[1:]}", value))
+        return sentence, details
 
 
 DUPLICATES_NOTE = (

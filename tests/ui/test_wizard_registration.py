@@ -186,6 +186,27 @@ async def test_cancel_after_the_app_was_created_says_it_stays(auto_lab: Callable
     assert len(ours(lab, home)) == 1  # in the tenant, as the dialog said
 
 
+async def test_quitting_after_the_app_was_created_says_it_stays_and_how_to_remove_it(
+    auto_lab: Callable[..., Lab], home: Home
+) -> None:
+    # Issue 19, item 9: the Quit dialog said only that a connection was being entered.
+    lab = auto_lab()
+    app = app_for(home, lab)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await applied(pilot)
+        (registered,) = ours(lab, home)
+        await pilot.press("ctrl+q")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmModal))
+        question = text_of(app, ".dialog-question")
+        assert "Exchange Workbench" in question and "stays registered in the tenant" in question
+        details = str(app.screen.query_one(".dialog-details Static", Static).render())
+        assert registered.app_id in details
+        assert f"DELETE {lab.state.m365.graph_url}/v1.0/applications/{registered.object_id}" in details
+        await pilot.press("n")  # Stay
+        await pilot.pause()
+        assert isinstance(app.screen, WizardScreen)
+
+
 async def test_choosing_manual_shows_application_details(home: Home) -> None:
     app = app_for(home)
     async with app.run_test(size=(80, 24)) as pilot:
