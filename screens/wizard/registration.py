@@ -82,11 +82,12 @@ class RegistrationState:
                 return "", []
             return f" The app '{plan.display_name}' is being registered: what is created stays in the tenant.", []
         sentence = f" The app '{plan.display_name}' stays registered in the tenant; registering again updates it."
-        details = [("App", f"{plan.display_name} ({plan.unique_name}), app ID {ledger.app_id}")]
+        details = [("App", f"{plan.display_name}, app ID {ledger.app_id}")]
         registration = AppRegistration(app_object_id=ledger.object_id, unique_name=plan.unique_name)
-        for line in removal_instructions(run.endpoints.graph_url, registration)[:2]:
-            label, _, value = line.partition(": ")
-            details.append((f"To remove it, {label[0].lower()}{label[1:]}", value))
+        graph, portal = (
+            line.partition(": ")[2] for line in removal_instructions(run.endpoints.graph_url, registration)[:2]
+        )
+        details += [("To remove it (as a Global Administrator)", graph), ("Or in the portal", portal)]
         return sentence, details
 
 
