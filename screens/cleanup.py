@@ -39,6 +39,7 @@ from workbench.text import visible
 
 from .dialogs import ConfirmModal
 from .literal import literal, paragraph
+from .signin import sign_in_address
 
 if TYPE_CHECKING:
     from .app import WorkbenchApp
@@ -145,7 +146,7 @@ class AppCleanupModal(ModalScreen[None]):
             return
         self.code = code
         text = Text("Open ", style="dim")
-        text.append_text(literal(code.verification_uri))
+        text.append_text(sign_in_address(code))
         text.append(" and enter the code  ", style="dim")
         text.append(" ".join(code.user_code), style="bold reverse")
         text.append("\nc copies the code; escape stops waiting.", style="dim")

@@ -32,6 +32,7 @@ from workbench.registration import (
 from workbench.registration.apply import RegistrationRun
 
 from ..literal import literal
+from ..signin import sign_in_address
 from .draft import Step
 from .fields import Field
 from .steps import StepPane, lab_cloud, set_radio, set_value, text_input
@@ -212,7 +213,7 @@ class SignInStep(StepPane):
     def show(self, state: RegistrationState) -> None:
         code = state.code
         url = Text("1. Open  ", style="dim")
-        url.append_text(literal(code.verification_uri) if code else Text("…", style="dim"))
+        url.append_text(sign_in_address(code) if code else Text("…", style="dim"))
         url.append("\n2. Enter the code:", style="dim")
         self.query_one("#sign-in-url", Static).update(url)
         box = self.query_one("#code-box", Static)

@@ -427,6 +427,21 @@ def test_rotation_retires_the_old_key_only_for_a_caller_that_saves_at_once(
     assert "register.retire" in ids  # the CLI saves right after
 
 
+def test_the_code_names_the_authority_that_gave_its_address(auto_lab: Callable[..., Lab]) -> None:
+    # Issue 19, item 13: the address is shown with the authority's host beside it. The lab is a custom cloud, its
+    # own authority: its address is not doubted.
+    from urllib.parse import urlsplit
+
+    lab = auto_lab()
+    registrar = Registrar(request_for(lab), installation_id="0" * 32, timeout=10)
+    try:
+        code = registrar.start_sign_in()
+    finally:
+        registrar.close()
+    assert code.authority_host == urlsplit(lab.state.m365.authority_host).netloc
+    assert code.verification_uri == f"{lab.state.m365.authority_host}/devicelogin" and code.doubt is None
+
+
 def test_the_wait_for_the_admin_ends_with_the_code(auto_lab: Callable[..., Lab]) -> None:
     import time
 

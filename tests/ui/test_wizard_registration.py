@@ -16,6 +16,7 @@ from textual.widgets import Button, Static
 from screens.dialogs import ConfirmModal
 from screens.manager import ManagerScreen
 from screens.wizard import WizardScreen
+from screens.wizard.registration import SignInStep
 from storage import Home
 from tests.ui.conftest import until
 from tests.ui.test_wizard import app_for, choose, verified, wizard
@@ -169,6 +170,50 @@ async def test_a_declined_code_is_explained_and_new_code_starts_again(make_lab: 
         flow.approved_by = next(u for u in lab.world.tenant.users.values() if u.password is not None)
         await signed_in(pilot, screen)
         assert screen.registration.admin is not None
+
+
+async def test_the_sign_in_address_shows_its_authority_and_a_doubt_literally(
+    make_lab: Callable[..., Lab], home: Home
+) -> None:
+    # Issue 19, item 13. The lab (a custom cloud) is its own authority: its host beside the address, no warning.
+    # A code whose address a Microsoft cloud's authority gave outside Microsoft's sign-in pages carries a doubt,
+    # drawn as text (never markup) with control characters visible.
+    from dataclasses import replace
+    from urllib.parse import urlsplit
+
+    from workbench.clouds import BUILT_IN
+    from workbench.model import Cloud
+    from workbench.registration.signin import sign_in_page_doubt
+    from workbench.text import visible
+
+    lab = make_lab()  # nobody approves: the step stays on the code
+    app = app_for(home, lab)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await to_sign_in(pilot)
+        await until(pilot, lambda: screen.registration.code is not None, 20)
+        await pilot.pause()
+        shown = text_of(app, "#sign-in-url")
+        assert f"(from {urlsplit(lab.state.m365.authority_host).netloc})" in shown and "⚠" not in shown
+        code = screen.registration.code
+        assert code is not None
+        hostile = "https://evil[b]x[/b]\x1b[31m.example/devicelogin"
+        screen.registration.code = replace(
+            code,
+            verification_uri=visible(hostile),
+            authority_host="login.microsoftonline.com",
+            doubt=sign_in_page_doubt(hostile, BUILT_IN[Cloud.GLOBAL].authority_host),
+        )
+        pane = screen.pane()
+        assert isinstance(pane, SignInStep)
+        pane.show(screen.registration)
+        await pilot.pause()
+        shown = text_of(app, "#sign-in-url")
+        assert "(from login.microsoftonline.com)" in shown
+        assert "⚠ login.microsoftonline.com answered with a sign-in address that is not one of Microsoft's" in (
+            " ".join(shown.split())
+        )
+        assert "evil[b]x[/b]\\x1b[31m.example" in shown  # literal: the markup and the escape as typed
+        assert "https://microsoft.com/devicelogin" in " ".join(shown.split())
 
 
 async def test_cancel_after_the_app_was_created_says_it_stays(auto_lab: Callable[..., Lab], home: Home) -> None:
