@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 from rich.console import Group
 from rich.table import Table
@@ -235,11 +236,23 @@ class SignInStep(StepPane):
             return text
         if state.code is not None:
             left = self.wizard.code_seconds_left()
-            return Text(
+            text = Text(
                 f"Waiting for the sign-in… the code expires in {left // 60}:{left % 60:02d}. New code starts over.",
                 style="dim",
             )
+            approval = self.demo_approval(state.code)
+            if approval:
+                text.append(f"\n{approval}", style="bold")
+            return text
         return Text("Asking Entra ID for a code…", style="dim")
+
+    def demo_approval(self, code: DeviceCode) -> str:
+        """In `workbench demo`, for a code the lab gave: that the lab approves it by itself ("" otherwise)."""
+        lab = self.wizard.workbench.lab_values
+        if lab is None or lab.auto_approve is None or code.authority_host != urlsplit(lab.authority_host).netloc:
+            return ""
+        seconds = f"{lab.auto_approve:g} second{'s' if lab.auto_approve != 1 else ''}"
+        return f"Demo: the lab approves this code by itself after about {seconds}; nothing to open."
 
     @on(Button.Pressed, "#copy-code")
     def _copy(self) -> None:

@@ -216,6 +216,33 @@ async def test_the_sign_in_address_shows_its_authority_and_a_doubt_literally(
         assert "https://microsoft.com/devicelogin" in " ".join(shown.split())
 
 
+async def test_in_the_demo_the_sign_in_step_says_the_lab_approves_the_code(
+    make_lab: Callable[..., Lab], home: Home
+) -> None:
+    # Issue 19, item 19: `workbench demo` runs the lab with auto-approval; the step says so instead of leaving a
+    # newcomer looking for a browser. Outside the demo (no auto-approval known), nothing is said.
+    from screens.wizard import LabValues
+
+    lab = make_lab(auto_approve=5.0)
+    app = app_for(home, lab)
+    app.lab_values = LabValues.of(lab.state, auto_approve=5.0)  # as `workbench demo` gives them
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await to_sign_in(pilot)
+        await until(pilot, lambda: screen.registration.code is not None, 20)
+        await pilot.pause()
+        said = " ".join(text_of(app, "#sign-in-state").split())
+        assert "Demo: the lab approves this code by itself after about 5 seconds" in said
+        await signed_in(pilot, screen)
+        assert "approves this code" not in text_of(app, "#sign-in-state")  # done: the note has served
+
+    other = app_for(home, make_lab())
+    async with other.run_test(size=(80, 24)) as pilot:
+        screen = await to_sign_in(pilot)
+        await until(pilot, lambda: screen.registration.code is not None, 20)
+        await pilot.pause()
+        assert "approves this code" not in text_of(other, "#sign-in-state")
+
+
 async def test_cancel_after_the_app_was_created_says_it_stays(auto_lab: Callable[..., Lab], home: Home) -> None:
     lab = auto_lab()
     app = app_for(home, lab)
