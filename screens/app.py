@@ -215,10 +215,11 @@ class WorkbenchApp(App[None]):
         entering = [s for s in self.screen_stack if isinstance(s, WizardScreen) and s.entered]
         pending = len(self.workspace.pending_changes())
         if entering:
-            question = "A connection is being entered in the wizard and is not saved. Quit and discard it" + (
+            tenant, details = entering[0].left_in_tenant()
+            question = f"A connection is being entered in the wizard and is not saved.{tenant} Quit and discard it" + (
                 f", and {pending} pending change{'s' if pending != 1 else ''}?" if pending else "?"
             )
-            self.push_screen(ConfirmModal("Quit", question, yes="Quit and discard", no="Stay"), self._quit_if)
+            self.push_screen(ConfirmModal("Quit", question, details, yes="Quit and discard", no="Stay"), self._quit_if)
             return
         if pending:
             question = (

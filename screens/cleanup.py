@@ -2,11 +2,17 @@
 
 Deleting it needs an admin: a new device-code sign-in, right here (the code large, `c` copies it). Or later: the
 exact Graph call and portal path, copyable. Offered only for an app no remaining connection uses.
+
+The certificate registration made for the app left the personal store with OK already (the commit removes it,
+key included, once no connection uses it). A certificate imported by hand that OK left unused is offered for
+removal here, never removed silently.
 """
 
 from __future__ import annotations
 
+import asyncio
 import threading
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
@@ -17,8 +23,10 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Label, Static
 
+from storage import CommitResult, InUseError, NotFoundError, StorageError
+from storage.changeset import certificate_of
 from workbench.clouds import endpoints_for
-from workbench.model import Connection, M365Settings
+from workbench.model import CertificateInfo, Connection, M365Settings
 from workbench.registration import (
     DeviceCode,
     Registrar,
@@ -29,7 +37,9 @@ from workbench.registration import (
 )
 from workbench.text import visible
 
+from .dialogs import ConfirmModal
 from .literal import literal, paragraph
+from .signin import sign_in_address
 
 if TYPE_CHECKING:
     from .app import WorkbenchApp
@@ -137,7 +147,7 @@ class AppCleanupModal(ModalScreen[None]):
             return
         self.code = code
         text = Text("Open ", style="dim")
-        text.append_text(literal(code.verification_uri))
+        text.append_text(sign_in_address(code))
         text.append(" and enter the code  ", style="dim")
         text.append(" ".join(code.user_code), style="bold reverse")
         text.append("\nc copies the code; escape stops waiting.", style="dim")
@@ -185,3 +195,50 @@ class AppCleanupModal(ModalScreen[None]):
         self._cancel.set()
         if self._registrar is not None:
             self._registrar.close()
+
+
+def removed_certificates_note(result: CommitResult) -> str:
+    """What the commit took out of the personal store with the connections it deleted (registration's own)."""
+    removed = result.removed_certificates
+    if not removed:
+        return ""
+    names = ", ".join(c.thumbprint for c in removed)
+    plural = "s" if len(removed) != 1 else ""
+    return f" Removed the certificate{plural} {names} registration made for the app, with the private key{plural}."
+
+
+async def offer_certificate_removal(workbench: WorkbenchApp, unused: Sequence[CertificateInfo]) -> None:
+    """Certificates imported by hand that no connection uses after OK: Remove takes them and their keys out of the
+    personal store, Keep (the default) leaves them for Choose certificate…. One a connection uses meanwhile (a
+    pending one here, or one another session saved) stays."""
+    if not unused:
+        return
+    plural = len(unused) != 1
+    question = (
+        f"No connection uses {'these certificates' if plural else 'this certificate'} any more. "
+        f"{'They were' if plural else 'It was'} imported by hand, so nothing is removed unless you say so: Remove "
+        f"deletes {'them' if plural else 'it'} and the private key{'s' if plural else ''} from the personal store; "
+        f"Keep leaves {'them' if plural else 'it'} for Choose certificate…."
+    )
+    details = [(c.thumbprint, c.subject) for c in unused]
+    title = f"Remove {len(unused)} unused certificate{'s' if plural else ''}?"
+    if not await workbench.ask(ConfirmModal(title, question, details, yes="Remove", no="Keep")):
+        return
+    staged = {t for c in workbench.workspace.connections() if (t := certificate_of(c))}
+    removed = 0
+    for info in unused:
+        if info.thumbprint in staged:
+            continue  # a pending connection chose it meanwhile
+        try:
+            await asyncio.to_thread(workbench.workspace.home.certificates.remove, info.thumbprint)
+        except (InUseError, NotFoundError):
+            continue  # put to use, or removed, by another session meanwhile
+        except StorageError as error:
+            workbench.tell("The certificate was not removed", str(error))
+            return
+        removed += 1
+    workbench.notify(
+        f"Removed {removed} certificate{'s' if removed != 1 else ''} and the private key{'s' if removed != 1 else ''}.",
+        markup=False,
+    )
+    workbench.changed()

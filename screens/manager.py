@@ -308,12 +308,13 @@ class ManagerScreen(WorkbenchScreen):
             for n, what in ((result.added, "added"), (result.edited, "edited"), (result.deleted, "deleted"))
             if n
         ]
-        self.notify("Saved: " + ", ".join(parts) + ".", markup=False)
+        from .cleanup import AppCleanupModal, offer_certificate_removal, removed_certificates_note
+
+        self.notify("Saved: " + ", ".join(parts) + "." + removed_certificates_note(result), markup=False)
         self.workbench.changed()
         for connection in orphaned:  # deleted, and no remaining connection uses their app: offer to delete it
-            from .cleanup import AppCleanupModal
-
             await self.workbench.ask(AppCleanupModal(connection, self.workbench.timeout))
+        await offer_certificate_removal(self.workbench, result.unused_certificates)
         self.dismiss()
 
     async def _refused(self, error: StorageError) -> None:

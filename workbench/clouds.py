@@ -30,6 +30,9 @@ class CloudEndpoints:
     # cloud (a proxy, or the lab) stands in for the global one and asks for the global identifiers.
     graph_resource: str = GLOBAL_GRAPH_RESOURCE
     exchange_resource: str = GLOBAL_EXCHANGE_RESOURCE
+    # The page Microsoft documents for entering a device code in this cloud ("" for a custom cloud, whose
+    # authority is its own).
+    device_login: str = ""
 
     @property
     def graph_scope(self) -> str:
@@ -45,6 +48,7 @@ BUILT_IN: dict[Cloud, CloudEndpoints] = {
         "https://login.microsoftonline.com",
         "https://graph.microsoft.com",
         "https://outlook.office365.com/EWS/Exchange.asmx",
+        device_login="https://microsoft.com/devicelogin",
     ),
     Cloud.USGOV_HIGH: CloudEndpoints(
         "https://login.microsoftonline.us",
@@ -52,6 +56,7 @@ BUILT_IN: dict[Cloud, CloudEndpoints] = {
         "https://outlook.office365.us/EWS/Exchange.asmx",
         "https://graph.microsoft.us",
         "https://outlook.office365.us",
+        device_login="https://microsoft.com/deviceloginus",
     ),
     Cloud.USGOV_DOD: CloudEndpoints(
         "https://login.microsoftonline.us",
@@ -59,6 +64,7 @@ BUILT_IN: dict[Cloud, CloudEndpoints] = {
         "https://outlook-dod.office365.us/EWS/Exchange.asmx",
         "https://dod-graph.microsoft.us",
         "https://outlook-dod.office365.us",
+        device_login="https://microsoft.com/deviceloginus",
     ),
     Cloud.CHINA: CloudEndpoints(
         "https://login.partner.microsoftonline.cn",
@@ -66,8 +72,30 @@ BUILT_IN: dict[Cloud, CloudEndpoints] = {
         "https://partner.outlook.cn/EWS/Exchange.asmx",
         "https://microsoftgraph.chinacloudapi.cn",
         "https://partner.outlook.cn",
+        device_login="https://microsoft.com/deviceloginchina",
     ),
 }
+
+# The hosts of Microsoft's sign-in pages in every cloud: the device-login pages on microsoft.com, and the
+# authorities themselves (whose older device-code endpoint answers with a page of their own). A Microsoft cloud's
+# authority that sends the admin anywhere else is doubted before the admin types a code there.
+SIGN_IN_PAGE_HOSTS = frozenset(
+    {
+        "microsoft.com",
+        "www.microsoft.com",
+        "login.microsoft.com",
+        "login.microsoftonline.com",
+        "login.microsoftonline.us",
+        "login.partner.microsoftonline.cn",
+        "login.chinacloudapi.cn",
+    }
+)
+
+
+def microsoft_cloud_of(authority_host: str) -> CloudEndpoints | None:
+    """The built-in cloud whose authority this is (a custom cloud naming Microsoft's authority counts too)."""
+    wanted = authority_host.rstrip("/").lower()
+    return next((e for e in BUILT_IN.values() if e.authority_host == wanted), None)
 
 
 def endpoints_of(cloud: Cloud, custom: CustomEndpoints | None = None) -> CloudEndpoints:

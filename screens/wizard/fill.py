@@ -31,9 +31,10 @@ class LabValues:
     server_fqdn: str
     server_ip: str
     dns: str
+    auto_approve: float | None = None  # seconds after which the lab approves a device code (the demo's: 1)
 
     @classmethod
-    def of(cls, state: LabState) -> LabValues:
+    def of(cls, state: LabState, auto_approve: float | None = None) -> LabValues:
         m, o = state.m365, state.onprem
         return cls(
             ca_bundle=state.ca_bundle,
@@ -51,4 +52,5 @@ class LabValues:
             server_fqdn=o.server_fqdn,
             server_ip=o.server_ip,
             dns=o.dns,
+            auto_approve=auto_approve,
         )

@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 from rich.console import Group
 from rich.table import Table
@@ -20,11 +21,19 @@ from textual.containers import Horizontal, Vertical
 from textual.widget import Widget
 from textual.widgets import Button, Checkbox, Input, RadioSet, Static
 
-from workbench.model import Registration
-from workbench.registration import Admin, DeviceCode, Registrar, RegistrationPlan, SignInError
+from workbench.model import AppRegistration, Registration
+from workbench.registration import (
+    Admin,
+    DeviceCode,
+    Registrar,
+    RegistrationPlan,
+    SignInError,
+    removal_instructions,
+)
 from workbench.registration.apply import RegistrationRun
 
 from ..literal import literal
+from ..signin import sign_in_address
 from .draft import Step
 from .fields import Choice, Field
 from .steps import StepPane, lab_cloud, set_radio, set_value, text_input
@@ -61,6 +70,27 @@ class RegistrationState:
     def created(self) -> bool:
         """Whether a run has written to the tenant (the app exists now)."""
         return self.run is not None and not self.run.ledger.empty
+
+    def left_in_tenant(self, running: bool) -> tuple[str, list[tuple[str, str]]]:
+        """For a dialog that leaves the wizard (Quit): what the registration left in the tenant, as a sentence,
+        and the app with the ways to remove it, as details ("" and none when nothing was written). `running`:
+        the registration is still under way, so what it is creating stays too."""
+        run = self.run
+        if run is None:
+            return "", []
+        ledger, plan = run.ledger, run.plan
+        if ledger.empty or ledger.object_id is None:
+            if not running:
+                return "", []
+            return f" The app '{plan.display_name}' is being registered: what is created stays in the tenant.", []
+        sentence = f" The app '{plan.display_name}' stays registered in the tenant; registering again updates it."
+        details = [("App", f"{plan.display_name}, app ID {ledger.app_id}")]
+        registration = AppRegistration(app_object_id=ledger.object_id, unique_name=plan.unique_name)
+        graph, portal = (
+            line.partition(": ")[2] for line in removal_instructions(run.endpoints.graph_url, registration)[:2]
+        )
+        details += [("To remove it (as a Global Administrator)", graph), ("Or in the portal", portal)]
+        return sentence, details
 
 
 DUPLICATES_NOTE = (
@@ -184,7 +214,7 @@ class SignInStep(StepPane):
     def show(self, state: RegistrationState) -> None:
         code = state.code
         url = Text("1. Open  ", style="dim")
-        url.append_text(literal(code.verification_uri) if code else Text("…", style="dim"))
+        url.append_text(sign_in_address(code) if code else Text("…", style="dim"))
         url.append("\n2. Enter the code:", style="dim")
         self.query_one("#sign-in-url", Static).update(url)
         box = self.query_one("#code-box", Static)
@@ -206,11 +236,23 @@ class SignInStep(StepPane):
             return text
         if state.code is not None:
             left = self.wizard.code_seconds_left()
-            return Text(
+            text = Text(
                 f"Waiting for the sign-in… the code expires in {left // 60}:{left % 60:02d}. New code starts over.",
                 style="dim",
             )
+            approval = self.demo_approval(state.code)
+            if approval:
+                text.append(f"\n{approval}", style="bold")
+            return text
         return Text("Asking Entra ID for a code…", style="dim")
+
+    def demo_approval(self, code: DeviceCode) -> str:
+        """In `workbench demo`, for a code the lab gave: that the lab approves it by itself ("" otherwise)."""
+        lab = self.wizard.workbench.lab_values
+        if lab is None or lab.auto_approve is None or code.authority_host != urlsplit(lab.authority_host).netloc:
+            return ""
+        seconds = f"{lab.auto_approve:g} second{'s' if lab.auto_approve != 1 else ''}"
+        return f"Demo: the lab approves this code by itself after about {seconds}; nothing to open."
 
     @on(Button.Pressed, "#copy-code")
     def _copy(self) -> None:

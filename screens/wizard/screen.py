@@ -388,6 +388,10 @@ class WizardScreen(VerificationHost):
         """Whether anything was entered since the wizard opened (leaving then asks first)."""
         return self.wizard_draft.signature() != self._initial
 
+    def left_in_tenant(self) -> tuple[str, list[tuple[str, str]]]:
+        """What this wizard's registration left in the tenant (the Quit dialog says it, and how to remove it)."""
+        return self.registration.left_in_tenant(running=self._live is not None and self._live.running)
+
     def action_cancel(self) -> None:
         if self.step is Step.CONFIGURATION and self._live is not None and self._live.running:
             self._live.cancel()

@@ -52,6 +52,8 @@ def test_add_register_rotate_and_remove_with_the_app(lab: Lab, tmp_path: Path) -
     result = run_workbench(home, *automatic(lab, "--name", "Contoso (auto)", "--yes"))
     assert result.returncode == 0, result.stdout + result.stderr
     assert "enter the code" in result.stderr and lab.state.m365.authority_host in result.stderr
+    assert f"(from {lab.state.m365.authority_host.partition('://')[2]})" in result.stderr  # the authority's host
+    assert "warning" not in result.stderr  # the lab is its own authority: its address is not doubted
     assert "Plan (nothing has been written yet):" in result.stdout
     assert "full_access_as_app" in result.stdout and "create 'Exchange Workbench'" in result.stdout
     assert "ok Application in Entra ID" in result.stdout and "== PASSED" in result.stdout

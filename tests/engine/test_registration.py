@@ -144,7 +144,9 @@ def test_registration_creates_one_app_that_verifies(auto_lab: Callable[..., Lab]
     changes.add(connection)
     changes.commit()
     assert settings.credential.thumbprint == thumbprint_of(cert)  # type: ignore[union-attr]
-    assert home.certificates.get(thumbprint_of(cert)).key_size == 2048  # the key joined the store on commit
+    stored = home.certificates.get(thumbprint_of(cert))
+    assert stored.key_size == 2048  # the key joined the store on commit
+    assert stored.made_for_app == registrar.unique_name  # marked as this app's own: it goes with its last user
 
 
 def test_rerun_edit_and_second_connection_keep_one_app(auto_lab: Callable[..., Lab], tmp_path: Path) -> None:
@@ -423,6 +425,21 @@ def test_rotation_retires_the_old_key_only_for_a_caller_that_saves_at_once(
     assert "register.retire" not in ids  # the wizard: the old key stays until the new one is saved
     ids = {c.id for c in registration_checks(again.run(lambda loaded: None, retire_old=True)).checks}
     assert "register.retire" in ids  # the CLI saves right after
+
+
+def test_the_code_names_the_authority_that_gave_its_address(auto_lab: Callable[..., Lab]) -> None:
+    # Issue 19, item 13: the address is shown with the authority's host beside it. The lab is a custom cloud, its
+    # own authority: its address is not doubted.
+    from urllib.parse import urlsplit
+
+    lab = auto_lab()
+    registrar = Registrar(request_for(lab), installation_id="0" * 32, timeout=10)
+    try:
+        code = registrar.start_sign_in()
+    finally:
+        registrar.close()
+    assert code.authority_host == urlsplit(lab.state.m365.authority_host).netloc
+    assert code.verification_uri == f"{lab.state.m365.authority_host}/devicelogin" and code.doubt is None
 
 
 def test_the_wait_for_the_admin_ends_with_the_code(auto_lab: Callable[..., Lab]) -> None:

@@ -401,6 +401,7 @@ class ScriptedRegistrar(Registrar):
             expires_at=FROZEN_NOW + timedelta(minutes=15),
             message="",
             lifetime=900,
+            authority_host="login.microsoftonline.com",  # the global cloud's authority, which gave the address
         )
 
     def wait_for_admin(self, cancelled: Callable[[], bool] = lambda: False) -> Admin:

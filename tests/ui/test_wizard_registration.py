@@ -16,6 +16,7 @@ from textual.widgets import Button, Static
 from screens.dialogs import ConfirmModal
 from screens.manager import ManagerScreen
 from screens.wizard import WizardScreen
+from screens.wizard.registration import SignInStep
 from storage import Home
 from tests.ui.conftest import until
 from tests.ui.test_wizard import app_for, choose, verified, wizard
@@ -171,6 +172,77 @@ async def test_a_declined_code_is_explained_and_new_code_starts_again(make_lab: 
         assert screen.registration.admin is not None
 
 
+async def test_the_sign_in_address_shows_its_authority_and_a_doubt_literally(
+    make_lab: Callable[..., Lab], home: Home
+) -> None:
+    # Issue 19, item 13. The lab (a custom cloud) is its own authority: its host beside the address, no warning.
+    # A code whose address a Microsoft cloud's authority gave outside Microsoft's sign-in pages carries a doubt,
+    # drawn as text (never markup) with control characters visible.
+    from dataclasses import replace
+    from urllib.parse import urlsplit
+
+    from workbench.clouds import BUILT_IN
+    from workbench.model import Cloud
+    from workbench.registration.signin import sign_in_page_doubt
+    from workbench.text import visible
+
+    lab = make_lab()  # nobody approves: the step stays on the code
+    app = app_for(home, lab)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await to_sign_in(pilot)
+        await until(pilot, lambda: screen.registration.code is not None, 20)
+        await pilot.pause()
+        shown = text_of(app, "#sign-in-url")
+        assert f"(from {urlsplit(lab.state.m365.authority_host).netloc})" in shown and "⚠" not in shown
+        code = screen.registration.code
+        assert code is not None
+        hostile = "https://evil[b]x[/b]\x1b[31m.example/devicelogin"
+        screen.registration.code = replace(
+            code,
+            verification_uri=visible(hostile),
+            authority_host="login.microsoftonline.com",
+            doubt=sign_in_page_doubt(hostile, BUILT_IN[Cloud.GLOBAL].authority_host),
+        )
+        pane = screen.pane()
+        assert isinstance(pane, SignInStep)
+        pane.show(screen.registration)
+        await pilot.pause()
+        shown = text_of(app, "#sign-in-url")
+        assert "(from login.microsoftonline.com)" in shown
+        assert "⚠ login.microsoftonline.com answered with a sign-in address that is not one of Microsoft's" in (
+            " ".join(shown.split())
+        )
+        assert "evil[b]x[/b]\\x1b[31m.example" in shown  # literal: the markup and the escape as typed
+        assert "https://microsoft.com/devicelogin" in " ".join(shown.split())
+
+
+async def test_in_the_demo_the_sign_in_step_says_the_lab_approves_the_code(
+    make_lab: Callable[..., Lab], home: Home
+) -> None:
+    # Issue 19, item 19: `workbench demo` runs the lab with auto-approval; the step says so instead of leaving a
+    # newcomer looking for a browser. Outside the demo (no auto-approval known), nothing is said.
+    from screens.wizard import LabValues
+
+    lab = make_lab(auto_approve=5.0)
+    app = app_for(home, lab)
+    app.lab_values = LabValues.of(lab.state, auto_approve=5.0)  # as `workbench demo` gives them
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await to_sign_in(pilot)
+        await until(pilot, lambda: screen.registration.code is not None, 20)
+        await pilot.pause()
+        said = " ".join(text_of(app, "#sign-in-state").split())
+        assert "Demo: the lab approves this code by itself after about 5 seconds" in said
+        await signed_in(pilot, screen)
+        assert "approves this code" not in text_of(app, "#sign-in-state")  # done: the note has served
+
+    other = app_for(home, make_lab())
+    async with other.run_test(size=(80, 24)) as pilot:
+        screen = await to_sign_in(pilot)
+        await until(pilot, lambda: screen.registration.code is not None, 20)
+        await pilot.pause()
+        assert "approves this code" not in text_of(other, "#sign-in-state")
+
+
 async def test_cancel_after_the_app_was_created_says_it_stays(auto_lab: Callable[..., Lab], home: Home) -> None:
     lab = auto_lab()
     app = app_for(home, lab)
@@ -184,6 +256,27 @@ async def test_cancel_after_the_app_was_created_says_it_stays(auto_lab: Callable
         assert not isinstance(app.screen, WizardScreen) and not app.workspace.dirty
     assert not home.store.path.exists() or not home.store.snapshot().connections
     assert len(ours(lab, home)) == 1  # in the tenant, as the dialog said
+
+
+async def test_quitting_after_the_app_was_created_says_it_stays_and_how_to_remove_it(
+    auto_lab: Callable[..., Lab], home: Home
+) -> None:
+    # Issue 19, item 9: the Quit dialog said only that a connection was being entered.
+    lab = auto_lab()
+    app = app_for(home, lab)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await applied(pilot)
+        (registered,) = ours(lab, home)
+        await pilot.press("ctrl+q")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmModal))
+        question = text_of(app, ".dialog-question")
+        assert "Exchange Workbench" in question and "stays registered in the tenant" in question
+        details = str(app.screen.query_one(".dialog-details Static", Static).render())
+        assert registered.app_id in details
+        assert f"DELETE {lab.state.m365.graph_url}/v1.0/applications/{registered.object_id}" in details
+        await pilot.press("n")  # Stay
+        await pilot.pause()
+        assert isinstance(app.screen, WizardScreen)
 
 
 async def test_choosing_manual_shows_application_details(home: Home) -> None:
@@ -224,12 +317,18 @@ async def test_deleting_an_automatic_connection_offers_to_delete_its_app(
         await pilot.press("ctrl+s")
         await pilot.pause()
         assert len(ours(lab, home)) == 1
+        (certificate,) = home.certificates.list()
+        assert home.vault().refs() == {f"cert-key:{certificate.thumbprint}"}
         await pilot.press("m")
         await pilot.pause()
         await pilot.press("delete")
         await pilot.pause()
         await pilot.press("ctrl+s")
         await until(pilot, lambda: isinstance(app.screen, AppCleanupModal))
+        # The certificate registration made for the app left with OK, private key included: no longer offered by
+        # Choose certificate…, whatever the admin answers about the app.
+        assert home.certificates.list() == () and app.workspace.certificates() == []
+        assert home.vault().refs() == set()
         modal = app.screen
         later = text_of(app, "#cleanup-later")
         (registered,) = ours(lab, home)

@@ -51,6 +51,12 @@ def register(commands: Any) -> None:
         action="store_true",
         help="also delete its automatically registered Entra app (signs an admin in with a device code)",
     )
+    p.add_argument(
+        "--delete-certificate",
+        action="store_true",
+        help="also remove its certificate and private key when no connection uses them any more (one automatic "
+        "registration made goes without asking)",
+    )
     p.add_argument("--public-client-id", default="", metavar="GUID", help="--delete-app: the sign-in client")
     p.add_argument("--timeout", type=float, default=20.0, metavar="S", help=argparse.SUPPRESS)
     p.set_defaults(handler=run_remove)
@@ -372,15 +378,18 @@ def run_add_onprem(args: argparse.Namespace) -> int:
 
 
 def run_remove(args: argparse.Namespace) -> int:
+    from .certs import report_left
     from .registration import remove_with_app
 
-    changes = open_home().changeset()
+    home = open_home()
+    changes = home.changeset()
     connection = _find(changes, args.name)
     if args.delete_app:
         return remove_with_app(args, connection, changes)
     changes.delete(connection.id)
-    changes.commit()
+    result = changes.commit()
     print(f"Removed '{connection.name}'")
+    report_left(home, result, args.delete_certificate)
     s = connection.settings
     if isinstance(s, M365Settings) and s.app_registration is not None:
         from workbench.clouds import endpoints_for

@@ -60,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
                 from screens import WorkbenchApp
                 from screens.wizard import LabValues
 
-                WorkbenchApp(home, lab=True, timeout=10.0, lab_values=LabValues.of(lab.state)).run()
+                WorkbenchApp(home, lab=True, timeout=10.0, lab_values=LabValues.of(lab.state, lab.auto_approve)).run()
     finally:
         if folder is None or args.keep:
             print(f"Demo data directory: {path} (kept)")

@@ -25,7 +25,7 @@ from workbench.text import visible
 from workbench.validate import FieldError
 
 from .context import new_stamp, open_home
-from .io import FAILURE, fail, info
+from .io import FAILURE, fail, info, warn
 
 
 def _registrar(
@@ -66,7 +66,10 @@ def _sign_in(registrar: Registrar, interrupted: str) -> None:
     except FieldError as error:
         fail(error.message)
     minutes = max(1, code.seconds_left() // 60)
-    info(f"To sign in, open {code.verification_uri} in any browser and enter the code {code.user_code}")
+    given = f" (from {code.authority_host})" if code.authority_host else ""
+    info(f"To sign in, open {code.verification_uri}{given} in any browser and enter the code {code.user_code}")
+    if code.doubt:
+        warn(code.doubt)
     info(f"(the code expires in {minutes} min; Ctrl+C cancels)")
     try:
         admin = registrar.wait_for_admin()
@@ -256,7 +259,10 @@ def remove_with_app(args: argparse.Namespace, connection: Connection, changes: C
     finally:
         registrar.close()
     changes.delete(connection.id)
-    changes.commit()
+    result = changes.commit()
     what = f"and its app {deleted.app_id}" if deleted else "(its app was already gone from the tenant)"
     print(f"Removed '{connection.name}' {what}")
+    from .certs import report_left
+
+    report_left(home, result, args.delete_certificate)
     return 0

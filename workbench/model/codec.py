@@ -323,7 +323,7 @@ def _powershell_auth(reader: _Reader) -> PowerShellAuth:
 
 
 def certificate_to_document(info: CertificateInfo) -> Document:
-    return {
+    document: Document = {
         "thumbprint": info.thumbprint,
         "sha256": info.sha256,
         "subject": info.subject,
@@ -336,6 +336,9 @@ def certificate_to_document(info: CertificateInfo) -> Document:
         "added": _time(info.added),
         "cert_pem": info.cert_pem,
     }
+    if info.made_for_app is not None:  # absent otherwise: a store written before the mark reads the same
+        document["made_for_app"] = info.made_for_app
+    return document
 
 
 def certificate_from_document(doc: object, where: str = "certificate") -> CertificateInfo:
@@ -352,4 +355,5 @@ def certificate_from_document(doc: object, where: str = "certificate") -> Certif
         source=reader.enum("source", CertificateSource),
         added=reader.time("added"),
         cert_pem=reader.text("cert_pem"),
+        made_for_app=reader.opt_text("made_for_app"),
     )

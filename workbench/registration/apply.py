@@ -18,7 +18,7 @@ import dataclasses
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC
 from typing import Any, TypeVar
 
@@ -194,7 +194,9 @@ async def new_certificate(ctx: Context) -> Outcome:
     reg = _registration(ctx)
     target: Target = ctx.resources["target"]
     plan = reg.plan
-    loaded = await ctx.blocking(certificates.generate, plan.certificate_subject, plan.certificate_days, target.now())
+    made = await ctx.blocking(certificates.generate, plan.certificate_subject, plan.certificate_days, target.now())
+    # Marked as this app's own: it leaves the personal store with the last connection that uses it.
+    loaded = replace(made, info=replace(made.info, made_for_app=plan.unique_name))
     reg.stage_certificate(loaded)
     reg.certificate = loaded.info
     info = loaded.info

@@ -11,15 +11,23 @@ Every wait is bounded: the code's lifetime (at most `MAX_SIGN_IN_WAIT`), and eac
 from __future__ import annotations
 
 import os
+import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 from workbench import validate
 from workbench.checks import problems
-from workbench.clouds import GRAPH_COMMAND_LINE_TOOLS_CLIENT_ID, GRAPH_COMMAND_LINE_TOOLS_NAME, CloudEndpoints
+from workbench.clouds import (
+    GRAPH_COMMAND_LINE_TOOLS_CLIENT_ID,
+    GRAPH_COMMAND_LINE_TOOLS_NAME,
+    SIGN_IN_PAGE_HOSTS,
+    CloudEndpoints,
+    microsoft_cloud_of,
+)
 from workbench.model import Secret
 from workbench.net import identity
 from workbench.net.graph import Graph, GraphError
@@ -86,13 +94,40 @@ class SignInError(Exception):
 @dataclass(frozen=True, slots=True)
 class DeviceCode:
     user_code: str
-    verification_uri: str
+    verification_uri: str  # where the admin enters the code, as the authority answered (made visible)
     expires_at: datetime
     message: str
     lifetime: int = 900  # seconds the code lives from when it was shown (a screen counts down with its own clock)
+    authority_host: str = ""  # the host of the authority that gave the address (shown beside it)
+    doubt: str | None = None  # why the address is not trusted (sign_in_page_doubt): shown as a warning
 
     def seconds_left(self, now: datetime | None = None) -> int:
         return max(0, int((self.expires_at - (now or datetime.now(UTC))).total_seconds()))
+
+
+# An https address whose host is plain letters, digits, dots and hyphens (no user info, no backslash, no
+# look-alike letters) on the default port, then printable ASCII without a blank or a backslash.
+_PAGE = re.compile(r"https://(?P<host>[A-Za-z0-9.-]+)(?::443)?(?:[/?#][\x21-\x5b\x5d-\x7e]*)?", re.ASCII)
+
+
+def sign_in_page_doubt(address: str, authority_host: str) -> str | None:
+    """Why the admin should not enter a code at `address`, the page the authority `authority_host` answered
+    with; None when it is one of Microsoft's sign-in pages, or when the authority is not a Microsoft cloud's (a
+    custom cloud, a proxy or the lab, is trusted as configured). The text is one visible line."""
+    cloud = microsoft_cloud_of(authority_host)
+    if cloud is None:
+        return None
+    found = _PAGE.fullmatch(address)
+    if found is not None and found.group("host").lower().rstrip(".") in SIGN_IN_PAGE_HOSTS:
+        return None
+    # What a browser would take for the host, read without a URL parser (which may refuse or reinterpret it).
+    host = re.split(r"[/?#\\]", address.partition("://")[2] or address, maxsplit=1)[0]
+    where = f" (host {visible(host, limit=100)})" if host else ""
+    return visible(
+        f"{urlsplit(cloud.authority_host).netloc} answered with a sign-in address that is not one of Microsoft's "
+        f"sign-in pages{where}. Do not enter the code there unless you know why; Microsoft's page for this cloud "
+        f"is {cloud.device_login}."
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,12 +231,15 @@ class DeviceSignIn:
         lifetime = min(float(flow.get("expires_in") or MAX_SIGN_IN_WAIT), MAX_SIGN_IN_WAIT)
         flow["expires_at"] = min(float(flow.get("expires_at") or 0) or time.time() + lifetime, time.time() + lifetime)
         self._flow = flow
+        address = str(flow.get("verification_uri") or flow.get("verification_url") or "")
         return DeviceCode(
             user_code=visible(str(flow["user_code"])),
-            verification_uri=visible(str(flow.get("verification_uri") or flow.get("verification_url") or "")),
+            verification_uri=visible(address),
             expires_at=datetime.now(UTC) + timedelta(seconds=lifetime),
             message=visible(str(flow.get("message") or "")),
             lifetime=int(lifetime),
+            authority_host=visible(urlsplit(host).netloc or host),
+            doubt=sign_in_page_doubt(address, host),
         )
 
     def wait(self, cancelled: Callable[[], bool] = lambda: False) -> AdminSession:
