@@ -173,6 +173,8 @@ def test_every_other_dialog_fits_at_80x24() -> None:
     nothing without an ellipsis (the snapshots check the rest with the same rule)."""
     import asyncio
 
+    from textual.screen import ModalScreen
+
     from screens.actions import Countdown
     from screens.dialogs import ConfirmModal, MessageModal, PathModal, SecretModal
     from screens.manager import SavingModal
@@ -185,7 +187,7 @@ def test_every_other_dialog_fits_at_80x24() -> None:
         scenes.certificate("CN=Contoso backup app, O=Contoso Ltd, C=GB", "7CCC" + "1" * 36, 12),
         scenes.certificate("CN=Northwind archive", "9D0E" + "2" * 36, 400),
     ]
-    dialogs = {
+    dialogs: dict[str, ModalScreen[Any]] = {
         "quit": ConfirmModal(
             "Quit",
             "A connection is being entered in the wizard and is not saved. Quit and discard it, and 3 pending changes?",
