@@ -13,7 +13,7 @@ from textual.containers import Horizontal
 from textual.widgets import Button, DataTable, Input, Static
 
 from storage import BusyError, ChangeKind, ConflictError, NameTakenError, StorageError
-from workbench.describe import location_of
+from workbench.describe import field_label, location_of
 from workbench.model import CertificateCredential, Connection, ConnectionKind, M365Settings
 
 from .chrome import WorkbenchScreen
@@ -323,7 +323,8 @@ class ManagerScreen(WorkbenchScreen):
         for change in space.changes.outside_changes():
             if change.connection.id not in mine:
                 continue  # saved elsewhere, but not in the way of these changes
-            fields = ", ".join(f.path for f in change.fields()[:6]) if change.kind is ChangeKind.EDITED else ""
+            edited = change.kind is ChangeKind.EDITED
+            fields = ", ".join(field_label(f.path) for f in change.fields()[:6]) if edited else ""
             what = {ChangeKind.ADDED: "added", ChangeKind.EDITED: "changed", ChangeKind.DELETED: "deleted"}[change.kind]
             details.append((shown(change.connection.name, 40), f"{what} elsewhere" + (f": {fields}" if fields else "")))
         question = (
