@@ -203,7 +203,8 @@ class WorkbenchApp(App[None]):
         if pending:
             question = (
                 f"{pending} pending change{'s are' if pending != 1 else ' is'} not saved. Quit and discard "
-                f"{'them' if pending != 1 else 'it'}? (To keep them: No, then ctrl+s in Manage server connections.)"
+                f"{'them' if pending != 1 else 'it'}? (To keep {'them' if pending != 1 else 'it'}: Stay, then ctrl+s "
+                "in Manage server connections.)"
             )
             self.push_screen(ConfirmModal("Quit", question, yes="Quit and discard", no="Stay"), self._quit_if)
             return

@@ -352,7 +352,8 @@ class ManagerScreen(WorkbenchScreen):
             answer = await self.workbench.ask(
                 ConfirmModal(
                     "Cancel",
-                    f"Discard {pending} pending change{'s' if pending != 1 else ''}? Nothing of them has been saved.",
+                    f"Discard {pending} pending change{'s' if pending != 1 else ''}? "
+                    + ("None of them has been saved." if pending != 1 else "It has not been saved."),
                     yes="Discard",
                     no="Keep editing",
                 )

@@ -1,0 +1,57 @@
+"""What the console says matches what it does: the buttons a dialog names exist, what was copied is named for
+what it is, and nothing on screen is an internal id (issue 19, items 15 to 17)."""
+
+from __future__ import annotations
+
+from datetime import UTC
+from typing import Any
+
+from textual.widgets import Button, Static
+
+from screens import WorkbenchApp
+from screens.dialogs import ConfirmModal
+from storage import Home
+from tests.conftest import FROZEN_NOW
+from tests.ui.conftest import lab_m365
+from workbench.lab import Lab
+
+
+def app_for(home: Home, **kwargs: Any) -> WorkbenchApp:
+    return WorkbenchApp(home, now=lambda: FROZEN_NOW, tz=UTC, timeout=10.0, **kwargs)
+
+
+def words_of(app: WorkbenchApp) -> str:
+    """Everything the dialog in front says, as plain text."""
+    return " ".join(str(widget.render()) for widget in app.screen.query(Static))
+
+
+def buttons_of(app: WorkbenchApp) -> list[str]:
+    return [str(button.label) for button in app.screen.query(Button)]
+
+
+async def test_the_quit_question_names_the_button_it_offers(home: Home, healthy_lab: Lab) -> None:
+    lab_m365(home, healthy_lab, "Contoso")
+    app = app_for(home)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("m", "delete", "ctrl+q")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmModal)
+        question = words_of(app)
+        assert "Stay (n)" in buttons_of(app)
+        assert "To keep it: Stay, then ctrl+s" in question and "No," not in question
+
+
+async def test_cancelling_the_manager_asks_in_plain_english(home: Home, healthy_lab: Lab) -> None:
+    lab_m365(home, healthy_lab, "Contoso")
+    lab_m365(home, healthy_lab, "Contoso (second)")
+    app = app_for(home)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("m", "delete")
+        await pilot.press("escape")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmModal)
+        assert "Discard 1 pending change? It has not been saved." in words_of(app)
+        await pilot.press("n", "down", "delete", "escape")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmModal)
+        assert "Discard 2 pending changes? None of them has been saved." in words_of(app)
