@@ -35,6 +35,14 @@ KIND_LABELS = {
     FixKind.WORKBENCH: "Workbench",
     FixKind.ADVICE: "",
 }
+COPIED = {  # what `c` put on the clipboard, by the kind of fix
+    FixKind.POWERSHELL: "PowerShell command",
+    FixKind.PORTAL: "Portal path",
+    FixKind.GRAPH: "Graph request",
+    FixKind.SHELL: "Shell command",
+    FixKind.DNS: "DNS records",
+    FixKind.WORKBENCH: "Workbench command",
+}
 
 
 def fix_command(fix: Fix, connection: str, problem: Problem) -> str | None:
@@ -176,7 +184,8 @@ class TroubleshootModal(ModalScreen[None]):
         if command is None:
             self.notify("This fix is advice: there is no command to copy.", severity="warning")
             return
-        self.owner.workbench.copy(command)
+        link = fix.kind is FixKind.GRAPH and command.startswith(("https://", "http://"))
+        self.owner.workbench.copy(command, "Link" if link else COPIED.get(fix.kind, "Command"))
 
     @on(OptionList.OptionSelected, "#fixes")
     def _chosen(self, event: OptionList.OptionSelected) -> None:

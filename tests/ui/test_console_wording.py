@@ -10,9 +10,11 @@ from textual.widgets import Button, Static
 
 from screens import WorkbenchApp
 from screens.dialogs import ConfirmModal
+from screens.troubleshoot import TroubleshootModal
+from screens.verification import VerificationScreen
 from storage import Home
 from tests.conftest import FROZEN_NOW
-from tests.ui.conftest import lab_m365
+from tests.ui.conftest import lab_m365, until
 from workbench.lab import Lab
 
 
@@ -55,3 +57,31 @@ async def test_cancelling_the_manager_asks_in_plain_english(home: Home, healthy_
         await pilot.pause()
         assert isinstance(app.screen, ConfirmModal)
         assert "Discard 2 pending changes? None of them has been saved." in words_of(app)
+
+
+def notices(app: WorkbenchApp) -> list[str]:
+    return [notification.message for notification in app._notifications]
+
+
+def verification_done(app: WorkbenchApp) -> bool:
+    screen: Any = app.screen
+    return isinstance(screen, VerificationScreen) and not screen.live.running and screen.view.settled
+
+
+async def test_a_copy_says_what_was_copied(home: Home, healthy_lab: Lab) -> None:
+    lab_m365(home, healthy_lab, "Mistyped", secret="not-the-secret")
+    app = app_for(home)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("enter")
+        await until(pilot, lambda: verification_done(app))
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, TroubleshootModal))
+        panel: Any = app.screen
+        kinds = [fix.kind.value for fix in panel.problem.fixes]
+        assert kinds[:2] == ["portal", "workbench"]
+        await pilot.press("c")
+        await pilot.pause()
+        assert notices(app)[-1].startswith("Portal path copied")
+        await pilot.press("down", "c")
+        await pilot.pause()
+        assert notices(app)[-1].startswith("Workbench command copied")
