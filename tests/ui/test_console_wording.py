@@ -14,7 +14,7 @@ from screens.troubleshoot import TroubleshootModal
 from screens.verification import VerificationScreen
 from storage import Home
 from tests.conftest import FROZEN_NOW
-from tests.ui.conftest import lab_m365, until
+from tests.ui.conftest import lab_certificate, lab_m365, until
 from workbench.lab import Lab
 
 
@@ -85,3 +85,24 @@ async def test_a_copy_says_what_was_copied(home: Home, healthy_lab: Lab) -> None
         await pilot.press("down", "c")
         await pilot.pause()
         assert notices(app)[-1].startswith("Workbench command copied")
+
+
+async def test_a_certificate_two_connections_share_says_so_in_words(home: Home, healthy_lab: Lab) -> None:
+    from workbench.drafts import M365Draft, Stamp
+    from workbench.model import CertificateCredential
+
+    lab_certificate(home, healthy_lab)
+    m = healthy_lab.state.m365
+    changes = home.changeset()
+    for name in ("Contoso archive", "Contoso backup", "Contoso journal"):
+        changes.add(
+            M365Draft(tenant_id=m.tenant_id, client_id=m.client_id, app_account=m.app_account, name=name).build(
+                CertificateCredential(thumbprint=m.certificate_thumbprint), Stamp(f"id-{name}", FROZEN_NOW)
+            )
+        )
+    changes.commit()
+    app = app_for(home)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        card = str(app.screen.query_one("#expiring", Static).render())
+        assert "Contoso archive" in card and "and 2 more connections" in card and "+2" not in card
