@@ -202,11 +202,12 @@ class VerificationView(Widget):
 
     def _step_cells(self, row: Row, index: int) -> list[Text]:
         step = row.steps[index]
+        state = STEP_MARKS[step.status]
+        if state == "failed" and row.status is not Status.FAILED:
+            state = "tried"  # a miss is a failure only when nothing after it worked either
         return [
             literal(f"  └ {step.label}", CHECK_WIDTH, "dim"),
-            mark(STEP_MARKS[step.status], word=True)
-            if step.status is not StepStatus.INFO
-            else Text("  info", style="dim"),
+            mark(state, word=True) if step.status is not StepStatus.INFO else Text("  info", style="dim"),
             Text(""),
             literal(step.detail, self._detail_width(), "dim"),
         ]

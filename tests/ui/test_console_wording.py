@@ -14,7 +14,7 @@ from screens.troubleshoot import TroubleshootModal
 from screens.verification import VerificationScreen
 from storage import Home
 from tests.conftest import FROZEN_NOW
-from tests.ui.conftest import lab_certificate, lab_m365, until
+from tests.ui.conftest import lab_certificate, lab_m365, lab_onprem, until
 from workbench.lab import Lab
 
 
@@ -106,3 +106,26 @@ async def test_a_certificate_two_connections_share_says_so_in_words(home: Home, 
         await pilot.pause()
         card = str(app.screen.query_one("#expiring", Static).render())
         assert "Contoso archive" in card and "and 2 more connections" in card and "+2" not in card
+
+
+async def test_autodiscover_attempts_before_the_one_that_worked_are_shown_as_tried(
+    home: Home, healthy_lab: Lab
+) -> None:
+    from textual.widgets import DataTable
+
+    from workbench.checks.events import Status, StepStatus
+
+    lab_onprem(home, healthy_lab, "Fabrikam", autodiscover=True)
+    app = app_for(home)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("enter")
+        await until(pilot, lambda: verification_done(app))
+        screen: Any = app.screen
+        row = screen.live.board["onprem.locate"]
+        assert row.status is Status.PASSED
+        misses = [index for index, step in row.steps.items() if step.status is StepStatus.FAILED]
+        assert misses, "the lab's autodiscover finds nothing at the first places it looks"
+        table = screen.query_one("#checks", DataTable)
+        for index in misses:
+            cells = table.get_row(f"onprem.locate#{index}")
+            assert cells[1].plain == "○ tried" and "red" not in str(cells[1].style)
