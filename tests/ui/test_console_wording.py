@@ -129,3 +129,33 @@ async def test_autodiscover_attempts_before_the_one_that_worked_are_shown_as_tri
         for index in misses:
             cells = table.get_row(f"onprem.locate#{index}")
             assert cells[1].plain == "○ tried" and "red" not in str(cells[1].style)
+
+
+async def test_browse_offers_only_the_accepted_domains_as_upn_suffixes() -> None:
+    """The UPN-suffix list offered a blank entry (its prompt) beside the accepted domains."""
+    from textual.app import App
+    from textual.widgets import Select
+    from textual.widgets._select import SelectOverlay
+
+    from screens.wizard.browse import BrowseModal
+    from workbench.browse import Directory
+    from workbench.checks.onprem import Admin
+
+    directory = Directory(
+        admins=(Admin("Administrator", "Administrator", "administrator@fabrikam.test", True),),
+        accepted_domains=("fabrikam.test", "contoso.test"),
+    )
+
+    async def loader() -> Directory:
+        return directory
+
+    app: App[None] = App()
+    async with app.run_test(size=(100, 30)) as pilot:
+        modal = BrowseModal(loader, "administrator@fabrikam.test", "contoso.test")
+        app.push_screen(modal)
+        await until(pilot, lambda: modal.directory is not None)
+        select = modal.query_one("#domain", Select)
+        assert select.value == "contoso.test"
+        overlay = select.query_one(SelectOverlay)
+        offered = [str(overlay.get_option_at_index(i).prompt) for i in range(overlay.option_count)]
+        assert offered == ["fabrikam.test", "contoso.test"]
