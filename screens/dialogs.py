@@ -84,15 +84,26 @@ class SecretInput(Input):
 
 
 class SecretModal(ModalScreen[Secret | None]):
-    """A masked input. The value leaves only as a `Secret`; nothing of it is logged or echoed."""
+    """A masked input. The value leaves only as a `Secret`; nothing of it is logged or echoed. In the demo,
+    `lab` is the lab's value and ctrl+l types it (still masked)."""
 
     BINDINGS: ClassVar[list[Binding]] = [  # type: ignore[assignment]
         Binding("escape", "cancel", "Cancel", id="secret.cancel"),
+        Binding("ctrl+l", "fill", "Fill from lab", id="secret.fill", show=False),
     ]
 
-    def __init__(self, title: str, prompt: str, details: Sequence[Detail] = (), *, placeholder: str = "") -> None:
+    def __init__(
+        self,
+        title: str,
+        prompt: str,
+        details: Sequence[Detail] = (),
+        *,
+        placeholder: str = "",
+        lab: Secret | None = None,
+    ) -> None:
         super().__init__(classes="dialog-screen")
         self._title, self._prompt, self._details, self._placeholder = title, prompt, details, placeholder
+        self._lab = lab
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
@@ -105,9 +116,18 @@ class SecretModal(ModalScreen[Secret | None]):
             with Horizontal(classes="dialog-buttons"):
                 yield Button("OK (enter)", id="ok", variant="primary")
                 yield Button("Cancel (esc)", id="cancel")
+            if self._lab is not None:
+                yield Label("ctrl+l: the lab's value", classes="dialog-hint")
 
     def on_mount(self) -> None:
         self.query_one("#secret", Input).focus()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        return self._lab is not None if action == "fill" else True
+
+    def action_fill(self) -> None:
+        if self._lab is not None:
+            self.query_one("#secret", Input).value = self._lab.reveal()
 
     @on(Input.Submitted)
     @on(Button.Pressed, "#ok")

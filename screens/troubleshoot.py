@@ -212,10 +212,15 @@ class TroubleshootModal(ModalScreen[None]):
         self._run(spec)
 
     def _run(self, spec: ActionSpec) -> None:
+        """The action's dialog opens over this panel: answered no (or escape), the admin is back here, on the same
+        fix; once the workbench acted, the panel closes on the check running again."""
         from .actions import run_action
 
-        self.dismiss(None)
-        self.owner.run_worker(run_action(self.owner, self.check, spec), group="action", exclusive=True)
+        async def act() -> None:
+            if await run_action(self.owner, self.check, spec) and self.app.screen is self:
+                self.dismiss(None)
+
+        self.owner.run_worker(act(), group="action", exclusive=True)
 
     def action_rerun(self) -> None:
         self.dismiss(None)

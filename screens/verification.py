@@ -287,6 +287,14 @@ class VerificationScreen(VerificationHost):
         Binding("r", "rerun", "Re-run", id="verify.rerun", tooltip="Re-run the selected check and what depends on it"),
         Binding("R", "rerun_all", "Re-run all", id="verify.rerun-all", tooltip="Re-run every check"),
         Binding(
+            "m",
+            "app.manage",
+            "Manage",
+            id="verify.manage",
+            show=False,
+            tooltip="Manage server connections (ctrl+s there saves what a fix made pending)",
+        ),
+        Binding(
             "escape",
             "cancel_or_back",
             "Cancel/back",

@@ -15,6 +15,7 @@ from screens.verification import VerificationScreen
 from storage import Home
 from tests.conftest import FROZEN_NOW
 from tests.ui.conftest import lab_certificate, lab_m365, lab_onprem, until
+from workbench.checks.events import Status
 from workbench.lab import Lab
 
 
@@ -61,6 +62,10 @@ async def test_cancelling_the_manager_asks_in_plain_english(home: Home, healthy_
 
 def notices(app: WorkbenchApp) -> list[str]:
     return [notification.message for notification in app._notifications]
+
+
+def front(app: WorkbenchApp) -> Any:
+    return app.screen
 
 
 def verification_done(app: WorkbenchApp) -> bool:
@@ -159,3 +164,54 @@ async def test_browse_offers_only_the_accepted_domains_as_upn_suffixes() -> None
         overlay = select.query_one(SelectOverlay)
         offered = [str(overlay.get_option_at_index(i).prompt) for i in range(overlay.option_count)]
         assert offered == ["fabrikam.test", "contoso.test"]
+
+
+def demo_app(home: Home, lab: Lab) -> WorkbenchApp:
+    from screens.wizard import LabValues
+
+    return app_for(home, lab=True, lab_values=LabValues.of(lab.state))
+
+
+async def test_the_readme_demo_path_sets_the_lab_secret_with_ctrl_l_and_m_then_ctrl_s_saves(
+    home: Home, healthy_lab: Lab
+) -> None:
+    """README: "`a` lets the workbench fix it (set the secret…) and verify again; `m` then `ctrl+s` saves"."""
+    from screens.dialogs import SecretModal
+
+    lab_m365(home, healthy_lab, "Mistyped", secret="not-the-secret")
+    vault_before = (home.path / "vault.json").read_bytes()
+    app = demo_app(home, healthy_lab)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("enter")
+        await until(pilot, lambda: verification_done(app))
+        await pilot.press("enter", "a")
+        await until(pilot, lambda: isinstance(app.screen, SecretModal))
+        assert "ctrl+l" in words_of(app)  # the demo says how to get the lab's secret
+        await pilot.press("ctrl+l", "enter")
+        await until(pilot, lambda: verification_done(app) and front(app).live.board.overall() is Status.PASSED)
+        await pilot.press("m", "ctrl+s")  # from the verification screen, as the README says
+        await until(pilot, lambda: not app.workspace.dirty)
+    assert (home.path / "vault.json").read_bytes() != vault_before
+
+
+async def test_escape_from_an_action_dialog_returns_to_the_panel_it_came_from(home: Home, healthy_lab: Lab) -> None:
+    from textual.widgets import OptionList
+
+    from screens.dialogs import SecretModal
+
+    lab_m365(home, healthy_lab, "Mistyped", secret="not-the-secret")
+    app = demo_app(home, healthy_lab)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("enter")
+        await until(pilot, lambda: verification_done(app))
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, TroubleshootModal))
+        panel = app.screen
+        check = panel.check
+        await pilot.press("down", "enter")  # the second fix: "Store it for this connection" (set the secret)
+        await until(pilot, lambda: isinstance(app.screen, SecretModal))
+        await pilot.press("escape")
+        await until(pilot, lambda: not isinstance(app.screen, SecretModal))
+        assert isinstance(app.screen, TroubleshootModal) and app.screen.check == check
+        assert app.screen.query_one("#fixes", OptionList).highlighted == 1  # the fix it was on
+        assert not app.workspace.dirty  # nothing was staged
