@@ -206,7 +206,7 @@ async def test_escape_from_an_action_dialog_returns_to_the_panel_it_came_from(ho
         await until(pilot, lambda: verification_done(app))
         await pilot.press("enter")
         await until(pilot, lambda: isinstance(app.screen, TroubleshootModal))
-        panel = app.screen
+        panel: Any = app.screen
         check = panel.check
         await pilot.press("down", "enter")  # the second fix: "Store it for this connection" (set the secret)
         await until(pilot, lambda: isinstance(app.screen, SecretModal))
