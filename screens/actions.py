@@ -236,10 +236,13 @@ async def set_secret(screen: VerificationHost, check: str, params: dict[str, str
     secret = await app.ask(
         SecretModal(
             f"Set the {what}",
-            f"The new {what} for '{shown(connection.name)}'. It is verified first and saved to the vault only on OK "
-            "in Manage server connections.",
+            f"The new {what} for '{shown(connection.name)}'. It is tried with "
+            + ("Entra ID" if m365 else "the server")
+            + " first (one that is refused is not kept), and saved to the vault only on OK in Manage server "
+            "connections.",
             placeholder="paste the Value, not the Secret ID" if m365 else "",
             lab=None if lab is None else lab.client_secret if m365 else lab.admin_password,
+            verify=lambda candidate: app.try_secret(connection, candidate, check),
         )
     )
     if secret is None:

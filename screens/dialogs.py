@@ -4,7 +4,7 @@ masked secret prompt, a message, and the keys of the screen below.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import ClassVar
 
 from rich.text import Text
@@ -100,10 +100,15 @@ class SecretModal(ModalScreen[Secret | None]):
         *,
         placeholder: str = "",
         lab: Secret | None = None,
+        verify: Callable[[Secret], Awaitable[str | None]] | None = None,
     ) -> None:
+        """`verify` tries the value first: it answers why the value was refused (the dialog stays and says so),
+        or None (the dialog closes with the value)."""
         super().__init__(classes="dialog-screen")
         self._title, self._prompt, self._details, self._placeholder = title, prompt, details, placeholder
         self._lab = lab
+        self._verify = verify
+        self.checking = False
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
@@ -136,7 +141,32 @@ class SecretModal(ModalScreen[Secret | None]):
         if not value.strip():
             self.query_one("#secret-error", Label).update("Enter a value, or press escape to cancel.")
             return
-        self.dismiss(Secret(value))
+        if self._verify is None:
+            self.dismiss(Secret(value))
+        elif not self.checking:
+            self.checking = True
+            self.query_one("#ok", Button).disabled = True
+            self.query_one("#secret-error", Label).update(Text("Trying it…", style="dim"))
+            self.run_worker(self._try(Secret(value)), exclusive=True, group="secret-try")
+
+    async def _try(self, secret: Secret) -> None:
+        assert self._verify is not None
+        try:
+            refusal = await self._verify(secret)
+        except Exception as error:  # noqa: BLE001  (the trial itself broke: said, and nothing is kept)
+            refusal = f"it could not be tried ({visible(str(error), limit=200)})"
+        finally:
+            self.checking = False
+        if not self.is_attached or self.app.screen is not self:  # escaped meanwhile: nothing to say or keep
+            return
+        self.query_one("#ok", Button).disabled = False
+        if refusal is None:
+            self.dismiss(secret)
+            return
+        message = Text("✘ Not kept: ", style="bold red")
+        message.append_text(literal(refusal))
+        message.append(". Enter it again, or escape.", style="dim")
+        self.query_one("#secret-error", Label).update(message)
 
     @on(Button.Pressed, "#cancel")
     def action_cancel(self) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC
 from typing import Any
 
-from textual.widgets import Button, Static
+from textual.widgets import Button, Input, Static
 
 from screens import WorkbenchApp
 from screens.dialogs import ConfirmModal
@@ -215,3 +215,28 @@ async def test_escape_from_an_action_dialog_returns_to_the_panel_it_came_from(ho
         assert isinstance(app.screen, TroubleshootModal) and app.screen.check == check
         assert app.screen.query_one("#fixes", OptionList).highlighted == 1  # the fix it was on
         assert not app.workspace.dirty  # nothing was staged
+
+
+async def test_a_secret_entra_refuses_is_not_staged(home: Home, healthy_lab: Lab) -> None:
+    """The set-secret dialog says the secret is verified first: one the token endpoint refuses is not kept."""
+    from textual.widgets import Label
+
+    from screens.dialogs import SecretModal
+
+    lab_m365(home, healthy_lab, "Mistyped", secret="not-the-secret")
+    app = demo_app(home, healthy_lab)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("enter")
+        await until(pilot, lambda: verification_done(app))
+        await pilot.press("enter", "a")
+        await until(pilot, lambda: isinstance(app.screen, SecretModal))
+        dialog = app.screen
+        await pilot.press(*"still-not-the-secret", "enter")
+        error = dialog.query_one("#secret-error", Label)
+        await until(pilot, lambda: "AADSTS7000215" in str(error.render()))
+        assert app.screen is dialog and not app.workspace.dirty  # refused: nothing staged, the dialog stays
+        assert "Not kept" in str(error.render())
+        dialog.query_one("#secret", Input).value = ""
+        await pilot.press("ctrl+l", "enter")
+        await until(pilot, lambda: verification_done(app) and front(app).live.board.overall() is Status.PASSED)
+        assert app.workspace.dirty  # accepted: staged, pending until OK
