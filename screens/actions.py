@@ -1,5 +1,5 @@
 """What the workbench does itself about a problem, from the troubleshooting panel, after the admin confirms a
-dialog that names exactly what will happen:
+dialog that names exactly what will happen (the dialog opens over the panel: no, or escape, is back on it):
 
 * grant ApplicationImpersonation — the cmdlet, the admin it is granted to and the server; on yes the check runs
   again and the engine's confirmation is answered yes, once;
@@ -8,7 +8,8 @@ dialog that names exactly what will happen:
   exactly that host is answered yes, once (the permission lives in that re-run, nowhere else);
 * trust this certificate — SHA-256, subject, issuer, names, validity; on yes the pin becomes a pending change of
   this connection and the verification starts again with it;
-* set the secret — a masked input; the new secret is staged as a pending change and verified before it is saved;
+* set the secret — a masked input; the new value is tried first (Entra ID's token endpoint, or the check that
+  refused the old one), and only one the server does not refuse is staged as a pending change;
 * retry after the server's Retry-After — a countdown, then the check runs again.
 """
 
