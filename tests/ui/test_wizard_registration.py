@@ -231,13 +231,25 @@ async def test_deleting_an_automatic_connection_offers_to_delete_its_app(
         await pilot.press("ctrl+s")
         await until(pilot, lambda: isinstance(app.screen, AppCleanupModal))
         modal = app.screen
-        later = text_of(app, "#cleanup-later")
+        later = " ".join(text_of(app, "#cleanup-later").split())  # as one line, however it wraps
         (registered,) = ours(lab, home)
-        assert f"DELETE {lab.state.m365.graph_url}/v1.0/applications/{registered.object_id}" in later
-        assert "App registrations" in later
+        url = f"{lab.state.m365.graph_url}/v1.0/applications/{registered.object_id}"
+        command = (  # a line an admin can paste, not a bare "DELETE https://…"
+            f"Connect-MgGraph -Environment Global -Scopes Application.ReadWrite.All; "
+            f"Invoke-MgGraphRequest -Method DELETE -Uri '{url}'"
+        )
+        assert command in later and "App registrations" in later
+        copied: list[str] = []
+        app.copy_to_clipboard = copied.append  # type: ignore[method-assign,assignment]
+        await pilot.press("c")
+        assert copied == [command]
+        assert "still in the tenant" in text_of(app, "#cleanup-question")
         await pilot.press("d")  # sign in (the lab approves) and delete
         await until(pilot, lambda: isinstance(modal, AppCleanupModal) and modal.state == "done", 30)
         assert "Deleted the app" in text_of(app, "#cleanup-state")
+        question = text_of(app, "#cleanup-question")  # the question no longer says the app is in the tenant
+        assert "still in the tenant" not in question and "no longer in the tenant" in question
+        assert not app.screen.query_one("#cleanup-later").display  # no way to delete "later" what is gone
         await pilot.press("escape")
         await pilot.pause()
         assert not isinstance(app.screen, AppCleanupModal)
@@ -273,7 +285,7 @@ async def test_a_registration_that_fails_later_says_what_exists_and_how_to_remov
     async with app.run_test(size=(120, 40)) as pilot:
         done = await applied(pilot)
         assert done.live.board.summary is not None and done.live.board.summary.failed
-        note = text_of(app, "#configuration-note")
+        note = " ".join(text_of(app, "#configuration-note").split())  # as one line, however it wraps
         (registered,) = ours(lab, home)
         assert f"object ID {registered.object_id}" in note and "To finish: run the registration again" in note
-        assert f"DELETE {lab.state.m365.graph_url}/v1.0/applications/{registered.object_id}" in note
+        assert f"Invoke-MgGraphRequest -Method DELETE -Uri '{lab.state.m365.graph_url}/v1.0/applications/" in note
