@@ -178,7 +178,14 @@ async def test_cancel_after_the_app_was_created_says_it_stays(auto_lab: Callable
         await applied(pilot)
         await pilot.press("escape")
         await until(pilot, lambda: isinstance(app.screen, ConfirmModal))
-        assert "stays registered in the tenant" in text_of(app, ".dialog-question")
+        question = text_of(app, ".dialog-question")
+        assert "stays registered in the tenant" in question
+        # The way to remove it is in the dialog itself (the Configuration step shows none after a success).
+        assert "Configuration step" not in question
+        (registered,) = ours(lab, home)
+        details = " ".join(text_of(app, ".dialog-details Static").split())
+        assert f"Invoke-MgGraphRequest -Method DELETE -Uri '{lab.state.m365.graph_url}/v1.0/applications/" in details
+        assert registered.object_id in details and "App registrations" in details
         await pilot.press("y")
         await pilot.pause()
         assert not isinstance(app.screen, WizardScreen) and not app.workspace.dirty
