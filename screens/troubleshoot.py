@@ -166,11 +166,22 @@ class TroubleshootModal(ModalScreen[None]):
         index = self.query_one("#fixes", OptionList).highlighted or 0
         return self.problem.fixes[index]
 
+    def _command(self, fix: Fix, problem: Problem) -> str | None:
+        """The fix's command as shown and copied. A `workbench` line names the connection: before it is saved
+        under that name (the wizard, a pending add or rename) a comment line above it says when it will work."""
+        command = fix_command(fix, self.connection_name, problem)
+        if command is None or fix.kind is not FixKind.WORKBENCH:
+            return command
+        workspace = self.owner.workbench.workspace
+        if workspace.stored_as(self.owner.live.connection):
+            return command
+        return f"# works once this connection is saved ({self.owner.SAVED_BY}):\n{command}"
+
     def _show_command(self, index: int) -> None:
         if self.problem is None or not self.problem.fixes:
             return
         fix = self.problem.fixes[index]
-        command = fix_command(fix, self.connection_name, self.problem)
+        command = self._command(fix, self.problem)
         box = self.query_one("#fix-command", TextArea)
         box.text = command if command is not None else "(advice: no command to run)"
         box.display = True
@@ -180,7 +191,7 @@ class TroubleshootModal(ModalScreen[None]):
         if fix is None or self.problem is None:
             self.notify("There is no command to copy here.", severity="warning")
             return
-        command = fix_command(fix, self.connection_name, self.problem)
+        command = self._command(fix, self.problem)
         if command is None:
             self.notify("This fix is advice: there is no command to copy.", severity="warning")
             return

@@ -241,6 +241,7 @@ class VerificationHost(WorkbenchScreen):
     verifies and where a fix's change goes (`restart`, `adopt`)."""
 
     live: LiveVerification
+    SAVED_BY: ClassVar[str] = "OK in Manage server connections"  # what makes a new connection exist in the store
 
     @property
     def view(self) -> VerificationView:

@@ -13,7 +13,7 @@ from datetime import UTC, datetime, tzinfo
 
 from storage import Change, ChangeKind, Changeset, Home, StorageError, backend_of
 from workbench.checks.events import Summary
-from workbench.model import CertificateInfo, Connection, VerificationSummary
+from workbench.model import CertificateInfo, Connection, VerificationSummary, name_key
 
 
 def _utc_now() -> datetime:
@@ -59,6 +59,15 @@ class Workspace:
 
     def connection(self, connection_id: str) -> Connection:
         return next(c for c in self.connections() if c.id == connection_id)
+
+    def stored_as(self, connection: Connection) -> bool:
+        """Whether the store holds `connection` under its name now (so a CLI command naming it works before OK)."""
+        try:
+            stored = self.home.store.snapshot().connections
+        except StorageError:
+            return False
+        key = name_key(connection.name)
+        return any(c.id == connection.id and name_key(c.name) == key for c in stored)
 
     def pending(self, connection_id: str) -> ChangeKind | None:
         return self.changes.pending(connection_id)

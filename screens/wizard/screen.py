@@ -85,6 +85,7 @@ def local_user() -> str:
 
 
 class WizardScreen(VerificationHost):
+    SAVED_BY = "Finish, then OK in Manage server connections"
     HELP_TEXT = (
         "A new connection (or the edit of one), step by step. Each field says what is wrong as you type; Next "
         "(alt+n) is enabled once the step is valid, Back (alt+b) keeps every value, Cancel (escape) asks first when "

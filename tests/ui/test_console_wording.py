@@ -240,3 +240,35 @@ async def test_a_secret_entra_refuses_is_not_staged(home: Home, healthy_lab: Lab
         await pilot.press("ctrl+l", "enter")
         await until(pilot, lambda: verification_done(app) and front(app).live.board.overall() is Status.PASSED)
         assert app.workspace.dirty  # accepted: staged, pending until OK
+
+
+async def test_a_fix_copied_in_the_wizard_says_it_works_once_the_connection_is_saved(
+    home: Home, healthy_lab: Lab
+) -> None:
+    """Before Finish and OK there is no connection of that name: a `workbench` line copied then says so."""
+    from textual.widgets import DataTable, TextArea
+
+    from tests.ui.test_wizard import manual, paste, verified
+
+    app = demo_app(home, healthy_lab)
+    copied: list[str] = []
+    app.copy_to_clipboard = copied.append  # type: ignore[method-assign,assignment]
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("n", "ctrl+l", "alt+n")
+        await manual(pilot)
+        await pilot.press("ctrl+l")
+        await paste(pilot, "#client_secret", "not-the-secret")
+        await pilot.press("alt+n")
+        screen = await verified(pilot)
+        assert screen.live.board["m365.token.graph"].status is Status.FAILED
+        screen.query_one("#checks").focus()
+        screen.view.query_one("#checks", DataTable).move_cursor(row=2)  # the token check
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, TroubleshootModal))
+        await pilot.press("down", "c")  # "Store it for this connection": a workbench command
+        await pilot.pause()
+        name = screen.shown_name()
+        assert copied and f"workbench connections set-secret -- {name}" in copied[-1]
+        first = copied[-1].splitlines()[0]
+        assert first.startswith("# ") and "saved" in first  # a comment: pasted, it runs nothing
+        assert app.screen.query_one("#fix-command", TextArea).text == copied[-1]  # what is shown is what is copied
