@@ -1,5 +1,5 @@
 """What the workbench does itself about a problem, from the troubleshooting panel, after the admin confirms a
-dialog that names exactly what will happen:
+dialog that names exactly what will happen (the dialog opens over the panel: no, or escape, is back on it):
 
 * grant ApplicationImpersonation — the cmdlet, the admin it is granted to and the server; on yes the check runs
   again and the engine's confirmation is answered yes, once;
@@ -8,7 +8,8 @@ dialog that names exactly what will happen:
   exactly that host is answered yes, once (the permission lives in that re-run, nowhere else);
 * trust this certificate — SHA-256, subject, issuer, names, validity; on yes the pin becomes a pending change of
   this connection and the verification starts again with it;
-* set the secret — a masked input; the new secret is staged as a pending change and verified before it is saved;
+* set the secret — a masked input; the new value is tried first (Entra ID's token endpoint, or the check that
+  refused the old one), and only one the server does not refuse is staged as a pending change;
 * retry after the server's Retry-After — a countdown, then the check runs again.
 """
 
@@ -48,7 +49,9 @@ LONGER = 3  # a raised timeout is this many times the console's own
 MAX_TIMEOUT = 600.0
 
 
-async def run_action(screen: VerificationHost, check: str, spec: ActionSpec) -> None:
+async def run_action(screen: VerificationHost, check: str, spec: ActionSpec) -> bool:
+    """Do `spec` for `check` after the admin's answer: True when something was done (the check runs again), False
+    when the admin said no or cancelled, or there was nothing to do (then the panel it came from stays)."""
     handler = {
         Action.GRANT_IMPERSONATION: grant_impersonation,
         Action.TRUST_CERTIFICATE: trust_certificate,
@@ -58,10 +61,10 @@ async def run_action(screen: VerificationHost, check: str, spec: ActionSpec) -> 
         Action.RAISE_TIMEOUT: raise_timeout,
         Action.ALLOW_AUTODISCOVER_REDIRECT: allow_redirect,
     }[spec.kind]
-    await handler(screen, check, dict(spec.params))
+    return await handler(screen, check, dict(spec.params))
 
 
-async def grant_impersonation(screen: VerificationHost, check: str, params: dict[str, str]) -> None:
+async def grant_impersonation(screen: VerificationHost, check: str, params: dict[str, str]) -> bool:
     app = screen.workbench
     settings = screen.live.connection.settings
     admin = settings.admin_upn if isinstance(settings, OnPremSettings) else "?"
@@ -81,7 +84,7 @@ async def grant_impersonation(screen: VerificationHost, check: str, params: dict
     )
     if not yes:
         screen.notify("Nothing was granted.", markup=False)
-        return
+        return False
     answered: list[ConfirmationRequest] = []
 
     async def confirm(request: ConfirmationRequest) -> bool:
@@ -93,15 +96,17 @@ async def grant_impersonation(screen: VerificationHost, check: str, params: dict
 
     if not screen.live.rerun(check, confirm):
         screen.notify("The verification is still running: try again when it has finished.", severity="warning")
+        return False
+    return True
 
 
-async def allow_redirect(screen: VerificationHost, check: str, params: dict[str, str]) -> None:
+async def allow_redirect(screen: VerificationHost, check: str, params: dict[str, str]) -> bool:
     app = screen.workbench
     settings = screen.live.connection.settings
     host = params.get("host", "")
     if not isinstance(settings, OnPremSettings) or not host:
         screen.notify("There is no redirect to follow for this check.", severity="warning")
-        return
+        return False
     admin = settings.admin_upn
     how = params.get("how") or f"http://autodiscover.{admin.rpartition('@')[2]} redirects to {host}"
     risk = params.get("risk") or "the redirect came over plain HTTP, unauthenticated"
@@ -123,7 +128,7 @@ async def allow_redirect(screen: VerificationHost, check: str, params: dict[str,
     )
     if not yes:
         screen.notify(f"Nothing was sent to {shown(host)}.", markup=False)
-        return
+        return False
     answered: list[ConfirmationRequest] = []
 
     async def confirm(request: ConfirmationRequest) -> bool:
@@ -135,16 +140,18 @@ async def allow_redirect(screen: VerificationHost, check: str, params: dict[str,
 
     if not screen.live.rerun(check, confirm):
         screen.notify("The verification is still running: try again when it has finished.", severity="warning")
+        return False
+    return True
 
 
-async def trust_certificate(screen: VerificationHost, check: str, params: dict[str, str]) -> None:
+async def trust_certificate(screen: VerificationHost, check: str, params: dict[str, str]) -> bool:
     app = screen.workbench
     connection = screen.live.connection
     settings = connection.settings
     fingerprint = params.get("fingerprint", "")
     if not isinstance(settings, OnPremSettings) or not fingerprint:
         screen.notify("There is no certificate fingerprint to pin for this check.", severity="warning")
-        return
+        return False
     row = screen.live.board[check]
     certificate: Any = row.result.outcome.facts.get("certificate") if row.result is not None else None
     details = [("SHA-256", fingerprint), ("Host", params.get("host", settings.server or ""))]
@@ -168,12 +175,13 @@ async def trust_certificate(screen: VerificationHost, check: str, params: dict[s
         )
     )
     if not yes:
-        return
+        return False
     pinned = dataclasses.replace(settings, tls=TlsTrust(mode=TrustMode.PINNED, pin_sha256=fingerprint))
     screen.adopt(pinned, "Pinned")
+    return True
 
 
-async def trust_ca_bundle(screen: VerificationHost, check: str, params: dict[str, str]) -> None:
+async def trust_ca_bundle(screen: VerificationHost, check: str, params: dict[str, str]) -> bool:
     """Trust the certificates of a PEM file for this connection only (the internal CA that issued the server's or
     the custom cloud's certificate); a pending change, verified before it is saved."""
     from workbench import validate
@@ -190,7 +198,7 @@ async def trust_ca_bundle(screen: VerificationHost, check: str, params: dict[str
         )
     )
     if path is None:
-        return
+        return False
     if isinstance(settings, OnPremSettings):
         new_settings: M365Settings | OnPremSettings = dataclasses.replace(
             settings, tls=TlsTrust(mode=TrustMode.CA_BUNDLE, ca_bundle=path)
@@ -198,9 +206,10 @@ async def trust_ca_bundle(screen: VerificationHost, check: str, params: dict[str
     else:
         new_settings = dataclasses.replace(settings, ca_bundle=path)
     screen.adopt(new_settings, "CA bundle set")
+    return True
 
 
-async def raise_timeout(screen: VerificationHost, check: str, params: dict[str, str]) -> None:
+async def raise_timeout(screen: VerificationHost, check: str, params: dict[str, str]) -> bool:
     app = screen.workbench
     longer = min(app.timeout * LONGER, MAX_TIMEOUT)
     yes = await app.ask(
@@ -212,25 +221,33 @@ async def raise_timeout(screen: VerificationHost, check: str, params: dict[str, 
             no="Cancel",
         )
     )
-    if yes:
-        screen.restart(screen.live.connection, timeout=longer)
+    if not yes:
+        return False
+    screen.restart(screen.live.connection, timeout=longer)
+    return True
 
 
-async def set_secret(screen: VerificationHost, check: str, params: dict[str, str]) -> None:
+async def set_secret(screen: VerificationHost, check: str, params: dict[str, str]) -> bool:
     app = screen.workbench
     connection = screen.live.connection
     settings = connection.settings
+    m365 = isinstance(settings, M365Settings)
     what = "client secret" if isinstance(settings, M365Settings) else f"password of {shown(settings.admin_upn)}"
+    lab = app.lab_values  # the demo: ctrl+l types the lab's value
     secret = await app.ask(
         SecretModal(
             f"Set the {what}",
-            f"The new {what} for '{shown(connection.name)}'. It is verified first and saved to the vault only on OK "
-            "in Manage server connections.",
-            placeholder="paste the Value, not the Secret ID" if isinstance(settings, M365Settings) else "",
+            f"The new {what} for '{shown(connection.name)}'. It is tried with "
+            + ("Entra ID" if m365 else "the server")
+            + " first (one that is refused is not kept), and saved to the vault only on OK in Manage server "
+            "connections.",
+            placeholder="paste the Value, not the Secret ID" if m365 else "",
+            lab=None if lab is None else lab.client_secret if m365 else lab.admin_password,
+            verify=lambda candidate: app.try_secret(connection, candidate, check),
         )
     )
     if secret is None:
-        return
+        return False
     ref = app.workspace.changes.stage_secret(secret)
     if isinstance(settings, M365Settings):
         new_settings: M365Settings | OnPremSettings = dataclasses.replace(
@@ -239,19 +256,22 @@ async def set_secret(screen: VerificationHost, check: str, params: dict[str, str
     else:
         new_settings = dataclasses.replace(settings, password_ref=ref)
     screen.adopt(new_settings, "Secret staged")
+    return True
 
 
-async def retry_later(screen: VerificationHost, check: str, params: dict[str, str]) -> None:
+async def retry_later(screen: VerificationHost, check: str, params: dict[str, str]) -> bool:
     try:
         seconds = int(params.get("seconds", "5"))
     except ValueError:
         seconds = 5
     if seconds > MAX_WAIT:
         screen.workbench.tell("Retry later", f"The server asks to wait {seconds} s. Press r on the check after that.")
-        return
+        return False
     done = await screen.workbench.ask(Countdown(max(seconds, 1), screen.live.board[check].title))
-    if done:
-        screen.action_rerun(check)
+    if not done:
+        return False
+    screen.action_rerun(check)
+    return True
 
 
 class Countdown(ModalScreen[bool]):

@@ -224,7 +224,8 @@ class WorkbenchApp(App[None]):
         if pending:
             question = (
                 f"{pending} pending change{'s are' if pending != 1 else ' is'} not saved. Quit and discard "
-                f"{'them' if pending != 1 else 'it'}? (To keep them: No, then ctrl+s in Manage server connections.)"
+                f"{'them' if pending != 1 else 'it'}? (To keep {'them' if pending != 1 else 'it'}: Stay, then ctrl+s "
+                "in Manage server connections.)"
             )
             self.push_screen(ConfirmModal("Quit", question, yes="Quit and discard", no="Stay"), self._quit_if)
             return
@@ -284,6 +285,20 @@ class WorkbenchApp(App[None]):
         from workbench.verification import target_for
 
         return await browse(target_for(self.workspace.home, connection, self.timeout, staged=self.workspace.changes))
+
+    async def try_secret(self, connection: Connection, secret: Secret, check: str) -> str | None:
+        """Try a new client secret or password for `connection` before it is staged: why the server refused it
+        (its code and title), or None when it did not (or, on a scripted console, could not be asked)."""
+        if self._source_factory is not None:
+            return None
+        from workbench.secret_trial import refused, trial_check, try_secret
+        from workbench.verification import target_for
+
+        target = target_for(self.workspace.home, connection, self.timeout, staged=self.workspace.changes)
+        result = await try_secret(target, secret, trial_check(connection, check))
+        if result is None or not refused(result) or result.outcome.problem is None:
+            return None
+        return f"{result.outcome.problem.code}: {result.outcome.problem.title}"
 
     def forget(self, live: LiveVerification) -> None:
         live.close()

@@ -33,6 +33,7 @@ from workbench.registration import (
     RegistrationRequest,
     SignInError,
     delete_application,
+    removal_command,
     removal_instructions,
 )
 from workbench.text import visible
@@ -48,7 +49,7 @@ if TYPE_CHECKING:
 class AppCleanupModal(ModalScreen[None]):
     BINDINGS: ClassVar[list[Binding]] = [  # type: ignore[assignment]
         Binding("d", "delete_now", "Delete now", id="cleanup.delete"),
-        Binding("c", "copy", "Copy", id="cleanup.copy", tooltip="The sign-in code, else the Graph call"),
+        Binding("c", "copy", "Copy", id="cleanup.copy", tooltip="The sign-in code, else the PowerShell line"),
         Binding("escape", "later", "Later", id="cleanup.later"),
     ]
 
@@ -60,7 +61,9 @@ class AppCleanupModal(ModalScreen[None]):
         self.settings = settings
         self.registration = settings.app_registration
         self.timeout = timeout
-        self.instructions = removal_instructions(endpoints_for(settings).graph_url, settings.app_registration)
+        graph_url = endpoints_for(settings).graph_url
+        self.instructions = removal_instructions(graph_url, settings.app_registration, settings.cloud)
+        self.command = removal_command(graph_url, settings.app_registration.app_object_id, settings.cloud)
         self.code: DeviceCode | None = None
         self.state = "asking"  # asking, signing-in, deleting, done, failed
         self._cancel = threading.Event()
@@ -74,21 +77,27 @@ class AppCleanupModal(ModalScreen[None]):
         with Vertical(classes="dialog"):
             yield Label("Delete its Entra app too?", classes="dialog-title")
             with VerticalScroll(classes="dialog-details"):
-                question = Text("'")
-                question.append_text(literal(self.connection.name, 60))
-                question.append(
-                    "' was registered automatically. Its app (unique name "
-                    f"{self.registration.unique_name}) is still in the tenant, and no other connection uses it. "
-                    "Delete it now (an admin signs in with a code: Global Administrator or Privileged Role "
-                    "Administrator), or later:"
+                yield Static(
+                    self._question(
+                        "is still in the tenant, and no other connection uses it. Delete it now (an admin signs in "
+                        "with a code: Global Administrator or Privileged Role Administrator), or later:"
+                    ),
+                    classes="dialog-question",
+                    id="cleanup-question",
                 )
-                yield Static(question, classes="dialog-question")
                 yield Static("", id="cleanup-state")  # the code to enter, then the outcome: seen first
                 yield Static(paragraph("\n".join(self.instructions)), id="cleanup-later")
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Delete now  d", id="delete", variant="warning")
                 yield Button("Copy  c", id="copy")
                 yield Button("Later  esc", id="later", variant="primary")
+
+    def _question(self, state: str) -> Text:
+        question = Text("'")
+        question.append_text(literal(self.connection.name, 60))
+        question.append(f"' was registered automatically. Its app (unique name {self.registration.unique_name}) ")
+        question.append(state)
+        return question
 
     def _show(self, message: Text | str) -> None:
         self.query_one("#cleanup-state", Static).update(message)
@@ -173,6 +182,10 @@ class AppCleanupModal(ModalScreen[None]):
         self.state = "done"
         self.code = None
         self._show(Text("✔ ", style="green").append_text(literal(message)))
+        # What the dialog said before is no longer true: the app is gone, there is nothing to delete later.
+        self.query_one("#cleanup-question", Static).update(self._question("is no longer in the tenant."))
+        self.query_one("#cleanup-later").display = False
+        self.query_one("#copy", Button).display = False
         later = self.query_one("#later", Button)
         later.label = "Close  esc"
         later.focus()
@@ -181,8 +194,10 @@ class AppCleanupModal(ModalScreen[None]):
     def action_copy(self) -> None:
         if self.code is not None:
             self.workbench.copy(self.code.user_code, "Sign-in code")
+        elif self.state == "done":
+            self.notify("The app is deleted: there is nothing to copy.", markup=False)
         else:
-            self.workbench.copy(self.instructions[0].split(": ", 1)[1], "Graph call")
+            self.workbench.copy(self.command, "PowerShell command")
 
     @on(Button.Pressed, "#later")
     def action_later(self) -> None:

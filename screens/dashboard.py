@@ -142,10 +142,13 @@ class DashboardScreen(WorkbenchScreen):
             days = info.days_left(now)
             flag, style = expiry_flag(days)
             who = users.get(info.thumbprint, [])
-            label = shown(who[0] if who else info.subject, width - 12) + (f" +{len(who) - 1}" if len(who) > 1 else "")
+            label = shown(who[0] if who else info.subject, width - 12)
             text.append(f" {label:<{width - 11}}", style="bold" if who else "")
             text.append(f"{days:>4} d " if days >= 0 else "       ")
             text.append(f"{flag}\n", style=style)
+            if len(who) > 1:  # the others that use the same certificate, said in words
+                more = len(who) - 1
+                text.append(f"   and {more} more connection{'s' if more != 1 else ''}\n", style="dim")
         missing = sorted(set(users) - {c.thumbprint for c in certificates})
         for thumbprint in missing:
             text.append(f" {shown(users[thumbprint][0], width - 12):<{width - 11}}", style="bold")

@@ -4,7 +4,7 @@ masked secret prompt, a message, and the keys of the screen below.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import ClassVar
 
 from rich.text import Text
@@ -84,15 +84,31 @@ class SecretInput(Input):
 
 
 class SecretModal(ModalScreen[Secret | None]):
-    """A masked input. The value leaves only as a `Secret`; nothing of it is logged or echoed."""
+    """A masked input. The value leaves only as a `Secret`; nothing of it is logged or echoed. In the demo,
+    `lab` is the lab's value and ctrl+l types it (still masked)."""
 
     BINDINGS: ClassVar[list[Binding]] = [  # type: ignore[assignment]
         Binding("escape", "cancel", "Cancel", id="secret.cancel"),
+        Binding("ctrl+l", "fill", "Fill from lab", id="secret.fill", show=False),
     ]
 
-    def __init__(self, title: str, prompt: str, details: Sequence[Detail] = (), *, placeholder: str = "") -> None:
+    def __init__(
+        self,
+        title: str,
+        prompt: str,
+        details: Sequence[Detail] = (),
+        *,
+        placeholder: str = "",
+        lab: Secret | None = None,
+        verify: Callable[[Secret], Awaitable[str | None]] | None = None,
+    ) -> None:
+        """`verify` tries the value first: it answers why the value was refused (the dialog stays and says so),
+        or None (the dialog closes with the value)."""
         super().__init__(classes="dialog-screen")
         self._title, self._prompt, self._details, self._placeholder = title, prompt, details, placeholder
+        self._lab = lab
+        self._verify = verify
+        self.checking = False
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
@@ -105,9 +121,18 @@ class SecretModal(ModalScreen[Secret | None]):
             with Horizontal(classes="dialog-buttons"):
                 yield Button("OK (enter)", id="ok", variant="primary")
                 yield Button("Cancel (esc)", id="cancel")
+            if self._lab is not None:
+                yield Label("ctrl+l: the lab's value", classes="dialog-hint")
 
     def on_mount(self) -> None:
         self.query_one("#secret", Input).focus()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        return self._lab is not None if action == "fill" else True
+
+    def action_fill(self) -> None:
+        if self._lab is not None:
+            self.query_one("#secret", Input).value = self._lab.reveal()
 
     @on(Input.Submitted)
     @on(Button.Pressed, "#ok")
@@ -116,7 +141,32 @@ class SecretModal(ModalScreen[Secret | None]):
         if not value.strip():
             self.query_one("#secret-error", Label).update("Enter a value, or press escape to cancel.")
             return
-        self.dismiss(Secret(value))
+        if self._verify is None:
+            self.dismiss(Secret(value))
+        elif not self.checking:
+            self.checking = True
+            self.query_one("#ok", Button).disabled = True
+            self.query_one("#secret-error", Label).update(Text("Trying it…", style="dim"))
+            self.run_worker(self._try(Secret(value)), exclusive=True, group="secret-try")
+
+    async def _try(self, secret: Secret) -> None:
+        assert self._verify is not None
+        try:
+            refusal = await self._verify(secret)
+        except Exception as error:  # noqa: BLE001  (the trial itself broke: said, and nothing is kept)
+            refusal = f"it could not be tried ({visible(str(error), limit=200)})"
+        finally:
+            self.checking = False
+        if not self.is_attached or self.app.screen is not self:  # escaped meanwhile: nothing to say or keep
+            return
+        self.query_one("#ok", Button).disabled = False
+        if refusal is None:
+            self.dismiss(secret)
+            return
+        message = Text("✘ Not kept: ", style="bold red")
+        message.append_text(literal(refusal))
+        message.append(". Enter it again, or escape.", style="dim")
+        self.query_one("#secret-error", Label).update(message)
 
     @on(Button.Pressed, "#cancel")
     def action_cancel(self) -> None:

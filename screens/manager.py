@@ -22,7 +22,7 @@ from storage import (
     NameTakenError,
     StorageError,
 )
-from workbench.describe import location_of
+from workbench.describe import field_label, location_of
 from workbench.model import CertificateCredential, Connection, ConnectionKind, M365Settings
 
 from .chrome import WorkbenchScreen
@@ -364,7 +364,8 @@ class ManagerScreen(WorkbenchScreen):
         for change in space.changes.outside_changes():
             if change.connection.id not in mine:
                 continue  # saved elsewhere, but not in the way of these changes
-            fields = ", ".join(f.path for f in change.fields()[:6]) if change.kind is ChangeKind.EDITED else ""
+            edited = change.kind is ChangeKind.EDITED
+            fields = ", ".join(field_label(f.path) for f in change.fields()[:6]) if edited else ""
             what = {ChangeKind.ADDED: "added", ChangeKind.EDITED: "changed", ChangeKind.DELETED: "deleted"}[change.kind]
             details.append((shown(change.connection.name, 40), f"{what} elsewhere" + (f": {fields}" if fields else "")))
         question = (
@@ -392,7 +393,8 @@ class ManagerScreen(WorkbenchScreen):
             answer = await self.workbench.ask(
                 ConfirmModal(
                     "Cancel",
-                    f"Discard {pending} pending change{'s' if pending != 1 else ''}? Nothing of them has been saved.",
+                    f"Discard {pending} pending change{'s' if pending != 1 else ''}? "
+                    + ("None of them has been saved." if pending != 1 else "It has not been saved."),
                     yes="Discard",
                     no="Keep editing",
                 )

@@ -12,6 +12,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Label, Static
 
 from storage import Change, ChangeKind
+from workbench.describe import field_label
 
 from .literal import shown
 
@@ -41,7 +42,7 @@ def render(changes: list[Change]) -> Text:
             text.append("  removed on OK, with its secrets in the vault\n", style="dim")
             continue
         for field in change.fields():
-            text.append(f"  {field.path}\n", style="cyan")
+            text.append(f"  {field_label(field.path)}\n", style="cyan")
             if change.kind is ChangeKind.EDITED:
                 text.append("    - ", style="red")
                 text.append(value(field.before) + "\n", style="red")

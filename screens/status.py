@@ -22,6 +22,7 @@ MARKS = {
     "running": ("⟳", "cyan"),
     "asking": ("?", "bold yellow"),
     "never": ("·", "dim"),
+    "tried": ("○", "dim"),  # an attempt that found nothing, before one that worked (or while others remain)
 }
 
 SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"

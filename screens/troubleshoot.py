@@ -35,6 +35,14 @@ KIND_LABELS = {
     FixKind.WORKBENCH: "Workbench",
     FixKind.ADVICE: "",
 }
+COPIED = {  # what `c` put on the clipboard, by the kind of fix
+    FixKind.POWERSHELL: "PowerShell command",
+    FixKind.PORTAL: "Portal path",
+    FixKind.GRAPH: "Graph request",
+    FixKind.SHELL: "Shell command",
+    FixKind.DNS: "DNS records",
+    FixKind.WORKBENCH: "Workbench command",
+}
 
 
 def fix_command(fix: Fix, connection: str, problem: Problem) -> str | None:
@@ -161,11 +169,22 @@ class TroubleshootModal(ModalScreen[None]):
         index = self.query_one("#fixes", OptionList).highlighted or 0
         return self.problem.fixes[index]
 
+    def _command(self, fix: Fix, problem: Problem) -> str | None:
+        """The fix's command as shown and copied. A `workbench` line names the connection: before it is saved
+        under that name (the wizard, a pending add or rename) a comment line above it says when it will work."""
+        command = fix_command(fix, self.connection_name, problem)
+        if command is None or fix.kind is not FixKind.WORKBENCH:
+            return command
+        workspace = self.owner.workbench.workspace
+        if workspace.stored_as(self.owner.live.connection):
+            return command
+        return f"# works once this connection is saved ({self.owner.SAVED_BY}):\n{command}"
+
     def _show_command(self, index: int) -> None:
         if self.problem is None or not self.problem.fixes:
             return
         fix = self.problem.fixes[index]
-        command = fix_command(fix, self.connection_name, self.problem)
+        command = self._command(fix, self.problem)
         box = self.query_one("#fix-command", TextArea)
         box.text = command if command is not None else "(advice: no command to run)"
         box.display = True
@@ -175,11 +194,12 @@ class TroubleshootModal(ModalScreen[None]):
         if fix is None or self.problem is None:
             self.notify("There is no command to copy here.", severity="warning")
             return
-        command = fix_command(fix, self.connection_name, self.problem)
+        command = self._command(fix, self.problem)
         if command is None:
             self.notify("This fix is advice: there is no command to copy.", severity="warning")
             return
-        self.owner.workbench.copy(command)
+        link = fix.kind is FixKind.GRAPH and command.startswith(("https://", "http://"))
+        self.owner.workbench.copy(command, "Link" if link else COPIED.get(fix.kind, "Command"))
 
     @on(OptionList.OptionSelected, "#fixes")
     def _chosen(self, event: OptionList.OptionSelected) -> None:
@@ -206,10 +226,15 @@ class TroubleshootModal(ModalScreen[None]):
         self._run(spec)
 
     def _run(self, spec: ActionSpec) -> None:
+        """The action's dialog opens over this panel: answered no (or escape), the admin is back here, on the same
+        fix; once the workbench acted, the panel closes on the check running again."""
         from .actions import run_action
 
-        self.dismiss(None)
-        self.owner.run_worker(run_action(self.owner, self.check, spec), group="action", exclusive=True)
+        async def act() -> None:
+            if await run_action(self.owner, self.check, spec) and self.app.screen is self:
+                self.dismiss(None)
+
+        self.owner.run_worker(act(), group="action", exclusive=True)
 
     def action_rerun(self) -> None:
         self.dismiss(None)

@@ -202,11 +202,12 @@ class VerificationView(Widget):
 
     def _step_cells(self, row: Row, index: int) -> list[Text]:
         step = row.steps[index]
+        state = STEP_MARKS[step.status]
+        if state == "failed" and row.status is not Status.FAILED:
+            state = "tried"  # a miss is a failure only when nothing after it worked either
         return [
             literal(f"  └ {step.label}", CHECK_WIDTH, "dim"),
-            mark(STEP_MARKS[step.status], word=True)
-            if step.status is not StepStatus.INFO
-            else Text("  info", style="dim"),
+            mark(state, word=True) if step.status is not StepStatus.INFO else Text("  info", style="dim"),
             Text(""),
             literal(step.detail, self._detail_width(), "dim"),
         ]
@@ -240,6 +241,7 @@ class VerificationHost(WorkbenchScreen):
     verifies and where a fix's change goes (`restart`, `adopt`)."""
 
     live: LiveVerification
+    SAVED_BY: ClassVar[str] = "OK in Manage server connections"  # what makes a new connection exist in the store
 
     @property
     def view(self) -> VerificationView:
@@ -285,6 +287,14 @@ class VerificationScreen(VerificationHost):
         Binding("enter", "troubleshoot", "Troubleshoot", id="verify.troubleshoot", show=True),
         Binding("r", "rerun", "Re-run", id="verify.rerun", tooltip="Re-run the selected check and what depends on it"),
         Binding("R", "rerun_all", "Re-run all", id="verify.rerun-all", tooltip="Re-run every check"),
+        Binding(
+            "m",
+            "app.manage",
+            "Manage",
+            id="verify.manage",
+            show=False,
+            tooltip="Manage server connections (ctrl+s there saves what a fix made pending)",
+        ),
         Binding(
             "escape",
             "cancel_or_back",

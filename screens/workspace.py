@@ -24,7 +24,7 @@ from storage import (
     backend_of,
 )
 from workbench.checks.events import Summary
-from workbench.model import CertificateInfo, Connection, VerificationSummary
+from workbench.model import CertificateInfo, Connection, VerificationSummary, name_key
 
 
 def _utc_now() -> datetime:
@@ -79,6 +79,15 @@ class Workspace:
     def find(self, connection_id: str) -> Connection | None:
         """The connection as it will be after OK; None when it is gone or marked for deletion."""
         return next((c for c in self.connections() if c.id == connection_id), None)
+
+    def stored_as(self, connection: Connection) -> bool:
+        """Whether the store holds `connection` under its name now (so a CLI command naming it works before OK)."""
+        try:
+            stored = self.home.store.snapshot().connections
+        except StorageError:
+            return False
+        key = name_key(connection.name)
+        return any(c.id == connection.id and name_key(c.name) == key for c in stored)
 
     def pending(self, connection_id: str) -> ChangeKind | None:
         return self.changes.pending(connection_id)

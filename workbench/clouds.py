@@ -108,3 +108,14 @@ def endpoints_of(cloud: Cloud, custom: CustomEndpoints | None = None) -> CloudEn
 
 def endpoints_for(settings: M365Settings) -> CloudEndpoints:
     return endpoints_of(settings.cloud, settings.custom_endpoints)
+
+
+# Microsoft Graph PowerShell's name for each cloud (`Connect-MgGraph -Environment`); a custom cloud stands in
+# for the global one.
+GRAPH_POWERSHELL_ENVIRONMENTS = {
+    Cloud.GLOBAL: "Global",
+    Cloud.USGOV_HIGH: "USGov",
+    Cloud.USGOV_DOD: "USGovDoD",
+    Cloud.CHINA: "China",
+    Cloud.CUSTOM: "Global",
+}

@@ -16,6 +16,54 @@ CLOUD_LABELS = {
 }
 
 
+# The fields of a connection as the wizard names them, by their place in the stored document (what the pending
+# changes and a conflict list): the admin never reads `settings.password_ref`.
+FIELD_LABELS = {
+    "name": "Name",
+    "kind": "Kind",
+    "settings.tenant_id": "Tenant ID",
+    "settings.client_id": "Client ID",
+    "settings.app_account": "Dedicated application account",
+    "settings.credential.type": "Credential",
+    "settings.credential.secret_ref": "Client secret",
+    "settings.credential.thumbprint": "Certificate thumbprint",
+    "settings.credential.sha256": "Certificate SHA-256",
+    "settings.cloud": "Cloud",
+    "settings.custom_endpoints": "Custom endpoints",
+    "settings.custom_endpoints.authority_host": "Authority host",
+    "settings.custom_endpoints.graph_url": "Graph URL",
+    "settings.custom_endpoints.ews_url": "EWS URL",
+    "settings.ca_bundle": "CA bundle",
+    "settings.registration": "App registration",
+    "settings.app_registration": "Registered app",
+    "settings.app_registration.app_object_id": "Registered app's object ID",
+    "settings.app_registration.unique_name": "Registered app's unique name",
+    "settings.app_registration.sign_in_client_id": "Sign-in client",
+    "settings.admin_upn": "Administrator's UPN",
+    "settings.password_ref": "Password",
+    "settings.discovery": "Discovery",
+    "settings.server": "Server",
+    "settings.ews_url": "EWS URL",
+    "settings.powershell_auth": "Remote PowerShell authentication",
+    "settings.kerberos_realm": "Kerberos realm",
+    "settings.kerberos_kdc": "KDC",
+    "settings.tls.mode": "Certificate trust",
+    "settings.tls.ca_bundle": "CA bundle",
+    "settings.tls.pin_sha256": "Pinned SHA-256 fingerprint",
+    "settings.dns_servers": "DNS servers",
+}
+
+
+def field_label(path: str) -> str:
+    """A stored field's name for the admin (`settings.tls.pin_sha256` -> "Pinned SHA-256 fingerprint"); a field
+    this table does not know yet reads as its last part, in words."""
+    known = FIELD_LABELS.get(path)
+    if known is not None:
+        return known
+    words = path.rpartition(".")[2].replace("_", " ").strip()
+    return words[:1].upper() + words[1:]
+
+
 def target_of(connection: Connection) -> str:
     """The tenant (and non-global cloud), or the server (or the domain autodiscover starts from)."""
     s = connection.settings

@@ -109,14 +109,10 @@ class BrowseModal(ModalScreen[str | None]):
             return
         self.directory = directory
         admins.loading = False
-        domains = list(directory.accepted_domains)
-        select = self.query_one("#domain", Select)
-        select.set_options(domain_options(domains))
+        domains = [domain for domain in directory.accepted_domains if domain.strip()]
         chosen = self._domain if self._domain in domains else (domains[0] if domains else "")
-        if chosen:
-            with select.prevent(Select.Changed):
-                select.value = chosen
         self._domain = chosen
+        await self._offer(domains, chosen)
         with_mailbox = sum(a.has_mailbox for a in directory.admins)
         status.update(
             Text(
@@ -127,6 +123,19 @@ class BrowseModal(ModalScreen[str | None]):
         )
         self._list()
         admins.focus()
+
+    async def _offer(self, domains: list[str], chosen: str) -> None:
+        """The accepted domains as the only UPN-suffix choices: no blank entry once there is something to choose
+        (a Select cannot drop its blank entry, so a new one takes the place of the empty one)."""
+        old = self.query_one("#domain", Select)
+        if not domains:
+            old.disabled = True  # nothing to choose: the admins' own addresses are used
+            return
+        select = Select[str](
+            domain_options(domains), id="domain", prompt="UPN suffix", compact=True, allow_blank=False, value=chosen
+        )
+        await old.remove()
+        await self.query_one("#browse-bar").mount(select, before=0)
 
     def _list(self) -> None:
         if self.directory is None:

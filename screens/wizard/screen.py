@@ -28,6 +28,7 @@ from workbench.certificates import LoadedCertificate
 from workbench.checks.events import Status
 from workbench.drafts import DraftInvalid
 from workbench.model import (
+    AppRegistration,
     CertificateCredential,
     CertificateInfo,
     Connection,
@@ -43,6 +44,7 @@ from workbench.registration import (
     RegistrationPlan,
     RegistrationRequest,
     SignInError,
+    removal_instructions,
 )
 from workbench.text import visible
 
@@ -83,6 +85,7 @@ def local_user() -> str:
 
 
 class WizardScreen(VerificationHost):
+    SAVED_BY = "Finish, then OK in Manage server connections"
     HELP_TEXT = (
         "A new connection (or the edit of one), step by step. Each field says what is wrong as you type; Next "
         "(alt+n) is enabled once the step is valid, Back (alt+b) keeps every value, Cancel (escape) asks first when "
@@ -406,16 +409,22 @@ class WizardScreen(VerificationHost):
         editing = self.wizard_draft.editing is not None
         state = self.registration
         tenant = ""
-        if state.created and state.run is not None:
+        removal: list[tuple[str, str]] = []
+        run = state.run
+        if state.created and run is not None and run.ledger.object_id is not None:
             tenant = (
-                f" The app '{state.run.plan.display_name}' stays registered in the tenant; registering again "
-                "updates it (see the Configuration step for how to remove it)."
+                f" The app '{run.plan.display_name}' stays registered in the tenant; registering again updates it. "
+                "To remove it:"
             )
+            registration = AppRegistration(app_object_id=run.ledger.object_id, unique_name=run.plan.unique_name)
+            lines = removal_instructions(run.endpoints.graph_url, registration, run.cloud)
+            removal = [(label, how) for label, _, how in (line.partition(": ") for line in lines[:2])]
         leave = await self.workbench.ask(
             ConfirmModal(
                 "Cancel",
                 "Leave the wizard? " + ("Your edits are" if editing else "What you entered is") + " discarded; "
                 "nothing was saved." + tenant,
+                removal,
                 yes="Discard",
                 no="Keep editing",
             )

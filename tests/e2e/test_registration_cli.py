@@ -200,7 +200,7 @@ def test_ctrl_c_while_applying_reports_and_keeps_what_exists(tmp_path: Path) -> 
         os.kill(process.pid, signal.SIGINT)
         out, err = process.communicate(timeout=60)
         assert process.returncode == 1, seen + out + err
-        assert "Interrupted" in err and "To remove it: DELETE" in err
+        assert "Interrupted" in err and "Invoke-MgGraphRequest -Method DELETE -Uri" in err
         listed = json.loads(run_workbench(home, "connections", "list", "--json").stdout)
         assert [c["settings"]["registration"] for c in listed] == ["automatic"]  # saved: register can finish it
         assert len(ours(lab)) == 1

@@ -340,7 +340,7 @@ def test_propagation_gives_up_with_a_report(auto_lab: Callable[..., Lab], tmp_pa
     assert failed.outcome.problem is not None and failed.outcome.problem.code == "AADSTS700016"
     report = "\n".join(run.report())
     assert run.ledger.object_id and run.ledger.object_id in report and "created by this run" in report
-    assert f"DELETE {lab.state.m365.graph_url}/v1.0/applications/{run.ledger.object_id}" in report
+    assert f"-Method DELETE -Uri '{lab.state.m365.graph_url}/v1.0/applications/{run.ledger.object_id}'" in report
 
     # Cleanup removes what the failed run created: the app, its service principal and its permissions.
     deleted = delete_application(registrar.session, registrar.unique_name)
@@ -392,11 +392,18 @@ def test_wrong_tenant_is_explained(auto_lab: Callable[..., Lab]) -> None:
 
 
 def test_removal_instructions_name_the_app() -> None:
-    from workbench.model import AppRegistration
+    from workbench.model import AppRegistration, Cloud
 
     lines = removal_instructions("https://graph.microsoft.com", AppRegistration(app_object_id="abc", unique_name="u"))
-    assert lines[0].endswith("DELETE https://graph.microsoft.com/v1.0/applications/abc")
+    assert lines[0].endswith(  # a command an admin pastes into PowerShell, not a bare HTTP verb and URL
+        "Connect-MgGraph -Environment Global -Scopes Application.ReadWrite.All; "
+        "Invoke-MgGraphRequest -Method DELETE -Uri 'https://graph.microsoft.com/v1.0/applications/abc'"
+    )
     assert "unique name u" in lines[1]
+    gcc_high = removal_instructions(
+        "https://graph.microsoft.us", AppRegistration(app_object_id="abc", unique_name="u"), Cloud.USGOV_HIGH
+    )
+    assert "Connect-MgGraph -Environment USGov " in gcc_high[0]
 
 
 def test_rotation_retires_the_old_key_only_for_a_caller_that_saves_at_once(

@@ -200,10 +200,13 @@ def mistyped_secret_script(connection: Connection) -> list[Event]:
         events += done(
             check, title, Outcome.failed(refused, problem, "invalid_client: AADSTS7000215 (trace id redacted)"), ms
         )
+    titles = {info.id: info.title for info in plan.info()}
     for info in plan.info()[4:]:
-        names = ", ".join(f"{n} (failed)" for n in info.needs)
+        names = ", ".join(f"{titles[n]} (failed)" for n in info.needs)
         events.append(
-            Finished(check=info.id, title=info.title, outcome=Outcome(Status.SKIPPED, f"needs {names}"), duration_ms=0)
+            Finished(
+                check=info.id, title=info.title, outcome=Outcome(Status.SKIPPED, f"waits on {names}"), duration_ms=0
+            )
         )
     events.append(
         Summary(
@@ -329,7 +332,7 @@ def redirect_refused_script(connection: Connection) -> list[Event]:
             Finished(
                 check=info.id,
                 title=info.title,
-                outcome=Outcome(Status.SKIPPED, "needs onprem.locate (failed)"),
+                outcome=Outcome(Status.SKIPPED, "waits on Locate the server (failed)"),
                 duration_ms=0,
             )
         )

@@ -282,7 +282,8 @@ async def test_trust_action_pins_as_a_pending_change_and_the_rerun_passes(home: 
         await pilot.pause()
         assert isinstance(app.screen, PendingModal)
         diff = str(app.screen.query_one("#pending-diff Static", Static).render())
-        assert "settings.tls.pin_sha256" in diff and "settings.tls.mode" in diff
+        # Fields are named as the wizard names them, never by their place in the stored document.
+        assert "Pinned SHA-256 fingerprint" in diff and "Certificate trust" in diff and "settings." not in diff
 
 
 @pytest.mark.kerberos
@@ -436,6 +437,7 @@ async def test_after_a_conflict_u_drops_just_that_change_and_ok_saves_the_rest(h
         await until(pilot, lambda: isinstance(app.screen, ConfirmModal))
         listed = " ".join(str(w.render()) for w in app.screen.query(Static))
         assert "Contoso (renamed elsewhere)" in listed and "Fabrikam" not in listed.split("Reload:")[-1]
+        assert "changed elsewhere: Name" in listed  # the field as the wizard names it
         await pilot.press("n")
         await pilot.pause()
         manager = front(app)

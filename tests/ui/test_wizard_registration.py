@@ -250,7 +250,14 @@ async def test_cancel_after_the_app_was_created_says_it_stays(auto_lab: Callable
         await applied(pilot)
         await pilot.press("escape")
         await until(pilot, lambda: isinstance(app.screen, ConfirmModal))
-        assert "stays registered in the tenant" in text_of(app, ".dialog-question")
+        question = text_of(app, ".dialog-question")
+        assert "stays registered in the tenant" in question
+        # The way to remove it is in the dialog itself (the Configuration step shows none after a success).
+        assert "Configuration step" not in question
+        (registered,) = ours(lab, home)
+        details = " ".join(text_of(app, ".dialog-details Static").split())
+        assert f"Invoke-MgGraphRequest -Method DELETE -Uri '{lab.state.m365.graph_url}/v1.0/applications/" in details
+        assert registered.object_id in details and "App registrations" in details
         await pilot.press("y")
         await pilot.pause()
         assert not isinstance(app.screen, WizardScreen) and not app.workspace.dirty
@@ -330,13 +337,25 @@ async def test_deleting_an_automatic_connection_offers_to_delete_its_app(
         assert home.certificates.list() == () and app.workspace.certificates() == []
         assert home.vault().refs() == set()
         modal = app.screen
-        later = text_of(app, "#cleanup-later")
+        later = " ".join(text_of(app, "#cleanup-later").split())  # as one line, however it wraps
         (registered,) = ours(lab, home)
-        assert f"DELETE {lab.state.m365.graph_url}/v1.0/applications/{registered.object_id}" in later
-        assert "App registrations" in later
+        url = f"{lab.state.m365.graph_url}/v1.0/applications/{registered.object_id}"
+        command = (  # a line an admin can paste, not a bare "DELETE https://…"
+            f"Connect-MgGraph -Environment Global -Scopes Application.ReadWrite.All; "
+            f"Invoke-MgGraphRequest -Method DELETE -Uri '{url}'"
+        )
+        assert command in later and "App registrations" in later
+        copied: list[str] = []
+        app.copy_to_clipboard = copied.append  # type: ignore[method-assign,assignment]
+        await pilot.press("c")
+        assert copied == [command]
+        assert "still in the tenant" in text_of(app, "#cleanup-question")
         await pilot.press("d")  # sign in (the lab approves) and delete
         await until(pilot, lambda: isinstance(modal, AppCleanupModal) and modal.state == "done", 30)
         assert "Deleted the app" in text_of(app, "#cleanup-state")
+        question = text_of(app, "#cleanup-question")  # the question no longer says the app is in the tenant
+        assert "still in the tenant" not in question and "no longer in the tenant" in question
+        assert not app.screen.query_one("#cleanup-later").display  # no way to delete "later" what is gone
         await pilot.press("escape")
         await pilot.pause()
         assert not isinstance(app.screen, AppCleanupModal)
@@ -372,7 +391,7 @@ async def test_a_registration_that_fails_later_says_what_exists_and_how_to_remov
     async with app.run_test(size=(120, 40)) as pilot:
         done = await applied(pilot)
         assert done.live.board.summary is not None and done.live.board.summary.failed
-        note = text_of(app, "#configuration-note")
+        note = " ".join(text_of(app, "#configuration-note").split())  # as one line, however it wraps
         (registered,) = ours(lab, home)
         assert f"object ID {registered.object_id}" in note and "To finish: run the registration again" in note
-        assert f"DELETE {lab.state.m365.graph_url}/v1.0/applications/{registered.object_id}" in note
+        assert f"Invoke-MgGraphRequest -Method DELETE -Uri '{lab.state.m365.graph_url}/v1.0/applications/" in note

@@ -469,8 +469,9 @@ class Run:
                     continue
                 blocked = [n for n in check.needs if not self.statuses[n].ok]
                 if blocked:
-                    names = ", ".join(f"{n} ({self.statuses[n].value})" for n in blocked)
-                    self._finish_without_running(check, Status.SKIPPED, f"needs {names}")
+                    # Named by title, as the admin sees the checks (an id like m365.token.graph is ours).
+                    names = ", ".join(f"{self.plan.get(n).title} ({self.statuses[n].value})" for n in blocked)
+                    self._finish_without_running(check, Status.SKIPPED, f"waits on {names}")
                     changed = True
                     continue
                 task = asyncio.create_task(self._run_one(check), name=check.id, context=self.scope.context.copy())

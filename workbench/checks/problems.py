@@ -1012,9 +1012,10 @@ AUTODISCOVER_INTERNAL_ONLY = Problem(
 
 APP_BY_NAME = f"{ENTRA} > Identity > Applications > App registrations > All applications > {{display_name}}"
 _FINISH = Fix("Run the registration again: it updates the same app ({unique_name}) and adds only what is missing")
-_REMOVE = graph(
+_REMOVE = powershell(
     "Or remove what was created (the app, with its service principal and permissions)",
-    "DELETE {graph_url}/v1.0/applications/{object_id}",
+    "Connect-MgGraph -Environment {graph_environment} -Scopes Application.ReadWrite.All; "
+    "Invoke-MgGraphRequest -Method DELETE -Uri '{graph_url}/v1.0/applications/{object_id}'",
 )
 REGISTRATION_DENIED = Problem(
     "Authorization_RequestDenied",

@@ -396,7 +396,7 @@ def run_remove(args: argparse.Namespace) -> int:
         from workbench.registration import removal_instructions
 
         info("Its Entra app stays in the tenant. To delete it (when no other connection uses it):")
-        for line in removal_instructions(endpoints_for(s).graph_url, s.app_registration):
+        for line in removal_instructions(endpoints_for(s).graph_url, s.app_registration, s.cloud):
             info(f"  {line}")
     return 0
 

@@ -254,7 +254,8 @@ def remove_with_app(args: argparse.Namespace, connection: Connection, changes: C
         fail(error.message)
     except Exception as error:  # noqa: BLE001  (a refused sign-in, Graph, the network: said, nothing removed)
         message = error.message if isinstance(error, SignInError) else f"The app was not deleted: {error}"
-        print("\n".join(removal_instructions(registrar.graph_url, registration)), file=sys.stderr)
+        instructions = removal_instructions(registrar.graph_url, registration, registrar.request.cloud)
+        print("\n".join(instructions), file=sys.stderr)
         fail(f"{visible(message)}. Nothing was removed; to delete the app later, see above", code=FAILURE)
     finally:
         registrar.close()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from .apply import Ledger, RegistrationRun
 from .apply import plan as registration_checks
-from .cleanup import delete_application, removal_instructions
+from .cleanup import delete_application, removal_command, removal_instructions
 from .flow import Registrar, RegistrationRequest
 from .permissions import PERMISSIONS, Permission
 from .plan import ExistingApp, RegistrationPlan, build_plan, survey, unique_name_for
@@ -45,6 +45,7 @@ __all__ = [
     "delete_application",
     "public_client_id",
     "registration_checks",
+    "removal_command",
     "removal_instructions",
     "sign_in_client",
     "survey",

@@ -31,7 +31,7 @@ from workbench.checks.common import network_failure
 from workbench.checks.engine import Check, Context, Plan
 from workbench.checks.events import Outcome
 from workbench.checks.target import Target
-from workbench.clouds import GRAPH_APP_ID, CloudEndpoints, endpoints_of
+from workbench.clouds import GRAPH_APP_ID, GRAPH_POWERSHELL_ENVIRONMENTS, CloudEndpoints, endpoints_of
 from workbench.model import (
     AppRegistration,
     CertificateCredential,
@@ -46,6 +46,7 @@ from workbench.net import identity
 from workbench.net.graph import Graph, GraphError
 from workbench.redaction import redact
 
+from .cleanup import removal_command
 from .plan import RegistrationPlan, resource_roles
 from .signin import AdminSession
 
@@ -121,13 +122,14 @@ class RegistrationRun:
             "tenant_id": self.plan.tenant_id,
             "admin": self.session.admin.upn,
             "graph_url": self.endpoints.graph_url,
+            "graph_environment": GRAPH_POWERSHELL_ENVIRONMENTS[self.cloud],
             "account": self.app_account,
         }
 
     def report(self) -> list[str]:
         """What exists in the tenant now, and how to finish or remove it (for a run that stopped part-way)."""
         ledger = self.ledger
-        if ledger.empty:
+        if ledger.object_id is None:
             return ["Nothing was created in the tenant."]
         lines = [
             f"Application '{self.plan.display_name}' ({self.plan.unique_name}): app ID {ledger.app_id}, "
@@ -140,9 +142,10 @@ class RegistrationRun:
             lines.append(f"Service principal {ledger.service_principal_id} ({made})")
         lines.append(f"Permissions granted: {', '.join(ledger.granted) if ledger.granted else 'none'}")
         lines.append("To finish: run the registration again; it updates this app and adds only what is missing.")
+        command = removal_command(self.endpoints.graph_url, ledger.object_id, self.cloud)
         lines.append(
-            f"To remove it: DELETE {self.endpoints.graph_url}/v1.0/applications/{ledger.object_id} (as an admin), "
-            f"or {problems.ENTRA} > App registrations > {self.plan.display_name} > Delete."
+            f"To remove it, in PowerShell as an admin: {command} — or {problems.ENTRA} > App registrations > "
+            f"{self.plan.display_name} > Delete."
         )
         return lines
 
