@@ -18,6 +18,7 @@ from textual.widgets import Button, Input, RadioButton, RadioSet, Select, Static
 
 from workbench.checks import problems
 from workbench.model import Cloud, ConnectionKind, Discovery, PowerShellAuth, Secret
+from workbench.text import visible
 
 from ..dialogs import SecretInput
 from ..literal import literal
@@ -44,7 +45,10 @@ def text_input(*, id: str, placeholder: str = "", password: bool = False) -> Inp
 
 
 def set_value(box: Input, value: str) -> None:
-    """Show a value without it counting as typed."""
+    """Show a value without it counting as typed. A value from outside (an admin picked from a server's directory,
+    a name the checks learned) may hold control characters, which an Input would send to the terminal as they
+    are: they show as escapes (`\\x1b`), and the validator says what is wrong with the value."""
+    value = visible(value)
     if box.value != value:
         with box.prevent(Input.Changed):
             box.value = value
