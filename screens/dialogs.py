@@ -18,6 +18,7 @@ from textual.widgets import Button, DataTable, Input, Label, Static
 from workbench.model import Secret
 from workbench.text import visible
 
+from .inputs import LineInput
 from .literal import literal, paragraph
 
 Detail = tuple[str, str]  # label, value (from outside: shown literally)
@@ -73,7 +74,7 @@ class ConfirmModal(ModalScreen[bool]):
         self.dismiss(answer)
 
 
-class SecretInput(Input):
+class SecretInput(LineInput):
     """A masked input whose value never leaves by copy or cut (Textual's own would copy it through OSC 52)."""
 
     def action_copy(self) -> None:
@@ -138,7 +139,7 @@ class PathModal(ModalScreen[str | None]):
         with Vertical(classes="dialog"):
             yield Label(literal(self._title), classes="dialog-title")
             yield Static(paragraph(self._prompt), classes="dialog-question")
-            yield Input(placeholder="/path/to/internal-ca.pem", id="path", max_length=4096)
+            yield LineInput(placeholder="/path/to/internal-ca.pem", id="path", max_length=4096)
             yield Label("", id="path-error", classes="field-error")
             with Horizontal(classes="dialog-buttons"):
                 yield Button("OK (enter)", id="ok", variant="primary")

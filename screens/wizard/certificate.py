@@ -28,6 +28,7 @@ from workbench.certificates import CertificateError, LoadedCertificate, load_fil
 from workbench.model import CertificateInfo, Secret
 
 from ..dialogs import SecretInput, details_table
+from ..inputs import LineInput
 from ..literal import literal, paragraph, shown
 from .fill import LabValues
 
@@ -110,7 +111,7 @@ class ImportCertificateModal(ModalScreen[LoadedCertificate | None]):
                 classes="dialog-question",
             )
             yield Label("File", classes="field-label")
-            yield Input(
+            yield LineInput(
                 placeholder="~/certs/backup-app.pfx (right arrow completes)",
                 id="path",
                 suggester=PathSuggester(),

@@ -21,6 +21,7 @@ from workbench.model import Cloud, ConnectionKind, Discovery, PowerShellAuth, Se
 from workbench.text import visible
 
 from ..dialogs import SecretInput
+from ..inputs import LineInput
 from ..literal import literal
 from .draft import Step, Trust, WizardDraft
 from .fields import Field
@@ -40,7 +41,7 @@ MAX_TYPED = 10_000  # an Input holds at most this much; a longer paste is cut an
 
 
 def text_input(*, id: str, placeholder: str = "", password: bool = False) -> Input:
-    kind = SecretInput if password else Input
+    kind = SecretInput if password else LineInput
     return kind(id=id, placeholder=placeholder, password=password, compact=True, max_length=MAX_TYPED)
 
 

@@ -7,8 +7,13 @@ import base64
 from pathlib import Path
 from typing import Any
 
-from textual.widgets import Button, Input, TextArea
+from textual import events
+from textual.widgets import Button, DataTable, Input, TextArea
 
+from screens.dialogs import SecretInput
+from screens.fleet import FleetScreen
+from screens.inputs import MAX_LINE, LineInput
+from screens.manager import ManagerScreen
 from screens.troubleshoot import TroubleshootModal
 from screens.wizard.browse import BrowseModal
 from storage import Home
@@ -46,6 +51,10 @@ def internal_only_script(connection: Connection) -> list[Event]:
     return events
 
 
+def front(app: Any) -> Any:
+    return app.screen
+
+
 def one_onprem(path: Path) -> Home:
     home = Home(path)
     with home.store.transaction() as txn:
@@ -59,7 +68,7 @@ async def test_a_fix_command_with_escape_sequences_is_shown_and_copied_with_them
     async with app.run_test(size=(100, 30)) as pilot:
         app._driver.write = written.append  # type: ignore[union-attr,method-assign]
         await pilot.press("enter")  # verify the selected connection
-        await until(pilot, lambda: getattr(app.screen, "live", None) is not None and not app.screen.live.running)
+        await until(pilot, lambda: getattr(app.screen, "live", None) is not None and not front(app).live.running)
         await pilot.press("enter")
         await until(pilot, lambda: isinstance(app.screen, TroubleshootModal))
         panel: Any = app.screen
@@ -94,3 +103,120 @@ async def test_a_upn_picked_from_a_hostile_directory_reaches_its_field_with_esca
         value = app.screen.query_one("#admin_upn", Input).value
     assert "\x1b" not in value and "\x07" not in value
     assert value == "ev\\x1b[31mil\\x1b]52;c;eA==\\x07@fabrikam.com"  # what the server sent, readable
+
+
+# ---------------------------------------------------------------------- a 1 MB paste into a one-line field
+
+MEGABYTE = 1_000_000
+
+
+def hostile_paste(first_line: str) -> str:
+    """1 MB: `first_line`, then lines of escape sequences (a clear-screen, a colour, an OSC 52)."""
+    junk = "\x1b[2J\x1b[31mjunk\x1b]52;c;eA==\x07\r\n"
+    return (first_line + "\n" + junk * (MEGABYTE // len(junk)))[:MEGABYTE]
+
+
+async def paste(pilot: Any, text: str) -> None:
+    focused = pilot.app.focused
+    assert focused is not None
+    focused.post_message(events.Paste(text))
+    await pilot.pause()
+    await pilot.pause()
+
+
+async def open_filter(pilot: Any) -> Any:
+    await pilot.press("m")
+    await until(pilot, lambda: isinstance(pilot.app.screen, ManagerScreen))
+    await pilot.press("slash")
+    await pilot.pause()
+    return pilot.app.screen
+
+
+async def test_a_1_mb_paste_into_the_manager_filter_keeps_its_first_line_bounded_and_visible() -> None:
+    app = scenes.app(scenes.mixed_home())
+    async with app.run_test(size=(80, 24)) as pilot:
+        manager = await open_filter(pilot)
+        box = manager.query_one("#filter", Input)
+        table = manager.query_one("#manager", DataTable)
+        await paste(pilot, hostile_paste("contoso"))  # the first line is a word, the rest is junk
+        assert box.value == "contoso"
+        assert table.row_count == 2  # Contoso (certificate), Contoso (mistyped secret)
+        box.value = ""
+        await paste(pilot, ("fabrikam\x1b[31m" * MEGABYTE)[:MEGABYTE] + "\nsecond line")  # one huge first line
+        await pilot.pause()
+        assert "\n" not in box.value and "\x1b" not in box.value
+        assert box.value.startswith("fabrikam\\x1b[31mfabrikam") and len(box.value) <= MAX_LINE
+        assert table.row_count == 0  # nothing is named like that
+        notes = [str(n.message) for n in app._notifications]
+        assert any("first line" in note and "cut to fit" in note for note in notes), notes
+
+
+async def test_a_paste_into_a_full_field_keeps_the_field_within_its_limit(tmp_path: Path) -> None:
+    app = scenes.app(scenes.mixed_home())
+    async with app.run_test(size=(80, 24)) as pilot:
+        manager = await open_filter(pilot)
+        box = manager.query_one("#filter", Input)
+        box.value = "x" * (MAX_LINE - 3)
+        box.cursor_position = 2
+        await paste(pilot, "abcdef")
+        assert box.value == "xxabc" + "x" * (MAX_LINE - 5) and box.cursor_position == 5
+
+
+async def test_filter_changes_in_one_frame_redraw_the_manager_table_once() -> None:
+    app = scenes.app(scenes.mixed_home())
+    async with app.run_test(size=(80, 24)) as pilot:
+        manager = await open_filter(pilot)
+        redraws: list[str] = []
+        original = manager.refresh_view
+
+        def counted() -> None:
+            redraws.append(manager.query_one("#filter", Input).value)
+            original()
+
+        manager.refresh_view = counted
+        box = manager.query_one("#filter", Input)
+        for typed in ("c", "co", "con", "cont", "conto", "contos", "contoso"):  # faster than a frame
+            box.value = typed
+        await pilot.pause()
+        await pilot.pause()
+        assert redraws == ["contoso"]
+        assert manager.query_one("#manager", DataTable).row_count == 2
+
+
+def test_every_text_field_of_the_console_is_a_line_input() -> None:
+    """A field made as Textual's own Input would take a 1 MB paste whole again: none is."""
+    import ast
+
+    root = Path(__file__).resolve().parents[2] / "screens"
+    made = []
+    for source in sorted(root.rglob("*.py")):
+        for node in ast.walk(ast.parse(source.read_text(), str(source))):
+            if isinstance(node, ast.Call):
+                name = getattr(node.func, "id", None) or getattr(node.func, "attr", None)
+                if name == "Input":
+                    made.append(f"{source.relative_to(root)}:{node.lineno}")
+    assert not made, f"a text field that is not a LineInput: {made}"
+    assert issubclass(SecretInput, LineInput)
+
+
+async def test_filter_changes_in_one_frame_redraw_the_fleet_table_once() -> None:
+    app = scenes.app(scenes.mixed_home())
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("v")  # verify all: the fleet
+        await until(pilot, lambda: isinstance(app.screen, FleetScreen) and not front(app).running)
+        fleet: Any = app.screen
+        redraws: list[str] = []
+        original = fleet.repaint
+
+        def counted() -> None:
+            redraws.append(fleet.filter)
+            original()
+
+        fleet.repaint = counted
+        for _ in range(3):  # all, failed, warning, passed: key repeat, faster than a frame
+            fleet.action_cycle_filter()
+        await pilot.pause()
+        await pilot.pause()
+        assert redraws == ["passed"]
+        passed = [c for c in fleet.connections if fleet.state_of(c) == "passed"]
+        assert fleet.query_one("#fleet", DataTable).row_count == len(passed)
