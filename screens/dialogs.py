@@ -20,6 +20,7 @@ from workbench.text import visible
 
 from .inputs import LineInput
 from .literal import literal, paragraph
+from .paths import PathInput
 
 Detail = tuple[str, str]  # label, value (from outside: shown literally)
 DETAIL_LIMIT = 400  # characters of one value: a 10 KB certificate subject may not push the issuer out of sight
@@ -139,7 +140,7 @@ class PathModal(ModalScreen[str | None]):
         with Vertical(classes="dialog"):
             yield Label(literal(self._title), classes="dialog-title")
             yield Static(paragraph(self._prompt), classes="dialog-question")
-            yield LineInput(placeholder="/path/to/internal-ca.pem", id="path", max_length=4096)
+            yield PathInput(placeholder="/path/to/internal-ca.pem (right arrow completes)", id="path", max_length=4096)
             yield Label("", id="path-error", classes="field-error")
             with Horizontal(classes="dialog-buttons"):
                 yield Button("OK (enter)", id="ok", variant="primary")
