@@ -14,7 +14,6 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.screen import ModalScreen
 from textual.widgets import Button, Label, Static
 
 from workbench.clouds import endpoints_for
@@ -29,13 +28,14 @@ from workbench.registration import (
 )
 from workbench.text import visible
 
+from .dialogs import AnsweredModal
 from .literal import literal, paragraph
 
 if TYPE_CHECKING:
     from .app import WorkbenchApp
 
 
-class AppCleanupModal(ModalScreen[None]):
+class AppCleanupModal(AnsweredModal[None]):
     BINDINGS: ClassVar[list[Binding]] = [  # type: ignore[assignment]
         Binding("d", "delete_now", "Delete now", id="cleanup.delete"),
         Binding("c", "copy", "Copy", id="cleanup.copy", tooltip="The sign-in code, else the Graph call"),
@@ -85,7 +85,7 @@ class AppCleanupModal(ModalScreen[None]):
 
     @on(Button.Pressed, "#delete")
     def action_delete_now(self) -> None:
-        if self.state not in ("asking", "failed"):
+        if self.state not in ("asking", "failed") or not self.answerable():
             return
         s = self.settings
         request = RegistrationRequest(

@@ -25,7 +25,7 @@ from textual.widgets.option_list import Option
 from workbench.certificates import CertificateError, LoadedCertificate, load_file, usable_for_connection
 from workbench.model import CertificateInfo, Secret
 
-from ..dialogs import SecretInput, details_table
+from ..dialogs import AnsweredModal, SecretInput, details_table
 from ..literal import literal, paragraph, shown
 from ..paths import PathInput
 from .fill import LabValues
@@ -40,7 +40,7 @@ def describe_certificate(info: CertificateInfo) -> list[tuple[str, str]]:
     ]
 
 
-class ImportCertificateModal(ModalScreen[LoadedCertificate | None]):
+class ImportCertificateModal(AnsweredModal[LoadedCertificate | None]):
     """The file and its password, then what it holds. enter reads the file; OK takes a certificate that can be
     used; a key under 2048 bits, an expired certificate or a wrong password is refused with the reason."""
 
@@ -90,7 +90,7 @@ class ImportCertificateModal(ModalScreen[LoadedCertificate | None]):
     @on(Button.Pressed, "#read")
     def _read(self) -> None:
         if self.loaded is not None:
-            self.dismiss(self.loaded)
+            self._ok()
             return
         self.run_worker(self._load(), exclusive=True, group="read")
 
@@ -116,7 +116,7 @@ class ImportCertificateModal(ModalScreen[LoadedCertificate | None]):
 
     @on(Button.Pressed, "#ok")
     def _ok(self) -> None:
-        if self.loaded is not None:
+        if self.loaded is not None and self.answerable():  # its subject and thumbprint in sight
             self.dismiss(self.loaded)
 
     @on(Button.Pressed, "#cancel")

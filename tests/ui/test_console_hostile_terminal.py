@@ -10,7 +10,7 @@ from typing import Any
 from textual import events
 from textual.widgets import Button, DataTable, Input, TextArea
 
-from screens.dialogs import SecretInput
+from screens.dialogs import ConfirmModal, SecretInput
 from screens.fleet import FleetScreen
 from screens.inputs import MAX_LINE, LineInput
 from screens.manager import ManagerScreen
@@ -220,3 +220,85 @@ async def test_filter_changes_in_one_frame_redraw_the_fleet_table_once() -> None
         assert redraws == ["passed"]
         passed = [c for c in fleet.connections if fleet.state_of(c) == "passed"]
         assert fleet.query_one("#fleet", DataTable).row_count == len(passed)
+
+
+# ---------------------------------------------------------------------- a terminal too small for the question
+
+FINGERPRINT = "6E15CA4915CC599AC6CFF3B8F9D3D912B6D6A818B0A383B2AA9137BADE2C9911"
+
+
+def untrusted_script(connection: Connection) -> list[Event]:
+    """The server's certificate is self-signed: the TLS check fails and offers to pin it."""
+    problem = problems.TLS_UNTRUSTED.fill(fingerprint=FINGERPRINT, host="exch01.fabrikam.com")
+    events: list[Event] = [Planned(checks=plan_for(connection).info())]
+    outcome = Outcome.failed("self-signed certificate: issued to CN=exch01 by CN=exch01", problem)
+    events.append(Finished(check="onprem.tls", title="TLS and certificate", outcome=outcome, duration_ms=5))
+    events.append(Summary(status=Status.FAILED, counts=dict.fromkeys(Status, 0) | {Status.FAILED: 1}, duration_ms=5))
+    return events
+
+
+def notes_of(app: Any) -> list[str]:
+    return [str(n.message) for n in app._notifications]
+
+
+async def test_the_trust_dialog_refuses_to_pin_while_the_terminal_cannot_show_the_fingerprint(tmp_path: Path) -> None:
+    home = Home(tmp_path / "home")
+    with home.store.transaction() as txn:
+        txn.put_connections([scenes.onprem("Fabrikam", "exch01.fabrikam.com")])
+    app = scenes.app(home, scripts={"Fabrikam": untrusted_script})
+    async with app.run_test(size=(40, 10)) as pilot:
+        await pilot.press("enter")  # verify it
+        await until(pilot, lambda: getattr(app.screen, "live", None) is not None and not front(app).live.running)
+        await pilot.press("enter", "a")  # its panel, then the workbench's own fix: trust this certificate
+        await until(pilot, lambda: isinstance(app.screen, ConfirmModal))
+        dialog = app.screen
+        await pilot.press("y")
+        await pilot.pause()
+        assert app.screen is dialog and not app.workspace.dirty  # nothing pinned
+        assert any("too small" in note for note in notes_of(app)), notes_of(app)
+        await pilot.resize_terminal(100, 30)  # now the fingerprint and the buttons show: the answer counts
+        await pilot.pause()
+        await pilot.press("y")
+        await until(pilot, lambda: app.workspace.dirty)
+        assert app.screen is not dialog
+
+
+async def test_quit_with_pending_changes_is_not_answered_yes_on_a_tiny_terminal_but_escape_stays(
+    tmp_path: Path,
+) -> None:
+    app = scenes.app(scenes.mixed_home())
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("m", "delete")  # one pending change
+        await until(pilot, lambda: app.workspace.dirty)
+        await pilot.resize_terminal(40, 10)
+        await pilot.pause()
+        await pilot.press("ctrl+q")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmModal))
+        dialog = app.screen
+        await pilot.press("y")
+        await pilot.pause()
+        assert app.is_running and app.screen is dialog and app.workspace.dirty
+        assert any("too small" in note for note in notes_of(app)), notes_of(app)
+        await pilot.press("escape")  # the safe answer changes nothing: it always works
+        await until(pilot, lambda: app.screen is not dialog)
+        assert app.is_running and app.workspace.dirty
+
+
+async def test_deleting_an_app_in_the_tenant_is_refused_while_the_dialog_is_cut(tmp_path: Path) -> None:
+    import dataclasses
+
+    from screens.cleanup import AppCleanupModal
+    from workbench.model import AppRegistration
+
+    connection = scenes.m365("Contoso (automatic)")
+    registration = AppRegistration(app_object_id="0f3b2c1d-4e5a-46b7-8899-00aabbccddee", unique_name="ExchWb-0f3b")
+    settings = dataclasses.replace(connection.settings, app_registration=registration)
+    app = scenes.app(Home(tmp_path / "home"))
+    async with app.run_test(size=(40, 10)) as pilot:
+        modal = AppCleanupModal(dataclasses.replace(connection, settings=settings), timeout=5.0)
+        app.push_screen(modal)
+        await until(pilot, lambda: app.screen is modal)
+        await pilot.press("d")
+        await pilot.pause()
+        assert modal.state == "asking"  # nobody was asked to sign in, nothing was deleted
+        assert any("too small" in note for note in notes_of(app)), notes_of(app)
