@@ -288,10 +288,11 @@ async def test_deleting_an_app_in_the_tenant_is_refused_while_the_dialog_is_cut(
     import dataclasses
 
     from screens.cleanup import AppCleanupModal
-    from workbench.model import AppRegistration
+    from workbench.model import AppRegistration, M365Settings
 
     connection = scenes.m365("Contoso (automatic)")
     registration = AppRegistration(app_object_id="0f3b2c1d-4e5a-46b7-8899-00aabbccddee", unique_name="ExchWb-0f3b")
+    assert isinstance(connection.settings, M365Settings)
     settings = dataclasses.replace(connection.settings, app_registration=registration)
     app = scenes.app(Home(tmp_path / "home"))
     async with app.run_test(size=(40, 10)) as pilot:
