@@ -68,8 +68,10 @@ class WorkbenchApp(App[None]):
         browser: Callable[[Connection], Awaitable[Directory]] | None = None,
         new_id: Callable[[], str] | None = None,
         registrar: Callable[[RegistrationRequest, str], Registrar] | None = None,
+        log_file: Path | None = None,
     ) -> None:
         super().__init__()
+        self.log_file = log_file  # where WORKBENCH_LOG's records go while the console runs (None: not logging)
         if isinstance(home, Path):
             home = Home(home, passphrase_prompt=self._passphrase_from_dialog)
         kwargs: dict[str, Any] = {"lab": lab, "tz": tz}
@@ -91,6 +93,15 @@ class WorkbenchApp(App[None]):
 
     def on_mount(self) -> None:
         self._ui_loop = asyncio.get_running_loop()
+        if self.log_file is not None:
+            from workbench.text import visible
+
+            self.notify(
+                f"Logging (WORKBENCH_LOG) to {visible(str(self.log_file))}, not over the console.",
+                title="Log file",
+                timeout=15,
+                markup=False,
+            )
 
     # ------------------------------------------------------------------ screens
 

@@ -20,7 +20,6 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.screen import ModalScreen
 from textual.widgets import Button, Label, Static
 
 from storage import CommitResult, InUseError, NotFoundError, StorageError
@@ -38,7 +37,7 @@ from workbench.registration import (
 )
 from workbench.text import visible
 
-from .dialogs import ConfirmModal
+from .dialogs import AnsweredModal, ConfirmModal
 from .literal import literal, paragraph
 from .signin import sign_in_address
 
@@ -46,7 +45,7 @@ if TYPE_CHECKING:
     from .app import WorkbenchApp
 
 
-class AppCleanupModal(ModalScreen[None]):
+class AppCleanupModal(AnsweredModal[None]):
     BINDINGS: ClassVar[list[Binding]] = [  # type: ignore[assignment]
         Binding("d", "delete_now", "Delete now", id="cleanup.delete"),
         Binding("c", "copy", "Copy", id="cleanup.copy", tooltip="The sign-in code, else the PowerShell line"),
@@ -104,7 +103,7 @@ class AppCleanupModal(ModalScreen[None]):
 
     @on(Button.Pressed, "#delete")
     def action_delete_now(self) -> None:
-        if self.state not in ("asking", "failed"):
+        if self.state not in ("asking", "failed") or not self.answerable():
             return
         s = self.settings
         request = RegistrationRequest(

@@ -5,7 +5,7 @@ masked secret prompt, a message, and the keys of the screen below.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from typing import ClassVar
+from typing import ClassVar, TypeVar
 
 from rich.text import Text
 from textual import on
@@ -13,13 +13,17 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
+from textual.widget import Widget
 from textual.widgets import Button, DataTable, Input, Label, Static
 
 from workbench.model import Secret
 from workbench.text import visible
 
+from .inputs import LineInput
 from .literal import literal, paragraph
+from .paths import PathInput
 
+T = TypeVar("T")
 Detail = tuple[str, str]  # label, value (from outside: shown literally)
 DETAIL_LIMIT = 400  # characters of one value: a 10 KB certificate subject may not push the issuer out of sight
 
@@ -36,7 +40,47 @@ def details_table(details: Iterable[Detail]) -> Text:
     return text
 
 
-class ConfirmModal(ModalScreen[bool]):
+class AnsweredModal(ModalScreen[T]):
+    """A dialog whose answer acts (pins a certificate, deletes, quits, stores a secret). On a terminal too small
+    to show it whole, an answer would be given to a question the admin could not read (at 40×10 the trust dialog
+    showed neither the fingerprint nor the buttons, yet `y` pinned): until everything in `ESSENTIAL` is on screen,
+    `answerable()` refuses, and says why. The safe answer (escape: nothing happens) always works; when the
+    terminal grows, the dialog can be answered again."""
+
+    ESSENTIAL: ClassVar[str] = ".dialog-title, .dialog-question, .dialog-details, .dialog-buttons"
+
+    def cut_off(self) -> list[Widget]:
+        """The essential parts that the terminal does not show whole."""
+        from textual.errors import NoWidget
+
+        cut = []
+        for widget in self.query(self.ESSENTIAL):
+            if not widget.display:
+                continue
+            try:
+                geometry = self.find_widget(widget)
+            except NoWidget:
+                cut.append(widget)
+                continue
+            if geometry.visible_region != geometry.region:
+                cut.append(widget)
+        return cut
+
+    def answerable(self) -> bool:
+        if not self.cut_off():
+            return True
+        width, height = self.app.size
+        self.notify(
+            f"The terminal ({width}×{height}) is too small to show this whole dialog, so it cannot be answered: "
+            "make the terminal larger, or press escape to leave it unanswered.",
+            title="Terminal too small",
+            severity="warning",
+            markup=False,
+        )
+        return False
+
+
+class ConfirmModal(AnsweredModal[bool]):
     """Yes or no to one stated action. `n` and `escape` answer no, `y` answers yes; focus starts on No."""
 
     BINDINGS: ClassVar[list[Binding]] = [  # type: ignore[assignment]
@@ -67,13 +111,15 @@ class ConfirmModal(ModalScreen[bool]):
 
     @on(Button.Pressed)
     def _pressed(self, event: Button.Pressed) -> None:
-        self.dismiss(event.button.id == "yes")
+        self.action_answer(event.button.id == "yes")
 
     def action_answer(self, answer: bool) -> None:
+        if answer and not self.answerable():
+            return
         self.dismiss(answer)
 
 
-class SecretInput(Input):
+class SecretInput(LineInput):
     """A masked input whose value never leaves by copy or cut (Textual's own would copy it through OSC 52)."""
 
     def action_copy(self) -> None:
@@ -83,7 +129,7 @@ class SecretInput(Input):
         self.notify("A secret is not copied.", severity="warning")
 
 
-class SecretModal(ModalScreen[Secret | None]):
+class SecretModal(AnsweredModal[Secret | None]):
     """A masked input. The value leaves only as a `Secret`; nothing of it is logged or echoed. In the demo,
     `lab` is the lab's value and ctrl+l types it (still masked)."""
 
@@ -124,6 +170,8 @@ class SecretModal(ModalScreen[Secret | None]):
             if self._lab is not None:
                 yield Label("ctrl+l: the lab's value", classes="dialog-hint")
 
+    ESSENTIAL = f"{AnsweredModal.ESSENTIAL}, #secret"
+
     def on_mount(self) -> None:
         self.query_one("#secret", Input).focus()
 
@@ -137,6 +185,8 @@ class SecretModal(ModalScreen[Secret | None]):
     @on(Input.Submitted)
     @on(Button.Pressed, "#ok")
     def _submit(self) -> None:
+        if not self.answerable():
+            return
         value = self.query_one("#secret", Input).value
         if not value.strip():
             self.query_one("#secret-error", Label).update("Enter a value, or press escape to cancel.")
@@ -173,7 +223,7 @@ class SecretModal(ModalScreen[Secret | None]):
         self.dismiss(None)
 
 
-class PathModal(ModalScreen[str | None]):
+class PathModal(AnsweredModal[str | None]):
     """A file path, checked by the core's validator as it is typed; the validator's message says what is wrong."""
 
     BINDINGS: ClassVar[list[Binding]] = [  # type: ignore[assignment]
@@ -188,11 +238,13 @@ class PathModal(ModalScreen[str | None]):
         with Vertical(classes="dialog"):
             yield Label(literal(self._title), classes="dialog-title")
             yield Static(paragraph(self._prompt), classes="dialog-question")
-            yield Input(placeholder="/path/to/internal-ca.pem", id="path", max_length=4096)
+            yield PathInput(placeholder="/path/to/internal-ca.pem (right arrow completes)", id="path", max_length=4096)
             yield Label("", id="path-error", classes="field-error")
             with Horizontal(classes="dialog-buttons"):
                 yield Button("OK (enter)", id="ok", variant="primary")
                 yield Button("Cancel (esc)", id="cancel")
+
+    ESSENTIAL = f"{AnsweredModal.ESSENTIAL}, #path"
 
     def on_mount(self) -> None:
         self.query_one("#path", Input).focus()
@@ -217,6 +269,8 @@ class PathModal(ModalScreen[str | None]):
     @on(Input.Submitted)
     @on(Button.Pressed, "#ok")
     def _submit(self) -> None:
+        if not self.answerable():
+            return
         result = self._checked()
         if result is not None:
             self.dismiss(result)

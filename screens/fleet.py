@@ -48,6 +48,7 @@ class FleetScreen(WorkbenchScreen):
         self.filter = "all"
         self._cancelled = False
         self._dirty = True
+        self._repaint_queued = False
 
     def body(self) -> ComposeResult:
         yield Static(id="fleet-summary")
@@ -168,7 +169,14 @@ class FleetScreen(WorkbenchScreen):
 
     def action_cycle_filter(self) -> None:
         self.filter = FILTERS[(FILTERS.index(self.filter) + 1) % len(FILTERS)]
-        self.repaint()
+        if not self._repaint_queued:  # once per frame, however fast the key repeats
+            self._repaint_queued = True
+            self.call_after_refresh(self._queued_repaint)
+
+    def _queued_repaint(self) -> None:
+        self._repaint_queued = False
+        if self.is_attached:
+            self.repaint()
 
     @on(DataTable.RowSelected, "#fleet")
     def _selected(self) -> None:

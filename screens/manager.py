@@ -27,6 +27,7 @@ from workbench.model import CertificateCredential, Connection, ConnectionKind, M
 
 from .chrome import WorkbenchScreen
 from .dialogs import ConfirmModal
+from .inputs import LineInput
 from .literal import literal, shown
 from .status import summary_mark
 
@@ -108,7 +109,9 @@ class ManagerScreen(WorkbenchScreen):
     ]
 
     def body(self) -> ComposeResult:
-        yield Input(placeholder="filter: name, kind, server or tenant (escape clears)", id="filter", classes="hidden")
+        yield LineInput(
+            placeholder="filter: name, kind, server or tenant (escape clears)", id="filter", classes="hidden"
+        )
         table: DataTable[Text] = DataTable(id="manager", cursor_type="row", zebra_stripes=True)
         yield table
         with Horizontal(id="manager-buttons", classes="button-row"):
@@ -251,7 +254,7 @@ class ManagerScreen(WorkbenchScreen):
 
     @on(Input.Changed, "#filter")
     def _filtered(self) -> None:
-        self.refresh_view()
+        self.request_refresh()  # once per frame, however fast the keys (or a paste) change the filter
 
     @on(Input.Submitted, "#filter")
     def _filter_done(self) -> None:

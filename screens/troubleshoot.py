@@ -18,6 +18,7 @@ from textual.widgets.option_list import Option
 from workbench.checks.events import Status
 from workbench.checks.problems import ActionSpec, Fix, FixKind, Problem
 from workbench.cli.fixes import workbench_command
+from workbench.text import visible
 
 from .actions import ACTION_LABELS, SUPPORTED
 from .literal import literal, paragraph, shown
@@ -46,11 +47,15 @@ COPIED = {  # what `c` put on the clipboard, by the kind of fix
 
 
 def fix_command(fix: Fix, connection: str, problem: Problem) -> str | None:
-    """What `c` copies for a fix: its own command, or for an operation of the workbench the CLI line that does
-    the same (for scripts and other machines)."""
+    """What the panel shows and `c` copies for a fix: its own command, or for an operation of the workbench the CLI
+    line that does the same (for scripts and other machines). A command quotes values from servers as they came,
+    escape sequences included; shown in a TextArea or pasted into a terminal they would act, so they are made
+    visible (`\\x1b`) here, once, for both: the clipboard gets exactly what is shown."""
     if fix.kind is FixKind.WORKBENCH and fix.action is not None:
-        return workbench_command(fix.action, connection, problem)
-    return fix.command
+        command: str | None = workbench_command(fix.action, connection, problem)
+    else:
+        command = fix.command
+    return visible(command, multiline=True) if command is not None else None
 
 
 def fix_option(number: int, fix: Fix, problem: Problem) -> Text:

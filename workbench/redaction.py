@@ -4,9 +4,15 @@ formatted); these patterns are the net under it for what libraries write themsel
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import re
 import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+from workbench.text import visible
 
 # Order matters: credentials with a recognisable shape first, then the generic "key: value" rule, which would
 # otherwise take the word "Basic" for the value and leave the base64 credential after it.
@@ -49,6 +55,18 @@ class RedactingFilter(logging.Filter):
         return True
 
 
+class _VisibleFormatter(logging.Formatter):
+    """A record as one or more readable lines: what a server sent (escape sequences included) cannot act on the
+    terminal of whoever reads the log file."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return visible(super().format(record), multiline=True)
+
+
+_HANDLER = "workbench"  # the name of the handler `configure` installs (and `console_logging` moves to a file)
+_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
 def configure(level_name: str | None) -> None:
     """`WORKBENCH_LOG=debug|info|warning` sends logs to stderr, redacted; unset, nothing is logged."""
     if not level_name:
@@ -58,8 +76,45 @@ def configure(level_name: str | None) -> None:
     if not isinstance(level, int):
         raise ValueError(f"WORKBENCH_LOG={level_name!r}: use debug, info or warning")
     handler = logging.StreamHandler(sys.stderr)
+    handler.set_name(_HANDLER)
     handler.addFilter(RedactingFilter())
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.setFormatter(logging.Formatter(_FORMAT))
     root = logging.getLogger()
     root.addHandler(handler)
     root.setLevel(level)
+
+
+def console_log(data_dir: Path) -> Path:
+    """Where the console logs (with WORKBENCH_LOG set): the terminal is the console's, so not standard error."""
+    return data_dir / "logs" / "console.log"
+
+
+@contextlib.contextmanager
+def console_logging(path: Path) -> Iterator[Path | None]:
+    """While the console owns the terminal, the records `configure` sends to standard error are appended to
+    `path` instead (0600, redacted, control characters escaped); afterwards they go to standard error again.
+    Yields the path, or None when logging is off (nothing is created then)."""
+    root = logging.getLogger()
+    ours = [handler for handler in root.handlers if handler.get_name() == _HANDLER]
+    if not ours:
+        yield None
+        return
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    os.fchmod(descriptor, 0o600)  # a file left by an older run may have been made with looser rights
+    stream = os.fdopen(descriptor, "a", encoding="utf-8", errors="backslashreplace")
+    to_file = logging.StreamHandler(stream)
+    to_file.set_name(_HANDLER)
+    to_file.addFilter(RedactingFilter())
+    to_file.setFormatter(_VisibleFormatter(_FORMAT))
+    for handler in ours:
+        root.removeHandler(handler)
+    root.addHandler(to_file)
+    try:
+        yield path
+    finally:
+        root.removeHandler(to_file)
+        to_file.close()
+        stream.close()
+        for handler in ours:
+            root.addHandler(handler)

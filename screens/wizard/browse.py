@@ -18,6 +18,7 @@ from textual.widgets.option_list import Option
 
 from workbench.browse import Admin, BrowseFailed, Directory
 
+from ..inputs import LineInput
 from ..literal import literal, paragraph
 
 Loader = Callable[[], Awaitable[Directory]]
@@ -74,7 +75,7 @@ class BrowseModal(ModalScreen[str | None]):
             )
             with Horizontal(id="browse-bar"):
                 yield Select[str]([], id="domain", prompt="UPN suffix", compact=True, allow_blank=True)
-                yield Input(placeholder="filter: name or address", id="browse-filter", compact=True, max_length=200)
+                yield LineInput(placeholder="filter: name or address", id="browse-filter", compact=True, max_length=200)
             yield OptionList(id="admins")
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Try again", id="retry", classes="hidden")

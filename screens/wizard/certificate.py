@@ -8,7 +8,6 @@ the vault) only when a connection that uses it is saved with OK.
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -20,61 +19,16 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.suggester import Suggester
 from textual.widgets import Button, Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
 from workbench.certificates import CertificateError, LoadedCertificate, load_file, usable_for_connection
 from workbench.model import CertificateInfo, Secret
 
-from ..dialogs import SecretInput, details_table
+from ..dialogs import AnsweredModal, SecretInput, details_table
 from ..literal import literal, paragraph, shown
+from ..paths import PathInput
 from .fill import LabValues
-
-MAX_LISTED = 2000  # entries of one folder looked at for a completion
-
-
-class PathSuggester(Suggester):
-    """Completes the last part of a path from what the folder holds (folders end with '/'); right arrow takes it."""
-
-    def __init__(self) -> None:
-        super().__init__(use_cache=False, case_sensitive=True)
-
-    async def get_suggestion(self, value: str) -> str | None:
-        if not value or "\x00" in value or len(value) > 4096:
-            return None
-        return await asyncio.to_thread(complete_path, value)
-
-
-def _printable_name(name: str) -> bool:
-    try:
-        name.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return name.isprintable()
-
-
-def complete_path(value: str) -> str | None:
-    folder_text, _, stem = value.rpartition("/")
-    folder = Path(folder_text + "/" if folder_text or value.startswith("/") else ".").expanduser()
-    try:
-        with os.scandir(folder) as entries:
-            names = []
-            for index, entry in enumerate(entries):
-                if index >= MAX_LISTED:
-                    break
-                if not _printable_name(entry.name):
-                    continue  # a name that is not valid UTF-8 or holds control characters is never proposed
-                if entry.name.startswith(stem) and entry.name != stem and (stem or not entry.name.startswith(".")):
-                    names.append(entry.name + ("/" if entry.is_dir() else ""))
-    except (OSError, ValueError):
-        return None
-    if not names:
-        return None
-    prefix = os.path.commonprefix(names)  # noqa: RUF071 (completing a name, character by character)
-    chosen = prefix if len(prefix) > len(stem) else sorted(names)[0]
-    head = value[: len(value) - len(stem)]
-    return head + chosen
 
 
 def describe_certificate(info: CertificateInfo) -> list[tuple[str, str]]:
@@ -86,7 +40,7 @@ def describe_certificate(info: CertificateInfo) -> list[tuple[str, str]]:
     ]
 
 
-class ImportCertificateModal(ModalScreen[LoadedCertificate | None]):
+class ImportCertificateModal(AnsweredModal[LoadedCertificate | None]):
     """The file and its password, then what it holds. enter reads the file; OK takes a certificate that can be
     used; a key under 2048 bits, an expired certificate or a wrong password is refused with the reason."""
 
@@ -110,12 +64,8 @@ class ImportCertificateModal(ModalScreen[LoadedCertificate | None]):
                 classes="dialog-question",
             )
             yield Label("File", classes="field-label")
-            yield Input(
-                placeholder="~/certs/backup-app.pfx (right arrow completes)",
-                id="path",
-                suggester=PathSuggester(),
-                compact=True,
-                max_length=4096,
+            yield PathInput(
+                placeholder="~/certs/backup-app.pfx (right arrow completes)", id="path", compact=True, max_length=4096
             )
             yield Label("Password (PFX, or an encrypted PEM key)", classes="field-label")
             yield SecretInput(password=True, id="pfx-password", compact=True, max_length=1024)
@@ -140,7 +90,7 @@ class ImportCertificateModal(ModalScreen[LoadedCertificate | None]):
     @on(Button.Pressed, "#read")
     def _read(self) -> None:
         if self.loaded is not None:
-            self.dismiss(self.loaded)
+            self._ok()
             return
         self.run_worker(self._load(), exclusive=True, group="read")
 
@@ -166,7 +116,7 @@ class ImportCertificateModal(ModalScreen[LoadedCertificate | None]):
 
     @on(Button.Pressed, "#ok")
     def _ok(self) -> None:
-        if self.loaded is not None:
+        if self.loaded is not None and self.answerable():  # its subject and thumbprint in sight
             self.dismiss(self.loaded)
 
     @on(Button.Pressed, "#cancel")

@@ -18,9 +18,12 @@ from textual.widgets import Button, Input, RadioButton, RadioSet, Select, Static
 
 from workbench.checks import problems
 from workbench.model import Cloud, ConnectionKind, Discovery, PowerShellAuth, Secret
+from workbench.text import visible
 
 from ..dialogs import SecretInput
+from ..inputs import LineInput
 from ..literal import literal
+from ..paths import PathInput
 from .draft import Step, Trust, WizardDraft
 from .fields import Choice, Field
 
@@ -38,13 +41,17 @@ CLOUDS = (
 MAX_TYPED = 10_000  # an Input holds at most this much; a longer paste is cut and the validator says it is too long
 
 
-def text_input(*, id: str, placeholder: str = "", password: bool = False) -> Input:
-    kind = SecretInput if password else Input
+def text_input(*, id: str, placeholder: str = "", password: bool = False, path: bool = False) -> Input:
+    """A field of a step; `path`: a file path, completed with the right arrow."""
+    kind = SecretInput if password else PathInput if path else LineInput
     return kind(id=id, placeholder=placeholder, password=password, compact=True, max_length=MAX_TYPED)
 
 
 def set_value(box: Input, value: str) -> None:
-    """Show a value without it counting as typed."""
+    """Show a value without it counting as typed. A value from outside (an admin picked from a server's directory,
+    a name the checks learned) may hold control characters, which an Input would send to the terminal as they
+    are: they show as escapes (`\\x1b`), and the validator says what is wrong with the value."""
+    value = visible(value)
     if box.value != value:
         with box.prevent(Input.Changed):
             box.value = value
@@ -159,7 +166,7 @@ class LocationStep(StepPane):
                 )
             yield Field(
                 "CA bundle (optional)",
-                text_input(id="m365_ca_bundle", placeholder="/etc/ssl/internal-ca.pem"),
+                text_input(id="m365_ca_bundle", placeholder="/etc/ssl/internal-ca.pem", path=True),
                 field="m365_ca_bundle",
                 hint="extra CAs to trust (a TLS proxy)",
             )
@@ -404,8 +411,9 @@ class ServerStep(StepPane):
         with Vertical(id="ca-box"):
             yield Field(
                 "CA bundle",
-                text_input(id="ca_bundle", placeholder="/etc/ssl/contoso-ca.pem"),
+                text_input(id="ca_bundle", placeholder="/etc/ssl/contoso-ca.pem", path=True),
                 field="ca_bundle",
+                hint="right arrow completes the path",
             )
         with Vertical(id="pin-box"):
             yield Field(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -76,3 +77,170 @@ def test_unknown_log_level(tmp_path: Path) -> None:
         check=False,
     )
     assert result.returncode == 2 and "use debug, info or warning" in result.stderr
+
+
+def _console_in_a_terminal(
+    home: Path, env: dict[str, str], keys: Callable[[Callable[[bytes], None]], None], *args: str
+) -> bytes:
+    """Run `workbench ARGS` (the console) on a pseudo-terminal of 100x30, type `keys`, and return everything it drew.
+    Every wait is bounded: the console is killed if it has not quit 60 s after the keys."""
+    import fcntl
+    import os
+    import pty
+    import select
+    import struct
+    import subprocess
+    import sys
+    import termios
+    import threading
+    import time
+
+    primary, secondary = pty.openpty()
+    fcntl.ioctl(secondary, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))
+    process = subprocess.Popen(
+        [sys.executable, "-m", "workbench", *args],
+        stdin=secondary,
+        stdout=secondary,
+        stderr=secondary,
+        env={**guarded_env(home), "TERM": "xterm-256color", **env},
+        close_fds=True,
+        start_new_session=True,
+    )
+    os.close(secondary)
+    drawn = bytearray()
+    stop = threading.Event()
+
+    def read() -> None:
+        while not stop.is_set():
+            ready, _, _ = select.select([primary], [], [], 0.1)
+            if ready:
+                try:
+                    chunk = os.read(primary, 65536)
+                except OSError:
+                    return
+                if not chunk:
+                    return
+                drawn.extend(chunk)
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    try:
+
+        def type_(data: bytes) -> None:
+            os.write(primary, data)
+
+        keys(type_)
+        deadline = time.monotonic() + 60
+        while process.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.wait(timeout=10)
+        stop.set()
+        reader.join(timeout=5)
+        os.close(primary)
+    return bytes(drawn)
+
+
+def test_the_console_logs_to_a_file_not_over_the_screen_and_leaks_nothing(tmp_path: Path) -> None:
+    import time
+
+    from storage import Home
+
+    log = tmp_path / "home" / "logs" / "console.log"
+    with Lab("", mailboxes=3) as lab:
+        home = tmp_path / "home"
+        add_lab_connections(home, lab)
+        secrets = (lab.state.onprem.admin_password, lab.state.m365.client_secret)
+
+        def verify_then_quit(type_: Callable[[bytes], None]) -> None:
+            time.sleep(3)  # the console starts
+            type_(b"\r")  # verify the selected connection (the first: the cloud one, with its secret)
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:  # until its result is recorded
+                if any(c.last_verification for c in Home(home).store.snapshot().connections):
+                    break
+                time.sleep(0.2)
+            time.sleep(0.5)
+            type_(b"\x11")  # ctrl+q
+
+        drawn = _console_in_a_terminal(home, {"WORKBENCH_LOG": "debug"}, verify_then_quit)
+    screen = drawn.decode("utf-8", "replace")
+    assert any(c.last_verification for c in Home(home).store.snapshot().connections), screen[-2000:]
+    assert " DEBUG " not in screen and " INFO " not in screen  # nothing was written over the console
+    assert "console.log" in screen  # the notification names the file (its path is cut by the drawing codes)
+    written = log.read_text()
+    assert " DEBUG " in written  # logging really was on, into the file
+    assert oct(log.stat().st_mode & 0o777) == "0o600"
+    for secret in secrets:
+        assert secret not in written
+    assert not re.search(r"(Bearer|NTLM|Negotiate|Basic) [A-Za-z0-9+/=._-]{12,}", written)
+    assert not re.search(r"eyJ[A-Za-z0-9_-]{10,}\.eyJ", written)
+    assert "\x1b" not in written
+
+
+def test_info_names_the_console_log(tmp_path: Path) -> None:
+    import json
+
+    home = tmp_path / "home"
+    shown = run_workbench(home, "info")
+    assert shown.returncode == 0, shown.stderr
+    assert f"{home / 'logs' / 'console.log'}" in shown.stdout
+    facts = json.loads(run_workbench(home, "info", "--json").stdout)
+    assert facts["console_log"] == str(home / "logs" / "console.log")
+
+
+def test_console_logging_moves_the_records_to_the_file_and_back(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    from workbench.redaction import configure, console_logging
+
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    try:
+        for handler in list(root.handlers):
+            root.removeHandler(handler)
+        with console_logging(tmp_path / "off.log") as off:  # logging off: nothing is made
+            assert off is None
+        assert not (tmp_path / "off.log").exists()
+        configure("info")
+        log = tmp_path / "logs" / "console.log"
+        with console_logging(log) as path:
+            assert path == log
+            logging.getLogger("exchangelib").info("headers %s", {"Authorization": "Bearer abcdefghijklmnop\x1b[2J"})
+        logging.getLogger("workbench").info("after the console")
+        captured = capfd.readouterr()
+    finally:
+        for handler in list(root.handlers):
+            root.removeHandler(handler)
+        for handler in handlers:
+            root.addHandler(handler)
+        root.setLevel(level)
+    written = log.read_text()
+    assert "INFO exchangelib: headers" in written and "abcdefghijklmnop" not in written
+    assert "\x1b" not in written and "\\x1b[2J" in written
+    assert "exchangelib" not in captured.err and "after the console" in captured.err  # back on stderr
+
+
+def test_the_demo_logs_to_a_file_that_outlives_its_temporary_data_directory(tmp_path: Path) -> None:
+    import time
+
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+
+    def wait_then_quit(type_: Callable[[bytes], None]) -> None:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not list(temp.glob("workbench-demo-*.log")):
+            time.sleep(0.2)  # the lab starts, then the console (its first records open the log)
+        time.sleep(2)
+        type_(b"\x11")  # ctrl+q
+
+    drawn = _console_in_a_terminal(
+        tmp_path / "unused", {"WORKBENCH_LOG": "debug", "TMPDIR": str(temp)}, wait_then_quit, "demo", "--mailboxes", "3"
+    )
+    screen = drawn.decode("utf-8", "replace")
+    (log,) = temp.glob("workbench-demo-*.log")
+    assert f"Log: {log}" in screen  # said when the demo ends
+    assert " DEBUG " not in screen and " DEBUG " in log.read_text()
+    assert not [p for p in temp.iterdir() if p.is_dir()]  # the demo's data directory is gone, its log is not

@@ -579,7 +579,7 @@ async def test_below_seventy_columns_the_step_list_gives_way_to_the_buttons(home
 def test_path_completion_never_proposes_a_name_that_is_not_text(tmp_path: Path) -> None:
     import os
 
-    from screens.wizard.certificate import complete_path
+    from screens.paths import complete_path
 
     os.close(os.open(os.path.join(os.fsencode(tmp_path), b"bad\xff\xfename.pfx"), os.O_CREAT | os.O_WRONLY))
     (tmp_path / "backup.pfx").write_bytes(b"x")

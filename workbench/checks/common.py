@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 import ssl
 
+from workbench.model import M365Settings, TrustMode
 from workbench.redaction import redact
 
 from . import problems
@@ -30,7 +31,11 @@ def network_failure(error: BaseException, target: Target, host: str, port: int) 
         or isinstance(error, requests.exceptions.SSLError)
     ):
         problem = problems.TLS_NAME_MISMATCH if "mismatch" in text.lower() else problems.TLS_UNTRUSTED
-        return Outcome.failed(f"TLS with {host}:{port} failed", problem.fill(**values), redact(text))
+        detail = f"TLS with {host}:{port} failed"
+        bundle = ca_bundle_of(target)
+        if problem is problems.TLS_UNTRUSTED and bundle:  # which file did not hold the issuer: the admin's to fix
+            detail += f": the certificate is not trusted by the CA bundle {bundle}"
+        return Outcome.failed(detail, problem.fill(**values), redact(text))
     timeouts: tuple[type[BaseException], ...] = (TimeoutError, socket.timeout, requests.exceptions.Timeout)
     try:
         import httpx
@@ -48,6 +53,16 @@ def network_failure(error: BaseException, target: Target, host: str, port: int) 
         return Outcome.failed(
             f"cannot connect to {host}:{port}", problems.NETWORK_UNREACHABLE.fill(**values), redact(text)
         )
+    return None
+
+
+def ca_bundle_of(target: Target) -> str | None:
+    """The CA bundle the connection trusts instead of the system's store, if it names one."""
+    settings = target.connection.settings
+    if isinstance(settings, M365Settings):
+        return settings.ca_bundle or None
+    if settings.tls.mode is TrustMode.CA_BUNDLE:
+        return settings.tls.ca_bundle or None
     return None
 
 

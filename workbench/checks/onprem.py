@@ -293,8 +293,11 @@ async def tls(ctx: Context) -> Outcome:
             "expired": problems.TLS_EXPIRED,
             "pin-mismatch": problems.TLS_PIN_MISMATCH,
         }.get(verdict.reason or "", problems.TLS_UNTRUSTED)
+        why = verdict.detail
+        if problem is problems.TLS_UNTRUSTED and ca_bundle:  # which file did not hold the issuer
+            why = f"not trusted by the CA bundle {ca_bundle} ({verdict.detail})"
         return Outcome.failed(
-            f"{verdict.detail}: {summary}; SHA-256 {cert.sha256}", problem.fill(**values), verdict.detail, **facts
+            f"{why}: {summary}; SHA-256 {cert.sha256}", problem.fill(**values), verdict.detail, **facts
         )
     days = (cert.not_after - target.now()).days
     if days < CERT_WARNING_DAYS:

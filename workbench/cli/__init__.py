@@ -78,8 +78,11 @@ def _console(args: argparse.Namespace) -> int:
     """The console on the admin's own data directory."""
     from screens import WorkbenchApp
     from storage import default_home
+    from workbench.redaction import console_log, console_logging
 
-    WorkbenchApp(default_home()).run()
+    home = default_home()
+    with console_logging(console_log(home)) as log:  # WORKBENCH_LOG's records, not over the console
+        WorkbenchApp(home, log_file=log).run()
     return 0
 
 

@@ -48,6 +48,7 @@ def run(args: argparse.Namespace) -> int:
     folder = Path(tempfile.mkdtemp(prefix="workbench-demo-")) if args.home is None else None
     path = args.home.expanduser() if args.home is not None else folder / "home"  # type: ignore[operator]
     code = 0
+    log: Path | None = None
     try:
         with Lab(mailboxes=max(args.mailboxes, 1), auto_approve=1.0) as lab:
             if lab.kerberos_note is not None:
@@ -59,13 +60,20 @@ def run(args: argparse.Namespace) -> int:
             else:
                 from screens import WorkbenchApp
                 from screens.wizard import LabValues
+                from workbench.redaction import console_log, console_logging
 
-                WorkbenchApp(home, lab=True, timeout=10.0, lab_values=LabValues.of(lab.state, lab.auto_approve)).run()
+                # WORKBENCH_LOG's records go to a file; a temporary data directory's log outlives it.
+                log_path = console_log(path) if folder is None or args.keep else folder.with_suffix(".log")
+                with console_logging(log_path) as log:
+                    values = LabValues.of(lab.state, lab.auto_approve)
+                    WorkbenchApp(home, lab=True, timeout=10.0, lab_values=values, log_file=log).run()
     finally:
         if folder is None or args.keep:
             print(f"Demo data directory: {path} (kept)")
         else:
             shutil.rmtree(folder, ignore_errors=True)
+        if log is not None:
+            print(f"Log: {log}")
     return 0 if code in (0, 1) else code
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from workbench.redaction import console_log
 from workbench.text import visible
 from workbench.validate import FieldError
 
@@ -43,6 +44,7 @@ def run(args: argparse.Namespace) -> int:
         "vault": vault.backend.value,
         "vault_description": vault.backend.description,
         "kerberos": _kerberos(),
+        "console_log": str(console_log(home.path)),
     }
     try:  # automatic registration's sign-in client, unless a connection names its own
         client = sign_in_client()
@@ -58,5 +60,6 @@ def run(args: argparse.Namespace) -> int:
             if key in {"data_dir", "store", "connections", "certificates", "vault", "kerberos"}:
                 print(f"{key.replace('_', ' '):<15} {value}")
         print(f"{'secrets':<15} {vault.backend.description}")
+        print(f"{'console log':<15} {facts['console_log']} (with WORKBENCH_LOG set; the CLI logs to standard error)")
         print(f"{'sign-in client':<15} {visible(shown)}")
     return 0
