@@ -137,6 +137,7 @@ class RunScope:
         for key in list(self.closers):
             self.release(self.closers.pop(key))
         self.workers.shutdown()
+        self.watchdog.close()
 
     def release(self, close: Callable[[], Any]) -> None:
         """Run `close` in a worker thread, never in the caller's."""

@@ -54,6 +54,7 @@ class Deadline:
         self._held: set[socket.socket | subprocess.Popen[Any]] = set()  # ended when this or a parent expires
         self._owned: dict[int, tuple[socket.socket, socket.socket]] = {}  # id(watched) -> (watched, duplicate)
         self._processes: list[subprocess.Popen[Any]] = []
+        self._watchdog: Watchdog | None = None  # the one it is armed on
 
     @property
     def expired(self) -> bool:
@@ -144,6 +145,8 @@ class Deadline:
                 deadline._drop(thing)
         for duplicate in owned:
             duplicate.close()
+        if self._watchdog is not None:
+            self._watchdog.over(self)
 
     def __repr__(self) -> str:
         state = "expired" if self._expired else ("closed" if self._closed else "open")
@@ -171,10 +174,12 @@ class Watchdog:
         self._heap: list[tuple[float, int, Deadline]] = []
         self._order = itertools.count()
         self._thread: threading.Thread | None = None
+        self._closed = False
 
     def arm(self, deadline: Deadline) -> None:
         if deadline.at is None:
             return
+        deadline._watchdog = self
         with self._ready:
             heapq.heappush(self._heap, (deadline.at, next(self._order), deadline))
             if self._thread is None:
@@ -188,13 +193,30 @@ class Watchdog:
         with self._ready:
             return self._thread is not None
 
+    def close(self) -> None:
+        """Its owner is done: the thread ends as soon as every deadline armed on it is over (closed or expired),
+        without waiting for more."""
+        with self._ready:
+            self._closed = True
+            self._ready.notify()
+
+    def over(self, deadline: Deadline) -> None:
+        """`deadline` was closed: once the watchdog is closed, that may be the last one it waited for."""
+        if self._closed:
+            with self._ready:
+                self._ready.notify()
+
     def _serve(self) -> None:
         with self._ready:
             while True:
+                if self._closed:  # nothing new will come: forget what is over, wherever it sits
+                    self._heap = [entry for entry in self._heap if not entry[2].done]
+                    heapq.heapify(self._heap)
                 while self._heap and self._heap[0][2].done:
                     heapq.heappop(self._heap)
                 if not self._heap:
-                    self._ready.wait(self._idle)
+                    if not self._closed:
+                        self._ready.wait(self._idle)
                     if not self._heap:
                         self._thread = None
                         return
