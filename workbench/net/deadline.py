@@ -6,11 +6,12 @@ whole call instead: when its time comes, or when whoever waits for the call give
 socket the call uses is shut down and every process it started is killed, so the thread blocked in a library call
 returns at once with an error.
 
-* Sockets are watched where they are used: the HTTP adapters (`workbench.net.routes`), Graph's network streams,
-  the TLS inspection and the Kerberos ticket process register what they open or reuse with the deadline bound in
-  the current context (`bind`, `watch`). A deadline keeps a duplicate of each socket's descriptor: shutting it down
-  ends the connection for every descriptor of it (also once TLS has taken the original over), and the duplicate is
-  the deadline's own, so it can never name another connection after the call.
+* Sockets are watched where they are used: requests' adapters (`workbench.net.adapter`), Graph's network streams
+  (`workbench.net.httpx_deadline`), the TLS inspection and the Kerberos ticket process register what they open or
+  reuse with the deadline bound in the current context (`bind`, `watch`). A deadline keeps a duplicate of each
+  socket's descriptor: shutting it down ends the connection for every descriptor of it (also once TLS has taken
+  the original over), and the duplicate is the deadline's own, so it can never name another connection after the
+  call.
 * Deadlines nest: a request's (its timeout, from start to end) within a verification call's (expired when the
   check stops waiting for it). A socket watched under the inner one is shut down by either.
 * A `Watchdog` expires deadlines when their time comes: one daemon thread, started when a deadline is armed and
@@ -34,6 +35,27 @@ from typing import Any
 IDLE = 2.0  # seconds a watchdog's thread waits for another deadline before it ends
 
 
+class _Duplicate:
+    """A descriptor of our own on a watched socket's connection. Ending and closing it are serialised, so a
+    deadline that expires just as its call ends can never shut down a descriptor number reused meanwhile."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        # A plain socket on a new descriptor, for a TLS socket as well (which cannot be dup()ed).
+        self._sock: socket.socket | None = socket.fromfd(sock.fileno(), sock.family, sock.type, sock.proto)
+        self._lock = threading.Lock()
+
+    def end(self) -> None:
+        with self._lock, contextlib.suppress(OSError):
+            if self._sock is not None:
+                self._sock.shutdown(socket.SHUT_RDWR)  # wakes a thread blocked on any descriptor of the connection
+
+    def close(self) -> None:
+        with self._lock:
+            if self._sock is not None:
+                self._sock.close()
+                self._sock = None
+
+
 class Deadline:
     """The end of one call: `seconds` from now (None: only when expired by hand), within `parent`'s."""
 
@@ -51,8 +73,8 @@ class Deadline:
         self._lock = threading.Lock()
         self._expired = False
         self._closed = False
-        self._held: set[socket.socket | subprocess.Popen[Any]] = set()  # ended when this or a parent expires
-        self._owned: dict[int, tuple[socket.socket, socket.socket]] = {}  # id(watched) -> (watched, duplicate)
+        self._held: set[_Duplicate | subprocess.Popen[Any]] = set()  # ended when this or a parent expires
+        self._owned: dict[int, tuple[socket.socket, _Duplicate]] = {}  # id(watched) -> (watched, duplicate)
         self._processes: list[subprocess.Popen[Any]] = []
         self._watchdog: Watchdog | None = None  # the one it is armed on
 
@@ -92,8 +114,8 @@ class Deadline:
         with self._lock:
             if self._closed or id(sock) in self._owned:
                 return
-            try:  # a plain socket on a new descriptor, for a TLS socket as well
-                duplicate = socket.fromfd(sock.fileno(), sock.family, sock.type, sock.proto)
+            try:
+                duplicate = _Duplicate(sock)
             except OSError:  # already closed: nothing to end
                 return
             self._owned[id(sock)] = (sock, duplicate)  # the socket is kept, so its id stays its own
@@ -109,14 +131,14 @@ class Deadline:
         for deadline in self._chain():
             deadline._hold(process)
 
-    def _hold(self, thing: socket.socket | subprocess.Popen[Any]) -> None:
+    def _hold(self, thing: _Duplicate | subprocess.Popen[Any]) -> None:
         with self._lock:
             if not self._expired:
                 self._held.add(thing)
                 return
         _end(thing)
 
-    def _drop(self, thing: socket.socket | subprocess.Popen[Any]) -> None:
+    def _drop(self, thing: _Duplicate | subprocess.Popen[Any]) -> None:
         with self._lock:
             self._held.discard(thing)
 
@@ -137,7 +159,7 @@ class Deadline:
                 return
             self._closed = True
             owned = [duplicate for _, duplicate in self._owned.values()]
-            things: list[socket.socket | subprocess.Popen[Any]] = [*owned, *self._processes]
+            things: list[_Duplicate | subprocess.Popen[Any]] = [*owned, *self._processes]
             self._owned.clear()
             self._processes.clear()
         for thing in things:
@@ -153,12 +175,12 @@ class Deadline:
         return f"Deadline({self.seconds!r}, {state})"
 
 
-def _end(thing: socket.socket | subprocess.Popen[Any]) -> None:
+def _end(thing: _Duplicate | subprocess.Popen[Any]) -> None:
+    if isinstance(thing, _Duplicate):
+        thing.end()
+        return
     with contextlib.suppress(OSError):
-        if isinstance(thing, socket.socket):
-            thing.shutdown(socket.SHUT_RDWR)  # wakes a thread blocked on any descriptor of this connection
-        else:
-            thing.kill()
+        thing.kill()  # (Popen checks that the process was not reaped first)
 
 
 class Watchdog:
