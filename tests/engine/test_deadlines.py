@@ -167,6 +167,23 @@ def test_the_kerberos_ticket_process_is_killed_when_the_call_is_given_up() -> No
     assert isinstance(error, kerberos.KerberosError), error
 
 
+def test_dns_through_the_connection_s_servers_gives_up_at_its_timeout() -> None:
+    """Pins the README's claim (dnspython's lifetime is a wall-clock bound): a resolver that never answers."""
+    from workbench.net import resolve
+
+    silent = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    silent.bind(("127.0.0.1", 0))
+    try:
+        started = time.monotonic()
+        error = _ends(
+            lambda: resolve.address_of("exch01.fabrikam.test", (f"127.0.0.1:{silent.getsockname()[1]}",), 1.0)
+        )
+        assert isinstance(error, resolve.NotFound), error
+        assert time.monotonic() - started < 5
+    finally:
+        silent.close()
+
+
 # ---------------------------------------------------------------- the engine
 
 

@@ -156,3 +156,15 @@ def test_queued_calls_still_run_after_shutdown_and_cancelled_ones_never_do() -> 
     gate.set()
     kept.result(HANG)
     assert ran == ["kept"]
+
+
+def test_a_closed_watchdog_s_thread_ends_once_its_deadlines_are_over() -> None:
+    dog = Watchdog("test-deadlines", idle=60)  # it would linger a minute for more
+    early, late = Deadline(30), Deadline(60)
+    dog.arm(late)
+    dog.arm(early)
+    late.close()
+    dog.close()
+    assert dog.alive  # `early` is still open
+    early.close()
+    _until(lambda: not dog.alive, "the watchdog's thread stayed after its owner closed it")

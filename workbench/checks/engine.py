@@ -7,9 +7,9 @@ run's threads never starve another's, and no thread ever holds up the end of the
 deadline (`workbench.net.deadline`): when the check stops waiting for it — its time ran out, the run was cancelled
 or closed — the call's sockets are shut down and its processes killed, and its thread is left to end by itself.
 Every check has a timeout that counts only its own work: time spent waiting for a worker thread or for the admin
-to answer a confirmation stops its clock. A cancelled run reports every
-unfinished check as cancelled. A finished run can re-run one check — with what it needs, if that did not pass,
-and what depends on it — reusing the facts the rest gathered.
+to answer a confirmation stops its clock. A cancelled run reports every unfinished check as cancelled. A finished
+run can re-run one check — with what it needs, if that did not pass, and what depends on it — reusing the facts the
+rest gathered.
 
 Everything a run decides belongs to its `RunScope` (threads, deadlines, private state, the context its checks run
 in, what to close at the end); nothing is shared with another run.
@@ -137,6 +137,7 @@ class RunScope:
         for key in list(self.closers):
             self.release(self.closers.pop(key))
         self.workers.shutdown()
+        self.watchdog.close()
 
     def release(self, close: Callable[[], Any]) -> None:
         """Run `close` in a worker thread, never in the caller's."""

@@ -6,11 +6,12 @@ whole call instead: when its time comes, or when whoever waits for the call give
 socket the call uses is shut down and every process it started is killed, so the thread blocked in a library call
 returns at once with an error.
 
-* Sockets are watched where they are used: the HTTP adapters (`workbench.net.routes`), Graph's network streams,
-  the TLS inspection and the Kerberos ticket process register what they open or reuse with the deadline bound in
-  the current context (`bind`, `watch`). A deadline keeps a duplicate of each socket's descriptor: shutting it down
-  ends the connection for every descriptor of it (also once TLS has taken the original over), and the duplicate is
-  the deadline's own, so it can never name another connection after the call.
+* Sockets are watched where they are used: requests' adapters (`workbench.net.adapter`), Graph's network streams
+  (`workbench.net.httpx_deadline`), the TLS inspection and the Kerberos ticket process register what they open or
+  reuse with the deadline bound in the current context (`bind`, `watch`). A deadline keeps a duplicate of each
+  socket's descriptor: shutting it down ends the connection for every descriptor of it (also once TLS has taken
+  the original over), and the duplicate is the deadline's own, so it can never name another connection after the
+  call.
 * Deadlines nest: a request's (its timeout, from start to end) within a verification call's (expired when the
   check stops waiting for it). A socket watched under the inner one is shut down by either.
 * A `Watchdog` expires deadlines when their time comes: one daemon thread, started when a deadline is armed and
@@ -34,6 +35,27 @@ from typing import Any
 IDLE = 2.0  # seconds a watchdog's thread waits for another deadline before it ends
 
 
+class _Duplicate:
+    """A descriptor of our own on a watched socket's connection. Ending and closing it are serialised, so a
+    deadline that expires just as its call ends can never shut down a descriptor number reused meanwhile."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        # A plain socket on a new descriptor, for a TLS socket as well (which cannot be dup()ed).
+        self._sock: socket.socket | None = socket.fromfd(sock.fileno(), sock.family, sock.type, sock.proto)
+        self._lock = threading.Lock()
+
+    def end(self) -> None:
+        with self._lock, contextlib.suppress(OSError):
+            if self._sock is not None:
+                self._sock.shutdown(socket.SHUT_RDWR)  # wakes a thread blocked on any descriptor of the connection
+
+    def close(self) -> None:
+        with self._lock:
+            if self._sock is not None:
+                self._sock.close()
+                self._sock = None
+
+
 class Deadline:
     """The end of one call: `seconds` from now (None: only when expired by hand), within `parent`'s."""
 
@@ -51,9 +73,10 @@ class Deadline:
         self._lock = threading.Lock()
         self._expired = False
         self._closed = False
-        self._held: set[socket.socket | subprocess.Popen[Any]] = set()  # ended when this or a parent expires
-        self._owned: dict[int, tuple[socket.socket, socket.socket]] = {}  # id(watched) -> (watched, duplicate)
+        self._held: set[_Duplicate | subprocess.Popen[Any]] = set()  # ended when this or a parent expires
+        self._owned: dict[int, tuple[socket.socket, _Duplicate]] = {}  # id(watched) -> (watched, duplicate)
         self._processes: list[subprocess.Popen[Any]] = []
+        self._watchdog: Watchdog | None = None  # the one it is armed on
 
     @property
     def expired(self) -> bool:
@@ -91,8 +114,8 @@ class Deadline:
         with self._lock:
             if self._closed or id(sock) in self._owned:
                 return
-            try:  # a plain socket on a new descriptor, for a TLS socket as well
-                duplicate = socket.fromfd(sock.fileno(), sock.family, sock.type, sock.proto)
+            try:
+                duplicate = _Duplicate(sock)
             except OSError:  # already closed: nothing to end
                 return
             self._owned[id(sock)] = (sock, duplicate)  # the socket is kept, so its id stays its own
@@ -108,14 +131,14 @@ class Deadline:
         for deadline in self._chain():
             deadline._hold(process)
 
-    def _hold(self, thing: socket.socket | subprocess.Popen[Any]) -> None:
+    def _hold(self, thing: _Duplicate | subprocess.Popen[Any]) -> None:
         with self._lock:
             if not self._expired:
                 self._held.add(thing)
                 return
         _end(thing)
 
-    def _drop(self, thing: socket.socket | subprocess.Popen[Any]) -> None:
+    def _drop(self, thing: _Duplicate | subprocess.Popen[Any]) -> None:
         with self._lock:
             self._held.discard(thing)
 
@@ -136,7 +159,7 @@ class Deadline:
                 return
             self._closed = True
             owned = [duplicate for _, duplicate in self._owned.values()]
-            things: list[socket.socket | subprocess.Popen[Any]] = [*owned, *self._processes]
+            things: list[_Duplicate | subprocess.Popen[Any]] = [*owned, *self._processes]
             self._owned.clear()
             self._processes.clear()
         for thing in things:
@@ -144,18 +167,20 @@ class Deadline:
                 deadline._drop(thing)
         for duplicate in owned:
             duplicate.close()
+        if self._watchdog is not None:
+            self._watchdog.over(self)
 
     def __repr__(self) -> str:
         state = "expired" if self._expired else ("closed" if self._closed else "open")
         return f"Deadline({self.seconds!r}, {state})"
 
 
-def _end(thing: socket.socket | subprocess.Popen[Any]) -> None:
+def _end(thing: _Duplicate | subprocess.Popen[Any]) -> None:
+    if isinstance(thing, _Duplicate):
+        thing.end()
+        return
     with contextlib.suppress(OSError):
-        if isinstance(thing, socket.socket):
-            thing.shutdown(socket.SHUT_RDWR)  # wakes a thread blocked on any descriptor of this connection
-        else:
-            thing.kill()
+        thing.kill()  # (Popen checks that the process was not reaped first)
 
 
 class Watchdog:
@@ -171,10 +196,12 @@ class Watchdog:
         self._heap: list[tuple[float, int, Deadline]] = []
         self._order = itertools.count()
         self._thread: threading.Thread | None = None
+        self._closed = False
 
     def arm(self, deadline: Deadline) -> None:
         if deadline.at is None:
             return
+        deadline._watchdog = self
         with self._ready:
             heapq.heappush(self._heap, (deadline.at, next(self._order), deadline))
             if self._thread is None:
@@ -188,13 +215,30 @@ class Watchdog:
         with self._ready:
             return self._thread is not None
 
+    def close(self) -> None:
+        """Its owner is done: the thread ends as soon as every deadline armed on it is over (closed or expired),
+        without waiting for more."""
+        with self._ready:
+            self._closed = True
+            self._ready.notify()
+
+    def over(self, deadline: Deadline) -> None:
+        """`deadline` was closed: once the watchdog is closed, that may be the last one it waited for."""
+        if self._closed:
+            with self._ready:
+                self._ready.notify()
+
     def _serve(self) -> None:
         with self._ready:
             while True:
+                if self._closed:  # nothing new will come: forget what is over, wherever it sits
+                    self._heap = [entry for entry in self._heap if not entry[2].done]
+                    heapq.heapify(self._heap)
                 while self._heap and self._heap[0][2].done:
                     heapq.heappop(self._heap)
                 if not self._heap:
-                    self._ready.wait(self._idle)
+                    if not self._closed:
+                        self._ready.wait(self._idle)
                     if not self._heap:
                         self._thread = None
                         return
