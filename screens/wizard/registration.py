@@ -72,7 +72,7 @@ class RegistrationState:
         return self.run is not None and not self.run.ledger.empty
 
     def left_in_tenant(self, running: bool) -> tuple[str, list[tuple[str, str]]]:
-        """For a dialog that leaves the wizard (Quit): what the registration left in the tenant, as a sentence,
+        """For a dialog that leaves the wizard (Quit, Cancel): what the registration left in the tenant, as a sentence,
         and the app with the ways to remove it, as details ("" and none when nothing was written). `running`:
         the registration is still under way, so what it is creating stays too."""
         run = self.run
@@ -87,9 +87,10 @@ class RegistrationState:
         details = [("App", f"{plan.display_name}, app ID {ledger.app_id}")]
         registration = AppRegistration(app_object_id=ledger.object_id, unique_name=plan.unique_name)
         graph, portal = (
-            line.partition(": ")[2] for line in removal_instructions(run.endpoints.graph_url, registration)[:2]
+            line.partition(": ")[2]
+            for line in removal_instructions(run.endpoints.graph_url, registration, run.cloud)[:2]
         )
-        details += [("To remove it (as a Global Administrator)", graph), ("Or in the portal", portal)]
+        details += [("To remove it (PowerShell, as a Global Administrator)", graph), ("Or in the portal", portal)]
         return sentence, details
 
 

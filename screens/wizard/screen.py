@@ -28,7 +28,6 @@ from workbench.certificates import LoadedCertificate
 from workbench.checks.events import Status
 from workbench.drafts import DraftInvalid
 from workbench.model import (
-    AppRegistration,
     CertificateCredential,
     CertificateInfo,
     Connection,
@@ -44,7 +43,6 @@ from workbench.registration import (
     RegistrationPlan,
     RegistrationRequest,
     SignInError,
-    removal_instructions,
 )
 from workbench.text import visible
 
@@ -407,23 +405,12 @@ class WizardScreen(VerificationHost):
 
     async def _confirm_cancel(self) -> None:
         editing = self.wizard_draft.editing is not None
-        state = self.registration
-        tenant = ""
-        removal: list[tuple[str, str]] = []
-        run = state.run
-        if state.created and run is not None and run.ledger.object_id is not None:
-            tenant = (
-                f" The app '{run.plan.display_name}' stays registered in the tenant; registering again updates it. "
-                "To remove it:"
-            )
-            registration = AppRegistration(app_object_id=run.ledger.object_id, unique_name=run.plan.unique_name)
-            lines = removal_instructions(run.endpoints.graph_url, registration, run.cloud)
-            removal = [(label, how) for label, _, how in (line.partition(": ") for line in lines[:2])]
+        tenant, removal = self.left_in_tenant()
         leave = await self.workbench.ask(
             ConfirmModal(
                 "Cancel",
                 "Leave the wizard? " + ("Your edits are" if editing else "What you entered is") + " discarded; "
-                "nothing was saved." + tenant,
+                "nothing was saved." + tenant,  # (and how to remove the app, as Quit says it)
                 removal,
                 yes="Discard",
                 no="Keep editing",

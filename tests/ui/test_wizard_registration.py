@@ -280,7 +280,8 @@ async def test_quitting_after_the_app_was_created_says_it_stays_and_how_to_remov
         assert "Exchange Workbench" in question and "stays registered in the tenant" in question
         details = str(app.screen.query_one(".dialog-details Static", Static).render())
         assert registered.app_id in details
-        assert f"DELETE {lab.state.m365.graph_url}/v1.0/applications/{registered.object_id}" in details
+        url = f"{lab.state.m365.graph_url}/v1.0/applications/{registered.object_id}"
+        assert f"Invoke-MgGraphRequest -Method DELETE -Uri '{url}'" in details
         await pilot.press("n")  # Stay
         await pilot.pause()
         assert isinstance(app.screen, WizardScreen)
