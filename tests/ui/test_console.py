@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import contextlib
+from collections.abc import AsyncIterator
 from datetime import UTC
 from pathlib import Path
 from typing import Any
@@ -628,14 +630,21 @@ async def test_accepted_domains_from_the_server_are_shown_literally_in_browse() 
     assert "evil[b]x[/b].test" in screen  # drawn as typed, brackets and all
 
 
-def _hold_store_lock(home: Home) -> Any:
-    """Hold the store's lock as another workbench does while it saves; returns the release."""
+@contextlib.asynccontextmanager
+async def ok_while_the_store_is_busy(pilot: Any, home: Home) -> AsyncIterator[None]:
+    """ctrl+s in the manager while another process holds the store's lock (as a workbench does while it saves):
+    the block runs while OK waits; leaving it releases the lock."""
     import fcntl
     import os
 
     fd = os.open(home.store.path.with_name(home.store.path.name + ".lock"), os.O_RDWR | os.O_CREAT, 0o600)
     fcntl.flock(fd, fcntl.LOCK_EX)
-    return lambda: os.close(fd)
+    try:
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: pilot.app.workspace.saving)
+        yield
+    finally:
+        os.close(fd)
 
 
 def notices(app: WorkbenchApp) -> list[str]:
@@ -654,10 +663,7 @@ async def test_what_ok_saves_is_what_was_shown_while_it_waits_for_the_store(
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.press("m", "delete")  # Conn1 marked for deletion
         await pilot.pause()
-        release = _hold_store_lock(home)
-        try:
-            await pilot.press("ctrl+s")
-            await until(pilot, lambda: app.workspace.changes.committing)
+        async with ok_while_the_store_is_busy(pilot, home):
             keys = ["down", "delete", "down", "delete"] if then == "delete another" else ["delete", "question_mark"]
             await pilot.press(*keys)
             await pilot.pause()
@@ -666,8 +672,6 @@ async def test_what_ok_saves_is_what_was_shown_while_it_waits_for_the_store(
             assert app.workspace.pending(ids["Conn2"]) is None and app.workspace.pending(ids["Conn3"]) is None
             assert [c.name for c in app.workspace.deleted()] == ["Conn1"]  # as shown: the undelete was refused
             assert any("being saved" in n for n in notices(app))
-        finally:
-            release()
         await until(pilot, lambda: not isinstance(app.screen, ManagerScreen) and not app.workspace.saving)
         assert not app.workspace.dirty
     assert sorted(c.name for c in home.store.snapshot().connections) == ["Conn2", "Conn3"]
@@ -682,16 +686,11 @@ async def test_ok_pressed_twice_while_the_store_is_busy_saves_once_and_says_so(h
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.press("m", "delete")
         await pilot.pause()
-        release = _hold_store_lock(home)
-        try:
-            await pilot.press("ctrl+s")
-            await until(pilot, lambda: app.workspace.changes.committing)
+        async with ok_while_the_store_is_busy(pilot, home):
             await pilot.press("ctrl+s")
             await pilot.pause()
             assert any("being saved" in n for n in notices(app))
-        finally:
-            release()
-        await until(pilot, lambda: not isinstance(app.screen, ManagerScreen) and not app.workspace.changes.committing)
+        await until(pilot, lambda: not isinstance(app.screen, ManagerScreen) and not app.workspace.saving)
         await pilot.pause()
         assert any(n.startswith("Saved: 1 deleted") for n in notices(app))
         assert not isinstance(app.screen, MessageModal | ConfirmModal)
@@ -704,17 +703,12 @@ async def test_quit_while_saving_waits_for_the_save(home: Home, healthy_lab: Lab
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.press("m", "delete")
         await pilot.pause()
-        release = _hold_store_lock(home)
-        try:
-            await pilot.press("ctrl+s")
-            await until(pilot, lambda: app.workspace.changes.committing)
+        async with ok_while_the_store_is_busy(pilot, home):
             await pilot.press("ctrl+q")  # not "discard the pending change?": it is being saved
             await pilot.pause()
             assert not isinstance(app.screen, ConfirmModal) and app.is_running
             assert any("being saved" in n for n in notices(app))
-        finally:
-            release()
-        await until(pilot, lambda: not app.workspace.changes.committing and not app.workspace.dirty)
+        await until(pilot, lambda: not app.workspace.saving and not app.workspace.dirty)
     assert home.store.snapshot().connections == ()
 
 
