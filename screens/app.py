@@ -71,6 +71,9 @@ class WorkbenchApp(App[None]):
         log_file: Path | None = None,
     ) -> None:
         super().__init__()
+        from .paste_guard import install
+
+        install()  # a paste is text, never keys (Textual's parser reissues what follows an ESC in a paste)
         self.log_file = log_file  # where WORKBENCH_LOG's records go while the console runs (None: not logging)
         if isinstance(home, Path):
             home = Home(home, passphrase_prompt=self._passphrase_from_dialog)
