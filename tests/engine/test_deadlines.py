@@ -103,7 +103,27 @@ def test_a_requests_session_ends_a_trickled_answer_at_connect_plus_read_timeout(
 
 def test_msal_s_session_ends_a_trickled_answer(slow: tuple[str, str, type[Trickling]]) -> None:
     url, ca_bundle, _ = slow
-    error = _ends(lambda: identity.http_session(ca_bundle).post(f"{url}/common/oauth2/v2.0/token", timeout=0.5))
+    error = _ends(lambda: identity.http_session(ca_bundle, 10.0).post(f"{url}/common/oauth2/v2.0/token", timeout=0.5))
+    assert isinstance(error, requests.exceptions.Timeout), error
+
+
+def test_msal_itself_ends_a_trickled_discovery_through_the_session_s_own_timeout(
+    slow: tuple[str, str, type[Trickling]],
+) -> None:
+    """MSAL passes no timeout to an `http_client` it is given (the hostile review: a trickled tenant discovery
+    held `connections add --automatic` for 90 s): the session carries the run's timeout itself."""
+    import msal
+
+    url, ca_bundle, _ = slow
+    error = _ends(
+        lambda: msal.PublicClientApplication(
+            "14d82eec-204b-4c2f-b7e8-296a70dab67e",
+            authority=f"{url}/common",
+            http_client=identity.http_session(ca_bundle, timeout=0.5),
+            instance_discovery=False,
+            timeout=0.5,
+        )
+    )
     assert isinstance(error, requests.exceptions.Timeout), error
 
 

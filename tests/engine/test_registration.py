@@ -222,7 +222,7 @@ def test_roles_graph_would_not_name_are_said_to_lack_the_scope_not_called_not_ad
     app = msal.PublicClientApplication(
         m.public_client_id,
         authority=f"{m.authority_host}/organizations",
-        http_client=identity.http_session(lab.state.ca_bundle),
+        http_client=identity.http_session(lab.state.ca_bundle, 10.0),
         instance_discovery=False,
     )
     # The token of a sign-in that did not ask for (or was not consented) RoleManagement.Read.Directory.

@@ -19,13 +19,22 @@ from .adapter import DeadlineAdapter
 
 
 class _Session(requests.Session):
-    def __init__(self, ca_bundle: str | None) -> None:
+    """MSAL's HTTP client: the connection's CA bundle, and the run's timeout on every request (MSAL passes none
+    to a client it is given, so without it a trickled discovery or token answer had no deadline at all)."""
+
+    def __init__(self, ca_bundle: str | None, timeout: float) -> None:
         super().__init__()
         for prefix in ("https://", "http://"):
             self.mount(prefix, DeadlineAdapter())
         self._ca_bundle = ca_bundle
+        self._timeout = timeout
         if ca_bundle:
             self.verify = ca_bundle
+
+    def request(self, method: Any, url: Any, *args: Any, **kwargs: Any) -> requests.Response:
+        if kwargs.get("timeout") is None:
+            kwargs["timeout"] = self._timeout
+        return super().request(method, url, *args, **kwargs)
 
     def merge_environment_settings(self, url: Any, proxies: Any, stream: Any, verify: Any, cert: Any) -> dict[str, Any]:
         settings: dict[str, Any] = super().merge_environment_settings(url, proxies, stream, verify, cert)
@@ -34,8 +43,8 @@ class _Session(requests.Session):
         return settings
 
 
-def http_session(ca_bundle: str | None) -> requests.Session:
-    return _Session(ca_bundle)
+def http_session(ca_bundle: str | None, timeout: float) -> requests.Session:
+    return _Session(ca_bundle, timeout)
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,7 +99,7 @@ def confidential_client(
         client_id,
         authority=f"{authority_host}/{tenant_id}",
         client_credential=client_credential,
-        http_client=http_session(ca_bundle),
+        http_client=http_session(ca_bundle, timeout),
         instance_discovery=microsoft_host,
         timeout=timeout,
     )

@@ -202,7 +202,7 @@ class DeviceSignIn:
             self._app = msal.PublicClientApplication(
                 self.client_id,
                 authority=self.authority,
-                http_client=identity.http_session(self.ca_bundle),
+                http_client=identity.http_session(self.ca_bundle, self.timeout),
                 instance_discovery=host.endswith(
                     (".microsoftonline.com", ".microsoftonline.us", ".microsoftonline.cn")
                 ),
