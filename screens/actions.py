@@ -154,15 +154,16 @@ async def trust_certificate(screen: VerificationHost, check: str, params: dict[s
         return False
     row = screen.live.board[check]
     certificate: Any = row.result.outcome.facts.get("certificate") if row.result is not None else None
-    details = [("SHA-256", fingerprint), ("Host", params.get("host", settings.server or ""))]
-    if certificate is not None:
+    details = [("SHA-256", fingerprint)]
+    if certificate is not None:  # short facts first: the server's long texts (names, subject) come last
         details += [
-            ("Subject", str(certificate.subject)),
             ("Issuer", str(certificate.issuer)),
-            ("Names", ", ".join(certificate.names) or "(none)"),
-            ("Valid", f"{certificate.not_before:%Y-%m-%d} to {certificate.not_after:%Y-%m-%d}"),
             ("Self-signed", "yes" if certificate.self_signed else "no"),
+            ("Valid", f"{certificate.not_before:%Y-%m-%d} to {certificate.not_after:%Y-%m-%d}"),
         ]
+    details.append(("Host", params.get("host", settings.server or "")))
+    if certificate is not None:
+        details += [("Subject", str(certificate.subject)), ("Names", ", ".join(certificate.names) or "(none)")]
     yes = await app.ask(
         ConfirmModal(
             "Trust this certificate",

@@ -353,7 +353,8 @@ def hostile_certificate_script(connection: Connection) -> list[Event]:
         sha256=fingerprint,
         subject=f"CN={forged}",
         issuer=f"CN={forged}",
-        names=("exch01.fabrikam.com\tmail.contoso.com",),
+        # An ordinary Exchange certificate names a dozen hosts: the dialog must still show its buttons at 80x24.
+        names=("exch01.fabrikam.com\tmail.contoso.com", *(f"mail{n}.fabrikam.com" for n in range(12)), "127.0.0.1"),
         not_before=FROZEN_NOW - timedelta(days=30),
         not_after=FROZEN_NOW + timedelta(days=335),
         self_signed=True,

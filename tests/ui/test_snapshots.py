@@ -147,6 +147,33 @@ def test_trust_dialog_with_a_hostile_certificate(snap_compare: Any) -> None:
     assert snap_compare(scenes.app(scenes.mixed_home(), scripts=scripts), terminal_size=(80, 24), run_before=before)
 
 
+def test_the_trust_dialog_of_a_certificate_with_many_names_is_answered_at_80x24() -> None:
+    """The hostile review: a certificate with a dozen names pushed the buttons off an 80x24 screen, and the
+    dialog (rightly) refused to answer; the details scroll instead, and the fingerprint and issuer come first."""
+    import asyncio
+
+    from textual.widgets import DataTable
+
+    async def run() -> None:
+        scripts = {"Lab on-prem by IP": scenes.hostile_certificate_script}
+        app = scenes.app(scenes.mixed_home(), scripts=scripts)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.press(*["down"] * 3, "enter")
+            await settle(pilot)
+            app.screen.query_one("#checks", DataTable).move_cursor(row=2, animate=False)
+            await settle(pilot)
+            await pilot.press("enter", "a")
+            await settle(pilot)
+            shown = screen_text(pilot)
+            assert "SHA-256" in shown and "Issuer:" in shown and "Trust (y)" in shown
+            await pilot.press("y")
+            await settle(pilot)
+            assert not any("too small" in str(n.message) for n in app._notifications)
+            assert app.workspace.pending("id-Lab on-prem by IP") is not None  # pinned, pending
+
+    asyncio.run(run())
+
+
 def test_the_selected_fix_is_shown_whole_at_80x24() -> None:
     """Issue 19, item 14: the portal path for a wrong secret ended at "All applications >" in a box of two lines."""
     import asyncio
