@@ -100,7 +100,14 @@ def console_logging(path: Path) -> Iterator[Path | None]:
         yield None
         return
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    try:  # never through a symbolic link: records would land in (and chmod) whatever file it points at
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW, 0o600)
+    except OSError as error:
+        print(
+            f"workbench: not logging to {visible(str(path))}: {visible(error.strerror or str(error))}", file=sys.stderr
+        )
+        yield None
+        return
     os.fchmod(descriptor, 0o600)  # a file left by an older run may have been made with looser rights
     stream = os.fdopen(descriptor, "a", encoding="utf-8", errors="backslashreplace")
     to_file = logging.StreamHandler(stream)

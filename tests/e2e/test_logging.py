@@ -244,3 +244,31 @@ def test_the_demo_logs_to_a_file_that_outlives_its_temporary_data_directory(tmp_
     assert f"Log: {log}" in screen  # said when the demo ends
     assert " DEBUG " not in screen and " DEBUG " in log.read_text()
     assert not [p for p in temp.iterdir() if p.is_dir()]  # the demo's data directory is gone, its log is not
+
+
+def test_the_console_log_never_follows_a_symbolic_link(tmp_path: Path) -> None:
+    """The hostile review: `logs/console.log` made a link to another file appended the records there and made
+    that file 0600. A link is refused: the console runs without its log file, and the target is untouched."""
+    from workbench.redaction import configure, console_logging
+
+    target = tmp_path / "target.txt"
+    target.write_text("someone else's\n")
+    target.chmod(0o644)
+    (tmp_path / "logs").mkdir()
+    (tmp_path / "logs" / "console.log").symlink_to(target)
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    try:
+        for handler in list(root.handlers):
+            root.removeHandler(handler)
+        configure("info")
+        with console_logging(tmp_path / "logs" / "console.log") as path:
+            assert path is None
+            logging.getLogger("workbench").info("a record")
+    finally:
+        for handler in list(root.handlers):
+            root.removeHandler(handler)
+        for handler in handlers:
+            root.addHandler(handler)
+        root.setLevel(level)
+    assert target.read_text() == "someone else's\n" and target.stat().st_mode & 0o777 == 0o644

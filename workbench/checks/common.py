@@ -33,7 +33,8 @@ def network_failure(error: BaseException, target: Target, host: str, port: int) 
         problem = problems.TLS_NAME_MISMATCH if "mismatch" in text.lower() else problems.TLS_UNTRUSTED
         detail = f"TLS with {host}:{port} failed"
         bundle = ca_bundle_of(target)
-        if problem is problems.TLS_UNTRUSTED and bundle:  # which file did not hold the issuer: the admin's to fix
+        verification = isinstance(error, ssl.SSLCertVerificationError) or "CERTIFICATE_VERIFY_FAILED" in text
+        if problem is problems.TLS_UNTRUSTED and bundle and verification:  # the file that did not hold the issuer
             detail += f": the certificate is not trusted by the CA bundle {bundle}"
         return Outcome.failed(detail, problem.fill(**values), redact(text))
     timeouts: tuple[type[BaseException], ...] = (TimeoutError, socket.timeout, requests.exceptions.Timeout)
