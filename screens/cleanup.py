@@ -251,6 +251,9 @@ async def offer_certificate_removal(workbench: WorkbenchApp, unused: Sequence[Ce
             workbench.tell("The certificate was not removed", str(error))
             return
         removed += 1
+    if not removed:
+        workbench.notify("Nothing was removed: a connection uses the certificate again.", markup=False)
+        return
     workbench.notify(
         f"Removed {removed} certificate{'s' if removed != 1 else ''} and the private key{'s' if removed != 1 else ''}.",
         markup=False,

@@ -355,13 +355,19 @@ class VerificationScreen(VerificationHost):
         app = self.workbench
         verified = self.live.connection
         current = app.workspace.find(verified.id)
+        if current is not None and app.workspace.gone_from_store(verified.id):
+            current = None  # removed by another session, not redrawn here yet
         if current is None or configuration(current) != configuration(verified):
-            # The dialog's answer is about the connection as it was when the dialog opened.
-            gone = "no longer exists (deleted, or marked for deletion)" if current is None else "was changed"
+            # The dialog's answer is about the connection as it was when it was verified.
+            gone = (
+                "no longer exists (deleted here or by another session, or marked for deletion)"
+                if current is None
+                else "has been changed since it was verified"
+            )
             app.tell(
                 "Nothing was changed",
-                f"'{shown(verified.name, 60)}' {gone} while the dialog was open, so its answer was not applied. "
-                "Nothing was changed. Verify the connection as it is now and answer again.",
+                f"'{shown(verified.name, 60)}' {gone}, so this answer was not applied. Verify the connection as it "
+                "is now and answer again.",
             )
             return
         edited = dataclasses.replace(verified, updated=app.workspace.now(), settings=settings)

@@ -76,6 +76,16 @@ class Workspace:
             raise NotFoundError(f"No connection with id {connection_id}")
         return found
 
+    def gone_from_store(self, connection_id: str) -> bool:
+        """A connection this workspace took from the store that the store no longer holds (removed by another
+        session, and not seen here yet); False for one added here and not saved."""
+        if self.changes.pending(connection_id) is ChangeKind.ADDED:
+            return False
+        try:
+            return all(c.id != connection_id for c in self.home.store.snapshot().connections)
+        except StorageError:
+            return False
+
     def find(self, connection_id: str) -> Connection | None:
         """The connection as it will be after OK; None when it is gone or marked for deletion."""
         return next((c for c in self.connections() if c.id == connection_id), None)
