@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -13,6 +13,23 @@ import pytest
 from tests.e2e.conftest import add_lab_connections, guarded_env, run_workbench
 from workbench.lab import Lab
 from workbench.redaction import RedactingFilter, redact
+
+
+@pytest.fixture
+def bare_root_logger() -> Iterator[logging.Logger]:
+    """The root logger without handlers for the test; as it was afterwards (`configure` adds to it)."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    for handler in handlers:
+        root.removeHandler(handler)
+    try:
+        yield root
+    finally:
+        for handler in list(root.handlers):
+            root.removeHandler(handler)
+        for handler in handlers:
+            root.addHandler(handler)
+        root.setLevel(level)
 
 
 def test_redact_patterns() -> None:
@@ -192,31 +209,20 @@ def test_info_names_the_console_log(tmp_path: Path) -> None:
 
 
 def test_console_logging_moves_the_records_to_the_file_and_back(
-    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+    tmp_path: Path, capfd: pytest.CaptureFixture[str], bare_root_logger: logging.Logger
 ) -> None:
     from workbench.redaction import configure, console_logging
 
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    try:
-        for handler in list(root.handlers):
-            root.removeHandler(handler)
-        with console_logging(tmp_path / "off.log") as off:  # logging off: nothing is made
-            assert off is None
-        assert not (tmp_path / "off.log").exists()
-        configure("info")
-        log = tmp_path / "logs" / "console.log"
-        with console_logging(log) as path:
-            assert path == log
-            logging.getLogger("exchangelib").info("headers %s", {"Authorization": "Bearer abcdefghijklmnop\x1b[2J"})
-        logging.getLogger("workbench").info("after the console")
-        captured = capfd.readouterr()
-    finally:
-        for handler in list(root.handlers):
-            root.removeHandler(handler)
-        for handler in handlers:
-            root.addHandler(handler)
-        root.setLevel(level)
+    with console_logging(tmp_path / "off.log") as off:  # logging off: nothing is made
+        assert off is None
+    assert not (tmp_path / "off.log").exists()
+    configure("info")
+    log = tmp_path / "logs" / "console.log"
+    with console_logging(log) as path:
+        assert path == log
+        logging.getLogger("exchangelib").info("headers %s", {"Authorization": "Bearer abcdefghijklmnop\x1b[2J"})
+    logging.getLogger("workbench").info("after the console")
+    captured = capfd.readouterr()
     written = log.read_text()
     assert "INFO exchangelib: headers" in written and "abcdefghijklmnop" not in written
     assert "\x1b" not in written and "\\x1b[2J" in written
@@ -246,7 +252,7 @@ def test_the_demo_logs_to_a_file_that_outlives_its_temporary_data_directory(tmp_
     assert not [p for p in temp.iterdir() if p.is_dir()]  # the demo's data directory is gone, its log is not
 
 
-def test_the_console_log_never_follows_a_symbolic_link(tmp_path: Path) -> None:
+def test_the_console_log_never_follows_a_symbolic_link(tmp_path: Path, bare_root_logger: logging.Logger) -> None:
     """The hostile review: `logs/console.log` made a link to another file appended the records there and made
     that file 0600. A link is refused: the console runs without its log file, and the target is untouched."""
     from workbench.redaction import configure, console_logging
@@ -256,19 +262,8 @@ def test_the_console_log_never_follows_a_symbolic_link(tmp_path: Path) -> None:
     target.chmod(0o644)
     (tmp_path / "logs").mkdir()
     (tmp_path / "logs" / "console.log").symlink_to(target)
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    try:
-        for handler in list(root.handlers):
-            root.removeHandler(handler)
-        configure("info")
-        with console_logging(tmp_path / "logs" / "console.log") as path:
-            assert path is None
-            logging.getLogger("workbench").info("a record")
-    finally:
-        for handler in list(root.handlers):
-            root.removeHandler(handler)
-        for handler in handlers:
-            root.addHandler(handler)
-        root.setLevel(level)
+    configure("info")
+    with console_logging(tmp_path / "logs" / "console.log") as path:
+        assert path is None
+        logging.getLogger("workbench").info("a record")
     assert target.read_text() == "someone else's\n" and target.stat().st_mode & 0o777 == 0o644
