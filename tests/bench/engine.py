@@ -29,7 +29,7 @@ from tests.engine.conftest import m365_connection, onprem_connection, target
 from workbench.checks.engine import Plan, Run
 from workbench.checks.events import Finished, Progress, Started
 from workbench.lab import LabState
-from workbench.lab.lab import M365State, OnPremState
+from workbench.lab.lab import KerberosState, M365State, OnPremState
 from workbench.verification import plan_for
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -56,7 +56,13 @@ def lab_process(*args: str) -> Any:
             tuple(raw["scenarios"]),
             raw["latency_ms"],
             M365State(**raw["m365"]),
-            OnPremState(**{**raw["onprem"], "accepted_domains": tuple(raw["onprem"]["accepted_domains"])}),
+            OnPremState(
+                **{
+                    **raw["onprem"],
+                    "accepted_domains": tuple(raw["onprem"]["accepted_domains"]),
+                    "kerberos": KerberosState(**raw["onprem"]["kerberos"]) if raw["onprem"]["kerberos"] else None,
+                }
+            ),
         )
     finally:
         process.terminate()
@@ -124,7 +130,7 @@ def _raw_pypsrp(state: LabState) -> float:
 
     from tests.lab.conftest import powershell
 
-    with powershell(state, "negotiate") as pool:
+    with powershell(state) as pool:  # Kerberos, as Exchange takes it by default
         started = time.monotonic()
         ps = PowerShell(pool)
         ps.add_cmdlet("Get-Mailbox").add_parameter("ResultSize", "Unlimited")
