@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import ClassVar, TypeVar
 
+from rich.table import Table
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
@@ -14,7 +15,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widget import Widget
-from textual.widgets import Button, DataTable, Input, Label, Static
+from textual.widgets import Button, Input, Label, Static
 
 from workbench.model import Secret
 from workbench.text import visible
@@ -321,11 +322,14 @@ class HelpModal(ModalScreen[None]):
         with Vertical(classes="dialog help"):
             yield Label(f"Help · {self._title}", classes="dialog-title")
             yield Static(self._about, classes="dialog-question", markup=False)
-            table: DataTable[str] = DataTable(id="help-keys", cursor_type="row", zebra_stripes=True)
-            table.add_columns("Key", "Does")
+            # A grid whose descriptions wrap: a table wider than the dialog cut them at its edge at 80 columns.
+            keys = Table.grid(padding=(0, 2))
+            keys.add_column(no_wrap=True, style="bold")
+            keys.add_column(ratio=1)
             for key, description in self._keys:
-                table.add_row(key, description)
-            yield table
+                keys.add_row(Text(key), Text(description))
+            with VerticalScroll(id="help-keys"):
+                yield Static(keys)
             yield Label("escape closes · ctrl+p finds any command", classes="dialog-hint")
 
     @on(Button.Pressed)

@@ -38,7 +38,10 @@ def _given_text(widget: Widget) -> str | None:
     if isinstance(widget, ToggleButton | Button):
         return str(widget.label)
     if isinstance(widget, Static | Label):
-        return str(widget.render())
+        rendered = widget.render()
+        if type(rendered).__name__ == "RichVisual":  # a Rich table or panel: laid out by Rich, not read here
+            return None
+        return str(rendered)
     if isinstance(widget, OptionList):
         return "\n".join(str(option.prompt) for option in widget.options)
     if isinstance(widget, TextArea):

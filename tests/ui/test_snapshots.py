@@ -249,3 +249,26 @@ def test_every_other_dialog_fits_at_80x24() -> None:
                 assert not cut_words(app), (name, cut_words(app))
 
     asyncio.run(run())
+
+
+def test_help_shows_every_key_s_description_whole_at_80x24() -> None:
+    """The hostile review: the verification screen's help cut "(ctrl+s there saves what a fix made pendi" at
+    the dialog's edge (a table wider than the dialog scrolled sideways)."""
+    import asyncio
+
+    from screens.dialogs import HelpModal
+    from tests.ui.fit import cut_words
+
+    async def run() -> None:
+        app = scenes.app(scenes.mixed_home())
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.press("down", "enter")  # a verification screen: the longest descriptions
+            await settle(pilot)
+            await pilot.press("question_mark")
+            await settle(pilot)
+            assert isinstance(app.screen, HelpModal)
+            sideways = [w for w in app.screen.query("*") if w.max_scroll_x > 0]
+            assert not sideways, sideways
+            assert not cut_words(app)
+
+    asyncio.run(run())
