@@ -11,6 +11,7 @@ import re
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TextIO
 
 from workbench.text import visible
 
@@ -90,9 +91,11 @@ def console_log(data_dir: Path) -> Path:
 
 
 @contextlib.contextmanager
-def console_logging(path: Path) -> Iterator[Path | None]:
+def console_logging(path: Path, *, restore: bool = True) -> Iterator[Path | None]:
     """While the console owns the terminal, the records `configure` sends to standard error are appended to
-    `path` instead (0600, redacted, control characters escaped); afterwards they go to standard error again.
+    `path` instead (0600, redacted, control characters escaped); afterwards they go to standard error again,
+    or, with `restore=False` (a process that ends with its console), stay in the file: a run's clients are
+    released in their own threads and may log after the console has given the terminal back.
     Yields the path, or None when logging is off (nothing is created then)."""
     root = logging.getLogger()
     ours = [handler for handler in root.handlers if handler.get_name() == _HANDLER]
@@ -120,8 +123,13 @@ def console_logging(path: Path) -> Iterator[Path | None]:
     try:
         yield path
     finally:
-        root.removeHandler(to_file)
-        to_file.close()
-        stream.close()
-        for handler in ours:
-            root.addHandler(handler)
+        if restore:
+            _put_back(root, to_file, stream, ours)
+
+
+def _put_back(root: logging.Logger, to_file: logging.Handler, stream: TextIO, ours: list[logging.Handler]) -> None:
+    root.removeHandler(to_file)
+    to_file.close()
+    stream.close()
+    for handler in ours:
+        root.addHandler(handler)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -27,6 +28,8 @@ def bare_root_logger() -> Iterator[logging.Logger]:
     finally:
         for handler in list(root.handlers):
             root.removeHandler(handler)
+            if handler not in handlers:
+                handler.close()
         for handler in handlers:
             root.addHandler(handler)
         root.setLevel(level)
@@ -227,6 +230,26 @@ def test_console_logging_moves_the_records_to_the_file_and_back(
     assert "INFO exchangelib: headers" in written and "abcdefghijklmnop" not in written
     assert "\x1b" not in written and "\\x1b[2J" in written
     assert "exchangelib" not in captured.err and "after the console" in captured.err  # back on stderr
+
+
+def test_a_console_process_keeps_logging_to_its_file_after_the_console_ends(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str], bare_root_logger: logging.Logger
+) -> None:
+    """CI caught exchangelib's "Closing sessions" on the admin's terminal after ctrl+q: a run's clients are
+    released in their own threads, which may log after the console has gone. For the console's process the
+    records stay in the file until it exits."""
+    from workbench.redaction import configure, console_logging
+
+    configure("debug")
+    log = tmp_path / "logs" / "console.log"
+    with console_logging(log, restore=False):
+        pass
+    released = threading.Thread(target=lambda: logging.getLogger("exchangelib.protocol").debug("Closing sessions"))
+    released.start()
+    released.join()
+    logging.getLogger().handlers[0].flush()
+    assert "Closing sessions" not in capfd.readouterr().err
+    assert "DEBUG exchangelib.protocol: Closing sessions" in log.read_text()
 
 
 def test_the_demo_logs_to_a_file_that_outlives_its_temporary_data_directory(tmp_path: Path) -> None:

@@ -81,7 +81,7 @@ def _console(args: argparse.Namespace) -> int:
     from workbench.redaction import console_log, console_logging
 
     home = default_home()
-    with console_logging(console_log(home)) as log:  # WORKBENCH_LOG's records, not over the console
+    with console_logging(console_log(home), restore=False) as log:  # WORKBENCH_LOG: not over the console
         WorkbenchApp(home, log_file=log).run()
     return 0
 

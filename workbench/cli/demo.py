@@ -64,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
 
                 # WORKBENCH_LOG's records go to a file; a temporary data directory's log outlives it.
                 log_path = console_log(path) if folder is None or args.keep else folder.with_suffix(".log")
-                with console_logging(log_path) as log:
+                with console_logging(log_path, restore=False) as log:
                     values = LabValues.of(lab.state, lab.auto_approve)
                     WorkbenchApp(home, lab=True, timeout=10.0, lab_values=values, log_file=log).run()
     finally:
