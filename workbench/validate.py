@@ -357,9 +357,10 @@ def connection_name(text: str) -> str:
 
 
 def validity_days(text: str) -> int:
-    if not _DIGITS.fullmatch(text.strip()) or not 1 <= int(text) <= 3650:
+    digits = text.strip(" \t")  # not str.strip(): it also drops the ASCII separators \x1c-\x1f
+    if not _DIGITS.fullmatch(digits) or not 1 <= int(digits) <= 3650:
         raise FieldError("days", f"Validity must be a whole number of days from 1 to 3650, not '{shown(text)}'")
-    return int(text)
+    return int(digits)
 
 
 def ews_url_for(address: ServerAddress) -> str:

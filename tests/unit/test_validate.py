@@ -205,6 +205,14 @@ def test_any_input_is_accepted_or_explained(name: str, text: str) -> None:
         assert parse(value) == value
 
 
+@pytest.mark.parametrize("text", ["0\x1f", "7\x1c", "30\x1e", "\x1d12"])
+def test_days_with_a_separator_control_are_explained(text: str) -> None:
+    """The fuzz above found it: str.strip() drops the ASCII separators (\\x1c–\\x1f) but int() does not, so
+    '0\\x1f' passed the digits check and crashed int() with a ValueError."""
+    with pytest.raises(FieldError, match="whole number of days"):
+        validate.validity_days(text)
+
+
 @pytest.mark.parametrize("parse", [validate.client_secret, validate.password])
 @pytest.mark.parametrize(
     ("value", "expected"),
