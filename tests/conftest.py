@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import settings
 
 from storage import Home
 from tests import network_guard
@@ -16,6 +17,12 @@ from tests.factories import make_cert_files
 from workbench.lab import Lab
 
 network_guard.install()
+
+# In CI the fuzz tests replay the same examples every run (a red build names a defect of the change, not a new find
+# of the dice); on a developer's machine they explore, and what they find gets a fixed test.
+settings.register_profile("ci", derandomize=True, print_blob=True)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
