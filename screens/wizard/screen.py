@@ -41,7 +41,6 @@ from workbench.registration import (
     DeviceCode,
     Registrar,
     RegistrationPlan,
-    RegistrationRequest,
     SignInError,
 )
 from workbench.text import visible
@@ -214,7 +213,7 @@ class WizardScreen(VerificationHost):
         certificates = {c.thumbprint: c for c in self._certificates}
         names = self._names
         state = self.registration
-        current = state.key == self._request_key()
+        current = state.key == self.wizard_draft.registration_key()
         return Context(
             now=self.workbench.workspace.now(),
             certificate=lambda thumbprint: certificates.get(thumbprint.upper()),
@@ -310,7 +309,7 @@ class WizardScreen(VerificationHost):
         self._arrange_steps()
         self.query_one("#wizard-pane", ContentSwitcher).current = f"step-{step.value}"
         if step is Step.CREDENTIALS:
-            self._propose_upn()
+            self.wizard_draft.propose_upn(self.workbench.local_user)
         if step is Step.SIGN_IN:
             self._sign_in_if_needed()
         if step is Step.PLAN:
@@ -325,26 +324,6 @@ class WizardScreen(VerificationHost):
         if focus is not None:
             focus.focus()
         self.refresh_bindings()
-
-    def _propose_upn(self) -> None:
-        """The local user at the server's domain, when nothing was typed yet (and the server names a domain)."""
-        from workbench import validate
-        from workbench.validate import FieldError
-
-        draft = self.wizard_draft
-        if draft.onprem.admin_upn.strip() or draft.editing is not None:
-            return
-        user = self.workbench.local_user
-        try:
-            host = validate.server_address(draft.onprem.server).host
-        except FieldError:
-            return
-        if not user or validate.is_ip_address(host) or host.count(".") < 2:
-            return
-        try:
-            draft.onprem.admin_upn = validate.admin_upn(f"{user}@{host.partition('.')[2]}")
-        except FieldError:
-            return
 
     async def action_next(self) -> None:
         if self.step is Step.CONFIGURATION:
@@ -533,35 +512,19 @@ class WizardScreen(VerificationHost):
 
     def _build(self, name: str | None = None) -> Connection | None:
         """The connection as the draft describes it (`name` stands in while the name field is not valid)."""
-        draft = self.wizard_draft
-        context = self.context()
         try:
-            if name is not None:
-                saved, draft.name = draft.name, name
-                try:
-                    return draft.build(context, self._stage)
-                finally:
-                    draft.name = saved
-            return draft.build(context, self._stage)
+            return self.wizard_draft.build(self.context(), self._stage, name=name)
         except DraftInvalid as invalid:
             self.notify(f"Not ready: {invalid}", severity="warning", markup=False)
             return None
 
     def shown_name(self) -> str:
         """The name field: what the admin typed, else the proposed name."""
-        draft = self.wizard_draft
-        return draft.name if not draft.name_follows_default else draft.default_name(self.context())
+        return self.wizard_draft.shown_name(self.context())
 
     def _for_verification(self) -> Connection | None:
         """The connection to verify, named as the name field shows it (or a stand-in while that is not valid)."""
-        from workbench import validate
-        from workbench.validate import FieldError
-
-        try:
-            name = validate.connection_name(self.shown_name())
-        except FieldError:
-            name = "New connection"
-        return self._build(name=name)
+        return self._build(name=self.wizard_draft.verification_name(self.context()))
 
     def _start_verification(self) -> None:
         if self.wizard_draft.registering:
@@ -643,56 +606,9 @@ class WizardScreen(VerificationHost):
 
     # ------------------------------------------------------------------ automatic registration
 
-    def _request(self) -> RegistrationRequest | None:
-        """What the sign-in and the registration are for, from the draft (None while a field is invalid)."""
-        from workbench import validate
-        from workbench.model import Cloud, CustomEndpoints
-        from workbench.validate import FieldError
-
-        draft = self.wizard_draft
-        m = draft.effective_m365()
-        try:
-            cloud = Cloud(m.cloud)
-            custom = (
-                CustomEndpoints(
-                    authority_host=validate.base_url(m.authority_host, field="authority_host", label="Authority"),
-                    graph_url=validate.base_url(m.graph_url, field="graph_url", label="Graph URL"),
-                    ews_url=validate.https_url(m.ews_url, field="ews_url", label="EWS URL"),
-                )
-                if cloud is Cloud.CUSTOM
-                else None
-            )
-            return RegistrationRequest(
-                app_account=validate.app_account(m.app_account),
-                name=draft.name.strip(),
-                cloud=cloud,
-                custom_endpoints=custom,
-                ca_bundle=validate.ca_bundle(m.ca_bundle) if m.ca_bundle.strip() else None,
-                tenant_id=validate.tenant_id(m.tenant_id) if m.tenant_id.strip() else None,
-                public_client_id=draft.public_client_id.strip() or None,
-                existing=draft.editing,
-                rotate_certificate=draft.reregister,
-            )
-        except (FieldError, ValueError):
-            return None
-
-    def _request_key(self) -> tuple[object, ...]:
-        request = self._request()
-        if request is None:
-            return ("invalid",)
-        return (
-            request.cloud,
-            request.custom_endpoints,
-            request.ca_bundle,
-            request.tenant_id,
-            request.public_client_id,
-            request.app_account,
-            self.wizard_draft.reregister,
-        )
-
     def _sign_in_if_needed(self) -> None:
         state = self.registration
-        if state.key == self._request_key() and (state.admin is not None or state.waiting):
+        if state.key == self.wizard_draft.registration_key() and (state.admin is not None or state.waiting):
             return
         self.restart_sign_in()
 
@@ -700,7 +616,7 @@ class WizardScreen(VerificationHost):
         """A new code: whatever sign-in was waiting stops, and what it found is forgotten."""
         state = self.registration
         state.forget_sign_in()
-        request = self._request()
+        request = self.wizard_draft.registration_request()
         if request is None:
             return
         space = self.workbench.workspace
@@ -737,7 +653,7 @@ class WizardScreen(VerificationHost):
             state.error = SignInError("failed", str(error))
             self._show_registration()
             return
-        state.registrar, state.key, state.waiting = registrar, self._request_key(), True
+        state.registrar, state.key, state.waiting = registrar, self.wizard_draft.registration_key(), True
         cancel = state.cancel
         self.run_worker(lambda: self._sign_in(registrar, cancel), thread=True, group="sign-in", name="sign-in")
         self._show_registration()
