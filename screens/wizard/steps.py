@@ -1,8 +1,9 @@
 """The wizard's steps: small widgets bound to the one draft.
 
-Each step shows the draft's values (`load`), writes what the admin types back into it (and tells the wizard,
-which re-runs the core's rules and shows their messages), and knows how to fill itself with the lab's values in
-the demo. None of them validates anything itself.
+Each step shows the draft's values (`refresh_from_draft`), writes what the admin types back into it and posts
+`StepPane.Changed` (the wizard re-runs the core's rules and shows their messages), and knows how to fill itself
+with the lab's values in the demo. Its buttons' presses bubble to the wizard, which acts on them. None of them
+validates anything itself, and none calls the wizard.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import Button, Input, RadioButton, RadioSet, Select, Static
 
@@ -29,7 +31,6 @@ from .fields import Choice, Field
 
 if TYPE_CHECKING:
     from .fill import LabValues
-    from .screen import WizardScreen
 
 CLOUDS = (
     ("Global (worldwide)", Cloud.GLOBAL.value),
@@ -96,13 +97,17 @@ class StepPane(VerticalScroll):
     StepPane #ps-auth-line { height: auto; }
     """
 
+    class Changed(Message):
+        """The step wrote `field` to the draft (its message shows from now on); None: the kind or the kind of
+        registration changed, and with it the steps that follow."""
+
+        def __init__(self, field: str | None) -> None:
+            super().__init__()
+            self.field = field
+
     def __init__(self, draft: WizardDraft) -> None:
         super().__init__(id=f"step-{self.STEP.value}")
         self._draft = draft  # the wizard's one draft: composed with its values, written as the admin types
-
-    @property
-    def wizard(self) -> WizardScreen:
-        return self.screen  # type: ignore[return-value]
 
     @property
     def draft(self) -> WizardDraft:
@@ -115,7 +120,7 @@ class StepPane(VerticalScroll):
     def fields(self) -> ComposeResult:
         raise NotImplementedError
 
-    def load(self) -> None:
+    def refresh_from_draft(self) -> None:
         """Show the draft's values (on entering the step, and after a fill or a fix changed the draft)."""
 
     def fill(self, lab: LabValues) -> str:
@@ -128,8 +133,8 @@ class StepPane(VerticalScroll):
                 return widget
         return None
 
-    def changed(self, field: str) -> None:
-        self.wizard.draft_changed(field)
+    def changed(self, field: str | None) -> None:
+        self.post_message(self.Changed(field))
 
 
 class LocationStep(StepPane):
@@ -171,7 +176,7 @@ class LocationStep(StepPane):
                 hint="extra CAs to trust (a TLS proxy)",
             )
 
-    def load(self) -> None:
+    def refresh_from_draft(self) -> None:
         draft = self.draft
         set_radio(self.query_one("#kind", RadioSet), 0 if draft.kind is ConnectionKind.M365 else 1)
         cloud = self.query_one("#cloud", Select)
@@ -193,7 +198,7 @@ class LocationStep(StepPane):
     def _kind(self, event: RadioSet.Changed) -> None:
         self.draft.kind = ConnectionKind.M365 if event.index == 0 else ConnectionKind.ONPREM
         self._arrange()
-        self.wizard.steps_changed()
+        self.changed(None)
 
     @on(Select.Changed, "#cloud")
     def _cloud(self, event: Select.Changed) -> None:
@@ -258,7 +263,7 @@ class ApplicationStep(StepPane):
                 yield Button("Import certificate…", id="import", compact=True)
                 yield Button("Choose certificate…", id="choose", compact=True)
 
-    def load(self) -> None:
+    def refresh_from_draft(self) -> None:
         draft = self.draft
         set_value(self.query_one("#app_account", Input), draft.m365.app_account)
         set_value(self.query_one("#client_id", Input), draft.m365.client_id)
@@ -293,14 +298,6 @@ class ApplicationStep(StepPane):
         else:
             setattr(self.draft.m365, name, event.value)
         self.changed(name)
-
-    @on(Button.Pressed, "#import")
-    def _import(self) -> None:
-        self.wizard.action_import_certificate()
-
-    @on(Button.Pressed, "#choose")
-    def _choose(self) -> None:
-        self.wizard.action_choose_certificate()
 
     def fill(self, lab: LabValues) -> str:
         draft = self.draft
@@ -423,7 +420,7 @@ class ServerStep(StepPane):
                 hint="compare it with the server's",
             )
 
-    def load(self) -> None:
+    def refresh_from_draft(self) -> None:
         draft = self.draft
         manual = draft.onprem.discovery == Discovery.MANUAL.value
         set_radio(self.query_one("#discovery", RadioSet), 1 if manual else 0)
@@ -534,7 +531,7 @@ class CredentialsStep(StepPane):
             hint="masked; Browse signs in with it",
         )
 
-    def load(self) -> None:
+    def refresh_from_draft(self) -> None:
         draft = self.draft
         set_value(self.query_one("#admin_upn", Input), draft.onprem.admin_upn)
         password = self.query_one("#password", Input)
@@ -553,50 +550,8 @@ class CredentialsStep(StepPane):
             self.draft.onprem.admin_upn = event.value
         self.changed(name)
 
-    @on(Button.Pressed, "#browse")
-    def _browse(self) -> None:
-        self.wizard.action_browse()
-
     def fill(self, lab: LabValues) -> str:
         self.draft.onprem.admin_upn = lab.admin_upn
         self.draft.password = lab.admin_password
         set_value(self.query_one("#password", Input), lab.admin_password.reveal())
         return "Filled the lab's administrator and password."
-
-
-class ConfigurationStep(StepPane):
-    STEP = Step.CONFIGURATION
-    INTRO = ""
-    DEFAULT_CSS = """
-    ConfigurationStep { padding: 0; }
-    ConfigurationStep > #name-row { height: auto; padding: 0 1; }
-    ConfigurationStep > #configuration-note { height: auto; padding: 0 1; color: $text-muted; }
-    ConfigurationStep > #verification-slot { height: 1fr; min-height: 6; }
-    """
-
-    def compose(self) -> ComposeResult:
-        with Vertical(id="name-row"):
-            yield Field(
-                "Name",
-                text_input(id="name", placeholder="the tenant's domain, or the admin's UPN"),
-                field="name",
-                hint="proposed from what the checks learn",
-            )
-        yield Vertical(id="verification-slot")
-        yield Static("", id="configuration-note")
-
-    def fields(self) -> ComposeResult:
-        return iter(())
-
-    def load(self) -> None:
-        set_value(self.query_one("#name", Input), self.wizard.shown_name())
-
-    def first_focus(self) -> Widget | None:
-        tables = self.query("#checks")
-        return tables.first() if tables else self.query_one("#name", Input)
-
-    @on(Input.Changed, "#name")
-    def _typed(self, event: Input.Changed) -> None:
-        self.draft.name = event.value
-        self.draft.name_follows_default = not event.value.strip()
-        self.changed("name")
