@@ -155,6 +155,26 @@ class ConfigurationStep(StepPane):
         self.live, self.verified = new, connection
         self.query_one(VerificationView).attach(new)
 
+    def finish_state(self, name_error: str | None) -> tuple[bool, str]:
+        """Whether Finish may save (no check failed, the name is valid: `name_error` is its message), and the
+        status line that says why (not)."""
+        live = self.live
+        if live is None:
+            return False, "Not verified yet."
+        board = live.board
+        if live.running or board.summary is None:
+            return False, "Verifying… Finish is enabled once no check has failed."
+        status = board.summary.status
+        failed = board.counts().get(Status.FAILED, 0)
+        if status is Status.CANCELLED:
+            return False, "Cancelled. R verifies again."
+        if failed:
+            return False, f"{failed} check(s) failed: enter on one shows why and how to fix it; r re-runs it."
+        if name_error:
+            return False, "Choose another name (see above)."
+        warned = " (with warnings)" if status is Status.WARNING else ""
+        return True, f"Verified{warned}. Finish, then OK in the manager, saves it."
+
     def _focus_checks(self) -> None:
         """The checks take the keys (enter troubleshoots), as on the verification screen."""
         if self.display:

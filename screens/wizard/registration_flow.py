@@ -10,7 +10,8 @@ are said on the step.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING
 
 from textual import work
 from textual.message import Message
@@ -19,13 +20,49 @@ from textual.worker import Worker, WorkerState, get_current_worker
 
 from storage import StorageError
 from workbench.certificates import LoadedCertificate
+from workbench.model import CertificateCredential, CertificateInfo, Connection, M365Settings
 from workbench.registration import Admin, DeviceCode, Registrar, RegistrationPlan, RegistrationRequest, SignInError
 from workbench.registration.apply import RegistrationRun
 from workbench.text import visible
 
 from .registration import RegistrationState
 
+if TYPE_CHECKING:
+    from ..app import WorkbenchApp
+
 SIGN_IN, PLAN = "sign-in", "plan"
+
+
+def registrar_for(
+    request: RegistrationRequest,
+    workbench: WorkbenchApp,
+    certificates: Iterable[CertificateInfo],
+    editing: Connection | None,
+) -> Registrar:
+    """The core's registrar for `request`, with the workspace's connections and `certificates` (the app's
+    scripted one when the app has a factory). Raises `StorageError`/`OSError` for a damaged installation id."""
+    space = workbench.workspace
+    installation = space.home.installation_id()
+    factory = workbench.registrar_factory
+    if factory is not None:
+        return factory(request, installation)
+    held = {c.thumbprint: c for c in certificates}
+    current = None
+    stored = editing.settings if editing is not None else None
+    if (
+        isinstance(stored, M365Settings)
+        and stored.app_registration is not None
+        and isinstance(stored.credential, CertificateCredential)
+    ):  # an app registered automatically keeps its certificate (a manual app's stays with that app)
+        current = held.get(stored.credential.thumbprint)
+    return Registrar(
+        request,
+        installation_id=installation,
+        connections=tuple(space.connections()),
+        certificate=lambda thumbprint: held.get(thumbprint.upper()),
+        current=current,
+        timeout=workbench.timeout,
+    )
 
 
 class RegistrationFlow(Widget):

@@ -17,7 +17,7 @@ from dataclasses import replace
 from typing import ClassVar
 
 from rich.text import Text
-from textual import on
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
@@ -25,11 +25,8 @@ from textual.reactive import reactive
 from textual.widgets import Button, ContentSwitcher, DataTable, Input, Static
 
 from storage import NameTakenError
-from workbench.certificates import LoadedCertificate
-from workbench.checks.events import Status
 from workbench.drafts import DraftInvalid, Stamp
 from workbench.model import (
-    CertificateCredential,
     CertificateInfo,
     Connection,
     M365Settings,
@@ -43,17 +40,17 @@ from ..dialogs import ConfirmModal
 from ..literal import shown
 from ..live import LiveVerification
 from ..verification import VerificationHost
+from .application import ApplicationStep
 from .configuration import ConfigurationStep
 from .draft import Context, Step, WizardDraft
 from .fields import Field
 from .registration import PlanStep, RegistrationState, RegistrationStep, SignInStep
-from .registration_flow import RegistrationFlow
-from .steps import ApplicationStep, CredentialsStep, LocationStep, ServerStep, StepPane
+from .registration_flow import RegistrationFlow, registrar_for
+from .steps import CredentialsStep, LocationStep, ServerStep, StepPane
 
 FORM_STEPS: dict[Step, type[StepPane]] = {  # the steps that need only the draft
     Step.LOCATION: LocationStep,
     Step.REGISTRATION: RegistrationStep,
-    Step.APPLICATION: ApplicationStep,
     Step.SERVER: ServerStep,
     Step.CREDENTIALS: CredentialsStep,
 }
@@ -159,7 +156,7 @@ class WizardScreen(VerificationHost):
         space = self.workbench.workspace
         held = space.certificates()
         known = {c.thumbprint for c in held}
-        self._certificates = held + [c for c in self._certificates if c.thumbprint not in known]
+        self._certificates[:] = held + [c for c in self._certificates if c.thumbprint not in known]  # steps hold it
         own = self.wizard_draft.id
         self._names = {name_key(c.name) for c in space.connections() if c.id != own}
 
@@ -293,6 +290,8 @@ class WizardScreen(VerificationHost):
             return SignInStep(draft, self.registration, self.workbench.lab_values)
         if step is Step.PLAN:
             return PlanStep(draft, self.registration)
+        if step is Step.APPLICATION:
+            return ApplicationStep(draft, self.workbench, self._certificates)
         if step is Step.CONFIGURATION:
             self._configuration = ConfigurationStep(draft, self.workbench, self.registration)
             return self._configuration
@@ -386,8 +385,9 @@ class WizardScreen(VerificationHost):
         if not self.entered:
             self.dismiss(None)
             return
-        self.run_worker(self._confirm_cancel(), exclusive=True, group="wizard-cancel")
+        self._confirm_cancel()
 
+    @work(exclusive=True, group="wizard-cancel")
     async def _confirm_cancel(self) -> None:
         editing = self.wizard_draft.editing is not None
         tenant, removal = self.left_in_tenant()
@@ -427,52 +427,6 @@ class WizardScreen(VerificationHost):
         self.notify(said, markup=False)
 
     # ------------------------------------------------------------------ certificates and browse
-
-    @on(Button.Pressed, "#import")
-    def action_import_certificate(self) -> None:
-        from .certificate import ImportCertificateModal
-
-        self.app.push_screen(
-            ImportCertificateModal(self.workbench.workspace.now, self.workbench.lab_values), self._imported
-        )
-
-    def _imported(self, loaded: LoadedCertificate | None) -> None:
-        if loaded is None:
-            return
-        stored = {c.thumbprint for c in self.workbench.workspace.certificates()} - {
-            c.thumbprint for c in self.workbench.workspace.changes.staged_certificates()
-        }
-        already = loaded.info.thumbprint in stored
-        info = loaded.info
-        if not already:
-            info = self.workbench.workspace.changes.stage_certificate(loaded.info, loaded.key_pem)
-        if all(c.thumbprint != info.thumbprint for c in self._certificates):
-            self._certificates.append(info)
-        draft = self.wizard_draft
-        draft.use_certificate, draft.thumbprint = True, info.thumbprint
-        self.refresh_from_draft()
-        self._changed("thumbprint")
-        if already:
-            self.notify(f"Certificate {info.thumbprint} is already in the personal store: it is used.", markup=False)
-        else:
-            self.notify(
-                f"Certificate {info.thumbprint} imported: it joins the personal store when the connection is saved.",
-                markup=False,
-            )
-
-    @on(Button.Pressed, "#choose")
-    def action_choose_certificate(self) -> None:
-        from .certificate import ChooseCertificateModal
-
-        self.app.push_screen(ChooseCertificateModal(self._certificates, self.workbench.workspace.now()), self._chosen)
-
-    def _chosen(self, thumbprint: str | None) -> None:
-        if thumbprint is None:
-            return
-        draft = self.wizard_draft
-        draft.use_certificate, draft.thumbprint = True, thumbprint
-        self.refresh_from_draft()
-        self._changed("thumbprint")
 
     @on(Button.Pressed, "#browse")
     def action_browse(self) -> None:
@@ -521,29 +475,7 @@ class WizardScreen(VerificationHost):
         return self.flow.state
 
     def _make_registrar(self, request: RegistrationRequest) -> Registrar:
-        """The core's registrar for `request`, with this workspace's connections and certificates."""
-        space = self.workbench.workspace
-        installation = space.home.installation_id()
-        factory = self.workbench.registrar_factory
-        if factory is not None:
-            return factory(request, installation)
-        certificates = {c.thumbprint: c for c in self._certificates}
-        current = None
-        stored = self.wizard_draft.editing.settings if self.wizard_draft.editing is not None else None
-        if (
-            isinstance(stored, M365Settings)
-            and stored.app_registration is not None
-            and isinstance(stored.credential, CertificateCredential)
-        ):  # an app registered automatically keeps its certificate (a manual app's stays with that app)
-            current = certificates.get(stored.credential.thumbprint)
-        return Registrar(
-            request,
-            installation_id=installation,
-            connections=tuple(space.connections()),
-            certificate=lambda thumbprint: certificates.get(thumbprint.upper()),
-            current=current,
-            timeout=self.workbench.timeout,
-        )
+        return registrar_for(request, self.workbench, self._certificates, self.wizard_draft.editing)
 
     @on(Button.Pressed, "#new-code")
     def restart_sign_in(self) -> None:
@@ -647,23 +579,11 @@ class WizardScreen(VerificationHost):
         return replace(connection, name=name)
 
     def _finish_state(self) -> tuple[bool, str]:
-        live = self._live
-        if live is None:
+        """Whether Finish may save, and the status line that says why (not)."""
+        if self._configuration is None:
             return False, "Not verified yet."
-        board = live.board
-        if live.running or board.summary is None:
-            return False, "Verifying… Finish is enabled once no check has failed."
-        status = board.summary.status
-        failed = board.counts().get(Status.FAILED, 0)
-        if status is Status.CANCELLED:
-            return False, "Cancelled. R verifies again."
-        if failed:
-            return False, f"{failed} check(s) failed: enter on one shows why and how to fix it; r re-runs it."
         name_error = self.wizard_draft.step_errors(Step.CONFIGURATION, self.context()).get("name")
-        if name_error:
-            return False, "Choose another name (see above)."
-        warned = " (with warnings)" if status is Status.WARNING else ""
-        return True, f"Verified{warned}. Finish, then OK in the manager, saves it."
+        return self._configuration.finish_state(name_error)
 
     def _finish(self) -> None:
         from workbench.verification import summary_record
