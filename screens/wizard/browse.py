@@ -8,13 +8,14 @@ from collections.abc import Awaitable, Callable
 from typing import ClassVar
 
 from rich.text import Text
-from textual import on
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, OptionList, Select, Static
 from textual.widgets.option_list import Option
+from textual.worker import Worker, WorkerState
 
 from workbench.browse import Admin, BrowseFailed, Directory
 
@@ -83,9 +84,12 @@ class BrowseModal(ModalScreen[str | None]):
 
     def on_mount(self) -> None:
         self.query_one("#admins", OptionList).loading = True
-        self.run_worker(self._load(), exclusive=True, group="browse", exit_on_error=False)
+        self._load()
 
+    @work(exclusive=True, group="browse", exit_on_error=False)
     async def _load(self) -> None:
+        """The directory, listed; a `BrowseFailed` says which check failed and what to do. Anything else a
+        network path throws ends the worker in error, shown by `on_worker_state_changed` (never raised)."""
         status = self.query_one("#browse-status", Static)
         admins = self.query_one("#admins", OptionList)
         try:
@@ -100,11 +104,6 @@ class BrowseModal(ModalScreen[str | None]):
                 text.append(")")
             text.append("\n" + _next_step(problem.code if problem else ""), style="dim")
             status.update(text)
-            admins.loading = False
-            self._failed()
-            return
-        except Exception as error:  # noqa: BLE001 (anything else a network path throws is shown, never raised)
-            status.update(Text("✘ Browse failed: ", style="bold red").append_text(paragraph(str(error))))
             admins.loading = False
             self._failed()
             return
@@ -179,6 +178,14 @@ class BrowseModal(ModalScreen[str | None]):
         admin = self.directory.admins[int(event.option.id)]
         self.dismiss(upn_in(admin, self._domain))
 
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.state is not WorkerState.ERROR or event.worker.group != "browse" or event.worker.is_cancelled:
+            return
+        status = self.query_one("#browse-status", Static)
+        status.update(Text("✘ Browse failed: ", style="bold red").append_text(paragraph(str(event.worker.error))))
+        self.query_one("#admins", OptionList).loading = False
+        self._failed()
+
     def _failed(self) -> None:
         self.query_one("#retry", Button).remove_class("hidden")
         self.query_one("#cancel", Button).focus()
@@ -190,7 +197,7 @@ class BrowseModal(ModalScreen[str | None]):
             Text.assemble("Signing in as ", literal(self._as, 60), " to list the members…")
         )
         self.query_one("#admins", OptionList).loading = True
-        self.run_worker(self._load(), exclusive=True, group="browse", exit_on_error=False)
+        self._load()
 
     @on(Button.Pressed, "#cancel")
     def action_cancel(self) -> None:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from rich.text import Text
-from textual import on
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -92,8 +92,9 @@ class ImportCertificateModal(AnsweredModal[LoadedCertificate | None]):
         if self.loaded is not None:
             self._ok()
             return
-        self.run_worker(self._load(), exclusive=True, group="read")
+        self._load()
 
+    @work(exclusive=True, group="read")
     async def _load(self) -> None:
         path = self.query_one("#path", Input).value.strip()
         result = self.query_one("#import-result", Static)

@@ -25,6 +25,7 @@ from workbench.model import (
     Connection,
     ConnectionKind,
     Credential,
+    CustomEndpoints,
     Discovery,
     M365Settings,
     OnPremSettings,
@@ -33,6 +34,7 @@ from workbench.model import (
     Secret,
     TrustMode,
 )
+from workbench.registration import RegistrationRequest
 from workbench.validate import FieldError
 
 
@@ -109,6 +111,7 @@ class Context:
     planned: bool = False  # automatic registration: the plan was read from the tenant and is shown
 
 
+STAND_IN_NAME = "New connection"  # what a connection is verified as while the name field is not valid
 STAND_IN_ID = "00000000-0000-0000-0000-000000000000"  # what registration provides, while it has not run
 
 
@@ -413,6 +416,81 @@ class WizardDraft:
                 return candidate
         return base
 
+    def shown_name(self, context: Context) -> str:
+        """The name field: what the admin typed, else the proposed name."""
+        return self.name if not self.name_follows_default else self.default_name(context)
+
+    def verification_name(self, context: Context) -> str:
+        """The name a verification runs under: the name field's, or a stand-in while that is not valid."""
+        try:
+            return validate.connection_name(self.shown_name(context))
+        except FieldError:
+            return STAND_IN_NAME
+
+    # ---------------------------------------------------------------- the admin proposed
+
+    def propose_upn(self, user: str) -> None:
+        """The local `user` at the server's domain as the admin's UPN, when nothing was typed yet in a new
+        connection and the server names a domain (mail.contoso.com: contoso.com)."""
+        if self.onprem.admin_upn.strip() or self.editing is not None or not user:
+            return
+        try:
+            host = validate.server_address(self.onprem.server).host
+        except FieldError:
+            return
+        if validate.is_ip_address(host) or host.count(".") < 2:
+            return
+        try:
+            self.onprem.admin_upn = validate.admin_upn(f"{user}@{host.partition('.')[2]}")
+        except FieldError:
+            return
+
+    # ---------------------------------------------------------------- automatic registration
+
+    def registration_request(self) -> RegistrationRequest | None:
+        """What the sign-in and the registration are for (None while a field they need is invalid)."""
+        m = self.effective_m365()
+        try:
+            cloud = Cloud(m.cloud)
+            custom = (
+                CustomEndpoints(
+                    authority_host=validate.base_url(m.authority_host, field="authority_host", label="Authority"),
+                    graph_url=validate.base_url(m.graph_url, field="graph_url", label="Graph URL"),
+                    ews_url=validate.https_url(m.ews_url, field="ews_url", label="EWS URL"),
+                )
+                if cloud is Cloud.CUSTOM
+                else None
+            )
+            return RegistrationRequest(
+                app_account=validate.app_account(m.app_account),
+                name=self.name.strip(),
+                cloud=cloud,
+                custom_endpoints=custom,
+                ca_bundle=validate.ca_bundle(m.ca_bundle) if m.ca_bundle.strip() else None,
+                tenant_id=validate.tenant_id(m.tenant_id) if m.tenant_id.strip() else None,
+                public_client_id=self.public_client_id.strip() or None,
+                existing=self.editing,
+                rotate_certificate=self.reregister,
+            )
+        except (FieldError, ValueError):
+            return None
+
+    def registration_key(self) -> tuple[object, ...]:
+        """What a sign-in was for (cloud, endpoints, tenant, client, account): when it changes, the admin signs in
+        again. The name is not part of it."""
+        request = self.registration_request()
+        if request is None:
+            return ("invalid",)
+        return (
+            request.cloud,
+            request.custom_endpoints,
+            request.ca_bundle,
+            request.tenant_id,
+            request.public_client_id,
+            request.app_account,
+            self.reregister,
+        )
+
     # ---------------------------------------------------------------- building
 
     def _stage(self, secret: Secret, stage: Callable[[Secret], str]) -> str:
@@ -424,10 +502,12 @@ class WizardDraft:
         self._staged.append((secret, ref))
         return ref
 
-    def build(self, context: Context, stage: Callable[[Secret], str]) -> Connection:
+    def build(self, context: Context, stage: Callable[[Secret], str], *, name: str | None = None) -> Connection:
         """The connection as the fields describe it; typed secrets are staged through `stage` (the changeset's
-        `stage_secret`) and referenced, never embedded. Raises `workbench.drafts.DraftInvalid` when a field is
+        `stage_secret`) and referenced, never embedded. `name` stands in for the name field (Browse, a
+        verification while the name is not valid). Raises `workbench.drafts.DraftInvalid` when a field is
         wrong."""
+        typed = (self.name if name is None else name).strip()
         stamp = Stamp(self.id, context.now)
         if self.kind is ConnectionKind.M365:
             credential: Credential
@@ -439,10 +519,10 @@ class WizardDraft:
                 credential = ClientSecretCredential(secret_ref=self._stage(self.client_secret, stage))
             else:
                 credential = ClientSecretCredential(secret_ref=self.secret_ref)
-            core = replace(self.effective_m365(), name=self.name.strip() or self.default_name(context))
+            core = replace(self.effective_m365(), name=typed or self.default_name(context))
             return core.build(credential, stamp, self.editing)
         ref = self._stage(self.password, stage) if self.password is not None else self.password_ref
-        onprem = replace(self.effective_onprem(), name=self.name.strip() or self.default_name(context))
+        onprem = replace(self.effective_onprem(), name=typed or self.default_name(context))
         return onprem.build(ref, stamp, self.editing)
 
     # ---------------------------------------------------------------- what a fix changed

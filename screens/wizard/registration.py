@@ -1,14 +1,14 @@
 """The wizard's automatic-registration steps: Application registration (automatic or manual), Sign in (a device
 code, shown large, with the time left), and Plan (the dry run read from the tenant, applied by Next).
 
-The sign-in and the plan run in worker threads through the core's `Registrar`; `RegistrationState` is what they
-have found so far (nothing here touches the tenant before the admin presses Apply on the Plan step).
+The sign-in and the plan run in worker threads through the core's `Registrar` (`registration_flow.py`);
+`RegistrationState` is what they have found so far (nothing here touches the tenant before the admin presses
+Apply on the Plan step).
 """
 
 from __future__ import annotations
 
-import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
@@ -18,6 +18,7 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
+from textual.reactive import reactive
 from textual.widget import Widget
 from textual.widgets import Button, Checkbox, Input, RadioSet, Static
 
@@ -34,7 +35,7 @@ from workbench.registration.apply import RegistrationRun
 
 from ..literal import literal
 from ..signin import sign_in_address
-from .draft import Step
+from .draft import Step, WizardDraft
 from .fields import Choice, Field
 from .steps import StepPane, lab_cloud, set_radio, set_value, text_input
 
@@ -52,15 +53,12 @@ class RegistrationState:
     admin: Admin | None = None
     error: SignInError | None = None
     waiting: bool = False
-    cancel: threading.Event = field(default_factory=threading.Event)
     plan: RegistrationPlan | None = None
     plan_error: str | None = None
     planning: bool = False
     run: RegistrationRun | None = None
 
     def forget_sign_in(self) -> None:
-        self.cancel.set()
-        self.cancel = threading.Event()
         if self.registrar is not None:
             self.registrar.close()
         self.registrar, self.code, self.admin, self.error, self.waiting = None, None, None, None, False
@@ -134,7 +132,7 @@ class RegistrationStep(StepPane):
                 hint="your own public client, if the tenant blocks Microsoft's",
             )
 
-    def load(self) -> None:
+    def refresh_from_draft(self) -> None:
         draft = self.draft
         set_radio(self.query_one("#registration", RadioSet), 0 if draft.automatic else 1)
         set_value(self.query_one("#reg-app-account", Input), draft.m365.app_account)
@@ -159,13 +157,13 @@ class RegistrationStep(StepPane):
     def _registration(self, event: RadioSet.Changed) -> None:
         self.draft.m365.registration = (Registration.AUTOMATIC if event.index == 0 else Registration.MANUAL).value
         self._arrange()
-        self.wizard.steps_changed()
+        self.changed(None)
 
     @on(Checkbox.Changed, "#reregister")
     def _reregister(self, event: Checkbox.Changed) -> None:
         self.draft.reregister = event.value
         self._arrange()
-        self.wizard.steps_changed()
+        self.changed(None)
 
     @on(Input.Changed)
     def _typed(self, event: Input.Changed) -> None:
@@ -185,7 +183,7 @@ class RegistrationStep(StepPane):
         lab_cloud(draft, lab)
         draft.m365.registration = Registration.AUTOMATIC.value
         draft.m365.app_account = lab.app_account
-        self.wizard.steps_changed()
+        self.changed(None)
         return "Automatic registration in the lab tenant, with its application account (the lab approves the code)."
 
 
@@ -206,13 +204,25 @@ class SignInStep(StepPane):
             yield Button("Copy code  c", id="copy-code", compact=True)
             yield Button("New code", id="new-code", compact=True)
 
+    seconds_left: reactive[int] = reactive(0, init=False)  # the code's time left, counted down by the wizard
+
+    def __init__(self, draft: WizardDraft, registration: RegistrationState, lab: LabValues | None = None) -> None:
+        super().__init__(draft)
+        self.registration = registration  # the wizard's: what the sign-in found so far
+        self.lab = lab  # the demo's lab (it approves its own codes), else None
+
     def first_focus(self) -> Widget | None:
         return self.query_one("#copy-code", Button)
 
-    def load(self) -> None:
-        self.show(self.wizard.registration)
+    def refresh_from_draft(self) -> None:
+        self.show(self.registration)
+
+    def watch_seconds_left(self) -> None:
+        if self.is_mounted:
+            self.query_one("#sign-in-state", Static).update(self.state_text(self.registration))
 
     def show(self, state: RegistrationState) -> None:
+        self.registration = state
         code = state.code
         url = Text("1. Open  ", style="dim")
         url.append_text(sign_in_address(code) if code else Text("…", style="dim"))
@@ -236,7 +246,7 @@ class SignInStep(StepPane):
             text.append("\nNew code starts again.", style="dim")
             return text
         if state.code is not None:
-            left = self.wizard.code_seconds_left()
+            left = self.seconds_left
             text = Text(
                 f"Waiting for the sign-in… the code expires in {left // 60}:{left % 60:02d}. New code starts over.",
                 style="dim",
@@ -249,19 +259,11 @@ class SignInStep(StepPane):
 
     def demo_approval(self, code: DeviceCode) -> str:
         """In `workbench demo`, for a code the lab gave: that the lab approves it by itself ("" otherwise)."""
-        lab = self.wizard.workbench.lab_values
+        lab = self.lab
         if lab is None or lab.auto_approve is None or code.authority_host != urlsplit(lab.authority_host).netloc:
             return ""
         seconds = f"{lab.auto_approve:g} second{'s' if lab.auto_approve != 1 else ''}"
         return f"Demo: the lab approves this code by itself after about {seconds}; nothing to open."
-
-    @on(Button.Pressed, "#copy-code")
-    def _copy(self) -> None:
-        self.wizard.action_copy_code()
-
-    @on(Button.Pressed, "#new-code")
-    def _new(self) -> None:
-        self.wizard.restart_sign_in()
 
 
 class PlanStep(StepPane):
@@ -274,13 +276,18 @@ class PlanStep(StepPane):
     def fields(self) -> ComposeResult:
         yield Static("", id="plan-rows")
 
+    def __init__(self, draft: WizardDraft, registration: RegistrationState) -> None:
+        super().__init__(draft)
+        self.registration = registration  # the wizard's: the plan once read
+
     def first_focus(self) -> Widget | None:
         return self  # the arrow keys scroll the plan
 
-    def load(self) -> None:
-        self.show(self.wizard.registration)
+    def refresh_from_draft(self) -> None:
+        self.show(self.registration)
 
     def show(self, state: RegistrationState) -> None:
+        self.registration = state
         rows = self.query_one("#plan-rows", Static)
         if state.plan_error is not None:
             rows.update(Text("✘ ", style="red").append_text(literal(state.plan_error)))

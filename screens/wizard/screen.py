@@ -1,22 +1,23 @@
 """The connection wizard: one screen, the step list on the left, the current step on the right, Back / Next
 (Finish) / Cancel at the bottom (alt+b, alt+n, escape).
 
-The state is one reactive draft (`WizardDraft`); each step is a small widget bound to it. Every change re-runs the
-core's rules and shows their message under the field (once the admin has typed there, or tried Next); Next is
-enabled only when the step is valid. The Configuration step verifies the connection in the embedded verification
-view, with the same keys as the verification screen (troubleshoot, actions, r, R); Finish hands the connection to
-the manager as a pending change, which OK saves. A new connection, or the edit of a stored one (same id; secrets
-unchanged unless replaced).
+The state is one reactive draft (`WizardDraft`); each step is a small widget bound to it, which posts
+`StepPane.Changed` as the admin types. Every change re-runs the core's rules and shows their message under the
+field (once the admin has typed there, or tried Next); Next is enabled only when the step is valid. The step shown
+follows the reactive `index`. Automatic registration's sign-in and plan run in `RegistrationFlow`; the
+Configuration step verifies the connection in the embedded verification view, with the same keys as the
+verification screen (troubleshoot, actions, r, R); Finish hands the connection to the manager as a pending change,
+which OK saves. A new connection, or the edit of a stored one (same id; secrets unchanged unless replaced).
 """
 
 from __future__ import annotations
 
 import getpass
-import threading
+from dataclasses import replace
 from typing import ClassVar
 
 from rich.text import Text
-from textual import on
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
@@ -24,11 +25,8 @@ from textual.reactive import reactive
 from textual.widgets import Button, ContentSwitcher, DataTable, Input, Static
 
 from storage import NameTakenError
-from workbench.certificates import LoadedCertificate
-from workbench.checks.events import Status
-from workbench.drafts import DraftInvalid
+from workbench.drafts import DraftInvalid, Stamp
 from workbench.model import (
-    CertificateCredential,
     CertificateInfo,
     Connection,
     M365Settings,
@@ -36,43 +34,26 @@ from workbench.model import (
     Secret,
     name_key,
 )
-from workbench.registration import (
-    Admin,
-    DeviceCode,
-    Registrar,
-    RegistrationPlan,
-    RegistrationRequest,
-    SignInError,
-)
-from workbench.text import visible
+from workbench.registration import Registrar, RegistrationRequest
 
 from ..dialogs import ConfirmModal
-from ..literal import paragraph, shown
+from ..literal import shown
 from ..live import LiveVerification
-from ..verification import VerificationHost, VerificationView
+from ..verification import VerificationHost
+from .application import ApplicationStep
+from .configuration import ConfigurationStep
 from .draft import Context, Step, WizardDraft
 from .fields import Field
 from .registration import PlanStep, RegistrationState, RegistrationStep, SignInStep
-from .steps import (
-    ApplicationStep,
-    ConfigurationStep,
-    CredentialsStep,
-    LocationStep,
-    ServerStep,
-    StepPane,
-)
+from .registration_flow import RegistrationFlow, registrar_for
+from .steps import CredentialsStep, LocationStep, ServerStep, StepPane
 
-STEP_PANES: dict[Step, type[StepPane]] = {
+FORM_STEPS: dict[Step, type[StepPane]] = {  # the steps that need only the draft
     Step.LOCATION: LocationStep,
     Step.REGISTRATION: RegistrationStep,
-    Step.SIGN_IN: SignInStep,
-    Step.PLAN: PlanStep,
-    Step.APPLICATION: ApplicationStep,
     Step.SERVER: ServerStep,
     Step.CREDENTIALS: CredentialsStep,
-    Step.CONFIGURATION: ConfigurationStep,
 }
-TICK = 0.5  # seconds: how often the Configuration step looks at its verification (Finish, the learned name)
 
 
 def local_user() -> str:
@@ -131,7 +112,7 @@ class WizardScreen(VerificationHost):
     """
 
     draft: reactive[WizardDraft | None] = reactive(None, init=False, always_update=True)
-    index: reactive[int] = reactive(0, init=False)
+    index: reactive[int] = reactive(0, init=False)  # the step shown (of `draft.steps()`): see `watch_index`
 
     def __init__(self, draft: WizardDraft, *, via: str = "Dashboard") -> None:
         super().__init__()
@@ -139,13 +120,10 @@ class WizardScreen(VerificationHost):
         self.via = via
         self._initial = draft.signature()
         self._typed: set[str] = set()  # fields whose message shows (typed in, or revealed by Next)
-        self._live: LiveVerification | None = None
-        self._verified: Connection | None = None
         self._certificates: list[CertificateInfo] = []
         self._names: set[str] = set()
-        self._seen: tuple[object, ...] = ()  # the run's state when the Configuration step last looked
-        self.registration = RegistrationState()  # automatic registration: the sign-in, the plan, the run
-        self._code_shown_at = 0.0  # when the sign-in code arrived, on the app's clock (for the time left)
+        self.flow = RegistrationFlow(self._make_registrar, lambda: self.workbench.clock())
+        self._configuration: ConfigurationStep | None = None
 
     # ------------------------------------------------------------------ frame
 
@@ -171,13 +149,14 @@ class WizardScreen(VerificationHost):
             yield Button("Back  alt+b", id="back")
             yield Button("Next  alt+n", id="next", variant="primary")
             yield Button("Cancel  esc", id="cancel")
+        yield self.flow
 
     def _read_workspace(self) -> None:
         """The certificates and the other connections' names, as the workspace holds them now."""
         space = self.workbench.workspace
         held = space.certificates()
         known = {c.thumbprint for c in held}
-        self._certificates = held + [c for c in self._certificates if c.thumbprint not in known]
+        self._certificates[:] = held + [c for c in self._certificates if c.thumbprint not in known]  # steps hold it
         own = self.wizard_draft.id
         self._names = {name_key(c.name) for c in space.connections() if c.id != own}
 
@@ -190,8 +169,7 @@ class WizardScreen(VerificationHost):
     async def on_mount(self) -> None:
         self._read_workspace()
         self.query_one("#wizard-steps", Static).border_title = "Steps"
-        self.set_interval(TICK, self._watch_verification)
-        self.set_interval(1.0, self._tick_sign_in)
+        self.set_interval(1.0, self._count_down)  # the sign-in code's time left
         await self._enter_step()
 
     def _arrange_steps(self) -> None:
@@ -202,19 +180,13 @@ class WizardScreen(VerificationHost):
     def on_resize(self) -> None:
         self._arrange_steps()
 
-    def on_unmount(self) -> None:
-        self.registration.forget_sign_in()  # a sign-in still waiting stops within a second
-        if self._live is not None:
-            self.workbench.forget(self._live)
-            self._live = None
-
     # ------------------------------------------------------------------ the rules
 
     def context(self) -> Context:
         certificates = {c.thumbprint: c for c in self._certificates}
         names = self._names
         state = self.registration
-        current = state.key == self._request_key()
+        current = state.key == self.wizard_draft.registration_key()
         return Context(
             now=self.workbench.workspace.now(),
             certificate=lambda thumbprint: certificates.get(thumbprint.upper()),
@@ -234,20 +206,21 @@ class WizardScreen(VerificationHost):
     def pane(self, step: Step | None = None) -> StepPane:
         return self.query_one(f"#step-{(step or self.step).value}", StepPane)
 
-    def draft_changed(self, field: str) -> None:
-        """A step wrote to the draft: its field's message shows from now on, and everything is checked again."""
-        self._typed.add(field)
+    def _changed(self, field: str | None) -> None:
+        """The draft changed (`field`: its message shows from now on): everything is checked again."""
+        if field is not None:
+            self._typed.add(field)
         self.mutate_reactive(WizardScreen.draft)
 
-    def steps_changed(self) -> None:
-        """The kind changed: the steps after Server location are another set."""
-        self.mutate_reactive(WizardScreen.draft)
+    def on_step_pane_changed(self, message: StepPane.Changed) -> None:
+        self._changed(message.field)
 
     def watch_draft(self) -> None:
         if self.is_mounted:
             self._validate()
 
     def _validate(self) -> None:
+        """The rules' messages under the fields typed in, the step list, the buttons and the status line."""
         draft = self.wizard_draft
         context = self.context()
         step = self.step
@@ -300,53 +273,60 @@ class WizardScreen(VerificationHost):
         else:
             status.update("")
 
+    def refresh_from_draft(self, step: Step | None = None) -> None:
+        """Show the draft (and what registration found) in a step: on entering it, after a fill, a pick, a fix."""
+        pane = self.pane(step)
+        if isinstance(pane, ConfigurationStep):
+            pane.shown_name = self.shown_name()
+        elif isinstance(pane, SignInStep):
+            pane.seconds_left = self.flow.code_seconds_left()
+        pane.refresh_from_draft()
+
     # ------------------------------------------------------------------ moving
+
+    def _new_pane(self, step: Step) -> StepPane:
+        draft = self.wizard_draft
+        if step is Step.SIGN_IN:
+            return SignInStep(draft, self.registration, self.workbench.lab_values)
+        if step is Step.PLAN:
+            return PlanStep(draft, self.registration)
+        if step is Step.APPLICATION:
+            return ApplicationStep(draft, self.workbench, self._certificates)
+        if step is Step.CONFIGURATION:
+            self._configuration = ConfigurationStep(draft, self.workbench, self.registration)
+            return self._configuration
+        return FORM_STEPS[step](draft)
+
+    async def watch_index(self) -> None:
+        await self._enter_step()
 
     async def _enter_step(self) -> None:
         step = self.step
         if not self._has_pane(step):  # each step is composed when first reached: the wizard opens at once
-            await self.query_one("#wizard-pane", ContentSwitcher).add_content(STEP_PANES[step](self.wizard_draft))
+            await self.query_one("#wizard-pane", ContentSwitcher).add_content(self._new_pane(step))
         # The verification's details need the width: below 100 columns the step list gives way to it.
         self._arrange_steps()
         self.query_one("#wizard-pane", ContentSwitcher).current = f"step-{step.value}"
+        draft = self.wizard_draft
         if step is Step.CREDENTIALS:
-            self._propose_upn()
+            draft.propose_upn(self.workbench.local_user)
         if step is Step.SIGN_IN:
-            self._sign_in_if_needed()
+            self.flow.sign_in_if_needed(draft.registration_request(), draft.registration_key())
         if step is Step.PLAN:
-            self._prepare_plan()
-        pane = self.pane(step)
-        pane.load()
+            live = self._live
+            verified = live is not None and live.board.summary is not None and not live.board.summary.failed
+            self.flow.prepare_plan(applied=verified)
+        self.refresh_from_draft()
         if step is Step.CONFIGURATION:
             self._start_verification()
-            pane.load()
+            self.refresh_from_draft()
         self._validate()
-        focus = pane.first_focus()
+        focus = self.pane(step).first_focus()
         if focus is not None:
             focus.focus()
         self.refresh_bindings()
 
-    def _propose_upn(self) -> None:
-        """The local user at the server's domain, when nothing was typed yet (and the server names a domain)."""
-        from workbench import validate
-        from workbench.validate import FieldError
-
-        draft = self.wizard_draft
-        if draft.onprem.admin_upn.strip() or draft.editing is not None:
-            return
-        user = self.workbench.local_user
-        try:
-            host = validate.server_address(draft.onprem.server).host
-        except FieldError:
-            return
-        if not user or validate.is_ip_address(host) or host.count(".") < 2:
-            return
-        try:
-            draft.onprem.admin_upn = validate.admin_upn(f"{user}@{host.partition('.')[2]}")
-        except FieldError:
-            return
-
-    async def action_next(self) -> None:
+    def action_next(self) -> None:
         if self.step is Step.CONFIGURATION:
             self._finish()
             return
@@ -362,27 +342,31 @@ class WizardScreen(VerificationHost):
             self.notify(f"{len(errors)} field(s) need attention before the next step.", severity="warning")
             return
         self.index += 1
-        await self._enter_step()
 
-    async def action_back(self) -> None:
+    def action_back(self) -> None:
         if self.index == 0:
             return
         if self.step is Step.CONFIGURATION and self._live is not None and self._live.running:
             self._live.cancel()
         self.index -= 1
-        await self._enter_step()
 
     @on(Button.Pressed, "#next")
-    async def _next_pressed(self) -> None:
-        await self.action_next()
+    def _next_pressed(self) -> None:
+        self.action_next()
 
     @on(Button.Pressed, "#back")
-    async def _back_pressed(self) -> None:
-        await self.action_back()
+    def _back_pressed(self) -> None:
+        self.action_back()
 
     @on(Button.Pressed, "#cancel")
     def _cancel_pressed(self) -> None:
         self.action_cancel()
+
+    @on(Input.Submitted)
+    def _submitted(self) -> None:
+        """enter in a field moves on, as in a form (Next when the step is valid, else the first problem)."""
+        if self.step is not Step.CONFIGURATION:
+            self.action_next()
 
     @property
     def entered(self) -> bool:
@@ -401,8 +385,9 @@ class WizardScreen(VerificationHost):
         if not self.entered:
             self.dismiss(None)
             return
-        self.run_worker(self._confirm_cancel(), exclusive=True, group="wizard-cancel")
+        self._confirm_cancel()
 
+    @work(exclusive=True, group="wizard-cancel")
     async def _confirm_cancel(self) -> None:
         editing = self.wizard_draft.editing is not None
         tenant, removal = self.left_in_tenant()
@@ -436,58 +421,14 @@ class WizardScreen(VerificationHost):
             return
         pane = self.pane()
         said = pane.fill(lab)
-        pane.load()
-        for field in pane.query(Field):
-            self._typed.add(field.field)
+        self.refresh_from_draft()
+        self._typed.update(field.field for field in pane.query(Field))
         self.mutate_reactive(WizardScreen.draft)
         self.notify(said, markup=False)
 
     # ------------------------------------------------------------------ certificates and browse
 
-    def action_import_certificate(self) -> None:
-        from .certificate import ImportCertificateModal
-
-        self.app.push_screen(
-            ImportCertificateModal(self.workbench.workspace.now, self.workbench.lab_values), self._imported
-        )
-
-    def _imported(self, loaded: LoadedCertificate | None) -> None:
-        if loaded is None:
-            return
-        stored = {c.thumbprint for c in self.workbench.workspace.certificates()} - {
-            c.thumbprint for c in self.workbench.workspace.changes.staged_certificates()
-        }
-        already = loaded.info.thumbprint in stored
-        info = loaded.info
-        if not already:
-            info = self.workbench.workspace.changes.stage_certificate(loaded.info, loaded.key_pem)
-        if all(c.thumbprint != info.thumbprint for c in self._certificates):
-            self._certificates.append(info)
-        draft = self.wizard_draft
-        draft.use_certificate, draft.thumbprint = True, info.thumbprint
-        self.pane().load()
-        self.draft_changed("thumbprint")
-        if already:
-            self.notify(f"Certificate {info.thumbprint} is already in the personal store: it is used.", markup=False)
-        else:
-            self.notify(
-                f"Certificate {info.thumbprint} imported: it joins the personal store when the connection is saved.",
-                markup=False,
-            )
-
-    def action_choose_certificate(self) -> None:
-        from .certificate import ChooseCertificateModal
-
-        self.app.push_screen(ChooseCertificateModal(self._certificates, self.workbench.workspace.now()), self._chosen)
-
-    def _chosen(self, thumbprint: str | None) -> None:
-        if thumbprint is None:
-            return
-        draft = self.wizard_draft
-        draft.use_certificate, draft.thumbprint = True, thumbprint
-        self.pane().load()
-        self.draft_changed("thumbprint")
-
+    @on(Button.Pressed, "#browse")
     def action_browse(self) -> None:
         from .browse import BrowseModal
 
@@ -517,349 +458,113 @@ class WizardScreen(VerificationHost):
         if upn.casefold() != before.casefold() and draft.password is not None:
             # The password typed was the one Browse signed in with: it belongs to the other admin.
             draft.password = None
-            self.pane().load()
-            self.draft_changed("password")
+            self.refresh_from_draft()
+            self._changed("password")
             self.query_one("#password", Input).focus()
             self.notify(f"Administrator: {shown(upn)}. Enter this admin's password.", markup=False)
         else:
-            self.pane().load()
+            self.refresh_from_draft()
             self.notify(f"Administrator: {shown(upn)}", markup=False)
-        self.draft_changed("admin_upn")
+        self._changed("admin_upn")
 
-    # ------------------------------------------------------------------ configuration
+    # ------------------------------------------------------------------ automatic registration
+
+    @property
+    def registration(self) -> RegistrationState:
+        """What automatic registration found so far (the sign-in, the plan, the run)."""
+        return self.flow.state
+
+    def _make_registrar(self, request: RegistrationRequest) -> Registrar:
+        return registrar_for(request, self.workbench, self._certificates, self.wizard_draft.editing)
+
+    @on(Button.Pressed, "#new-code")
+    def restart_sign_in(self) -> None:
+        """A new code: whatever sign-in was waiting stops, and what it found is forgotten."""
+        draft = self.wizard_draft
+        self.flow.restart_sign_in(draft.registration_request(), draft.registration_key())
+
+    def on_registration_flow_changed(self) -> None:
+        for step in (Step.SIGN_IN, Step.PLAN):
+            if self._has_pane(step):
+                self.refresh_from_draft(step)
+        self.mutate_reactive(WizardScreen.draft)
+
+    def _count_down(self) -> None:
+        if self.step is Step.SIGN_IN and self.registration.waiting and self._has_pane(Step.SIGN_IN):
+            pane = self.pane(Step.SIGN_IN)
+            if isinstance(pane, SignInStep):
+                pane.seconds_left = self.flow.code_seconds_left()
+
+    @on(Button.Pressed, "#copy-code")
+    def action_copy_code(self) -> None:
+        code = self.registration.code
+        if code is not None:
+            self.workbench.copy(code.user_code, "Sign-in code")
+
+    # ------------------------------------------------------------------ configuration and Finish
+
+    @property
+    def _live(self) -> LiveVerification | None:
+        """The Configuration step's verification (None before it started)."""
+        return self._configuration.live if self._configuration is not None else None
+
+    def _attached(self) -> None:
+        """The Configuration step's verification is the one this host acts on (r, R, troubleshoot)."""
+        if self._live is not None:
+            self.live = self._live
 
     def _stage(self, secret: Secret) -> str:
         return self.workbench.workspace.changes.stage_secret(secret)
 
     def _build(self, name: str | None = None) -> Connection | None:
         """The connection as the draft describes it (`name` stands in while the name field is not valid)."""
-        draft = self.wizard_draft
-        context = self.context()
         try:
-            if name is not None:
-                saved, draft.name = draft.name, name
-                try:
-                    return draft.build(context, self._stage)
-                finally:
-                    draft.name = saved
-            return draft.build(context, self._stage)
+            return self.wizard_draft.build(self.context(), self._stage, name=name)
         except DraftInvalid as invalid:
             self.notify(f"Not ready: {invalid}", severity="warning", markup=False)
             return None
 
     def shown_name(self) -> str:
         """The name field: what the admin typed, else the proposed name."""
-        draft = self.wizard_draft
-        return draft.name if not draft.name_follows_default else draft.default_name(self.context())
+        return self.wizard_draft.shown_name(self.context())
 
     def _for_verification(self) -> Connection | None:
         """The connection to verify, named as the name field shows it (or a stand-in while that is not valid)."""
-        from workbench import validate
-        from workbench.validate import FieldError
-
-        try:
-            name = validate.connection_name(self.shown_name())
-        except FieldError:
-            name = "New connection"
-        return self._build(name=name)
+        return self._build(name=self.wizard_draft.verification_name(self.context()))
 
     def _start_verification(self) -> None:
+        pane = self._configuration
+        assert pane is not None
         if self.wizard_draft.registering:
-            self._start_registration()
-            return
-        connection = self._for_verification()
-        if connection is None:
-            return
-        live = self._live
-        if (
-            live is not None
-            and not live.closed
-            and self._verified is not None
-            and self._verified.settings == connection.settings
-            and not live.running
-            and live.board.summary is not None
-            and live.board.summary.status is not Status.CANCELLED
-        ):
-            return  # nothing changed since it was verified: the results stand
-        self._verified = connection
-        self._show_live(self.workbench.verify(connection, record=False))
-
-    def _show_live(self, live: LiveVerification) -> None:
-        """`live` replaces the step's verification (the one before is forgotten) in the same view."""
-        if self._live is not None:
-            self.workbench.forget(self._live)
-        self._live = self.live = live
-        slot = self.query_one("#verification-slot")
-        views = slot.query(VerificationView)
-        if views:
-            views.first().attach(live)
+            self._start_registration(pane)
         else:
-            slot.mount(VerificationView(live, id="verification"))
-            self.call_after_refresh(self._focus_checks)
-
-    def _focus_checks(self) -> None:
-        """The checks take the keys (enter troubleshoots), as on the verification screen."""
-        if self.step is Step.CONFIGURATION:
-            for table in self.query("#checks"):
-                table.focus()
-
-    def _watch_verification(self) -> None:
-        if self.step is not Step.CONFIGURATION or self._live is None:
-            return
-        draft = self.wizard_draft
-        board = self._live.board
-        tenant = board.rows.get("m365.tenant")
-        if tenant is not None and tenant.result is not None:
-            learned = tenant.result.outcome.facts.get("tenant_domain")
-            if isinstance(learned, str) and learned and learned != draft.learned_domain:
-                draft.learned_domain = learned
-                if draft.name_follows_default:
-                    self.pane().load()
-        seen = (id(self._live), self._live.running, board.summary, draft.learned_domain)
-        if seen != self._seen:  # only a change in the run can change what Finish says
-            self._seen = seen
-            self._validate()
-            self._show_report()
-
-    def _show_report(self) -> None:
-        """Under a registration that did not end well: what exists in the tenant, how to finish or remove it."""
-        state = self.registration
-        live = self._live
-        note = self.query("#configuration-note")
-        if not note:
-            return
-        report = ""
-        if (
-            self.wizard_draft.registering
-            and state.run is not None
-            and live is not None
-            and not live.running
-            and live.board.summary is not None
-            and live.board.summary.failed
-            and not state.run.ledger.empty
-        ):
-            report = "\n".join(state.run.report())
-        note.first(Static).update(paragraph(report))
-
-    # ------------------------------------------------------------------ automatic registration
-
-    def _request(self) -> RegistrationRequest | None:
-        """What the sign-in and the registration are for, from the draft (None while a field is invalid)."""
-        from workbench import validate
-        from workbench.model import Cloud, CustomEndpoints
-        from workbench.validate import FieldError
-
-        draft = self.wizard_draft
-        m = draft.effective_m365()
-        try:
-            cloud = Cloud(m.cloud)
-            custom = (
-                CustomEndpoints(
-                    authority_host=validate.base_url(m.authority_host, field="authority_host", label="Authority"),
-                    graph_url=validate.base_url(m.graph_url, field="graph_url", label="Graph URL"),
-                    ews_url=validate.https_url(m.ews_url, field="ews_url", label="EWS URL"),
-                )
-                if cloud is Cloud.CUSTOM
-                else None
-            )
-            return RegistrationRequest(
-                app_account=validate.app_account(m.app_account),
-                name=draft.name.strip(),
-                cloud=cloud,
-                custom_endpoints=custom,
-                ca_bundle=validate.ca_bundle(m.ca_bundle) if m.ca_bundle.strip() else None,
-                tenant_id=validate.tenant_id(m.tenant_id) if m.tenant_id.strip() else None,
-                public_client_id=draft.public_client_id.strip() or None,
-                existing=draft.editing,
-                rotate_certificate=draft.reregister,
-            )
-        except (FieldError, ValueError):
-            return None
-
-    def _request_key(self) -> tuple[object, ...]:
-        request = self._request()
-        if request is None:
-            return ("invalid",)
-        return (
-            request.cloud,
-            request.custom_endpoints,
-            request.ca_bundle,
-            request.tenant_id,
-            request.public_client_id,
-            request.app_account,
-            self.wizard_draft.reregister,
-        )
-
-    def _sign_in_if_needed(self) -> None:
-        state = self.registration
-        if state.key == self._request_key() and (state.admin is not None or state.waiting):
-            return
-        self.restart_sign_in()
-
-    def restart_sign_in(self) -> None:
-        """A new code: whatever sign-in was waiting stops, and what it found is forgotten."""
-        state = self.registration
-        state.forget_sign_in()
-        request = self._request()
-        if request is None:
-            return
-        space = self.workbench.workspace
-        certificates = {c.thumbprint: c for c in self._certificates}
-        current = None
-        draft = self.wizard_draft
-        stored = draft.editing.settings if draft.editing is not None else None
-        if (
-            isinstance(stored, M365Settings)
-            and stored.app_registration is not None
-            and isinstance(stored.credential, CertificateCredential)
-        ):  # an app registered automatically keeps its certificate (a manual app's stays with that app)
-            current = certificates.get(stored.credential.thumbprint)
-        factory = self.workbench.registrar_factory
-        try:
-            installation = space.home.installation_id()
-            if factory is not None:
-                registrar = factory(request, installation)
-            else:
-                registrar = Registrar(
-                    request,
-                    installation_id=installation,
-                    connections=tuple(space.connections()),
-                    certificate=lambda thumbprint: certificates.get(thumbprint.upper()),
-                    current=current,
-                    timeout=self.workbench.timeout,
-                )
-            registrar.refuse_foreign()
-        except SignInError as error:
-            state.error = error
-            self._show_registration()
-            return
-        except Exception as error:  # noqa: BLE001  (a damaged installation id file says what to do)
-            state.error = SignInError("failed", str(error))
-            self._show_registration()
-            return
-        state.registrar, state.key, state.waiting = registrar, self._request_key(), True
-        cancel = state.cancel
-        self.run_worker(lambda: self._sign_in(registrar, cancel), thread=True, group="sign-in", name="sign-in")
-        self._show_registration()
-
-    def _sign_in(self, registrar: Registrar, cancel: threading.Event) -> None:
-        """Worker thread: ask for a code, show it, wait for the admin (or `cancel`)."""
-        try:
-            code = registrar.start_sign_in()
-            if cancel.is_set():
+            connection = self._for_verification()
+            if connection is None:
                 return
-            self.app.call_from_thread(self._code_arrived, registrar, code)
-            admin = registrar.wait_for_admin(cancel.is_set)
-        except SignInError as error:
-            if not cancel.is_set():
-                self.app.call_from_thread(self._signed_in, registrar, None, error)
-            return
-        except Exception as error:  # noqa: BLE001  (network trouble: said on the step, never a crash)
-            if not cancel.is_set():
-                failure = SignInError("failed", f"The sign-in failed: {visible(str(error))}", str(error))
-                self.app.call_from_thread(self._signed_in, registrar, None, failure)
-            return
-        if not cancel.is_set():
-            self.app.call_from_thread(self._signed_in, registrar, admin, None)
+            pane.verify(connection)
+        self._attached()
 
-    def _code_arrived(self, registrar: Registrar, code: DeviceCode) -> None:
-        state = self.registration
-        if state.registrar is registrar:
-            state.code = code
-            self._code_shown_at = self.workbench.clock()
-            self._show_registration()
-
-    def _signed_in(self, registrar: Registrar, admin: Admin | None, error: SignInError | None) -> None:
-        state = self.registration
-        if state.registrar is not registrar:
-            return
-        state.waiting, state.admin, state.error = False, admin, error
-        self._show_registration()
-        self.mutate_reactive(WizardScreen.draft)
-
-    def code_seconds_left(self) -> int:
-        code = self.registration.code
-        if code is None:
-            return 0
-        return max(0, int(code.lifetime - (self.workbench.clock() - self._code_shown_at)))
-
-    def _prepare_plan(self) -> None:
-        state = self.registration
-        registrar = state.registrar
-        if registrar is None or state.admin is None or state.planning:
-            return
-        live = self._live
-        if (
-            state.run is not None
-            and state.run.plan is state.plan
-            and live is not None
-            and live.board.summary is not None
-            and not live.board.summary.failed
-        ):
-            return  # applied and verified: the plan shown is what was applied, and Next shows its results again
-        state.plan, state.plan_error, state.planning = None, None, True
-        self.run_worker(lambda: self._plan(registrar), thread=True, group="plan", name="plan")
-
-    def _plan(self, registrar: Registrar) -> None:
-        try:
-            plan = registrar.prepare()
-        except Exception as error:  # noqa: BLE001  (said on the step)
-            self.app.call_from_thread(self._planned, registrar, None, f"Cannot read the tenant: {error}")
-            return
-        self.app.call_from_thread(self._planned, registrar, plan, None)
-
-    def _planned(self, registrar: Registrar, plan: RegistrationPlan | None, error: str | None) -> None:
-        state = self.registration
-        state.planning = False
-        if state.registrar is not registrar:
-            return
-        state.plan, state.plan_error = plan, error
-        self._show_registration()
-        self.mutate_reactive(WizardScreen.draft)
-
-    def _show_registration(self) -> None:
-        for step, kind in ((Step.SIGN_IN, SignInStep), (Step.PLAN, PlanStep)):
-            if self._has_pane(step):
-                pane = self.pane(step)
-                if isinstance(pane, kind):
-                    pane.show(self.registration)
-
-    def _tick_sign_in(self) -> None:
-        if self.step is Step.SIGN_IN and self.registration.waiting and self._has_pane(Step.SIGN_IN):
-            self._show_registration()
-
-    def action_copy_code(self) -> None:
-        code = self.registration.code
-        if code is not None:
-            self.workbench.copy(code.user_code, "Sign-in code")
-
-    def _start_registration(self) -> None:
+    def _start_registration(self, pane: ConfigurationStep) -> None:
         """Apply the confirmed plan: the registration's checks, then the Exchange Online checks on its app."""
         state = self.registration
         registrar = state.registrar
-        if registrar is None or state.plan is None:
-            return
-        live = self._live
-        if (
-            state.run is not None
-            and state.run.plan is state.plan
-            and live is not None
-            and not live.closed
-            and (live.running or (live.board.summary is not None and not live.board.summary.failed))
-        ):
-            return  # this plan was applied (or is being applied): going Back and Next again re-applies nothing
+        if registrar is None or state.plan is None or pane.applied():
+            return  # nothing to apply; or this plan was applied (or is being applied): Back and Next re-apply nothing
         changes = self.workbench.workspace.changes
-        run = registrar.run(lambda loaded: changes.stage_certificate(loaded.info, loaded.key_pem))
-        state.run = run
-        self._verified = None
-        self._show_live(self.workbench.verify(registrar.provisional(), record=False, registration=run))
+        run = self.flow.start_run(lambda loaded: changes.stage_certificate(loaded.info, loaded.key_pem))
+        if run is None:
+            return
+        pane.verified = None
+        pane.attach(self.workbench.verify(registrar.provisional(), record=False, registration=run))
+
+    def on_configuration_step_progress(self, message: ConfigurationStep.Progress) -> None:
+        if message.renamed:
+            self.refresh_from_draft(Step.CONFIGURATION)
+        self._validate()
 
     def _registered_connection(self) -> Connection | None:
         """The connection automatic registration produced, named as the name field says."""
-        from dataclasses import replace
-
         from workbench import validate
-        from workbench.drafts import Stamp
         from workbench.validate import FieldError
 
         state = self.registration
@@ -874,27 +579,13 @@ class WizardScreen(VerificationHost):
         return replace(connection, name=name)
 
     def _finish_state(self) -> tuple[bool, str]:
-        live = self._live
-        if live is None:
+        """Whether Finish may save, and the status line that says why (not)."""
+        if self._configuration is None:
             return False, "Not verified yet."
-        board = live.board
-        if live.running or board.summary is None:
-            return False, "Verifying… Finish is enabled once no check has failed."
-        status = board.summary.status
-        failed = board.counts().get(Status.FAILED, 0)
-        if status is Status.CANCELLED:
-            return False, "Cancelled. R verifies again."
-        if failed:
-            return False, f"{failed} check(s) failed: enter on one shows why and how to fix it; r re-runs it."
         name_error = self.wizard_draft.step_errors(Step.CONFIGURATION, self.context()).get("name")
-        if name_error:
-            return False, "Choose another name (see above)."
-        warned = " (with warnings)" if status is Status.WARNING else ""
-        return True, f"Verified{warned}. Finish, then OK in the manager, saves it."
+        return self._configuration.finish_state(name_error)
 
     def _finish(self) -> None:
-        from dataclasses import replace
-
         from workbench.verification import summary_record
 
         ready, note = self._finish_state()
@@ -909,7 +600,8 @@ class WizardScreen(VerificationHost):
         if connection is None or live is None or live.board.summary is None:
             return
         space = self.workbench.workspace
-        if registering or (self._verified is not None and self._verified.settings == connection.settings):
+        verified = self._configuration.verified if self._configuration is not None else None
+        if registering or (verified is not None and verified.settings == connection.settings):
             connection = replace(connection, last_verification=summary_record(live.board.summary, space.now()))
         editing = self.wizard_draft.editing
         if editing is not None and replace(connection, updated=editing.updated, last_verification=None) == replace(
@@ -936,17 +628,9 @@ class WizardScreen(VerificationHost):
         self.action_troubleshoot()
 
     def restart(self, connection: Connection, timeout: float | None = None) -> None:
-        if self.wizard_draft.registering and self._live is not None:
-            self._live.rerun_all()  # the registration's own run: its checks again, the app it registered
-            return
-        old = self._live
-        board = old.board if old is not None else None
-        new = self.workbench.verify(connection, board=board, timeout=timeout, record=False)
-        if old is not None:
-            self.workbench.forget(old)
-        self._live = self.live = new
-        self._verified = connection
-        self.view.attach(new)
+        if self._configuration is not None:
+            self._configuration.restart(connection, timeout)
+            self._attached()
 
     def adopt(self, settings: M365Settings | OnPremSettings, what: str) -> None:
         self.wizard_draft.adopt(settings)
@@ -955,9 +639,3 @@ class WizardScreen(VerificationHost):
             return
         self.notify(f"{what}; verifying again. It is saved with the connection (Finish, then OK).", markup=False)
         self.restart(connection)
-
-    @on(Input.Submitted)
-    async def _submitted(self) -> None:
-        """enter in a field moves on, as in a form (Next when the step is valid, else the first problem)."""
-        if self.step is not Step.CONFIGURATION:
-            await self.action_next()

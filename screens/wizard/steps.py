@@ -1,8 +1,9 @@
 """The wizard's steps: small widgets bound to the one draft.
 
-Each step shows the draft's values (`load`), writes what the admin types back into it (and tells the wizard,
-which re-runs the core's rules and shows their messages), and knows how to fill itself with the lab's values in
-the demo. None of them validates anything itself.
+Each step shows the draft's values (`refresh_from_draft`), writes what the admin types back into it and posts
+`StepPane.Changed` (the wizard re-runs the core's rules and shows their messages), and knows how to fill itself
+with the lab's values in the demo. Its buttons' presses bubble to the wizard, which acts on them. None of them
+validates anything itself, and none calls the wizard.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import Button, Input, RadioButton, RadioSet, Select, Static
 
@@ -29,7 +31,6 @@ from .fields import Choice, Field
 
 if TYPE_CHECKING:
     from .fill import LabValues
-    from .screen import WizardScreen
 
 CLOUDS = (
     ("Global (worldwide)", Cloud.GLOBAL.value),
@@ -96,13 +97,17 @@ class StepPane(VerticalScroll):
     StepPane #ps-auth-line { height: auto; }
     """
 
+    class Changed(Message):
+        """The step wrote `field` to the draft (its message shows from now on); None: the kind or the kind of
+        registration changed, and with it the steps that follow."""
+
+        def __init__(self, field: str | None) -> None:
+            super().__init__()
+            self.field = field
+
     def __init__(self, draft: WizardDraft) -> None:
         super().__init__(id=f"step-{self.STEP.value}")
         self._draft = draft  # the wizard's one draft: composed with its values, written as the admin types
-
-    @property
-    def wizard(self) -> WizardScreen:
-        return self.screen  # type: ignore[return-value]
 
     @property
     def draft(self) -> WizardDraft:
@@ -115,7 +120,7 @@ class StepPane(VerticalScroll):
     def fields(self) -> ComposeResult:
         raise NotImplementedError
 
-    def load(self) -> None:
+    def refresh_from_draft(self) -> None:
         """Show the draft's values (on entering the step, and after a fill or a fix changed the draft)."""
 
     def fill(self, lab: LabValues) -> str:
@@ -128,8 +133,8 @@ class StepPane(VerticalScroll):
                 return widget
         return None
 
-    def changed(self, field: str) -> None:
-        self.wizard.draft_changed(field)
+    def changed(self, field: str | None) -> None:
+        self.post_message(self.Changed(field))
 
 
 class LocationStep(StepPane):
@@ -171,7 +176,7 @@ class LocationStep(StepPane):
                 hint="extra CAs to trust (a TLS proxy)",
             )
 
-    def load(self) -> None:
+    def refresh_from_draft(self) -> None:
         draft = self.draft
         set_radio(self.query_one("#kind", RadioSet), 0 if draft.kind is ConnectionKind.M365 else 1)
         cloud = self.query_one("#cloud", Select)
@@ -193,7 +198,7 @@ class LocationStep(StepPane):
     def _kind(self, event: RadioSet.Changed) -> None:
         self.draft.kind = ConnectionKind.M365 if event.index == 0 else ConnectionKind.ONPREM
         self._arrange()
-        self.wizard.steps_changed()
+        self.changed(None)
 
     @on(Select.Changed, "#cloud")
     def _cloud(self, event: Select.Changed) -> None:
@@ -215,112 +220,6 @@ class LocationStep(StepPane):
             return "On-premises needs nothing more here: alt+n, then ctrl+l on the next step."
         lab_cloud(draft, lab)
         return "Filled the lab tenant's endpoints (a custom cloud) and the lab's CA bundle."
-
-
-class ApplicationStep(StepPane):
-    STEP = Step.APPLICATION
-    INTRO = "The app registered in Entra ID (App registrations › the app › Overview)."
-
-    def fields(self) -> ComposeResult:
-        yield Field(
-            "Dedicated application account",
-            text_input(id="app_account", placeholder="backup@contoso.com"),
-            field="app_account",
-            hint="any user",
-        )
-        yield Field(
-            "Client ID",
-            text_input(id="client_id", placeholder="Application (client) ID, a GUID"),
-            field="client_id",
-        )
-        yield Field(
-            "Tenant ID", text_input(id="tenant_id", placeholder="Directory (tenant) ID, a GUID"), field="tenant_id"
-        )
-        certificate = self.draft.use_certificate
-        with RadioSet(id="credential", compact=True):
-            yield Choice("Client secret", value=not certificate)
-            yield Choice("Certificate thumbprint", value=certificate)
-        with Vertical(id="secret-box"):
-            yield Field(
-                "Client secret",
-                text_input(id="client_secret", placeholder="paste the secret's Value", password=True),
-                field="client_secret",
-                hint="masked; kept in the vault",
-            )
-        with Vertical(id="certificate-box"):
-            yield Field(
-                "Certificate thumbprint",
-                text_input(id="thumbprint", placeholder="SHA-1, 40 hexadecimal characters"),
-                field="thumbprint",
-                hint="SHA-1, from Certificates & secrets",
-            )
-            with Horizontal(classes="inline"):
-                yield Button("Import certificate…", id="import", compact=True)
-                yield Button("Choose certificate…", id="choose", compact=True)
-
-    def load(self) -> None:
-        draft = self.draft
-        set_value(self.query_one("#app_account", Input), draft.m365.app_account)
-        set_value(self.query_one("#client_id", Input), draft.m365.client_id)
-        set_value(self.query_one("#tenant_id", Input), draft.m365.tenant_id)
-        set_value(self.query_one("#thumbprint", Input), draft.thumbprint)
-        set_radio(self.query_one("#credential", RadioSet), 1 if draft.use_certificate else 0)
-        secret = self.query_one("#client_secret", Input)
-        if draft.client_secret is None:
-            set_value(secret, "")
-        secret.placeholder = (
-            "unchanged (type to replace)" if draft.secret_ref and draft.client_secret is None else "paste the Value"
-        )
-        self._arrange()
-
-    def _arrange(self) -> None:
-        self.query_one("#secret-box").display = not self.draft.use_certificate
-        self.query_one("#certificate-box").display = self.draft.use_certificate
-
-    @on(RadioSet.Changed, "#credential")
-    def _credential(self, event: RadioSet.Changed) -> None:
-        self.draft.use_certificate = event.index == 1
-        self._arrange()
-        self.changed("thumbprint" if self.draft.use_certificate else "client_secret")
-
-    @on(Input.Changed)
-    def _typed(self, event: Input.Changed) -> None:
-        name = event.input.id or ""
-        if name == "client_secret":
-            self.draft.client_secret = Secret(event.value) if event.value else None
-        elif name == "thumbprint":
-            self.draft.thumbprint = event.value
-        else:
-            setattr(self.draft.m365, name, event.value)
-        self.changed(name)
-
-    @on(Button.Pressed, "#import")
-    def _import(self) -> None:
-        self.wizard.action_import_certificate()
-
-    @on(Button.Pressed, "#choose")
-    def _choose(self) -> None:
-        self.wizard.action_choose_certificate()
-
-    def fill(self, lab: LabValues) -> str:
-        draft = self.draft
-        cloud = ""
-        if draft.m365.cloud != Cloud.CUSTOM.value or draft.m365.authority_host != lab.authority_host:
-            lab_cloud(draft, lab)  # the lab's app lives in the lab's tenant: its endpoints come along
-            cloud = " The Server location step now points at the lab tenant (a custom cloud)."
-        draft.m365.app_account = lab.app_account
-        draft.m365.client_id = lab.client_id
-        draft.m365.tenant_id = lab.tenant_id
-        if draft.use_certificate and draft.thumbprint.strip():
-            return "Filled the lab app's IDs; the certificate chosen stays." + cloud
-        if draft.use_certificate:
-            return (
-                "Filled the lab app's IDs. For the certificate: Import certificate…, then ctrl+l in the dialog "
-                "fills the lab's PFX file and its password." + cloud
-            )
-        draft.client_secret = lab.client_secret
-        set_value(self.query_one("#client_secret", Input), lab.client_secret.reveal())
-        return "Filled the lab app's IDs and its client secret." + cloud
 
 
 def basic_auth_command() -> str:
@@ -423,7 +322,7 @@ class ServerStep(StepPane):
                 hint="compare it with the server's",
             )
 
-    def load(self) -> None:
+    def refresh_from_draft(self) -> None:
         draft = self.draft
         manual = draft.onprem.discovery == Discovery.MANUAL.value
         set_radio(self.query_one("#discovery", RadioSet), 1 if manual else 0)
@@ -534,7 +433,7 @@ class CredentialsStep(StepPane):
             hint="masked; Browse signs in with it",
         )
 
-    def load(self) -> None:
+    def refresh_from_draft(self) -> None:
         draft = self.draft
         set_value(self.query_one("#admin_upn", Input), draft.onprem.admin_upn)
         password = self.query_one("#password", Input)
@@ -553,50 +452,8 @@ class CredentialsStep(StepPane):
             self.draft.onprem.admin_upn = event.value
         self.changed(name)
 
-    @on(Button.Pressed, "#browse")
-    def _browse(self) -> None:
-        self.wizard.action_browse()
-
     def fill(self, lab: LabValues) -> str:
         self.draft.onprem.admin_upn = lab.admin_upn
         self.draft.password = lab.admin_password
         set_value(self.query_one("#password", Input), lab.admin_password.reveal())
         return "Filled the lab's administrator and password."
-
-
-class ConfigurationStep(StepPane):
-    STEP = Step.CONFIGURATION
-    INTRO = ""
-    DEFAULT_CSS = """
-    ConfigurationStep { padding: 0; }
-    ConfigurationStep > #name-row { height: auto; padding: 0 1; }
-    ConfigurationStep > #configuration-note { height: auto; padding: 0 1; color: $text-muted; }
-    ConfigurationStep > #verification-slot { height: 1fr; min-height: 6; }
-    """
-
-    def compose(self) -> ComposeResult:
-        with Vertical(id="name-row"):
-            yield Field(
-                "Name",
-                text_input(id="name", placeholder="the tenant's domain, or the admin's UPN"),
-                field="name",
-                hint="proposed from what the checks learn",
-            )
-        yield Vertical(id="verification-slot")
-        yield Static("", id="configuration-note")
-
-    def fields(self) -> ComposeResult:
-        return iter(())
-
-    def load(self) -> None:
-        set_value(self.query_one("#name", Input), self.wizard.shown_name())
-
-    def first_focus(self) -> Widget | None:
-        tables = self.query("#checks")
-        return tables.first() if tables else self.query_one("#name", Input)
-
-    @on(Input.Changed, "#name")
-    def _typed(self, event: Input.Changed) -> None:
-        self.draft.name = event.value
-        self.draft.name_follows_default = not event.value.strip()
-        self.changed("name")

@@ -1,0 +1,217 @@
+"""The wizard's last step, Configuration: the connection's name, and its verification in the embedded
+verification view (the same keys as the verification screen).
+
+The step owns the verification it shows (`live`): it starts it, replaces it on a restart, forgets it when it
+goes. It watches the run and posts `ConfigurationStep.Progress` when what the wizard shows from it may change
+(Finish, the name learned from the tenant). Under a registration that did not end well it says what exists in
+the tenant.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from textual import on
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.message import Message
+from textual.widget import Widget
+from textual.widgets import Input, Static
+
+from workbench.checks.events import Status
+from workbench.model import Connection
+
+from ..literal import paragraph
+from ..live import LiveVerification
+from ..verification import VerificationView
+from .draft import Step, WizardDraft
+from .fields import Field
+from .registration import RegistrationState
+from .steps import StepPane, set_value, text_input
+
+if TYPE_CHECKING:
+    from ..app import WorkbenchApp
+
+# How often the step looks at its verification (Finish, the learned name). `LiveVerification` announces nothing:
+# its board is read at this pace, as the verification view repaints it.
+TICK = 0.5
+
+
+class ConfigurationStep(StepPane):
+    STEP = Step.CONFIGURATION
+    INTRO = ""
+    DEFAULT_CSS = """
+    ConfigurationStep { padding: 0; }
+    ConfigurationStep > #name-row { height: auto; padding: 0 1; }
+    ConfigurationStep > #configuration-note { height: auto; padding: 0 1; color: $text-muted; }
+    ConfigurationStep > #verification-slot { height: 1fr; min-height: 6; }
+    """
+
+    class Progress(Message):
+        """The verification moved on (started, ended, read the tenant's domain). `renamed`: the proposed name
+        changed with the domain learned, and the name field shows it."""
+
+        def __init__(self, renamed: bool) -> None:
+            super().__init__()
+            self.renamed = renamed
+
+    shown_name: str = ""  # the name field: what the admin typed, else the proposed name (set by the wizard)
+
+    def __init__(self, draft: WizardDraft, workbench: WorkbenchApp, registration: RegistrationState) -> None:
+        super().__init__(draft)
+        self.workbench = workbench
+        self.registration = registration  # the wizard's (what a registration that failed left in the tenant)
+        self.live: LiveVerification | None = None
+        self.verified: Connection | None = None  # what `live` verifies (None: a registration's run)
+        self._seen: tuple[object, ...] = ()  # the run's state when the step last looked
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="name-row"):
+            yield Field(
+                "Name",
+                text_input(id="name", placeholder="the tenant's domain, or the admin's UPN"),
+                field="name",
+                hint="proposed from what the checks learn",
+            )
+        yield Vertical(id="verification-slot")
+        yield Static("", id="configuration-note")
+
+    def fields(self) -> ComposeResult:
+        return iter(())
+
+    def on_mount(self) -> None:
+        self.set_interval(TICK, self._look)
+
+    def on_unmount(self) -> None:
+        if self.live is not None:
+            self.workbench.forget(self.live)
+            self.live = None
+
+    def refresh_from_draft(self) -> None:
+        set_value(self.query_one("#name", Input), self.shown_name)
+
+    def first_focus(self) -> Widget | None:
+        tables = self.query("#checks")
+        return tables.first() if tables else self.query_one("#name", Input)
+
+    @on(Input.Changed, "#name")
+    def _typed(self, event: Input.Changed) -> None:
+        self.draft.name = event.value
+        self.draft.name_follows_default = not event.value.strip()
+        self.changed("name")
+
+    # ------------------------------------------------------------------ the verification
+
+    def verify(self, connection: Connection) -> None:
+        """Verify `connection`, unless that is what was verified and its results stand."""
+        live = self.live
+        if (
+            live is not None
+            and not live.closed
+            and self.verified is not None
+            and self.verified.settings == connection.settings
+            and not live.running
+            and live.board.summary is not None
+            and live.board.summary.status is not Status.CANCELLED
+        ):
+            return  # nothing changed since it was verified: the results stand
+        self.verified = connection
+        self.attach(self.workbench.verify(connection, record=False))
+
+    def applied(self) -> bool:
+        """Whether the registration's plan was applied here (or is being applied), and did not fail."""
+        state, live = self.registration, self.live
+        return (
+            state.run is not None
+            and state.run.plan is state.plan
+            and live is not None
+            and not live.closed
+            and (live.running or (live.board.summary is not None and not live.board.summary.failed))
+        )
+
+    def attach(self, live: LiveVerification) -> None:
+        """`live` replaces the step's verification (the one before is forgotten) in the same view."""
+        if self.live is not None:
+            self.workbench.forget(self.live)
+        self.live = live
+        slot = self.query_one("#verification-slot")
+        views = slot.query(VerificationView)
+        if views:
+            views.first().attach(live)
+        else:
+            slot.mount(VerificationView(live, id="verification"))
+            self.call_after_refresh(self._focus_checks)
+
+    def restart(self, connection: Connection, timeout: float | None = None) -> None:
+        """Verify `connection` again from the start on the same table (a registration: its own run again)."""
+        if self.draft.registering and self.live is not None:
+            self.live.rerun_all()  # the registration's own run: its checks again, the app it registered
+            return
+        old = self.live
+        board = old.board if old is not None else None
+        new = self.workbench.verify(connection, board=board, timeout=timeout, record=False)
+        if old is not None:
+            self.workbench.forget(old)
+        self.live, self.verified = new, connection
+        self.query_one(VerificationView).attach(new)
+
+    def finish_state(self, name_error: str | None) -> tuple[bool, str]:
+        """Whether Finish may save (no check failed, the name is valid: `name_error` is its message), and the
+        status line that says why (not)."""
+        live = self.live
+        if live is None:
+            return False, "Not verified yet."
+        board = live.board
+        if live.running or board.summary is None:
+            return False, "Verifying… Finish is enabled once no check has failed."
+        status = board.summary.status
+        failed = board.counts().get(Status.FAILED, 0)
+        if status is Status.CANCELLED:
+            return False, "Cancelled. R verifies again."
+        if failed:
+            return False, f"{failed} check(s) failed: enter on one shows why and how to fix it; r re-runs it."
+        if name_error:
+            return False, "Choose another name (see above)."
+        warned = " (with warnings)" if status is Status.WARNING else ""
+        return True, f"Verified{warned}. Finish, then OK in the manager, saves it."
+
+    def _focus_checks(self) -> None:
+        """The checks take the keys (enter troubleshoots), as on the verification screen."""
+        if self.display:
+            for table in self.query("#checks"):
+                table.focus()
+
+    def _look(self) -> None:
+        live = self.live
+        if live is None or not self.display:
+            return
+        draft = self.draft
+        board = live.board
+        renamed = False
+        tenant = board.rows.get("m365.tenant")
+        if tenant is not None and tenant.result is not None:
+            learned = tenant.result.outcome.facts.get("tenant_domain")
+            if isinstance(learned, str) and learned and learned != draft.learned_domain:
+                draft.learned_domain = learned
+                renamed = draft.name_follows_default
+        seen = (id(live), live.running, board.summary, draft.learned_domain)
+        if seen != self._seen:  # only a change in the run can change what Finish says
+            self._seen = seen
+            self.post_message(self.Progress(renamed))
+            self._show_report()
+
+    def _show_report(self) -> None:
+        """Under a registration that did not end well: what exists in the tenant, how to finish or remove it."""
+        state, live = self.registration, self.live
+        report = ""
+        if (
+            self.draft.registering
+            and state.run is not None
+            and live is not None
+            and not live.running
+            and live.board.summary is not None
+            and live.board.summary.failed
+            and not state.run.ledger.empty
+        ):
+            report = "\n".join(state.run.report())
+        self.query_one("#configuration-note", Static).update(paragraph(report))
