@@ -16,8 +16,8 @@ from textual.widgets import Collapsible, Label, OptionList, Static, TextArea
 from textual.widgets.option_list import Option
 
 from workbench.checks.events import Status
+from workbench.checks.fix_commands import workbench_command
 from workbench.checks.problems import ActionSpec, Fix, FixKind, Problem
-from workbench.cli.fixes import workbench_command
 from workbench.text import visible
 
 from .actions import ACTION_LABELS, SUPPORTED

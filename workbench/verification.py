@@ -1,6 +1,6 @@
-"""Verifying a connection: the plan for its kind, its secrets and certificate from the data directory, the run as
-an async stream of events, a blocking helper that returns a report (rendered as a table in Jupyter), and the
-summary stored back on the connection."""
+"""Verifying a connection: the plan for its kind, its secrets and certificate from the data directory (through
+`home_target`), the run as an async stream of events, a blocking helper that returns a report (rendered as a table
+in Jupyter), and the summary stored back on the connection."""
 
 from __future__ import annotations
 
@@ -14,11 +14,12 @@ from typing import TYPE_CHECKING, Any
 from .checks import online, onprem
 from .checks.engine import Confirm, Plan, Run, refuse
 from .checks.events import Event, Finished, Status, Summary
-from .checks.target import SecretUnavailable, Target
-from .model import CertificateInfo, Connection, M365Settings, Secret, VerificationStatus, VerificationSummary
+from .checks.target import Target
+from .home_target import target_for as target_for  # where the console and the CLI have always found it
+from .model import Connection, M365Settings, VerificationStatus, VerificationSummary
 
 if TYPE_CHECKING:
-    from storage import Changeset, Home
+    from storage import Home
 
     from .registration import RegistrationRun
 
@@ -29,37 +30,6 @@ MAX_PARALLEL = 8  # connections verified at once by `verify --all` and the conso
 def plan_for(connection: Connection) -> Plan:
     settings = connection.settings
     return online.plan(settings) if isinstance(settings, M365Settings) else onprem.plan()
-
-
-def target_for(home: Home, connection: Connection, timeout: float = 20.0, staged: Changeset | None = None) -> Target:
-    """A target whose secrets come from the home's vault and whose keys come from its certificate store — or,
-    for a connection being edited and not saved yet, from what the changeset holds for it."""
-
-    from storage import NotFoundError, StorageError
-
-    def secret(ref: str) -> Secret | None:
-        held = staged.staged_secret(ref) if staged is not None else None
-        if held is not None:
-            return held
-        try:
-            return home.vault().get(ref)
-        except StorageError as error:
-            raise SecretUnavailable(str(error)) from None
-
-    def certificate(thumbprint: str) -> tuple[CertificateInfo, Secret] | None:
-        held = staged.staged_certificate(thumbprint) if staged is not None else None
-        if held is not None:
-            return held
-        store = home.certificates
-        try:
-            info = store.get(thumbprint)
-            return info, store.private_key(thumbprint)
-        except NotFoundError:
-            return None
-        except StorageError as error:
-            raise SecretUnavailable(str(error)) from None
-
-    return Target(connection, secret, certificate, timeout)
 
 
 @dataclass

@@ -120,7 +120,7 @@ def test_a_swapped_pinned_certificate_is_a_pin_mismatch() -> None:
 
 def test_the_printed_trust_fix_changes_trust_and_keeps_the_connection(tmp_path: Path) -> None:
     from workbench.checks import problems
-    from workbench.cli.fixes import workbench_command
+    from workbench.checks.fix_commands import workbench_command
 
     home = tmp_path / "home"
     added = add_onprem(home, "--name", "branch")

@@ -12,8 +12,8 @@ import pytest
 
 from workbench import quoting
 from workbench.checks import problems
+from workbench.checks.fix_commands import workbench_command
 from workbench.checks.problems import Action, FixKind
-from workbench.cli.fixes import workbench_command
 
 HOSTILE = [
     "x; touch PWNED #",

@@ -3,10 +3,10 @@
 `code` is Microsoft's own where one exists (AADSTS…, Graph and EWS response codes), otherwise ours in UPPER_SNAKE.
 Each fix says what kind of fix it is — a PowerShell command, a portal path, a Graph call, a shell command, an
 operation of the workbench itself, or plain advice — and carries its exact command. Workbench operations carry no
-command line: every front end words them its own way (the CLI prints its flags, the console binds a key). Texts,
-commands and action parameters may hold `{placeholders}` (app id, account, server…) that `Problem.fill` completes
-for the connection at hand. An `action` is what the workbench can do itself, after the admin confirms, with the
-parameters it needs (the fingerprint to pin, the seconds to wait, the cmdlet that grants).
+command here: `fix_commands` words them as the `workbench` command line (the CLI prints it, the console shows it and
+also binds a key). Texts, commands and action parameters may hold `{placeholders}` (app id, account, server…) that
+`Problem.fill` completes for the connection at hand. An `action` is what the workbench can do itself, after the
+admin confirms, with the parameters it needs (the fingerprint to pin, the seconds to wait, the cmdlet that grants).
 """
 
 from __future__ import annotations

@@ -43,8 +43,7 @@ def _emit_json(value: dict[str, Any]) -> None:
 
 def _emit_human(connection: str, event: Any, prefix: bool, explained: set[str]) -> None:
     from workbench.checks.events import Finished, Progress, Summary
-
-    from .fixes import command_of
+    from workbench.checks.fix_commands import command_of
 
     lead = f"[{connection}] " if prefix else ""
     if isinstance(event, Finished):
@@ -148,7 +147,7 @@ def _event_json(connection: str, event: Any) -> dict[str, Any] | None:
 
 def _problem_json(connection: str, problem: Any) -> dict[str, Any]:
     """The catalogue's JSON, with the CLI's command line for the fixes that are workbench operations."""
-    from .fixes import command_of
+    from workbench.checks.fix_commands import command_of
 
     body: dict[str, Any] = problem.as_json()
     body["fixes"] = [

@@ -9,11 +9,11 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from . import graph_credentials
+from .graph_caller import Caller
 from .http import Request, Response, Router
 from .odata import page, refuse_bad_options
 from .tenant import (
@@ -64,31 +64,6 @@ MEMBER_READ = {
         "Directory.ReadWrite.All",
     },
 }
-
-
-@dataclass(frozen=True, slots=True)
-class Caller:
-    claims: dict[str, Any]
-    user: User | None  # the signed-in user of a delegated token
-
-    @property
-    def roles(self) -> set[str]:
-        return set(self.claims.get("roles", []))
-
-    @property
-    def scopes(self) -> set[str]:
-        return set(str(self.claims.get("scp", "")).split())
-
-    @property
-    def client(self) -> str:
-        return str(self.claims.get("appid", ""))
-
-    def may(self, app_roles: set[str], scopes: set[str], directory_roles: set[str] | None = None) -> bool:
-        if self.user is None:
-            return bool(self.roles & app_roles)
-        if not self.scopes & scopes:
-            return False
-        return directory_roles is None or bool(set(self.user.roles) & directory_roles)
 
 
 def _odata(context: str, value: Any) -> Response:

@@ -17,28 +17,57 @@ import binascii
 import secrets
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from cryptography import x509
 
+from .graph_caller import Caller
 from .http import Request, Response, Router
 from .tenant import Application, KeyCredential, PasswordCredential, Tenant
-from .world import graph_error, now
-
-if TYPE_CHECKING:
-    from .graph import Caller, Graph
+from .world import World, graph_error, now
 
 V1 = "/v1.0"
 SECRET_DAYS = 730  # Entra's longest secret lifetime offered in the portal (24 months)
+
+Handler = Callable[[Request, Caller], Response]
+
+
+class GraphService(Protocol):
+    """What these endpoints use of the rest of Graph (`graph.Graph`, which registers them): its world and tenant,
+    its token checks, its refusals, and the application and app-role operations they share with it."""
+
+    denied: str  # Graph's message for a 403
+
+    @property
+    def world(self) -> World: ...
+
+    @property
+    def tenant(self) -> Tenant: ...
+
+    def auth(self, handler: Handler) -> Callable[[Request], Response]: ...
+
+    def directory(self, handler: Handler) -> Callable[[Request], Response]: ...
+
+    def may_register(self, caller: Caller) -> bool: ...
+
+    def not_found(self, what: str) -> Response: ...
+
+    def get_application(self, request: Request, caller: Caller) -> Response: ...
+
+    def patch_application(self, request: Request, caller: Caller) -> Response: ...
+
+    def delete_application(self, request: Request, caller: Caller) -> Response: ...
+
+    def grant(self, caller: Caller, resource_id: str, body: dict[str, Any]) -> Response: ...
 
 
 def _stamp(value: datetime) -> str:
     return value.isoformat().replace("+00:00", "Z")
 
 
-def register(graph: Graph, router: Router) -> None:
+def register(graph: GraphService, router: Router) -> None:
     add = router.add
-    auth: Callable[[Callable[[Request, Caller], Response]], Callable[[Request], Response]] = graph.auth
+    auth: Callable[[Handler], Callable[[Request], Response]] = graph.auth
     add("POST", rf"{V1}/applications/(?P<id>[0-9a-f-]+)/addPassword", auth(lambda r, c: add_password(graph, r, c)))
     add(
         "POST",
@@ -61,14 +90,14 @@ def register(graph: Graph, router: Router) -> None:
     add("DELETE", rf"{V1}/oauth2PermissionGrants/(?P<grant>[^/]+)", auth(lambda r, c: delete_grant(graph, r, c)))
 
 
-def _app(graph: Graph, request: Request) -> Application | Response:
+def _app(graph: GraphService, request: Request) -> Application | Response:
     app = graph.tenant.applications.get(request.params["id"])
     if app is None:
         return graph.not_found(request.params["id"])
     return app
 
 
-def add_password(graph: Graph, request: Request, caller: Caller) -> Response:
+def add_password(graph: GraphService, request: Request, caller: Caller) -> Response:
     if not graph.may_register(caller):
         return graph_error(403, "Authorization_RequestDenied", graph.denied)
     wanted = (request.json() or {}).get("passwordCredential") or {}
@@ -106,7 +135,7 @@ def add_password(graph: Graph, request: Request, caller: Caller) -> Response:
     )
 
 
-def remove_password(graph: Graph, request: Request, caller: Caller) -> Response:
+def remove_password(graph: GraphService, request: Request, caller: Caller) -> Response:
     if not graph.may_register(caller):
         return graph_error(403, "Authorization_RequestDenied", graph.denied)
     key_id = str((request.json() or {}).get("keyId") or "")
@@ -193,7 +222,7 @@ def _proof_problem(app: Application, proof: str) -> str | None:
     return "The proof is not signed with any of the application's current keys, or it has expired."
 
 
-def _own_app(graph: Graph, request: Request, caller: Caller, proof: object) -> Application | Response:
+def _own_app(graph: GraphService, request: Request, caller: Caller, proof: object) -> Application | Response:
     """The app addressed, when the caller is that app (or may manage apps) and `proof` proves possession of one of
     its current keys; Graph's refusal otherwise. Call with the tenant's lock held."""
     app = _app(graph, request)
@@ -207,7 +236,7 @@ def _own_app(graph: Graph, request: Request, caller: Caller, proof: object) -> A
     return app
 
 
-def add_key(graph: Graph, request: Request, caller: Caller) -> Response:
+def add_key(graph: GraphService, request: Request, caller: Caller) -> Response:
     body = request.json() or {}
     with graph.tenant.lock:
         app = _own_app(graph, request, caller, body.get("proof"))
@@ -231,7 +260,7 @@ def add_key(graph: Graph, request: Request, caller: Caller) -> Response:
     )
 
 
-def remove_key(graph: Graph, request: Request, caller: Caller) -> Response:
+def remove_key(graph: GraphService, request: Request, caller: Caller) -> Response:
     body = request.json() or {}
     key_id = str(body.get("keyId") or "")
     with graph.tenant.lock:
@@ -248,7 +277,7 @@ def remove_key(graph: Graph, request: Request, caller: Caller) -> Response:
 
 
 def by_app_id(
-    graph: Graph, request: Request, caller: Caller, handler: Callable[[Request, Caller], Response]
+    graph: GraphService, request: Request, caller: Caller, handler: Callable[[Request, Caller], Response]
 ) -> Response:
     """The same operation as on `applications/{id}`, addressed by the client id."""
     app = graph.tenant.application_by_app_id(request.params["app"])
@@ -258,7 +287,7 @@ def by_app_id(
     return handler(request, caller)
 
 
-def assign_from_client(graph: Graph, request: Request, caller: Caller) -> Response:
+def assign_from_client(graph: GraphService, request: Request, caller: Caller) -> Response:
     """`POST /servicePrincipals/{client}/appRoleAssignments`: the principal must be the service principal in the
     path; otherwise the same rules as granting from the resource's side."""
     body = request.json() or {}
@@ -269,7 +298,7 @@ def assign_from_client(graph: Graph, request: Request, caller: Caller) -> Respon
     return graph.grant(caller, str(body.get("resourceId") or ""), body)
 
 
-def list_grants(graph: Graph, request: Request, caller: Caller) -> Response:
+def list_grants(graph: GraphService, request: Request, caller: Caller) -> Response:
     from .odata import page
 
     grants = list(graph.tenant.permission_grants.values())
@@ -288,7 +317,7 @@ def list_grants(graph: Graph, request: Request, caller: Caller) -> Response:
     return page(request, graph.world.graph_url, "oauth2PermissionGrants", grants)
 
 
-def create_grant(graph: Graph, request: Request, caller: Caller) -> Response:
+def create_grant(graph: GraphService, request: Request, caller: Caller) -> Response:
     if not caller.may(
         {"DelegatedPermissionGrant.ReadWrite.All", "Directory.ReadWrite.All"},
         {"DelegatedPermissionGrant.ReadWrite.All", "Directory.ReadWrite.All", "Directory.AccessAsUser.All"},
@@ -320,7 +349,7 @@ def create_grant(graph: Graph, request: Request, caller: Caller) -> Response:
     return Response.json(201, grant)
 
 
-def delete_grant(graph: Graph, request: Request, caller: Caller) -> Response:
+def delete_grant(graph: GraphService, request: Request, caller: Caller) -> Response:
     if not caller.may(
         {"DelegatedPermissionGrant.ReadWrite.All", "Directory.ReadWrite.All"},
         {"DelegatedPermissionGrant.ReadWrite.All", "Directory.ReadWrite.All", "Directory.AccessAsUser.All"},

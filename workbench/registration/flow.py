@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 from workbench import certificates
 from workbench.clouds import endpoints_of
 from workbench.drafts import Stamp, m365_draft
+from workbench.home_target import target_for
 from workbench.model import (
     AppRegistration,
     CertificateCredential,
@@ -298,8 +299,6 @@ class Registrar:
         )
 
     def target(self, home: Home, changes: Changeset, timeout: float | None = None) -> Target:
-        from workbench.verification import target_for
-
         return target_for(home, self.provisional(), timeout or self.timeout, staged=changes)
 
     def connection(self, run: RegistrationRun, stamp: Stamp) -> Connection:

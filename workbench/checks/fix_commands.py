@@ -1,11 +1,12 @@
-"""How the CLI words the fixes that are operations of the workbench itself: the exact command line, with every
-value quoted for a POSIX shell, so that pasting it runs `workbench` and nothing else."""
+"""The command line of a fix that is an operation of the workbench itself: the `workbench` command that does it,
+with every value quoted for a POSIX shell, so that pasting it runs `workbench` and nothing else. The CLI prints it
+under a fix; the console shows it (and copies it) for scripts and other machines."""
 
 from __future__ import annotations
 
 import shlex
 
-from workbench.checks.problems import Action, Fix, FixKind, Problem
+from .problems import Action, Fix, FixKind, Problem
 
 
 def workbench_command(action: Action, connection: str, problem: Problem | None = None) -> str:
@@ -37,7 +38,7 @@ def workbench_command(action: Action, connection: str, problem: Problem | None =
 
 
 def command_of(fix: Fix, connection: str, problem: Problem | None = None) -> str | None:
-    """The line to print under a fix: its own command, or the CLI's wording of a workbench operation."""
+    """The line to print under a fix: its own command, or the command line of a workbench operation."""
     if fix.kind is FixKind.WORKBENCH and fix.action is not None:
         return workbench_command(fix.action, connection, problem)
     return fix.command
