@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import ModalScreen, Screen
+from textual.signal import Signal
 
 from storage import Home, prompt_on_loop
 from workbench.checks.board import Board
@@ -93,6 +94,9 @@ class WorkbenchApp(App[None]):
         self._lives: list[LiveVerification] = []
         self._ui_loop: asyncio.AbstractEventLoop | None = None
         self._contained = 0
+        # "The workspace changed" (a save, a pending change, a recorded result): every screen that shows the
+        # workspace subscribes when it mounts, and its subscription ends with it.
+        self.workspace_changed: Signal[None] = Signal(self, "workspace-changed")
 
     def on_mount(self) -> None:
         self._ui_loop = asyncio.get_running_loop()
@@ -250,11 +254,8 @@ class WorkbenchApp(App[None]):
             self.exit()
 
     def changed(self) -> None:
-        """The workspace changed (a save, a pending change, a recorded result): every open screen redraws."""
-        for screen in self.screen_stack:
-            refresh = getattr(screen, "request_refresh", None)
-            if refresh is not None:
-                refresh()
+        """The workspace changed (a save, a pending change, a recorded result): every screen showing it redraws."""
+        self.workspace_changed.publish(None)
 
     # ------------------------------------------------------------------ verification
 

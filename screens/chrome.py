@@ -81,6 +81,13 @@ class WorkbenchScreen(Screen[None]):
     def workbench(self) -> WorkbenchApp:
         return self.app  # type: ignore[return-value]
 
+    def on_mount(self) -> None:
+        """Every page redraws when the workspace changes (`WorkbenchApp.changed`), for as long as it is mounted."""
+        self.workbench.workspace_changed.subscribe(self, self._workspace_changed)
+
+    def _workspace_changed(self, _: None) -> None:
+        self.request_refresh()
+
     def compose(self) -> ComposeResult:
         yield Masthead(self.trail())
         yield from self.body()
