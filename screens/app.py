@@ -9,14 +9,19 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import weakref
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
+from textual import work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
+from textual.message import Message
 from textual.screen import ModalScreen, Screen
+from textual.signal import Signal
+from textual.worker import Worker, WorkerState
 
 from storage import Home, prompt_on_loop
 from workbench.checks.board import Board
@@ -28,6 +33,8 @@ from .live import LiveVerification, Source
 from .workspace import Workspace
 
 if TYPE_CHECKING:
+    from textual.dom import DOMNode
+
     from workbench.browse import Directory
     from workbench.checks.engine import Confirm
     from workbench.registration import Registrar, RegistrationRequest, RegistrationRun
@@ -39,6 +46,10 @@ T = TypeVar("T")
 log = logging.getLogger(__name__)
 
 CONTAINED_MAX = 20  # defects contained in one session before the console gives up and exits as Textual would
+
+
+class Recorded(Message):
+    """A verification's result was recorded (or could not be): the workspace changed."""
 
 
 class WorkbenchApp(App[None]):
@@ -90,9 +101,12 @@ class WorkbenchApp(App[None]):
         self._new_id = new_id
         # Makes the `Registrar` of automatic registration (request, installation id); snapshots script one.
         self.registrar_factory = registrar
-        self._lives: list[LiveVerification] = []
+        self._open: weakref.WeakSet[LiveVerification] = weakref.WeakSet()  # started, maybe not closed yet
         self._ui_loop: asyncio.AbstractEventLoop | None = None
         self._contained = 0
+        # "The workspace changed" (a save, a pending change, a recorded result): every screen that shows the
+        # workspace subscribes when it mounts, and its subscription ends with it.
+        self.workspace_changed: Signal[None] = Signal(self, "workspace-changed")
 
     def on_mount(self) -> None:
         self._ui_loop = asyncio.get_running_loop()
@@ -250,11 +264,8 @@ class WorkbenchApp(App[None]):
             self.exit()
 
     def changed(self) -> None:
-        """The workspace changed (a save, a pending change, a recorded result): every open screen redraws."""
-        for screen in self.screen_stack:
-            refresh = getattr(screen, "request_refresh", None)
-            if refresh is not None:
-                refresh()
+        """The workspace changed (a save, a pending change, a recorded result): every screen showing it redraws."""
+        self.workspace_changed.publish(None)
 
     # ------------------------------------------------------------------ verification
 
@@ -267,10 +278,12 @@ class WorkbenchApp(App[None]):
         *,
         record: bool = True,
         registration: RegistrationRun | None = None,
+        owner: DOMNode | None = None,
     ) -> LiveVerification:
         """Start verifying `connection` as it stands in the workspace (a pending edit is verified as edited, with
         secrets staged but not saved). The result is recorded when the run ends, unless `record` is False (the
-        wizard keeps its result with the connection it hands over)."""
+        wizard keeps its result with the connection it hands over). The run is a worker of `owner` (by default the
+        console): it ends when `owner` is unmounted, or with `forget`."""
         from workbench.checks.engine import refuse
 
         if self._source_factory is not None:
@@ -286,8 +299,8 @@ class WorkbenchApp(App[None]):
             on_summary=self._record if record else None,
             board=board if board is not None else Board(self.clock),
         )
-        self._lives.append(live)
-        live.start()
+        self._open.add(live)
+        live.start(owner if owner is not None else self)
         return live
 
     async def browse(self, connection: Connection) -> Directory:
@@ -314,10 +327,14 @@ class WorkbenchApp(App[None]):
             return None
         return f"{result.outcome.problem.code}: {result.outcome.problem.title}"
 
+    @property
+    def _lives(self) -> list[LiveVerification]:
+        """The verifications that run or can run again (started and not closed)."""
+        return [live for live in self._open if not live.closed]
+
     def forget(self, live: LiveVerification) -> None:
+        """End `live` before its owner goes (it was replaced)."""
         live.close()
-        if live in self._lives:
-            self._lives.remove(live)
 
     def _record(self, live: LiveVerification, summary: Summary) -> None:
         from workbench.checks.events import Status
@@ -325,29 +342,30 @@ class WorkbenchApp(App[None]):
         if summary.status is Status.CANCELLED:  # a run cut short says nothing new: the last real result stays
             self.changed()
             return
-        self.run_worker(self._record_in_thread(live.connection, summary), group="record", exit_on_error=False)
+        self._keep_result(live.connection, summary)
 
-    async def _record_in_thread(self, connection: Connection, summary: Summary) -> None:
+    @work(thread=True, group="record", exit_on_error=False)
+    def _keep_result(self, connection: Connection, summary: Summary) -> None:
         from storage import StorageError
 
         try:
-            await asyncio.to_thread(self.workspace.record, connection, summary)
+            self.workspace.record(connection, summary)
         except StorageError as error:
             self.notify(f"The result was not recorded: {error}", severity="warning", markup=False)
+        self.post_message(Recorded())
+
+    def on_recorded(self) -> None:
         self.changed()
 
     async def on_unmount(self) -> None:
-        for live in list(self._lives):
+        for live in self._lives:  # before the workers go: a pump not started yet would release nothing
             live.close()
-        self._lives.clear()
 
     # ------------------------------------------------------------------ the last resort
 
     def _handle_exception(self, error: Exception) -> None:
         """An exception nothing else handled ends a Textual app. With changes pending, that would lose them: the
         error is shown (literally, redacted, and logged) and the console goes on, so they can be saved."""
-        from workbench.redaction import redact
-
         pending = len(self.workspace.pending_changes())
         if not pending or not self.is_running or self._contained >= CONTAINED_MAX:
             super()._handle_exception(error)
@@ -357,14 +375,44 @@ class WorkbenchApp(App[None]):
 
         if isinstance(error, WorkerFailed) and isinstance(error.error, Exception):
             error = error.error  # what the worker raised, not Textual's wrapper around it
-        log.error("Unexpected error, contained to keep %d pending change(s)", pending, exc_info=error)
+        self._show_error(error)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        self.worker_failed(event)
+
+    def worker_failed(self, event: Worker.StateChanged) -> None:
+        """The one place a failed worker is reported (the console's own, and those of the screens, which send
+        theirs here unless they explain them themselves): shown literally, redacted, and logged; the console goes
+        on. A worker's failure is the failure of one job, never of the console."""
+        error = event.worker.error
+        if event.state is not WorkerState.ERROR or not isinstance(error, Exception) or event.worker.exit_on_error:
+            return  # (a worker that exits on error reaches `_handle_exception` instead)
+        if self._contained >= CONTAINED_MAX:
+            super()._handle_exception(error)
+            return
+        self._contained += 1
+        self._show_error(error, event.worker.name)
+
+    def _show_error(self, error: Exception, job: str = "") -> None:
+        from workbench.redaction import redact
+
+        pending = len(self.workspace.pending_changes())
+        log.error(
+            "Unexpected error%s, contained (%d pending change(s))", f" in {job}" if job else "", pending, exc_info=error
+        )
         what = redact(f"{type(error).__name__}: {error}", limit=600)
+        if pending:
+            kept = (
+                f"Your {pending} pending change{'s are' if pending != 1 else ' is'} kept: save "
+                f"{'them' if pending != 1 else 'it'} with ctrl+s in Manage server connections (or discard with escape "
+                "there), then restart the console."
+            )
+        else:
+            kept = "Nothing pending was lost."
         self.tell(
             "Something went wrong",
-            f"The console met an error it did not expect: {what}\n\nYour {pending} pending "
-            f"change{'s are' if pending != 1 else ' is'} kept: save {'them' if pending != 1 else 'it'} with ctrl+s in "
-            "Manage server connections (or discard with escape there), then restart the console. Please report "
-            "the error with what you did just before.",
+            f"The console met an error it did not expect: {what}\n\n{kept} Please report the error with what you "
+            "did just before.",
         )
 
     # ------------------------------------------------------------------ asking

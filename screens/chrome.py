@@ -6,11 +6,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
+from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import Screen
 from textual.widgets import Footer, Static
+from textual.worker import Worker
 
 from .literal import shown
 
@@ -80,6 +82,18 @@ class WorkbenchScreen(Screen[None]):
     @property
     def workbench(self) -> WorkbenchApp:
         return self.app  # type: ignore[return-value]
+
+    @on(events.Mount)
+    def _subscribe(self) -> None:
+        """Every page redraws when the workspace changes (`WorkbenchApp.changed`), for as long as it is mounted."""
+        self.workbench.workspace_changed.subscribe(self, self._workspace_changed)
+
+    def _workspace_changed(self, _: None) -> None:
+        self.request_refresh()
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """A worker of this page failed: reported in the console's one place for that."""
+        self.workbench.worker_failed(event)
 
     def compose(self) -> ComposeResult:
         yield Masthead(self.trail())

@@ -11,16 +11,18 @@ removal here, never removed silently.
 from __future__ import annotations
 
 import asyncio
-import threading
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
-from textual import on
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.message import Message
+from textual.reactive import reactive
 from textual.widgets import Button, Label, Static
+from textual.worker import Worker, WorkerState, get_current_worker
 
 from storage import CommitResult, InUseError, NotFoundError, StorageError
 from storage.changeset import certificate_of
@@ -46,6 +48,9 @@ if TYPE_CHECKING:
 
 
 class AppCleanupModal(AnsweredModal[None]):
+    state: reactive[str] = reactive("asking", init=False, repaint=False)
+    """asking, signing-in, deleting, done or failed: what the buttons offer follows it."""
+
     BINDINGS: ClassVar[list[Binding]] = [  # type: ignore[assignment]
         Binding("d", "delete_now", "Delete now", id="cleanup.delete"),
         Binding("c", "copy", "Copy", id="cleanup.copy", tooltip="The sign-in code, else the PowerShell line"),
@@ -64,8 +69,6 @@ class AppCleanupModal(AnsweredModal[None]):
         self.instructions = removal_instructions(graph_url, settings.app_registration, settings.cloud)
         self.command = removal_command(graph_url, settings.app_registration.app_object_id, settings.cloud)
         self.code: DeviceCode | None = None
-        self.state = "asking"  # asking, signing-in, deleting, done, failed
-        self._cancel = threading.Event()
         self._registrar: Registrar | None = None
 
     @property
@@ -117,77 +120,95 @@ class AppCleanupModal(AnsweredModal[None]):
         )
         # The app is the connection's own: no installation id needed to find it.
         self._registrar = Registrar(request, installation_id="", timeout=self.timeout)
-        self._cancel = threading.Event()
         self.state = "signing-in"
         self._show(Text("Asking Entra ID for a code…", style="dim"))
-        self.query_one("#delete", Button).disabled = True
-        registrar, cancel = self._registrar, self._cancel
-        self.run_worker(lambda: self._delete(registrar, cancel), thread=True, group="cleanup")
+        self._delete(self._registrar)
 
-    def _delete(self, registrar: Registrar, cancel: threading.Event) -> None:
-        """Worker thread: sign in, then delete the app (each step bounded by the code's life or the timeout)."""
+    class Code(Message):
+        """The code the admin enters to sign in."""
+
+        def __init__(self, code: DeviceCode) -> None:
+            super().__init__()
+            self.code = code
+
+    class Deleting(Message):
+        """The admin signed in: the app is being deleted."""
+
+        def __init__(self, upn: str) -> None:
+            super().__init__()
+            self.upn = upn
+
+    class Done(Message):
+        """The app is gone (or was already)."""
+
+        def __init__(self, said: str) -> None:
+            super().__init__()
+            self.said = said
+
+    @work(thread=True, exclusive=True, group="cleanup", exit_on_error=False)
+    def _delete(self, registrar: Registrar) -> None:
+        """Worker thread: sign in, then delete the app (each step bounded by the code's life or the timeout).
+        Closing the dialog cancels the worker: the wait for the admin ends, and what it would say goes nowhere."""
+        worker = get_current_worker()
         try:
-            code = registrar.start_sign_in()
-            self.app.call_from_thread(self._code, code)
-            admin = registrar.wait_for_admin(cancel.is_set)
-            self.app.call_from_thread(self._deleting, admin.upn)
+            self.post_message(self.Code(registrar.start_sign_in()))
+            admin = registrar.wait_for_admin(lambda: worker.is_cancelled)
+            self.post_message(self.Deleting(admin.upn))
             with registrar.bound():  # closing the dialog (or the console) ends it at once
                 deleted = delete_application(registrar.session, self.registration.unique_name)
-        except SignInError as error:
-            if not cancel.is_set():
-                self.app.call_from_thread(self._failed, error.message)
-            return
-        except Exception as error:  # noqa: BLE001  (Graph refused, the network failed: said, with the way to do it later)
-            if not cancel.is_set():
-                self.app.call_from_thread(self._failed, f"The app was not deleted: {visible(str(error))}")
-            return
         finally:
             registrar.close()
-        what = (
-            f"Deleted the app {deleted.app_id} ('{deleted.display_name}'); Entra keeps it restorable for 30 days."
-            if deleted
-            else "The tenant holds no such app any more: nothing to delete."
+        self.post_message(
+            self.Done(
+                f"Deleted the app {deleted.app_id} ('{deleted.display_name}'); Entra keeps it restorable for 30 days."
+                if deleted
+                else "The tenant holds no such app any more: nothing to delete."
+            )
         )
-        self.app.call_from_thread(self._done, what)
 
-    def _code(self, code: DeviceCode) -> None:
-        if not self.is_mounted:  # closed meanwhile (Later): nothing to show
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """The sign-in or Graph refused, the network failed: said here, with the way to do it later."""
+        error = event.worker.error
+        if event.state is not WorkerState.ERROR or not isinstance(error, Exception):
             return
-        self.code = code
+        if isinstance(error, SignInError):
+            self._failed(error.message)
+        else:
+            self._failed(f"The app was not deleted: {visible(str(error))}")
+
+    def on_app_cleanup_modal_code(self, message: Code) -> None:
+        self.code = message.code
         text = Text("Open ", style="dim")
-        text.append_text(sign_in_address(code))
+        text.append_text(sign_in_address(message.code))
         text.append(" and enter the code  ", style="dim")
-        text.append(" ".join(code.user_code), style="bold reverse")
+        text.append(" ".join(message.code.user_code), style="bold reverse")
         text.append("\nc copies the code; escape stops waiting.", style="dim")
         self._show(text)
 
-    def _deleting(self, upn: str) -> None:
-        if not self.is_mounted:  # closed meanwhile (Later): nothing to show
-            return
+    def on_app_cleanup_modal_deleting(self, message: Deleting) -> None:
         self.state = "deleting"
-        self._show(Text(f"Signed in as {visible(upn)}; deleting the app…", style="dim"))
+        self._show(Text(f"Signed in as {visible(message.upn)}; deleting the app…", style="dim"))
 
     def _failed(self, message: str) -> None:
-        if not self.is_mounted:  # closed meanwhile (Later): nothing to show
-            return
         self.state = "failed"
         self.code = None
-        self.query_one("#delete", Button).disabled = False
         self._show(Text("✘ ", style="red").append_text(literal(message)).append("\nd tries again.", style="dim"))
 
-    def _done(self, message: str) -> None:
-        if not self.is_mounted:  # closed meanwhile (Later): nothing to show
-            return
-        self.state = "done"
+    def on_app_cleanup_modal_done(self, message: Done) -> None:
         self.code = None
-        self._show(Text("✔ ", style="green").append_text(literal(message)))
-        # What the dialog said before is no longer true: the app is gone, there is nothing to delete later.
-        self.query_one("#cleanup-question", Static).update(self._question("is no longer in the tenant."))
-        self.query_one("#cleanup-later").display = False
-        self.query_one("#copy", Button).display = False
-        later = self.query_one("#later", Button)
-        later.label = "Close  esc"
-        later.focus()
+        self._show(Text("✔ ", style="green").append_text(literal(message.said)))
+        self.state = "done"
+
+    def watch_state(self, state: str) -> None:
+        self.query_one("#delete", Button).disabled = state not in ("asking", "failed")
+        if state == "done":
+            # What the dialog said before is no longer true: the app is gone, there is nothing to delete later.
+            self.query_one("#cleanup-question", Static).update(self._question("is no longer in the tenant."))
+            self.query_one("#cleanup-later").display = False
+            self.query_one("#copy", Button).display = False
+            later = self.query_one("#later", Button)
+            later.label = "Close  esc"
+            later.focus()
 
     @on(Button.Pressed, "#copy")
     def action_copy(self) -> None:
@@ -200,13 +221,11 @@ class AppCleanupModal(AnsweredModal[None]):
 
     @on(Button.Pressed, "#later")
     def action_later(self) -> None:
-        self._cancel.set()
         self.dismiss(None)
 
     def on_unmount(self) -> None:
-        """Gone (Later, or the console quitting): the sign-in and whatever it has in flight end now, so that no
-        thread of it holds up the console's exit."""
-        self._cancel.set()
+        """Gone (Later, or the console quitting): the sign-in (its worker is cancelled with the dialog) and what it
+        has in flight end now, so that no thread of it holds up the console's exit."""
         if self._registrar is not None:
             self._registrar.close()
 

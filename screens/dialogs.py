@@ -9,13 +9,14 @@ from typing import ClassVar, TypeVar
 
 from rich.table import Table
 from rich.text import Text
-from textual import on
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widget import Widget
 from textual.widgets import Button, Input, Label, Static
+from textual.worker import Worker, WorkerState
 
 from workbench.model import Secret
 from workbench.text import visible
@@ -198,24 +199,29 @@ class SecretModal(AnsweredModal[Secret | None]):
             self.checking = True
             self.query_one("#ok", Button).disabled = True
             self.query_one("#secret-error", Label).update(Text("Trying it…", style="dim"))
-            self.run_worker(self._try(Secret(value)), exclusive=True, group="secret-try")
+            self._try(Secret(value))
 
+    @work(exclusive=True, group="secret-try", exit_on_error=False)
     async def _try(self, secret: Secret) -> None:
         assert self._verify is not None
-        try:
-            refusal = await self._verify(secret)
-        except Exception as error:  # noqa: BLE001  (the trial itself broke: said, and nothing is kept)
-            refusal = f"it could not be tried ({visible(str(error), limit=200)})"
-        finally:
-            self.checking = False
-        if not self.is_attached or self.app.screen is not self:  # escaped meanwhile: nothing to say or keep
+        self._tried(secret, await self._verify(secret))
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """The trial itself broke: said, and nothing is kept. (Escaped meanwhile, the trial went with the dialog.)"""
+        error = event.worker.error
+        if event.state is WorkerState.ERROR and isinstance(error, Exception):
+            self._tried(None, f"it could not be tried ({visible(str(error), limit=200)})")
+
+    def _tried(self, secret: Secret | None, refusal: str | None) -> None:
+        self.checking = False
+        if self.app.screen is not self:  # something opened over it meanwhile: its answer waits for the admin
             return
         self.query_one("#ok", Button).disabled = False
-        if refusal is None:
+        if refusal is None and secret is not None:
             self.dismiss(secret)
             return
         message = Text("✘ Not kept: ", style="bold red")
-        message.append_text(literal(refusal))
+        message.append_text(literal(refusal or ""))
         message.append(". Enter it again, or escape.", style="dim")
         self.query_one("#secret-error", Label).update(message)
 

@@ -7,9 +7,10 @@ import asyncio
 from typing import ClassVar
 
 from rich.text import Text
-from textual import on
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.reactive import reactive
 from textual.widgets import DataTable, Static
 
 from workbench.checks.events import Status
@@ -18,15 +19,18 @@ from workbench.verification import MAX_PARALLEL
 
 from .chrome import WorkbenchScreen
 from .literal import literal
-from .live import LiveVerification
+from .live import BoardChanged, LiveVerification, Pace
 from .status import duration, mark
 
 NAME_WIDTH = 24
 FILTERS = ("all", "failed", "warning", "passed", "running")
-TICK = 0.2
+PACE = 0.2  # seconds: the least time between two repaints while verifications report
 
 
 class FleetScreen(WorkbenchScreen):
+    filter: reactive[str] = reactive("all", init=False, repaint=False)
+    """Which rows show: all, or those in one state (`FILTERS`)."""
+
     TRAIL = "Dashboard › Verify all connections"
     HELP_TEXT = (
         f"Every connection verified at once, {MAX_PARALLEL} at a time. Rows update as checks finish; f cycles the "
@@ -45,9 +49,7 @@ class FleetScreen(WorkbenchScreen):
         super().__init__()
         self.connections = connections
         self.lives: dict[str, LiveVerification] = {}
-        self.filter = "all"
         self._cancelled = False
-        self._dirty = True
         self._repaint_queued = False
 
     def body(self) -> ComposeResult:
@@ -62,10 +64,10 @@ class FleetScreen(WorkbenchScreen):
         table.add_column("Checks", key="checks", width=8)
         table.add_column("Time", key="time", width=7)
         table.add_column("First problem", key="problem", width=self._problem_width())
+        self._pace = Pace(self, self.repaint, PACE)
         self.repaint()
         table.focus()
-        self.run_worker(self._verify_all(), group="fleet", exit_on_error=False)
-        self.set_interval(TICK, self.tick)
+        self._verify_all()
 
     def _problem_width(self) -> int:
         return max(16, (self.size.width or 80) - 11 - NAME_WIDTH - 8 - 7 - 12)
@@ -77,6 +79,7 @@ class FleetScreen(WorkbenchScreen):
             column.width = self._problem_width()
             table.refresh()
 
+    @work(exclusive=True, group="fleet", exit_on_error=False)
     async def _verify_all(self) -> None:
         slots = asyncio.Semaphore(MAX_PARALLEL)
 
@@ -84,11 +87,14 @@ class FleetScreen(WorkbenchScreen):
             async with slots:
                 if self._cancelled:
                     return
-                live = self.workbench.verify(connection)
+                live = self.workbench.verify(connection, owner=self)  # the fleet's: they end with it
+                live.listen(self)
                 self.lives[connection.id] = live
+                self._pace()
                 await live.wait()
 
         await asyncio.gather(*(one(c) for c in self.connections))
+        self._pace()
 
     def state_of(self, connection: Connection) -> str:
         live = self.lives.get(connection.id)
@@ -99,15 +105,14 @@ class FleetScreen(WorkbenchScreen):
         overall = live.board.overall()
         return overall.value if overall is not None else "running"
 
-    def tick(self) -> None:
-        """Repaint while something runs and the fleet is in front; a finished fleet costs nothing."""
-        if self.is_current and (self.running or self._dirty):
-            self._dirty = self.running
-            self.repaint()
+    @on(BoardChanged)
+    def _board_changed(self) -> None:
+        """A verification reported: the rows follow at the fleet's pace; a finished fleet costs nothing."""
+        self._pace()
 
     def on_screen_resume(self) -> None:
         super().on_screen_resume()
-        self._dirty = True
+        self._pace()
 
     def repaint(self) -> None:
         table = self.query_one("#fleet", DataTable)
@@ -169,6 +174,8 @@ class FleetScreen(WorkbenchScreen):
 
     def action_cycle_filter(self) -> None:
         self.filter = FILTERS[(FILTERS.index(self.filter) + 1) % len(FILTERS)]
+
+    def watch_filter(self) -> None:
         if not self._repaint_queued:  # once per frame, however fast the key repeats
             self._repaint_queued = True
             self.call_after_refresh(self._queued_repaint)
@@ -200,8 +207,9 @@ class FleetScreen(WorkbenchScreen):
         for connection_id, live in list(self.lives.items()):
             if live is old:
                 self.lives[connection_id] = new
+        new.listen(self)
         self.workbench.forget(old)
-        self._dirty = True
+        self._pace()
 
     @property
     def running(self) -> bool:
@@ -219,6 +227,4 @@ class FleetScreen(WorkbenchScreen):
         self.dismiss()
 
     def on_unmount(self) -> None:
-        self._cancelled = True
-        for live in self.lives.values():
-            self.workbench.forget(live)
+        self._cancelled = True  # the verifications are the fleet's workers: they end with it

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 from rich.text import Text
-from textual import events, on
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -269,15 +269,16 @@ class ManagerScreen(WorkbenchScreen):
             self.notify(str(CommitInProgressError()), markup=False)
             return
         self._saving = True
-        self.run_worker(self._commit(), group="commit")
+        self._commit()
 
     @on(Button.Pressed, "#cancel")
     def action_cancel(self) -> None:
         if self._saving:
             self.notify(str(CommitInProgressError()), markup=False)
             return
-        self.run_worker(self._cancel(), exclusive=True, group="commit")
+        self._cancel()
 
+    @work(group="commit", exit_on_error=False)
     async def _commit(self) -> None:
         """Commit every pending change in one write; a refusal is explained and loses nothing. While it waits
         for the store, a dialog in front says so and takes the keys: the changes stay as shown."""
@@ -383,6 +384,7 @@ class ManagerScreen(WorkbenchScreen):
             space.reload()
             self.workbench.changed()
 
+    @work(exclusive=True, group="commit", exit_on_error=False)
     async def _cancel(self) -> None:
         box = self.query_one("#filter", Input)
         if self.focused is box or box.value:

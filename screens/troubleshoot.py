@@ -4,7 +4,10 @@ shown selectable and copied with `c` — and the action the workbench can take i
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 from rich.text import Text
 from textual import on
@@ -15,6 +18,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Collapsible, Label, OptionList, Static, TextArea
 from textual.widgets.option_list import Option
 
+from workbench.checks.board import Row
 from workbench.checks.events import Status
 from workbench.checks.fix_commands import workbench_command
 from workbench.checks.problems import ActionSpec, Fix, FixKind, Problem
@@ -23,9 +27,6 @@ from workbench.text import visible
 from .actions import ACTION_LABELS, SUPPORTED
 from .literal import literal, paragraph, shown
 from .status import duration, mark
-
-if TYPE_CHECKING:
-    from .verification import VerificationHost
 
 KIND_LABELS = {
     FixKind.POWERSHELL: "PowerShell",
@@ -71,7 +72,20 @@ def fix_option(number: int, fix: Fix, problem: Problem) -> Text:
     return text
 
 
+@dataclass(frozen=True)
+class FixChoice:
+    """What the admin chose in the panel: the workbench's own fix `spec` (after its confirmation), or (`spec`
+    None) running the check again."""
+
+    check: str
+    spec: ActionSpec | None = None
+
+
 class TroubleshootModal(ModalScreen[None]):
+    """Shown over the screen whose check it explains, which hands it what it shows (the check's row, the
+    connection's name, how a `workbench` command will work) and reads the admin's choices (`choices()`): the
+    screen runs a fix, over this panel, and closes it once something was done; answered no, the panel stays."""
+
     BINDINGS: ClassVar[list[Binding]] = [  # type: ignore[assignment]
         Binding(
             "c", "copy", "Copy command", id="troubleshoot.copy", tooltip="Copy the selected fix's command (OSC 52)"
@@ -81,17 +95,24 @@ class TroubleshootModal(ModalScreen[None]):
         Binding("escape", "close", "Close", id="troubleshoot.close"),
     ]
 
-    def __init__(self, owner: VerificationHost, check: str) -> None:
+    def __init__(self, check: str, row: Row, connection_name: str, *, saved_by: str | None = None) -> None:
+        """`saved_by`: what makes a `workbench` command naming the connection work, when the store does not hold
+        it under that name yet (None: it does)."""
         super().__init__(classes="dialog-screen")
-        self.owner = owner
         self.check = check
-        row = owner.live.board[check]
         self.row = row
+        self.connection_name = connection_name
+        self.saved_by = saved_by
         self.problem: Problem | None = row.result.outcome.problem if row.result is not None else None
+        self._choices: asyncio.Queue[FixChoice | None] = asyncio.Queue()
 
-    @property
-    def connection_name(self) -> str:
-        return self.owner.live.connection.name
+    async def choices(self) -> AsyncIterator[FixChoice]:
+        """The admin's choices, one at a time, until the panel closes."""
+        while (choice := await self._choices.get()) is not None:
+            yield choice
+
+    def on_unmount(self) -> None:
+        self._choices.put_nowait(None)  # closed, however: no more choices
 
     def compose(self) -> ComposeResult:
         row, problem = self.row, self.problem
@@ -180,10 +201,9 @@ class TroubleshootModal(ModalScreen[None]):
         command = fix_command(fix, self.connection_name, problem)
         if command is None or fix.kind is not FixKind.WORKBENCH:
             return command
-        workspace = self.owner.workbench.workspace
-        if workspace.stored_as(self.owner.live.connection):
+        if self.saved_by is None:
             return command
-        return f"# works once this connection is saved ({self.owner.SAVED_BY}):\n{command}"
+        return f"# works once this connection is saved ({self.saved_by}):\n{command}"
 
     def _show_command(self, index: int) -> None:
         if self.problem is None or not self.problem.fixes:
@@ -204,7 +224,7 @@ class TroubleshootModal(ModalScreen[None]):
             self.notify("This fix is advice: there is no command to copy.", severity="warning")
             return
         link = fix.kind is FixKind.GRAPH and command.startswith(("https://", "http://"))
-        self.owner.workbench.copy(command, "Link" if link else COPIED.get(fix.kind, "Command"))
+        self.app.copy(command, "Link" if link else COPIED.get(fix.kind, "Command"))  # type: ignore[attr-defined]
 
     @on(OptionList.OptionSelected, "#fixes")
     def _chosen(self, event: OptionList.OptionSelected) -> None:
@@ -231,19 +251,12 @@ class TroubleshootModal(ModalScreen[None]):
         self._run(spec)
 
     def _run(self, spec: ActionSpec) -> None:
-        """The action's dialog opens over this panel: answered no (or escape), the admin is back here, on the same
-        fix; once the workbench acted, the panel closes on the check running again."""
-        from .actions import run_action
-
-        async def act() -> None:
-            if await run_action(self.owner, self.check, spec) and self.app.screen is self:
-                self.dismiss(None)
-
-        self.owner.run_worker(act(), group="action", exclusive=True)
+        """The screen below runs the fix; its dialog opens over this panel: answered no (or escape), the admin is
+        back here, on the same fix; once the workbench acted, the panel closes on the check running again."""
+        self._choices.put_nowait(FixChoice(self.check, spec))
 
     def action_rerun(self) -> None:
-        self.dismiss(None)
-        self.owner.action_rerun(self.check)
+        self._choices.put_nowait(FixChoice(self.check))
 
     def action_close(self) -> None:
         self.dismiss(None)

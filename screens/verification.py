@@ -1,9 +1,10 @@
 """The verification view: every check of the plan from the start, streaming in place; and its screen, from
 which each check is troubleshot, acted on and re-run.
 
-`VerificationView` is the widget (the wizard's Configuration step embeds it); it repaints from the run's board on
-a timer, so a check reporting progress thousands of times a second costs one repaint per tick and keys keep
-answering. `VerificationScreen` adds the keys: enter troubleshoots, r re-runs the selected check (and what
+`VerificationView` is the widget (the wizard's Configuration step embeds it); it repaints from the run's board when
+the run tells it the board changed, at most once per `PACE` (so a check reporting progress thousands of times a
+second costs a few repaints a second and keys keep answering), and once a second while a check runs (its time).
+`VerificationScreen` adds the keys: enter troubleshoots, r re-runs the selected check (and what
 depends on it), R re-runs everything, escape cancels a running verification at once and, once stopped, goes back.
 """
 
@@ -14,7 +15,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
-from textual import on
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widget import Widget
@@ -26,13 +27,14 @@ from workbench.model import Connection, M365Settings, OnPremSettings
 
 from .chrome import WorkbenchScreen
 from .literal import literal, shown
-from .live import LiveVerification
+from .live import BoardChanged, LiveVerification, Pace
 from .status import duration, mark, row_mark
 
 if TYPE_CHECKING:
     from .app import WorkbenchApp
 
-TICK = 0.5  # seconds between repaints while a verification runs (progress is coalesced to this pace)
+PACE = 0.25  # seconds: the least time between two repaints of a run's board (progress is coalesced to this pace)
+ELAPSED = 1.0  # seconds: how often a running check's time (and spinner) moves on
 COLUMNS = ("check", "status", "time", "detail")
 STEP_MARKS = {
     StepStatus.OK: "passed",
@@ -84,8 +86,19 @@ class VerificationView(Widget):
         table.add_column("Status", key="status", width=STATUS_WIDTH)
         table.add_column("Time", key="time", width=TIME_WIDTH)
         table.add_column("Detail", key="detail", width=self._detail_width())
+        self._pace = Pace(self, self.repaint, PACE)
+        self.live.listen(self)
         self.repaint(full=True)
-        self.set_interval(TICK, self.repaint)
+        self.set_interval(ELAPSED, self._elapsed)
+
+    def _elapsed(self) -> None:
+        if self.board.running:
+            self._pace()
+
+    @on(BoardChanged)
+    def _board_changed(self, message: BoardChanged) -> None:
+        if message.live is self.live:
+            self._pace()
 
     def _clock(self) -> float:
         if self._given_clock is not None:
@@ -95,6 +108,7 @@ class VerificationView(Widget):
     def attach(self, live: LiveVerification) -> None:
         """Show another verification (a restart after a pin or a new secret) on the same table."""
         self.live = live
+        live.listen(self)
         self.repaint(full=True)
 
     def _detail_width(self) -> int:
@@ -248,12 +262,30 @@ class VerificationHost(WorkbenchScreen):
         return self.query_one(VerificationView)
 
     def action_troubleshoot(self) -> None:
+        check = self.view.selected_check()
+        if check is not None:
+            self._troubleshoot(check)
+
+    @work(group="troubleshoot", exclusive=True, exit_on_error=False)
+    async def _troubleshoot(self, check: str) -> None:
+        """The check's panel, over this screen: this screen does what the admin chooses there (a fix, after its
+        own confirmation, or running the check again) and closes the panel once something was done."""
+        from .actions import run_action
         from .troubleshoot import TroubleshootModal
 
-        check = self.view.selected_check()
-        if check is None:
-            return
-        self.app.push_screen(TroubleshootModal(self, check))
+        live = self.live
+        saved_by = None if self.workbench.workspace.stored_as(live.connection) else self.SAVED_BY
+        panel = TroubleshootModal(check, live.board[check], live.connection.name, saved_by=saved_by)
+        await self.app.push_screen(panel)
+        async for choice in panel.choices():
+            if choice.spec is None:
+                panel.dismiss(None)
+                self.action_rerun(choice.check)
+                return
+            if await run_action(self, choice.check, choice.spec):
+                if self.app.screen is panel:
+                    panel.dismiss(None)
+                return
 
     def action_rerun(self, check: str | None = None) -> None:
         check = check or self.view.selected_check()
@@ -379,7 +411,7 @@ class VerificationScreen(VerificationHost):
     def restart(self, connection: Connection, timeout: float | None = None) -> None:
         """Verify the connection again from the start, as edited (a pin, a new secret), on the same table."""
         old = self.live
-        new = self.workbench.verify(connection, board=old.board, timeout=timeout)
+        new = self.workbench.verify(connection, board=old.board, timeout=timeout, owner=old.owner)
         if self.owned:
             self.workbench.forget(old)
         elif self.on_restart is not None:
