@@ -22,7 +22,7 @@ from workbench.checks.events import Status
 from workbench.model import Connection
 
 from ..literal import paragraph
-from ..live import LiveVerification
+from ..live import BoardChanged, LiveVerification
 from ..verification import VerificationView
 from .draft import Step, WizardDraft
 from .fields import Field
@@ -34,7 +34,6 @@ if TYPE_CHECKING:
 
 # How often the step looks at its verification (Finish, the learned name). `LiveVerification` announces nothing:
 # its board is read at this pace, as the verification view repaints it.
-TICK = 0.5
 
 
 class ConfigurationStep(StepPane):
@@ -79,8 +78,13 @@ class ConfigurationStep(StepPane):
     def fields(self) -> ComposeResult:
         return iter(())
 
-    def on_mount(self) -> None:
-        self.set_interval(TICK, self._look)
+    def on_show(self) -> None:
+        self._look()  # what the run did while another step was shown
+
+    @on(BoardChanged)
+    def _board_changed(self, message: BoardChanged) -> None:
+        if message.live is self.live:
+            self._look()
 
     def on_unmount(self) -> None:
         if self.live is not None:
@@ -134,6 +138,8 @@ class ConfigurationStep(StepPane):
         if self.live is not None:
             self.workbench.forget(self.live)
         self.live = live
+        live.listen(self)
+        self._look()
         slot = self.query_one("#verification-slot")
         views = slot.query(VerificationView)
         if views:
