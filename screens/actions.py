@@ -16,7 +16,7 @@ dialog that names exactly what will happen (the dialog opens over the panel: no,
 from __future__ import annotations
 
 import dataclasses
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -32,7 +32,39 @@ from .dialogs import ConfirmModal, PathModal, SecretModal
 from .literal import literal, shown
 
 if TYPE_CHECKING:
-    from .verification import VerificationHost
+    from textual.notifications import SeverityLevel
+
+    from workbench.model import Connection
+
+    from .console import Console
+    from .live import LiveVerification
+
+
+class FixHost(Protocol):
+    """What an action needs of the screen it runs for (the verification screen, the wizard's Configuration
+    step's screen): its verification, its console, and where a changed setting goes."""
+
+    live: LiveVerification
+
+    @property
+    def workbench(self) -> Console: ...
+
+    def adopt(self, settings: M365Settings | OnPremSettings, what: str) -> None: ...
+
+    def restart(self, connection: Connection, timeout: float | None = None) -> None: ...
+
+    def action_rerun(self, check: str | None = None) -> None: ...
+
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = True,
+    ) -> None: ...
+
 
 ACTION_LABELS = {
     Action.GRANT_IMPERSONATION: "grant ApplicationImpersonation…",
@@ -49,7 +81,7 @@ LONGER = 3  # a raised timeout is this many times the console's own
 MAX_TIMEOUT = 600.0
 
 
-async def run_action(screen: VerificationHost, check: str, spec: ActionSpec) -> bool:
+async def run_action(screen: FixHost, check: str, spec: ActionSpec) -> bool:
     """Do `spec` for `check` after the admin's answer: True when something was done (the check runs again), False
     when the admin said no or cancelled, or there was nothing to do (then the panel it came from stays)."""
     handler = {
@@ -64,7 +96,7 @@ async def run_action(screen: VerificationHost, check: str, spec: ActionSpec) -> 
     return await handler(screen, check, dict(spec.params))
 
 
-async def grant_impersonation(screen: VerificationHost, check: str, params: dict[str, str]) -> bool:
+async def grant_impersonation(screen: FixHost, check: str, params: dict[str, str]) -> bool:
     app = screen.workbench
     settings = screen.live.connection.settings
     admin = settings.admin_upn if isinstance(settings, OnPremSettings) else "?"
@@ -100,7 +132,7 @@ async def grant_impersonation(screen: VerificationHost, check: str, params: dict
     return True
 
 
-async def allow_redirect(screen: VerificationHost, check: str, params: dict[str, str]) -> bool:
+async def allow_redirect(screen: FixHost, check: str, params: dict[str, str]) -> bool:
     app = screen.workbench
     settings = screen.live.connection.settings
     host = params.get("host", "")
@@ -144,7 +176,7 @@ async def allow_redirect(screen: VerificationHost, check: str, params: dict[str,
     return True
 
 
-async def trust_certificate(screen: VerificationHost, check: str, params: dict[str, str]) -> bool:
+async def trust_certificate(screen: FixHost, check: str, params: dict[str, str]) -> bool:
     app = screen.workbench
     connection = screen.live.connection
     settings = connection.settings
@@ -182,7 +214,7 @@ async def trust_certificate(screen: VerificationHost, check: str, params: dict[s
     return True
 
 
-async def trust_ca_bundle(screen: VerificationHost, check: str, params: dict[str, str]) -> bool:
+async def trust_ca_bundle(screen: FixHost, check: str, params: dict[str, str]) -> bool:
     """Trust the certificates of a PEM file for this connection only (the internal CA that issued the server's or
     the custom cloud's certificate); a pending change, verified before it is saved."""
     from workbench import validate
@@ -210,7 +242,7 @@ async def trust_ca_bundle(screen: VerificationHost, check: str, params: dict[str
     return True
 
 
-async def raise_timeout(screen: VerificationHost, check: str, params: dict[str, str]) -> bool:
+async def raise_timeout(screen: FixHost, check: str, params: dict[str, str]) -> bool:
     app = screen.workbench
     longer = min(app.timeout * LONGER, MAX_TIMEOUT)
     yes = await app.ask(
@@ -228,7 +260,7 @@ async def raise_timeout(screen: VerificationHost, check: str, params: dict[str, 
     return True
 
 
-async def set_secret(screen: VerificationHost, check: str, params: dict[str, str]) -> bool:
+async def set_secret(screen: FixHost, check: str, params: dict[str, str]) -> bool:
     app = screen.workbench
     connection = screen.live.connection
     settings = connection.settings
@@ -260,7 +292,7 @@ async def set_secret(screen: VerificationHost, check: str, params: dict[str, str
     return True
 
 
-async def retry_later(screen: VerificationHost, check: str, params: dict[str, str]) -> bool:
+async def retry_later(screen: FixHost, check: str, params: dict[str, str]) -> bool:
     try:
         seconds = int(params.get("seconds", "5"))
     except ValueError:

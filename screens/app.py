@@ -28,6 +28,7 @@ from workbench.checks.board import Board
 from workbench.checks.events import Summary
 from workbench.model import Connection, Secret
 
+from .console import Console
 from .dialogs import ConfirmModal, HelpModal, MessageModal, SecretModal
 from .live import LiveVerification, Source
 from .workspace import Workspace
@@ -451,3 +452,8 @@ class WorkbenchApp(App[None]):
 
             raise VaultError("The vault passphrase can only be asked for while the console runs")
         return prompt_on_loop(loop, ask)()
+
+
+def _is_a_console(app: WorkbenchApp) -> Console:
+    """mypy checks here that the app offers everything the screens ask of it (`screens.console.Console`)."""
+    return app

@@ -3,7 +3,7 @@ pending changes) and the base screen class that gives each screen its help text 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar
+from typing import ClassVar
 
 from rich.text import Text
 from textual import events, on
@@ -14,10 +14,8 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static
 from textual.worker import Worker
 
+from .console import Console, console
 from .literal import shown
-
-if TYPE_CHECKING:
-    from .app import WorkbenchApp
 
 
 class Masthead(Vertical):
@@ -41,8 +39,7 @@ class Masthead(Vertical):
         self.refresh_context()
 
     def refresh_context(self) -> None:
-        app: WorkbenchApp = self.app  # type: ignore[assignment]
-        space = app.workspace
+        space = console(self).workspace
         context = Text(no_wrap=True, overflow="ellipsis")
         context.append(" Exchange Connection Workbench", style="bold")
         if space.lab:
@@ -80,8 +77,8 @@ class WorkbenchScreen(Screen[None]):
     BINDINGS: ClassVar[list[Binding]] = []  # type: ignore[assignment]
 
     @property
-    def workbench(self) -> WorkbenchApp:
-        return self.app  # type: ignore[return-value]
+    def workbench(self) -> Console:
+        return console(self)
 
     @on(events.Mount)
     def _subscribe(self) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, ClassVar
+from typing import ClassVar
 
 from rich.text import Text
 from textual import on, work
@@ -39,12 +39,10 @@ from workbench.registration import (
 )
 from workbench.text import visible
 
+from .console import Console, console
 from .dialogs import AnsweredModal, ConfirmModal
 from .literal import literal, paragraph
 from .signin import sign_in_address
-
-if TYPE_CHECKING:
-    from .app import WorkbenchApp
 
 
 class AppCleanupModal(AnsweredModal[None]):
@@ -72,8 +70,8 @@ class AppCleanupModal(AnsweredModal[None]):
         self._registrar: Registrar | None = None
 
     @property
-    def workbench(self) -> WorkbenchApp:
-        return self.app  # type: ignore[return-value]
+    def workbench(self) -> Console:
+        return console(self)
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
@@ -240,7 +238,7 @@ def removed_certificates_note(result: CommitResult) -> str:
     return f" Removed the certificate{plural} {names} registration made for the app, with the private key{plural}."
 
 
-async def offer_certificate_removal(workbench: WorkbenchApp, unused: Sequence[CertificateInfo]) -> None:
+async def offer_certificate_removal(workbench: Console, unused: Sequence[CertificateInfo]) -> None:
     """Certificates imported by hand that no connection uses after OK: Remove takes them and their keys out of the
     personal store, Keep (the default) leaves them for Choose certificate…. One a connection uses meanwhile (a
     pending one here, or one another session saved) stays."""

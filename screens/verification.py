@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, ClassVar
+from typing import ClassVar
 
 from rich.text import Text
 from textual import on, work
@@ -26,12 +26,10 @@ from workbench.checks.events import Status, StepStatus
 from workbench.model import Connection, M365Settings, OnPremSettings
 
 from .chrome import WorkbenchScreen
+from .console import Console
 from .literal import literal, shown
 from .live import BoardChanged, LiveVerification, Pace
 from .status import duration, mark, row_mark
-
-if TYPE_CHECKING:
-    from .app import WorkbenchApp
 
 PACE = 0.25  # seconds: the least time between two repaints of a run's board (progress is coalesced to this pace)
 ELAPSED = 1.0  # seconds: how often a running check's time (and spinner) moves on
@@ -351,7 +349,7 @@ class VerificationScreen(VerificationHost):
         self.on_restart = on_restart  # the owner of a verification it does not own hears of its replacement
 
     @classmethod
-    def start(cls, app: WorkbenchApp, connection: Connection, via: str = "Dashboard") -> VerificationScreen:
+    def start(cls, app: Console, connection: Connection, via: str = "Dashboard") -> VerificationScreen:
         return cls(app.verify(connection), via=via)
 
     def trail(self) -> str:

@@ -18,7 +18,7 @@ from .fields import Choice, Field
 from .steps import StepPane, lab_cloud, set_radio, set_value, text_input
 
 if TYPE_CHECKING:
-    from ..app import WorkbenchApp
+    from ..console import Console
     from .fill import LabValues
 
 
@@ -26,7 +26,7 @@ class ApplicationStep(StepPane):
     STEP = Step.APPLICATION
     INTRO = "The app registered in Entra ID (App registrations › the app › Overview)."
 
-    def __init__(self, draft: WizardDraft, workbench: WorkbenchApp, certificates: list[CertificateInfo]) -> None:
+    def __init__(self, draft: WizardDraft, workbench: Console, certificates: list[CertificateInfo]) -> None:
         super().__init__(draft)
         self.workbench = workbench
         self.certificates = certificates  # the wizard's: the personal store's, and those imported in this wizard

@@ -30,7 +30,7 @@ from .registration import RegistrationState
 from .steps import StepPane, set_value, text_input
 
 if TYPE_CHECKING:
-    from ..app import WorkbenchApp
+    from ..console import Console
 
 # How often the step looks at its verification (Finish, the learned name). `LiveVerification` announces nothing:
 # its board is read at this pace, as the verification view repaints it.
@@ -56,7 +56,7 @@ class ConfigurationStep(StepPane):
 
     shown_name: str = ""  # the name field: what the admin typed, else the proposed name (set by the wizard)
 
-    def __init__(self, draft: WizardDraft, workbench: WorkbenchApp, registration: RegistrationState) -> None:
+    def __init__(self, draft: WizardDraft, workbench: Console, registration: RegistrationState) -> None:
         super().__init__(draft)
         self.workbench = workbench
         self.registration = registration  # the wizard's (what a registration that failed left in the tenant)

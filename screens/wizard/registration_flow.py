@@ -28,14 +28,14 @@ from workbench.text import visible
 from .registration import RegistrationState
 
 if TYPE_CHECKING:
-    from ..app import WorkbenchApp
+    from ..console import Console
 
 SIGN_IN, PLAN = "sign-in", "plan"
 
 
 def registrar_for(
     request: RegistrationRequest,
-    workbench: WorkbenchApp,
+    workbench: Console,
     certificates: Iterable[CertificateInfo],
     editing: Connection | None,
 ) -> Registrar:
