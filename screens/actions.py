@@ -19,7 +19,7 @@ import dataclasses
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Label, ProgressBar
@@ -310,7 +310,7 @@ async def retry_later(screen: FixHost, check: str, params: dict[str, str]) -> bo
 class Countdown(ModalScreen[bool]):
     """Waits out the server's Retry-After, visibly; escape gives up."""
 
-    BINDINGS: ClassVar[list[Binding]] = [Binding("escape", "give_up", "Do not retry", id="countdown.cancel")]  # type: ignore[assignment]
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "give_up", "Do not retry", id="countdown.cancel")]
 
     def __init__(self, seconds: int, title: str) -> None:
         super().__init__(classes="dialog-screen")

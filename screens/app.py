@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from textual import work
 from textual.app import App, SystemCommand
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.screen import ModalScreen, Screen
 from textual.signal import Signal
@@ -57,7 +57,7 @@ class WorkbenchApp(App[None]):
     TITLE = "Exchange Connection Workbench"
     CSS_PATH = "workbench.tcss"
     ENABLE_COMMAND_PALETTE = True
-    BINDINGS: ClassVar[list[Binding]] = [  # type: ignore[assignment]
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding(
             "ctrl+q", "quit", "Quit", id="app.quit", priority=True, tooltip="Quit (asks first when changes are pending)"
         ),

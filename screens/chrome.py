@@ -8,7 +8,7 @@ from typing import ClassVar
 from rich.text import Text
 from textual import events, on
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import BindingType
 from textual.containers import Vertical
 from textual.screen import Screen
 from textual.widgets import Footer, Static
@@ -74,7 +74,7 @@ class WorkbenchScreen(Screen[None]):
 
     TRAIL: ClassVar[str] = ""
     HELP_TEXT: ClassVar[str] = ""
-    BINDINGS: ClassVar[list[Binding]] = []  # type: ignore[assignment]
+    BINDINGS: ClassVar[list[BindingType]] = []
 
     @property
     def workbench(self) -> Console:

@@ -17,7 +17,7 @@ from typing import ClassVar
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.reactive import reactive
@@ -49,7 +49,7 @@ class AppCleanupModal(AnsweredModal[None]):
     state: reactive[str] = reactive("asking", init=False, repaint=False)
     """asking, signing-in, deleting, done or failed: what the buttons offer follows it."""
 
-    BINDINGS: ClassVar[list[Binding]] = [  # type: ignore[assignment]
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("d", "delete_now", "Delete now", id="cleanup.delete"),
         Binding("c", "copy", "Copy", id="cleanup.copy", tooltip="The sign-in code, else the PowerShell line"),
         Binding("escape", "later", "Later", id="cleanup.later"),

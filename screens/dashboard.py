@@ -9,7 +9,7 @@ from typing import ClassVar
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Grid, Vertical
 from textual.widgets import DataTable, Static
 
@@ -38,7 +38,7 @@ class DashboardScreen(WorkbenchScreen):
         "the certificates that expire soon, and the latest verifications (also those run from the CLI). enter "
         "verifies the selected connection."
     )
-    BINDINGS: ClassVar[list[Binding]] = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("n", "app.new_connection", "New", id="dashboard.new", tooltip="A new connection (the wizard)"),
         Binding("m", "app.manage", "Manage", id="dashboard.manage", tooltip="Manage server connections"),
         Binding("v", "app.fleet", "Verify all", id="dashboard.verify-all", tooltip="Verify every connection"),

@@ -11,7 +11,7 @@ from rich.table import Table
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widget import Widget
@@ -85,7 +85,7 @@ class AnsweredModal(ModalScreen[T]):
 class ConfirmModal(AnsweredModal[bool]):
     """Yes or no to one stated action. `n` and `escape` answer no, `y` answers yes; focus starts on No."""
 
-    BINDINGS: ClassVar[list[Binding]] = [  # type: ignore[assignment]
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("y", "answer(True)", "Yes", id="confirm.yes"),
         Binding("n,escape", "answer(False)", "No", id="confirm.no"),
     ]
@@ -135,7 +135,7 @@ class SecretModal(AnsweredModal[Secret | None]):
     """A masked input. The value leaves only as a `Secret`; nothing of it is logged or echoed. In the demo,
     `lab` is the lab's value and ctrl+l types it (still masked)."""
 
-    BINDINGS: ClassVar[list[Binding]] = [  # type: ignore[assignment]
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "cancel", "Cancel", id="secret.cancel"),
         Binding("ctrl+l", "fill", "Fill from lab", id="secret.fill", show=False),
     ]
@@ -233,7 +233,7 @@ class SecretModal(AnsweredModal[Secret | None]):
 class PathModal(AnsweredModal[str | None]):
     """A file path, checked by the core's validator as it is typed; the validator's message says what is wrong."""
 
-    BINDINGS: ClassVar[list[Binding]] = [  # type: ignore[assignment]
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "cancel", "Cancel", id="path.cancel"),
     ]
 
@@ -290,7 +290,7 @@ class PathModal(AnsweredModal[str | None]):
 class MessageModal(ModalScreen[None]):
     """Something the admin must read (a refused save, a storage error), closed with enter or escape."""
 
-    BINDINGS: ClassVar[list[Binding]] = [  # type: ignore[assignment]
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,enter", "close", "Close", id="message.close"),
     ]
 
@@ -316,7 +316,7 @@ class MessageModal(ModalScreen[None]):
 class HelpModal(ModalScreen[None]):
     """The keys of the screen below, as its bindings describe them, and what the screen is for."""
 
-    BINDINGS: ClassVar[list[Binding]] = [  # type: ignore[assignment]
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,question_mark,q", "close", "Close", id="help.close"),
     ]
 

@@ -9,7 +9,7 @@ from typing import ClassVar
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.reactive import reactive
 from textual.widgets import DataTable, Static
 
@@ -37,7 +37,7 @@ class FleetScreen(WorkbenchScreen):
         "filter (all, failed, warning, passed, running); enter opens the selected connection's verification, "
         "where each check can be troubleshot. escape cancels what still runs; pressed again, it goes back."
     )
-    BINDINGS: ClassVar[list[Binding]] = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("enter", "open", "Open", id="fleet.open", show=True),
         Binding(
             "f", "cycle_filter", "Filter", id="fleet.filter", tooltip="Show all, failed, warning, passed or running"

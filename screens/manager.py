@@ -8,7 +8,7 @@ from typing import ClassVar
 from rich.text import Text
 from textual import events, on, work
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, DataTable, Input, Label, Static
@@ -77,7 +77,7 @@ class ManagerScreen(WorkbenchScreen):
         "selected connection as it stands, pending changes included; u drops the selected connection's pending "
         "change."
     )
-    BINDINGS: ClassVar[list[Binding]] = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("n", "app.new_connection", "New", id="manager.new", tooltip="A new connection (the wizard)"),
         Binding("enter", "edit", "Edit", id="manager.edit", tooltip="Edit the selected connection (the wizard)"),
         Binding("delete", "toggle_delete", "Delete", id="manager.delete", tooltip="Mark for deletion (again: undo)"),

@@ -12,7 +12,7 @@ from typing import Any, ClassVar
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Collapsible, Label, OptionList, Static, TextArea
@@ -86,7 +86,7 @@ class TroubleshootModal(ModalScreen[None]):
     connection's name, how a `workbench` command will work) and reads the admin's choices (`choices()`): the
     screen runs a fix, over this panel, and closes it once something was done; answered no, the panel stays."""
 
-    BINDINGS: ClassVar[list[Binding]] = [  # type: ignore[assignment]
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding(
             "c", "copy", "Copy command", id="troubleshoot.copy", tooltip="Copy the selected fix's command (OSC 52)"
         ),

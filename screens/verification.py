@@ -17,7 +17,7 @@ from typing import ClassVar
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.widget import Widget
 from textual.widgets import DataTable, Static
 
@@ -313,7 +313,7 @@ class VerificationScreen(VerificationHost):
         "selected check with what it needs and what depends on it; R re-runs everything. escape cancels a "
         "running verification at once; pressed again, it goes back."
     )
-    BINDINGS: ClassVar[list[Binding]] = [  # type: ignore[assignment]
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("enter", "troubleshoot", "Troubleshoot", id="verify.troubleshoot", show=True),
         Binding("r", "rerun", "Re-run", id="verify.rerun", tooltip="Re-run the selected check and what depends on it"),
         Binding("R", "rerun_all", "Re-run all", id="verify.rerun-all", tooltip="Re-run every check"),

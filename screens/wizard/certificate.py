@@ -16,7 +16,7 @@ from typing import ClassVar
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, OptionList, Static
@@ -44,7 +44,7 @@ class ImportCertificateModal(AnsweredModal[LoadedCertificate | None]):
     """The file and its password, then what it holds. enter reads the file; OK takes a certificate that can be
     used; a key under 2048 bits, an expired certificate or a wrong password is refused with the reason."""
 
-    BINDINGS: ClassVar[list[Binding]] = [  # type: ignore[assignment]
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "cancel", "Cancel", id="import.cancel"),
         Binding("ctrl+l", "fill", "Fill from lab", id="import.fill", show=False),
     ]
@@ -136,7 +136,7 @@ class ChooseCertificateModal(ModalScreen[str | None]):
     """The certificates of the personal store (and any imported in this session); one that cannot be used says
     why and cannot be picked."""
 
-    BINDINGS: ClassVar[list[Binding]] = [  # type: ignore[assignment]
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "cancel", "Cancel", id="choose.cancel"),
     ]
 

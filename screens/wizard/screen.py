@@ -19,7 +19,7 @@ from typing import ClassVar
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
 from textual.reactive import reactive
 from textual.widgets import Button, ContentSwitcher, DataTable, Input, Static
@@ -72,7 +72,7 @@ class WizardScreen(VerificationHost):
         "r re-runs it, R re-runs all. Finish (once no check failed) adds the connection to Manage server "
         "connections as a pending change; OK there saves it."
     )
-    BINDINGS: ClassVar[list[Binding]] = [  # type: ignore[assignment]
+    BINDINGS: ClassVar[list[BindingType]] = [
         # priority: an input field would otherwise take alt+n as the letter n
         Binding(
             "alt+b,alt+left",

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from textual.binding import Binding
 from textual.pilot import Pilot
 from textual.widgets import Button, Input, OptionList, RadioButton, RadioSet, Static
 
@@ -432,7 +433,7 @@ async def test_the_wizard_keys_are_described_and_the_fill_key_only_shows_in_the_
         await pilot.press("n")
         assert any(b.binding.action == "fill" for b in demo.screen.active_bindings.values())
     for binding in WizardScreen.BINDINGS:
-        assert binding.id and binding.description
+        assert isinstance(binding, Binding) and binding.id and binding.description
 
 
 @pytest.mark.kerberos
