@@ -19,16 +19,6 @@ from workbench.drafts import M365Draft, OnPremDraft, Stamp
 from workbench.lab import Lab
 from workbench.model import ClientSecretCredential, Connection, Secret
 
-SNAPSHOT_MODULES = ("test_snapshots.py", "test_wizard_snapshots.py")
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Snapshot tests share one fixed data-directory path (the masthead shows it): under xdist they run on one
-    worker, one after another."""
-    for item in items:
-        if item.path.name in SNAPSHOT_MODULES:
-            item.add_marker(pytest.mark.xdist_group("snapshots"))
-
 
 @pytest.fixture(autouse=True)
 def _steady_widgets(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:

@@ -5,7 +5,7 @@ so that every screenshot is the same on every machine. Behaviour is tested again
 from __future__ import annotations
 
 import asyncio
-import shutil
+import os
 import tempfile
 import time
 from collections.abc import AsyncIterator, Callable, Iterable
@@ -56,14 +56,32 @@ from workbench.registration import (
 )
 from workbench.verification import plan_for
 
-SNAPSHOT_HOME = Path(tempfile.gettempdir()) / "workbench-snapshots" / "home"
+SNAPSHOT_FILES = Path(tempfile.gettempdir()) / "workbench-snapshots"  # fixed paths that show in a picture
+HOME_LABEL = str(SNAPSHOT_FILES / "home")  # what the masthead calls every scene's data directory
 TENANT = "5f1c2d3e-4b5a-4c6d-8e7f-9a0b1c2d3e4f"
 CLIENT = "bbaeee30-b1a1-4853-a341-9f08833c6cb7"
 
 
 def fresh_home() -> Home:
-    shutil.rmtree(SNAPSHOT_HOME.parent, ignore_errors=True)
-    return Home(SNAPSHOT_HOME)
+    """An empty data directory of the scene's own (the masthead shows `HOME_LABEL` instead of its path), so that
+    scenes run side by side on several workers: in the test's temporary folder (`WORKBENCH_HOME`'s parent, set
+    for every test), else in the system's."""
+    test_home = os.environ.get("WORKBENCH_HOME")
+    parent = Path(test_home).parent if test_home else None
+    return Home(Path(tempfile.mkdtemp(prefix="scene-home-", dir=parent)))
+
+
+def fixed_copy(source: Path, where: str) -> Path:
+    """`source` at a fixed path, `SNAPSHOT_FILES / where` (a picture shows the path), written whole by whichever
+    worker comes first: a worker never sees another's half-written copy."""
+    target = SNAPSHOT_FILES / where
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if not target.exists() or target.read_bytes() != source.read_bytes():
+        handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
+        with os.fdopen(handle, "wb") as out:
+            out.write(source.read_bytes())
+        os.replace(temporary, target)
+    return target
 
 
 def summary(
@@ -380,7 +398,14 @@ def app(home: Home, *, scripts: dict[str, Any] | None = None, hold: bool = False
         return ScriptedSource(connection, script(connection), hold=hold)
 
     made = WorkbenchApp(
-        home, now=lambda: FROZEN_NOW, tz=UTC, clock=lambda: 1000.0, source_factory=source, local_user="admin", **kwargs
+        home,
+        now=lambda: FROZEN_NOW,
+        tz=UTC,
+        clock=lambda: 1000.0,
+        source_factory=source,
+        local_user="admin",
+        home_label=HOME_LABEL,
+        **kwargs,
     )
     made.animation_level = "none"
     return made

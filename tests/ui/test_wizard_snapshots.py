@@ -6,7 +6,6 @@ before `--snapshot-update`)."""
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -21,7 +20,6 @@ from workbench.model import Connection
 
 SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((120, 40), id="120x40")]
 FIXTURE_PFX = Path(__file__).parent / "fixtures" / "snapshot-app.pfx"  # password "snapshot", valid 2026-2031
-SNAPSHOT_PFX = scenes.SNAPSHOT_HOME.parent / "certs" / "snapshot-app.pfx"  # a fixed path: it shows in the dialog
 
 Steps = Callable[[Pilot[Any]], Awaitable[None]]
 
@@ -136,15 +134,14 @@ async def credentials_filled(pilot: Pilot[Any]) -> None:
 
 
 async def import_dialog(pilot: Pilot[Any]) -> None:
-    SNAPSHOT_PFX.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(FIXTURE_PFX, SNAPSHOT_PFX)
+    pfx = scenes.fixed_copy(FIXTURE_PFX, "certs/snapshot-app.pfx")  # a fixed path: it shows in the dialog
     await application(pilot)
     await pick(pilot, "#credential", 1)
     button = pilot.app.screen.query_one("#import", Button)
     button.focus()
     await pilot.press("enter")
     await pilot.pause()
-    await put(pilot, "#path", str(SNAPSHOT_PFX))
+    await put(pilot, "#path", str(pfx))
     await put(pilot, "#pfx-password", "snapshot")
     await pilot.press("enter")
     for _ in range(100):
