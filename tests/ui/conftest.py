@@ -92,6 +92,16 @@ async def until(pilot: Pilot[Any], condition: Callable[[], bool], timeout: float
     await pilot.pause()
 
 
+def wizard_watched(screen: Any) -> bool:
+    """The wizard's Configuration step has looked at its verification as it is now (it does so every half a
+    second: whether Finish is possible, the learned name, the report of a registration)."""
+    live = screen._live
+    if live is None:
+        return False
+    now = (id(live), live.running, live.board.summary, screen.wizard_draft.learned_domain)
+    return bool(screen._seen == now)
+
+
 @pytest.fixture
 def snap_compare(snap_compare: Callable[..., bool]) -> Callable[..., bool]:
     """The plugin's `snap_compare`, and at 80x24 the promise that everything fits: no line of the picture ends in

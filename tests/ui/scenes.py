@@ -13,9 +13,12 @@ from datetime import UTC, timedelta
 from pathlib import Path
 from typing import Any
 
+from textual.pilot import Pilot
+
 from screens import WorkbenchApp
 from storage import Home
 from tests.conftest import FROZEN_NOW
+from tests.ui.conftest import wizard_watched
 from workbench.checks import problems
 from workbench.checks.engine import Confirm
 from workbench.checks.events import (
@@ -82,6 +85,41 @@ def fixed_copy(source: Path, where: str) -> Path:
             out.write(source.read_bytes())
         os.replace(temporary, target)
     return target
+
+
+async def settle(pilot: Pilot[Any], timeout: float = 10.0) -> None:
+    """Let the console come to rest before a picture: its messages handled and its threads idle (what
+    `pilot.pause()` waits for), every verification table showing all that its scripted run played (a table takes
+    the run's changes at its own pace), and the screen drawn the same on two looks in a row."""
+    from screens.verification import VerificationView
+
+    def shown() -> bool:
+        for view in pilot.app.screen.query(VerificationView):
+            source = view.live.source
+            if isinstance(source, ScriptedSource) and (not source.played or view.live.board._dirty):
+                return False
+        return True
+
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    last: list[list[Any]] | None = None
+    while True:
+        await pilot.pause()
+        picture = [list(strip) for strip in pilot.app.screen._compositor.render_strips()]
+        if picture == last and shown():
+            return
+        if loop.time() > deadline:
+            raise AssertionError("the console never came to rest")
+        last = picture
+
+
+def wizard_run_shown(screen: Any) -> bool:
+    """The wizard's scripted run has played every event (and ended, unless the scene holds it), and the
+    Configuration step has looked at it since."""
+    live = screen._live
+    if live is None or not isinstance(live.source, ScriptedSource) or not live.source.played:
+        return False
+    return (live.source.holding or not live.running) and wizard_watched(screen)
 
 
 def summary(
@@ -167,12 +205,15 @@ class ScriptedSource:
         self.connection = connection
         self.script = list(script)
         self.hold = hold
+        self.holding = hold and not any(isinstance(e, Summary) for e in self.script)  # stays running at the end
+        self.played = False  # every event of the script was handed over
         self._stop = asyncio.Event()
 
     async def _play(self, script: list[Event]) -> AsyncIterator[Event]:
         for event in script:
             await asyncio.sleep(0)
             yield event
+        self.played = True
         if self.hold and not any(isinstance(e, Summary) for e in script):
             await self._stop.wait()
 
