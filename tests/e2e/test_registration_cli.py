@@ -1,7 +1,7 @@
 """`workbench connections add m365 --automatic`, `register` and `remove --delete-app` as separate processes
 against an in-process lab whose device codes are approved by its seeded admin at once (`auto_approve=0`: a later
-approval costs a second a sign-in, MSAL's shortest wait between polls; tests/engine and tests/ui wait for the
-admin)."""
+approval costs a second a sign-in, MSAL's shortest wait between polls; tests/ui, and the engine tests that set
+`auto_approve` to None, wait for the admin)."""
 
 from __future__ import annotations
 
