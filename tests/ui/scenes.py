@@ -206,7 +206,7 @@ class ScriptedSource:
         self.script = list(script)
         self.hold = hold
         self.holding = hold and not any(isinstance(e, Summary) for e in self.script)  # stays running at the end
-        self.played = False  # every event of the script was handed over
+        self.played = False  # every event of the latest run (a re-run plays the script again) was handed over
         self._stop = asyncio.Event()
 
     async def _play(self, script: list[Event]) -> AsyncIterator[Event]:
@@ -214,17 +214,21 @@ class ScriptedSource:
             await asyncio.sleep(0)
             yield event
         self.played = True
-        if self.hold and not any(isinstance(e, Summary) for e in script):
+        if self.holding:
             await self._stop.wait()
 
-    def events(self) -> AsyncIterator[Event]:
+    def _run(self) -> AsyncIterator[Event]:
+        self.played = False
         return self._play(self.script)
+
+    def events(self) -> AsyncIterator[Event]:
+        return self._run()
 
     def rerun(self, check_id: str, confirm: Confirm | None = None) -> AsyncIterator[Event]:
-        return self._play(self.script)
+        return self._run()
 
     def rerun_all(self, confirm: Confirm | None = None) -> AsyncIterator[Event]:
-        return self._play(self.script)
+        return self._run()
 
     def cancel(self) -> None:
         self._stop.set()
