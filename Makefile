@@ -9,7 +9,8 @@ PY     := $(VENV)/bin/python
 help:
 	@echo "make demo    set up .venv and open the console on the embedded lab (a throw-away store)"
 	@echo "make test    lint (ruff), type-check (mypy) and run the whole test suite"
-	@echo "make test-fast  the inner loop: the suite without the slow reliability and 10,000-mailbox tests"
+	@echo "make test-fast  the inner loop (about 2 min): the core's tests, without the console's (tests/ui), the"
+	@echo "                whole-process ones (tests/e2e) and the slow reliability and 10,000-mailbox tests"
 	@echo "make lint    ruff + mypy only"
 	@echo "make format  apply ruff's formatter and safe fixes"
 	@echo "make bench   run the benchmarks (prints ratios; never pass/fail)"
@@ -41,13 +42,18 @@ lint: $(STAMP)
 # Snapshots are taken with the default theme and colours, whatever the developer's terminal asks for.
 CLEAN_ENV := env -u NO_COLOR -u TEXTUAL_THEME -u TEXTUAL_ANIMATIONS -u TEXTUAL_COLOR_SYSTEM
 
-# Two workers (the CI machine has two cores); the snapshot tests share one fixed data-directory path (the
-# masthead shows it), so they stay together on one worker.
-test: lint
-	$(CLEAN_ENV) $(PY) -m pytest -n 2 --dist loadgroup
+# Two workers (the CI machine has two cores) that steal work from each other: the tests differ a lot in length,
+# and a worker left with the long ones would otherwise finish alone. Each test (snapshots included) has a data
+# directory of its own, so any test can run on either worker.
+PYTEST := $(CLEAN_ENV) $(PY) -m pytest -n 2 --dist worksteal
 
+test: lint
+	$(PYTEST)
+
+# The console's tests (Textual at work: minutes of CPU) and the whole-process ones run in `make test`; alone:
+# `.venv/bin/python -m pytest -n 2 tests/ui` (or tests/e2e).
 test-fast: $(STAMP)
-	$(CLEAN_ENV) $(PY) -m pytest -m "not slow" -q
+	$(PYTEST) -m "not slow" -q --ignore=tests/ui --ignore=tests/e2e
 
 format: $(STAMP)
 	$(PY) -m ruff format .

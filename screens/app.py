@@ -81,12 +81,16 @@ class WorkbenchApp(App[None]):
         new_id: Callable[[], str] | None = None,
         registrar: Callable[[RegistrationRequest, str], Registrar] | None = None,
         log_file: Path | None = None,
+        home_label: str | None = None,
     ) -> None:
         super().__init__()
         from .paste_guard import install
 
         install()  # a paste is text, never keys (Textual's parser reissues what follows an ESC in a paste)
         self.log_file = log_file  # where WORKBENCH_LOG's records go while the console runs (None: not logging)
+        # What the masthead calls the data directory (None: its path). Snapshots run each in a temporary
+        # directory of its own and show one fixed name.
+        self.home_label = home_label
         if isinstance(home, Path):
             home = Home(home, passphrase_prompt=self._passphrase_from_dialog)
         kwargs: dict[str, Any] = {"lab": lab, "tz": tz}

@@ -46,7 +46,7 @@ class Masthead(Vertical):
             context.append(" LAB ", style="bold reverse")
         where = f"  {{}} · secrets: {space.vault_mode}"
         room = max(8, (self.size.width or 80) - len(context) - len(where) + 2)
-        path = shown(space.home.path)
+        path = shown(space.home.path if app.home_label is None else app.home_label)
         if len(path) > room:
             path = "…" + path[-(room - 1) :]
         context.append(where.format(path), style="dim")

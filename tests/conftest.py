@@ -26,10 +26,12 @@ if os.environ.get("CI"):
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Tests marked `kerberos` need MIT Kerberos (the lab's KDC) and python-gssapi: skipped, saying what to
-    install, where they are missing (CI installs them)."""
+    """Tests marked `slow` run first. Tests marked `kerberos` need MIT Kerberos (the lab's KDC) and
+    python-gssapi: skipped, saying what to install, where they are missing (CI installs them)."""
     from workbench.lab.kerberos import missing
 
+    # The long tests first: under xdist a worker that draws one of them at the end finishes alone.
+    items.sort(key=lambda item: "slow" not in item.keywords)
     reason = missing()
     if reason is None:
         return

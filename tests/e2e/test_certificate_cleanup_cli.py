@@ -24,7 +24,7 @@ def certs(home: Path) -> list[str]:
 
 def test_removing_with_the_app_removes_the_certificate_registration_made_for_it(tmp_path: Path) -> None:
     home = tmp_path / "home"
-    with Lab(mailboxes=2, auto_approve=0.1) as lab:
+    with Lab(mailboxes=2, auto_approve=0) as lab:  # approved at once (see test_registration_cli)
         added = run_workbench(home, *automatic(lab, "--name", "Contoso (auto)", "--yes"))
         assert added.returncode == 0, added.stdout + added.stderr
         shown = json.loads(run_workbench(home, "connections", "show", "Contoso (auto)", "--json").stdout)

@@ -99,11 +99,13 @@ def test_unknown_log_level(tmp_path: Path) -> None:
     assert result.returncode == 2 and "use debug, info or warning" in result.stderr
 
 
-def _console_in_a_terminal(
-    home: Path, env: dict[str, str], keys: Callable[[Callable[[bytes], None]], None], *args: str
-) -> bytes:
-    """Run `workbench ARGS` (the console) on a pseudo-terminal of 100x30, type `keys`, and return everything it drew.
-    Every wait is bounded: the console is killed if it has not quit 60 s after the keys."""
+Keys = Callable[[Callable[[bytes], None], Callable[[bytes], None]], None]
+
+
+def _console_in_a_terminal(home: Path, env: dict[str, str], keys: Keys, *args: str) -> bytes:
+    """Run `workbench ARGS` (the console) on a pseudo-terminal of 100x30, call `keys(type_, wait_for)` and return
+    everything it drew: `type_(data)` types, `wait_for(text)` returns once the console has drawn `text`. Every wait
+    is bounded: the console is killed if it has not quit 60 s after the keys."""
     import fcntl
     import os
     import pty
@@ -149,7 +151,14 @@ def _console_in_a_terminal(
         def type_(data: bytes) -> None:
             os.write(primary, data)
 
-        keys(type_)
+        def wait_for(text: bytes) -> None:
+            deadline = time.monotonic() + 60
+            while text not in drawn:
+                assert time.monotonic() < deadline, f"the console never drew {text!r}"
+                assert process.poll() is None, f"the console ended: {bytes(drawn)[-2000:]!r}"
+                time.sleep(0.05)
+
+        keys(type_, wait_for)
         deadline = time.monotonic() + 60
         while process.poll() is None and time.monotonic() < deadline:
             time.sleep(0.1)
@@ -174,8 +183,8 @@ def test_the_console_logs_to_a_file_not_over_the_screen_and_leaks_nothing(tmp_pa
         add_lab_connections(home, lab)
         secrets = (lab.state.onprem.admin_password, lab.state.m365.client_secret)
 
-        def verify_then_quit(type_: Callable[[bytes], None]) -> None:
-            time.sleep(3)  # the console starts
+        def verify_then_quit(type_: Callable[[bytes], None], wait_for: Callable[[bytes], None]) -> None:
+            wait_for(b"Dashboard")  # the console started
             type_(b"\r")  # verify the selected connection (the first: the cloud one, with its secret)
             deadline = time.monotonic() + 60
             while time.monotonic() < deadline:  # until its result is recorded
@@ -258,11 +267,11 @@ def test_the_demo_logs_to_a_file_that_outlives_its_temporary_data_directory(tmp_
     temp = tmp_path / "tmp"
     temp.mkdir()
 
-    def wait_then_quit(type_: Callable[[bytes], None]) -> None:
+    def wait_then_quit(type_: Callable[[bytes], None], wait_for: Callable[[bytes], None]) -> None:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and not list(temp.glob("workbench-demo-*.log")):
             time.sleep(0.2)  # the lab starts, then the console (its first records open the log)
-        time.sleep(2)
+        wait_for(b"Dashboard")  # the console is up
         type_(b"\x11")  # ctrl+q
 
     drawn = _console_in_a_terminal(

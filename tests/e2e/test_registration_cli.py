@@ -1,5 +1,7 @@
 """`workbench connections add m365 --automatic`, `register` and `remove --delete-app` as separate processes
-against an in-process lab whose device codes are approved by its seeded admin."""
+against an in-process lab whose device codes are approved by its seeded admin at once (`auto_approve=0`: a later
+approval costs a second a sign-in, MSAL's shortest wait between polls; tests/ui, and the engine tests that set
+`auto_approve` to None, wait for the admin)."""
 
 from __future__ import annotations
 
@@ -43,7 +45,7 @@ def ours(lab: Lab) -> list[Any]:
 
 @pytest.fixture
 def lab() -> Any:
-    with Lab(mailboxes=3, auto_approve=0.1) as running:
+    with Lab(mailboxes=3, auto_approve=0) as running:
         yield running
 
 
@@ -92,7 +94,7 @@ def test_plan_needs_consent_without_a_terminal(lab: Lab, tmp_path: Path) -> None
 
 
 def test_not_admin_exits_1_and_names_the_roles(tmp_path: Path) -> None:
-    with Lab("not-admin", mailboxes=2, auto_approve=0.1) as lab:
+    with Lab("not-admin", mailboxes=2, auto_approve=0) as lab:
         result = run_workbench(tmp_path / "home", *automatic(lab, "--yes"))
         assert result.returncode == 1
         assert "holds no directory role" in result.stderr and "Nothing was created" in result.stderr
@@ -120,7 +122,7 @@ def test_a_taken_name_is_refused_before_the_sign_in(lab: Lab, tmp_path: Path) ->
 def test_each_tenant_keeps_only_its_own_connections_keys(lab: Lab, tmp_path: Path) -> None:
     home = tmp_path / "home"
     assert run_workbench(home, *automatic(lab, "--name", "First", "--yes")).returncode == 0
-    with Lab(mailboxes=2, auto_approve=0.1) as other:  # another tenant, the same installation
+    with Lab(mailboxes=2, auto_approve=0) as other:  # another tenant, the same installation
         second = run_workbench(home, *automatic(other, "--name", "Second", "--yes"))
         assert second.returncode == 0, second.stdout + second.stderr
         assert "Kept keys" not in second.stdout
@@ -149,7 +151,7 @@ def test_network_trouble_and_bad_settings_are_explained_not_tracebacks(lab: Lab,
 
 def test_the_sign_in_client_is_kept_with_the_connection(tmp_path: Path) -> None:
     client = "3c9d8e7f-1a2b-4c5d-8e9f-0a1b2c3d4e5f"
-    with Lab(mailboxes=2, auto_approve=0.1, organisation_client_id=client) as lab:
+    with Lab(mailboxes=2, auto_approve=0, organisation_client_id=client) as lab:
         home = tmp_path / "home"
         added = run_workbench(home, *automatic(lab, "--name", "A", "--public-client-id", client, "--yes"))
         assert added.returncode == 0, added.stdout + added.stderr
@@ -182,7 +184,7 @@ def test_ctrl_c_while_applying_reports_and_keeps_what_exists(tmp_path: Path) -> 
 
     from tests.e2e.conftest import guarded_env
 
-    with Lab("propagation-delay", mailboxes=2, auto_approve=0.1, propagation_seconds=100) as lab:
+    with Lab("propagation-delay", mailboxes=2, auto_approve=0, propagation_seconds=100) as lab:
         home = tmp_path / "home"
         process = subprocess.Popen(
             [sys.executable, "-m", "workbench", *automatic(lab, "--yes")],

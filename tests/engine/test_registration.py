@@ -88,7 +88,9 @@ def save(registrar: Registrar, run: RegistrationRun, changes: Any, name: str) ->
 
 @pytest.fixture
 def auto_lab(make_lab: Callable[..., Lab]) -> Callable[..., Lab]:
-    return lambda scenarios="", **kw: make_lab(scenarios, auto_approve=0.1, **kw)
+    """A lab whose admin approves device codes at once: a later approval costs a second a sign-in (MSAL's shortest
+    wait between polls). The tests that wait for the admin set `auto_approve` to None."""
+    return lambda scenarios="", **kw: make_lab(scenarios, auto_approve=0, **kw)
 
 
 def test_registration_creates_one_app_that_verifies(auto_lab: Callable[..., Lab], tmp_path: Path) -> None:

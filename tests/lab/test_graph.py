@@ -125,7 +125,7 @@ def _key_credential(state: LabState) -> tuple[certificates.LoadedCertificate, di
 def test_registration_sequence_yields_a_working_app(make_lab: Callable[..., Lab], scenario: str) -> None:
     """What automatic registration does, end to end: resolve resource roles by value, upsert the app with a new
     certificate, create its service principal, grant app roles, then use it for client credentials."""
-    lab = make_lab(scenario, auto_approve=0.2, propagation_seconds=1.0)
+    lab = make_lab(scenario, auto_approve=0, propagation_seconds=1.0)
     state = lab.state
     loaded, key_credential = _key_credential(state)
     with graph_client(state, admin_token(state, "RoleManagement.Read.Directory")) as graph:
@@ -209,7 +209,7 @@ def test_registration_sequence_yields_a_working_app(make_lab: Callable[..., Lab]
 
 
 def test_not_admin_cannot_grant(make_lab: Callable[..., Lab]) -> None:
-    state = make_lab("not-admin", auto_approve=0.2).state
+    state = make_lab("not-admin", auto_approve=0).state
     with graph_client(state, admin_token(state)) as graph:
         members = graph.get("/me/transitiveMemberOf").json()["value"]
         assert [m for m in members if m["@odata.type"] == "#microsoft.graph.directoryRole"] == []
@@ -282,7 +282,7 @@ def test_member_objects_the_token_may_not_read_come_back_with_type_and_id_only(
     """Graph's "limited information returned for inaccessible member objects": a directory role needs
     RoleManagement.Read.Directory or Directory.Read.All, a group GroupMember.Read.All, Group.Read.All or
     Directory.Read.All; without them only `@odata.type` and `id` are filled in, every other property null."""
-    state = make_lab(auto_approve=0.2).state
+    state = make_lab(auto_approve=0).state
     with graph_client(state, admin_token(state)) as graph:
         limited = graph.get(f"/me/{relation}", params={"$select": "displayName,roleTemplateId"}).json()["value"]
     assert sorted(m["@odata.type"] for m in limited) == ["#microsoft.graph.directoryRole", "#microsoft.graph.group"]
@@ -301,7 +301,7 @@ def test_member_objects_the_token_may_not_read_come_back_with_type_and_id_only(
 
 
 def test_users_may_not_register_apps_refuses_a_privileged_role_administrator(make_lab: Callable[..., Lab]) -> None:
-    state = make_lab("app-registration-restricted", auto_approve=0.2).state
+    state = make_lab("app-registration-restricted", auto_approve=0).state
     with graph_client(state, admin_token(state, "RoleManagement.Read.Directory")) as graph:
         [role] = [m for m in graph.get("/me/memberOf").json()["value"] if m.get("roleTemplateId")]
         assert role["displayName"] == "Privileged Role Administrator"
@@ -320,7 +320,7 @@ def test_users_may_not_register_apps_refuses_a_privileged_role_administrator(mak
 
 
 def test_an_eligible_role_is_not_a_membership(make_lab: Callable[..., Lab]) -> None:
-    state = make_lab("role-eligible-not-active", auto_approve=0.2).state
+    state = make_lab("role-eligible-not-active", auto_approve=0).state
     with graph_client(state, admin_token(state, "RoleManagement.Read.Directory")) as graph:
         members = graph.get("/me/transitiveMemberOf").json()["value"]
     assert [m for m in members if m["@odata.type"] == "#microsoft.graph.directoryRole"] == []

@@ -124,7 +124,7 @@ def test_add_and_remove_password_and_patch_refused(healthy_lab: Lab) -> None:
 
 
 def test_grant_from_the_client_side_and_delegated_consent(make_lab: Callable[..., Lab]) -> None:
-    state = make_lab(auto_approve=0.1).state
+    state = make_lab(auto_approve=0).state
     with graph_client(state, admin_token(state)) as graph:  # no DelegatedPermissionGrant scope: no consent
         sp_id = graph.get(f"/servicePrincipals(appId='{GRAPH_APP}')").json()["id"]
         refused = graph.post(
@@ -180,7 +180,7 @@ def test_an_app_rotates_its_own_key_with_a_proof_of_possession(make_lab: Callabl
     from tests.lab.conftest import certificate_credential
     from workbench import certificates
 
-    state = make_lab(auto_approve=0.1).state
+    state = make_lab(auto_approve=0).state
     m = state.m365
     old = certificate_credential(state, "public")
     token = app_token(state, credential=old)

@@ -19,16 +19,6 @@ from workbench.drafts import M365Draft, OnPremDraft, Stamp
 from workbench.lab import Lab
 from workbench.model import ClientSecretCredential, Connection, Secret
 
-SNAPSHOT_MODULES = ("test_snapshots.py", "test_wizard_snapshots.py")
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Snapshot tests share one fixed data-directory path (the masthead shows it): under xdist they run on one
-    worker, one after another."""
-    for item in items:
-        if item.path.name in SNAPSHOT_MODULES:
-            item.add_marker(pytest.mark.xdist_group("snapshots"))
-
 
 @pytest.fixture(autouse=True)
 def _steady_widgets(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
@@ -100,6 +90,16 @@ async def until(pilot: Pilot[Any], condition: Callable[[], bool], timeout: float
             raise AssertionError("the console did not get there in time")
         await pilot.pause(0.05)
     await pilot.pause()
+
+
+def wizard_watched(screen: Any) -> bool:
+    """The wizard's Configuration step has looked at its verification as it is now (it does so every half a
+    second: whether Finish is possible, the learned name, the report of a registration)."""
+    live = screen._live
+    if live is None:
+        return False
+    now = (id(live), live.running, live.board.summary, screen.wizard_draft.learned_domain)
+    return bool(screen._seen == now)
 
 
 @pytest.fixture

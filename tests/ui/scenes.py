@@ -5,7 +5,7 @@ so that every screenshot is the same on every machine. Behaviour is tested again
 from __future__ import annotations
 
 import asyncio
-import shutil
+import os
 import tempfile
 import time
 from collections.abc import AsyncIterator, Callable, Iterable
@@ -13,9 +13,12 @@ from datetime import UTC, timedelta
 from pathlib import Path
 from typing import Any
 
+from textual.pilot import Pilot
+
 from screens import WorkbenchApp
 from storage import Home
 from tests.conftest import FROZEN_NOW
+from tests.ui.conftest import wizard_watched
 from workbench.checks import problems
 from workbench.checks.engine import Confirm
 from workbench.checks.events import (
@@ -56,14 +59,67 @@ from workbench.registration import (
 )
 from workbench.verification import plan_for
 
-SNAPSHOT_HOME = Path(tempfile.gettempdir()) / "workbench-snapshots" / "home"
+SNAPSHOT_FILES = Path(tempfile.gettempdir()) / "workbench-snapshots"  # fixed paths that show in a picture
+HOME_LABEL = str(SNAPSHOT_FILES / "home")  # what the masthead calls every scene's data directory
 TENANT = "5f1c2d3e-4b5a-4c6d-8e7f-9a0b1c2d3e4f"
 CLIENT = "bbaeee30-b1a1-4853-a341-9f08833c6cb7"
 
 
 def fresh_home() -> Home:
-    shutil.rmtree(SNAPSHOT_HOME.parent, ignore_errors=True)
-    return Home(SNAPSHOT_HOME)
+    """An empty data directory of the scene's own (the masthead shows `HOME_LABEL` instead of its path), so that
+    scenes run side by side on several workers: in the test's temporary folder (`WORKBENCH_HOME`'s parent, set
+    for every test), else in the system's."""
+    test_home = os.environ.get("WORKBENCH_HOME")
+    parent = Path(test_home).parent if test_home else None
+    return Home(Path(tempfile.mkdtemp(prefix="scene-home-", dir=parent)))
+
+
+def fixed_copy(source: Path, where: str) -> Path:
+    """`source` at a fixed path, `SNAPSHOT_FILES / where` (a picture shows the path), written whole by whichever
+    worker comes first: a worker never sees another's half-written copy."""
+    target = SNAPSHOT_FILES / where
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if not target.exists() or target.read_bytes() != source.read_bytes():
+        handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
+        with os.fdopen(handle, "wb") as out:
+            out.write(source.read_bytes())
+        os.replace(temporary, target)
+    return target
+
+
+async def settle(pilot: Pilot[Any], timeout: float = 10.0) -> None:
+    """Let the console come to rest before a picture: its messages handled and its threads idle (what
+    `pilot.pause()` waits for), every verification table showing all that its scripted run played (a table takes
+    the run's changes at its own pace), and the screen drawn the same on two looks in a row."""
+    from screens.verification import VerificationView
+
+    def shown() -> bool:
+        for view in pilot.app.screen.query(VerificationView):
+            source = view.live.source
+            if isinstance(source, ScriptedSource) and (not source.played or view.live.board._dirty):
+                return False
+        return True
+
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    last: list[list[Any]] | None = None
+    while True:
+        await pilot.pause()
+        picture = [list(strip) for strip in pilot.app.screen._compositor.render_strips()]
+        if picture == last and shown():
+            return
+        if loop.time() > deadline:
+            raise AssertionError("the console never came to rest")
+        last = picture
+
+
+def wizard_run_shown(screen: Any) -> bool:
+    """The wizard's scripted run has played every event (and ended, unless the scene holds it), and the
+    Configuration step has looked at it since."""
+    live = screen._live
+    if live is None or not isinstance(live.source, ScriptedSource) or not live.source.played:
+        return False
+    return (live.source.holding or not live.running) and wizard_watched(screen)
 
 
 def summary(
@@ -149,23 +205,30 @@ class ScriptedSource:
         self.connection = connection
         self.script = list(script)
         self.hold = hold
+        self.holding = hold and not any(isinstance(e, Summary) for e in self.script)  # stays running at the end
+        self.played = False  # every event of the latest run (a re-run plays the script again) was handed over
         self._stop = asyncio.Event()
 
     async def _play(self, script: list[Event]) -> AsyncIterator[Event]:
         for event in script:
             await asyncio.sleep(0)
             yield event
-        if self.hold and not any(isinstance(e, Summary) for e in script):
+        self.played = True
+        if self.holding:
             await self._stop.wait()
 
-    def events(self) -> AsyncIterator[Event]:
+    def _run(self) -> AsyncIterator[Event]:
+        self.played = False
         return self._play(self.script)
+
+    def events(self) -> AsyncIterator[Event]:
+        return self._run()
 
     def rerun(self, check_id: str, confirm: Confirm | None = None) -> AsyncIterator[Event]:
-        return self._play(self.script)
+        return self._run()
 
     def rerun_all(self, confirm: Confirm | None = None) -> AsyncIterator[Event]:
-        return self._play(self.script)
+        return self._run()
 
     def cancel(self) -> None:
         self._stop.set()
@@ -380,7 +443,14 @@ def app(home: Home, *, scripts: dict[str, Any] | None = None, hold: bool = False
         return ScriptedSource(connection, script(connection), hold=hold)
 
     made = WorkbenchApp(
-        home, now=lambda: FROZEN_NOW, tz=UTC, clock=lambda: 1000.0, source_factory=source, local_user="admin", **kwargs
+        home,
+        now=lambda: FROZEN_NOW,
+        tz=UTC,
+        clock=lambda: 1000.0,
+        source_factory=source,
+        local_user="admin",
+        home_label=HOME_LABEL,
+        **kwargs,
     )
     made.animation_level = "none"
     return made

@@ -13,26 +13,21 @@ from tests.ui import scenes
 SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((120, 40), id="120x40")]
 
 
-async def settle(pilot: Pilot[Any]) -> None:
-    for _ in range(5):
-        await pilot.pause(0.05)
-
-
 @pytest.mark.parametrize("size", SIZES)
 def test_dashboard_empty(snap_compare: Any, size: tuple[int, int]) -> None:
-    assert snap_compare(scenes.app(scenes.fresh_home()), terminal_size=size, run_before=settle)
+    assert snap_compare(scenes.app(scenes.fresh_home()), terminal_size=size, run_before=scenes.settle)
 
 
 @pytest.mark.parametrize("size", SIZES)
 def test_dashboard_mixed(snap_compare: Any, size: tuple[int, int]) -> None:
-    assert snap_compare(scenes.app(scenes.mixed_home()), terminal_size=size, run_before=settle)
+    assert snap_compare(scenes.app(scenes.mixed_home()), terminal_size=size, run_before=scenes.settle)
 
 
 @pytest.mark.parametrize("size", SIZES)
 def test_manager_with_a_pending_delete(snap_compare: Any, size: tuple[int, int]) -> None:
     async def before(pilot: Pilot[Any]) -> None:
         await pilot.press("m", "down", "delete")
-        await settle(pilot)
+        await scenes.settle(pilot)
 
     assert snap_compare(scenes.app(scenes.mixed_home()), terminal_size=size, run_before=before)
 
@@ -50,7 +45,7 @@ def test_pending_diff(snap_compare: Any, size: tuple[int, int]) -> None:
         space.changes.edit(dataclasses.replace(edited, settings=settings, name="Contoso (archive account)"))
         app.changed()
         await pilot.press("p")
-        await settle(pilot)
+        await scenes.settle(pilot)
 
     assert snap_compare(scenes.app(scenes.mixed_home()), terminal_size=size, run_before=before)
 
@@ -59,7 +54,7 @@ def test_pending_diff(snap_compare: Any, size: tuple[int, int]) -> None:
 def test_verification_mid_stream(snap_compare: Any, size: tuple[int, int]) -> None:
     async def before(pilot: Pilot[Any]) -> None:
         await pilot.press("down", "down", "enter")  # Fabrikam (autodiscover)
-        await settle(pilot)
+        await scenes.settle(pilot)
 
     app = scenes.app(scenes.mixed_home(), scripts={"Fabrikam (autodiscover)": scenes.enumerating_script}, hold=True)
     assert snap_compare(app, terminal_size=size, run_before=before)
@@ -69,9 +64,9 @@ def test_verification_mid_stream(snap_compare: Any, size: tuple[int, int]) -> No
 def test_verification_failure_panel(snap_compare: Any, size: tuple[int, int]) -> None:
     async def before(pilot: Pilot[Any]) -> None:
         await pilot.press("down", "enter")  # Contoso (mistyped secret)
-        await settle(pilot)
+        await scenes.settle(pilot)
         await pilot.press("enter")  # the cursor is on the first failure
-        await settle(pilot)
+        await scenes.settle(pilot)
 
     assert snap_compare(scenes.app(scenes.mixed_home()), terminal_size=size, run_before=before)
 
@@ -82,15 +77,15 @@ def test_allow_autodiscover_redirect_confirmation(snap_compare: Any, size: tuple
         from textual.widgets import DataTable
 
         await pilot.press("down", "down", "enter")  # Fabrikam (autodiscover)
-        await settle(pilot)
+        await scenes.settle(pilot)
         # Row 1 is the failed locate check. Set explicitly: a run that ends before the screen's first repaint
         # leaves the cursor on row 0 (see the report), which made this picture depend on timing.
         pilot.app.screen.query_one("#checks", DataTable).move_cursor(row=1, animate=False)
-        await settle(pilot)
+        await scenes.settle(pilot)
         await pilot.press("enter")
-        await settle(pilot)
+        await scenes.settle(pilot)
         await pilot.press("a")
-        await settle(pilot)
+        await scenes.settle(pilot)
 
     scripts = {"Fabrikam (autodiscover)": scenes.redirect_refused_script}
     assert snap_compare(scenes.app(scenes.mixed_home(), scripts=scripts), terminal_size=size, run_before=before)
@@ -100,7 +95,7 @@ def test_allow_autodiscover_redirect_confirmation(snap_compare: Any, size: tuple
 def test_fleet(snap_compare: Any, size: tuple[int, int]) -> None:
     async def before(pilot: Pilot[Any]) -> None:
         await pilot.press("v")
-        await settle(pilot)
+        await scenes.settle(pilot)
 
     scripts = {
         "Contoso (certificate)": lambda c: scenes.mistyped_secret_script(c)[:12],  # still running
@@ -115,9 +110,9 @@ def test_fleet(snap_compare: Any, size: tuple[int, int]) -> None:
 def test_help(snap_compare: Any, size: tuple[int, int]) -> None:
     async def before(pilot: Pilot[Any]) -> None:
         await pilot.press("m")
-        await settle(pilot)
+        await scenes.settle(pilot)
         await pilot.press("question_mark")
-        await settle(pilot)
+        await scenes.settle(pilot)
 
     assert snap_compare(scenes.app(scenes.mixed_home()), terminal_size=size, run_before=before)
 
@@ -134,11 +129,11 @@ def test_trust_dialog_with_a_hostile_certificate(snap_compare: Any) -> None:
         from textual.widgets import DataTable
 
         await pilot.press(*["down"] * 3, "enter")  # Lab on-prem by IP
-        await settle(pilot)
+        await scenes.settle(pilot)
         pilot.app.screen.query_one("#checks", DataTable).move_cursor(row=2, animate=False)  # the TLS check
-        await settle(pilot)
+        await scenes.settle(pilot)
         await pilot.press("enter", "a")
-        await settle(pilot)
+        await scenes.settle(pilot)
         text = screen_text(pilot)
         assert "3F9AC0DE" + "C0DE" * 14 in text.replace(":", "") and "Self-signed: yes" in text
         assert "Trust (y)" in text and "Do not trust (n)" in text
@@ -159,15 +154,15 @@ def test_the_trust_dialog_of_a_certificate_with_many_names_is_answered_at_80x24(
         app = scenes.app(scenes.mixed_home(), scripts=scripts)
         async with app.run_test(size=(80, 24)) as pilot:
             await pilot.press(*["down"] * 3, "enter")
-            await settle(pilot)
+            await scenes.settle(pilot)
             app.screen.query_one("#checks", DataTable).move_cursor(row=2, animate=False)
-            await settle(pilot)
+            await scenes.settle(pilot)
             await pilot.press("enter", "a")
-            await settle(pilot)
+            await scenes.settle(pilot)
             shown = screen_text(pilot)
             assert "SHA-256" in shown and "Issuer:" in shown and "Trust (y)" in shown
             await pilot.press("y")
-            await settle(pilot)
+            await scenes.settle(pilot)
             assert not any("too small" in str(n.message) for n in app._notifications)
             assert app.workspace.pending("id-Lab on-prem by IP") is not None  # pinned, pending
 
@@ -184,9 +179,9 @@ def test_the_selected_fix_is_shown_whole_at_80x24() -> None:
         app = scenes.app(scenes.mixed_home())
         async with app.run_test(size=(80, 24)) as pilot:
             await pilot.press("down", "enter")
-            await settle(pilot)
+            await scenes.settle(pilot)
             await pilot.press("enter")
-            await settle(pilot)
+            await scenes.settle(pilot)
             box = app.screen.query_one("#fix-command", TextArea)
             assert "New client secret" in box.text
             assert box.wrapped_document.height <= box.content_region.height
@@ -244,7 +239,7 @@ def test_every_other_dialog_fits_at_80x24() -> None:
             app = scenes.app(scenes.mixed_home())
             async with app.run_test(size=(80, 24)) as pilot:
                 app.push_screen(dialog)
-                await settle(pilot)
+                await scenes.settle(pilot)
                 assert app.screen is dialog, name
                 assert not cut_words(app), (name, cut_words(app))
 
@@ -263,9 +258,9 @@ def test_help_shows_every_key_s_description_whole_at_80x24() -> None:
         app = scenes.app(scenes.mixed_home())
         async with app.run_test(size=(80, 24)) as pilot:
             await pilot.press("down", "enter")  # a verification screen: the longest descriptions
-            await settle(pilot)
+            await scenes.settle(pilot)
             await pilot.press("question_mark")
-            await settle(pilot)
+            await scenes.settle(pilot)
             assert isinstance(app.screen, HelpModal)
             sideways = [w for w in app.screen.query("*") if w.max_scroll_x > 0]
             assert not sideways, sideways

@@ -23,7 +23,7 @@ from screens.wizard.browse import BrowseModal
 from screens.wizard.certificate import ImportCertificateModal
 from storage import Home
 from tests.factories import PFX_PASSWORD
-from tests.ui.conftest import lab_m365, until
+from tests.ui.conftest import lab_m365, until, wizard_watched
 from workbench.checks.events import Status
 from workbench.lab import Lab
 from workbench.model import ClientSecretCredential, M365Settings, OnPremSettings, TrustMode
@@ -91,10 +91,16 @@ async def manual(pilot: Pilot[Any]) -> None:
 
 
 async def verified(pilot: Pilot[Any]) -> WizardScreen:
-    """Wait for the Configuration step's verification to end; the wizard then says whether Finish is possible."""
+    """Wait for the Configuration step's verification to end and the wizard to have looked at its end (whether
+    Finish is possible)."""
     screen = wizard(pilot.app)  # type: ignore[arg-type]
-    await until(pilot, lambda: screen._live is not None and not screen._live.running and screen.view.settled, 60)
-    await pilot.pause(0.6)  # one tick of the wizard's watch
+    await until(
+        pilot,
+        lambda: (
+            screen._live is not None and not screen._live.running and screen.view.settled and wizard_watched(screen)
+        ),
+        60,
+    )
     return screen
 
 

@@ -379,7 +379,7 @@ async def test_a_damaged_installation_id_does_not_crash_the_manager(auto_lab: Ca
         await pilot.press("delete")
         await pilot.pause()
         await pilot.press("ctrl+s")
-        await pilot.pause(0.5)
+        await until(pilot, lambda: not home.store.snapshot().connections and not isinstance(app.screen, ManagerScreen))
         assert app.is_running and not isinstance(app.screen, ManagerScreen)  # saved; no offer without the id
     assert not home.store.snapshot().connections
 

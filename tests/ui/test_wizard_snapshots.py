@@ -6,7 +6,6 @@ before `--snapshot-update`)."""
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -16,19 +15,14 @@ from textual.pilot import Pilot
 from textual.widgets import Button, Input, RadioButton, RadioSet
 
 from tests.ui import scenes
+from tests.ui.conftest import until
 from workbench.browse import Admin, Directory
 from workbench.model import Connection
 
 SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((120, 40), id="120x40")]
 FIXTURE_PFX = Path(__file__).parent / "fixtures" / "snapshot-app.pfx"  # password "snapshot", valid 2026-2031
-SNAPSHOT_PFX = scenes.SNAPSHOT_HOME.parent / "certs" / "snapshot-app.pfx"  # a fixed path: it shows in the dialog
 
 Steps = Callable[[Pilot[Any]], Awaitable[None]]
-
-
-async def settle(pilot: Pilot[Any]) -> None:
-    for _ in range(5):
-        await pilot.pause(0.05)
 
 
 async def put(pilot: Pilot[Any], selector: str, text: str) -> None:
@@ -136,21 +130,17 @@ async def credentials_filled(pilot: Pilot[Any]) -> None:
 
 
 async def import_dialog(pilot: Pilot[Any]) -> None:
-    SNAPSHOT_PFX.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(FIXTURE_PFX, SNAPSHOT_PFX)
+    pfx = scenes.fixed_copy(FIXTURE_PFX, "certs/snapshot-app.pfx")  # a fixed path: it shows in the dialog
     await application(pilot)
     await pick(pilot, "#credential", 1)
     button = pilot.app.screen.query_one("#import", Button)
     button.focus()
     await pilot.press("enter")
     await pilot.pause()
-    await put(pilot, "#path", str(SNAPSHOT_PFX))
+    await put(pilot, "#path", str(pfx))
     await put(pilot, "#pfx-password", "snapshot")
     await pilot.press("enter")
-    for _ in range(100):
-        if getattr(pilot.app.screen, "loaded", None) is not None:
-            break
-        await pilot.pause(0.05)
+    await until(pilot, lambda: getattr(pilot.app.screen, "loaded", None) is not None)
 
 
 async def browse_picker(pilot: Pilot[Any]) -> None:
@@ -158,20 +148,20 @@ async def browse_picker(pilot: Pilot[Any]) -> None:
     button = pilot.app.screen.query_one("#browse", Button)
     button.focus()
     await pilot.press("enter")
-    await settle(pilot)
+    await scenes.settle(pilot)
 
 
 async def configuration_finished(pilot: Pilot[Any]) -> None:
     await application_filled(pilot)
     await pilot.press("alt+n")
-    await settle(pilot)
-    await pilot.pause(0.6)
+    await scenes.settle(pilot)
+    await until(pilot, lambda: scenes.wizard_run_shown(pilot.app.screen))
 
 
 async def configuration_streaming(pilot: Pilot[Any]) -> None:
     await credentials_filled(pilot)
     await pilot.press("alt+n")
-    await settle(pilot)
+    await scenes.settle(pilot)
 
 
 SCENES: dict[str, tuple[Steps, bool]] = {
@@ -202,12 +192,12 @@ def test_wizard(snap_compare: Any, scene: str, size: tuple[int, int]) -> None:
 
     async def before(pilot: Pilot[Any]) -> None:
         await steps(pilot)
-        await settle(pilot)
+        await scenes.settle(pilot)
         # Each picture shows its step from the top (where focus scrolled it to depends on layout timing).
         for pane in pilot.app.screen.query("StepPane"):
             if pane.display:
                 pane.scroll_home(animate=False, immediate=True)
-        await settle(pilot)
+        await scenes.settle(pilot)
 
     assert snap_compare(app, terminal_size=size, run_before=before)
 
@@ -228,20 +218,20 @@ async def registration_manual(pilot: Pilot[Any]) -> None:
 async def sign_in(pilot: Pilot[Any]) -> None:
     await registration(pilot)
     await pilot.press("alt+n")
-    await settle(pilot)
+    await scenes.settle(pilot)
 
 
 async def plan(pilot: Pilot[Any]) -> None:
     await sign_in(pilot)
     await pilot.press("alt+n")
-    await settle(pilot)
+    await scenes.settle(pilot)
 
 
 async def apply(pilot: Pilot[Any]) -> None:
     await plan(pilot)
     await pilot.press("alt+n")
-    await settle(pilot)
-    await pilot.pause(0.6)
+    await scenes.settle(pilot)
+    await until(pilot, lambda: scenes.wizard_run_shown(pilot.app.screen))
 
 
 # name -> (steps, how the scripted admin signs in, whether the run stops mid-stream)
@@ -271,10 +261,10 @@ def test_registration(snap_compare: Any, scene: str, size: tuple[int, int]) -> N
 
     async def before(pilot: Pilot[Any]) -> None:
         await steps(pilot)
-        await settle(pilot)
+        await scenes.settle(pilot)
         for pane in pilot.app.screen.query("StepPane"):
             if pane.display:
                 pane.scroll_home(animate=False, immediate=True)
-        await settle(pilot)
+        await scenes.settle(pilot)
 
     assert snap_compare(app, terminal_size=size, run_before=before)
