@@ -39,7 +39,8 @@ class Masthead(Vertical):
         self.refresh_context()
 
     def refresh_context(self) -> None:
-        space = console(self).workspace
+        app = console(self)
+        space = app.workspace
         context = Text(no_wrap=True, overflow="ellipsis")
         context.append(" Exchange Connection Workbench", style="bold")
         if space.lab:

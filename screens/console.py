@@ -34,6 +34,7 @@ class Console(Protocol):
     """The console's services: the workspace and its change signal, verifications, dialogs, the clipboard."""
 
     workspace: Workspace
+    home_label: str | None
     workspace_changed: Signal[None]
     timeout: float
     clock: Callable[[], float]

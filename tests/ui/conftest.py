@@ -93,13 +93,19 @@ async def until(pilot: Pilot[Any], condition: Callable[[], bool], timeout: float
 
 
 def wizard_watched(screen: Any) -> bool:
-    """The wizard's Configuration step has looked at its verification as it is now (it does so every half a
-    second: whether Finish is possible, the learned name, the report of a registration)."""
-    live = screen._live
+    """The wizard's Configuration step has looked at its verification as it is now (it does so when the run
+    announces a change: whether Finish is possible, the learned name, the report of a registration)."""
+    from screens.wizard.configuration import ConfigurationStep
+
+    steps = screen.query(ConfigurationStep)
+    if not steps:
+        return False
+    step = steps.first()
+    live = step.live
     if live is None:
         return False
     now = (id(live), live.running, live.board.summary, screen.wizard_draft.learned_domain)
-    return bool(screen._seen == now)
+    return bool(step._seen == now)
 
 
 @pytest.fixture
