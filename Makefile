@@ -39,8 +39,10 @@ lint: $(STAMP)
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy
 
-# Snapshots are taken with the default theme and colours, whatever the developer's terminal asks for.
-CLEAN_ENV := env -u NO_COLOR -u TEXTUAL_THEME -u TEXTUAL_ANIMATIONS -u TEXTUAL_COLOR_SYSTEM
+# Snapshots are taken with the default theme and colours, whatever the developer's terminal asks for. The suite
+# starts Python hundreds of times (its workers, the CLI as a subprocess): it keeps the project's bytecode even where
+# PYTHONDONTWRITEBYTECODE is set (measured: a third less CPU for the CLI tests).
+CLEAN_ENV := env -u NO_COLOR -u TEXTUAL_THEME -u TEXTUAL_ANIMATIONS -u TEXTUAL_COLOR_SYSTEM -u PYTHONDONTWRITEBYTECODE
 
 # Two workers (the CI machine has two cores) that steal work from each other: the tests differ a lot in length,
 # and a worker left with the long ones would otherwise finish alone. Each test (snapshots included) has a data
