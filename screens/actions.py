@@ -28,19 +28,18 @@ from workbench.checks.events import ConfirmationRequest
 from workbench.checks.problems import Action, ActionSpec
 from workbench.model import ClientSecretCredential, M365Settings, OnPremSettings, TlsTrust, TrustMode
 
+from .console import Notifies
 from .dialogs import ConfirmModal, PathModal, SecretModal
 from .literal import literal, shown
 
 if TYPE_CHECKING:
-    from textual.notifications import SeverityLevel
-
     from workbench.model import Connection
 
     from .console import Console
     from .live import LiveVerification
 
 
-class FixHost(Protocol):
+class FixHost(Notifies, Protocol):
     """What an action needs of the screen it runs for (the verification screen, the wizard's Configuration
     step's screen): its verification, its console, and where a changed setting goes."""
 
@@ -54,16 +53,6 @@ class FixHost(Protocol):
     def restart(self, connection: Connection, timeout: float | None = None) -> None: ...
 
     def action_rerun(self, check: str | None = None) -> None: ...
-
-    def notify(
-        self,
-        message: str,
-        *,
-        title: str = "",
-        severity: SeverityLevel = "information",
-        timeout: float | None = None,
-        markup: bool = True,
-    ) -> None: ...
 
 
 ACTION_LABELS = {

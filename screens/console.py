@@ -30,7 +30,21 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 
-class Console(Protocol):
+class Notifies(Protocol):
+    """Anything that shows a notification: the console, a screen, a widget (Textual's `notify`)."""
+
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = True,
+    ) -> None: ...
+
+
+class Console(Notifies, Protocol):
     """The console's services: the workspace and its change signal, verifications, dialogs, the clipboard."""
 
     workspace: Workspace
@@ -73,16 +87,6 @@ class Console(Protocol):
     def tell(self, title: str, message: str, details: Iterable[tuple[str, str]] = ()) -> None: ...
 
     def copy(self, text: str, what: str = "Command") -> None: ...
-
-    def notify(
-        self,
-        message: str,
-        *,
-        title: str = "",
-        severity: SeverityLevel = "information",
-        timeout: float | None = None,
-        markup: bool = True,
-    ) -> None: ...
 
 
 def console(node: DOMNode) -> Console:
