@@ -91,8 +91,15 @@ def client_id(text: str) -> str:
 
 
 def is_ip_address(text: str) -> bool:
+    """An IP address, as a host appears in a URL too (an IPv6 one may be in its brackets: `[::1]`)."""
+    if text.startswith("[") and text.endswith("]"):
+        text = text[1:-1]
+    return _parses_as_ip(text)
+
+
+def _parses_as_ip(text: str) -> bool:
     try:
-        ipaddress.ip_address(text.strip("[]"))
+        ipaddress.ip_address(text)
     except ValueError:
         return False
     return True
@@ -146,13 +153,13 @@ def server_address(text: str, *, field: str = "server", label: str = "Server") -
         host, sep, rest = value[1:].partition("]")
         if not sep or (rest and not rest.startswith(":")):
             raise FieldError(field, f"{label} '{shown(value)}' is not of the form [IPv6]:port")
-        if not is_ip_address(host):
-            raise FieldError(field, f"{label} '{host}' in brackets is not an IPv6 address")
+        if not _parses_as_ip(host):
+            raise FieldError(field, f"{label} '{shown(host)}' in brackets is not an IPv6 address")
         return ServerAddress(
             str(ipaddress.ip_address(host)), port(rest[1:], field=field, label=label) if rest else None
         )
     if value.count(":") > 1:  # bare IPv6
-        if not is_ip_address(value):
+        if not _parses_as_ip(value):
             raise FieldError(field, f"{label} '{shown(value)}' is not a valid IPv6 address")
         return ServerAddress(str(ipaddress.ip_address(value)), None)
     host, sep, port_text = value.partition(":")

@@ -227,3 +227,12 @@ def test_secrets_refuse_control_characters_and_walls_of_text(parse, value, expec
     # A terminal escape or a 10 KB paste in a masked box is a mistake the admin cannot see; say so.
     with pytest.raises(FieldError, match=expected):
         parse(value)
+
+
+@pytest.mark.parametrize("text", ["::[", "[::1", "::1]", "fe80::[1]", "[[::1]]:443"])
+@pytest.mark.parametrize("parse", [validate.server_address, validate.dns_server, validate.kdc])
+def test_a_stray_bracket_in_an_ipv6_address_is_explained(parse: Callable[[str], object], text: str) -> None:
+    """The fuzz above found it: the IPv6 check stripped brackets from both ends before parsing, so '::[' passed it
+    and crashed ipaddress with a ValueError."""
+    with pytest.raises(FieldError):
+        parse(text)
