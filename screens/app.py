@@ -29,9 +29,9 @@ from workbench.checks.events import Summary
 from workbench.model import Connection, Secret
 
 from .console import Console
-from .dialogs import ConfirmModal, HelpModal, MessageModal, SecretModal
-from .live import LiveVerification, Source
-from .workspace import Workspace
+from .dialogs.common import ConfirmModal, HelpModal, MessageModal, SecretModal
+from .state.live import LiveVerification, Source
+from .state.workspace import Workspace
 
 if TYPE_CHECKING:
     from textual.dom import DOMNode
@@ -128,12 +128,12 @@ class WorkbenchApp(App[None]):
     # ------------------------------------------------------------------ screens
 
     def get_default_screen(self) -> Screen[Any]:
-        from .dashboard import DashboardScreen
+        from .pages.dashboard import DashboardScreen
 
         return DashboardScreen()
 
     def action_manage(self) -> None:
-        from .manager import ManagerScreen
+        from .pages.manager import ManagerScreen
 
         if not isinstance(self.screen, ManagerScreen):
             self.push_screen(ManagerScreen())
@@ -171,7 +171,7 @@ class WorkbenchApp(App[None]):
         self.push_screen(WizardScreen(WizardDraft.for_edit(connection), via=via), self._wizard_done)
 
     def _wizard_done(self, connection_id: str | None) -> None:
-        from .manager import ManagerScreen
+        from .pages.manager import ManagerScreen
 
         if connection_id is None:
             return
@@ -184,7 +184,7 @@ class WorkbenchApp(App[None]):
         self.notify(f"{what} as a pending change: OK (ctrl+s) saves it, Cancel discards it.", markup=False)
 
     def action_fleet(self) -> None:
-        from .fleet import FleetScreen
+        from .pages.fleet import FleetScreen
 
         connections = self.workspace.connections()
         if not connections:
@@ -199,7 +199,7 @@ class WorkbenchApp(App[None]):
             self.pop_screen()
 
     def action_pending(self) -> None:
-        from .pending import PendingModal
+        from .dialogs.pending import PendingModal
 
         self.push_screen(PendingModal(self.workspace.pending_changes()))
 

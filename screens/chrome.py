@@ -15,7 +15,7 @@ from textual.widgets import Footer, Static
 from textual.worker import Worker
 
 from .console import Console, console
-from .literal import shown
+from .render.literal import shown
 
 
 class Masthead(Vertical):

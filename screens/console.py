@@ -23,9 +23,9 @@ if TYPE_CHECKING:
     from workbench.model import Connection, Secret
     from workbench.registration import Registrar, RegistrationRequest, RegistrationRun
 
-    from .live import LiveVerification
+    from .state.live import LiveVerification
+    from .state.workspace import Workspace
     from .wizard.fill import LabValues
-    from .workspace import Workspace
 
 T = TypeVar("T")
 

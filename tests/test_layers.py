@@ -134,7 +134,7 @@ def test_the_core_and_storage_have_no_import_circles() -> None:
 
 
 def test_the_console_has_no_import_circles() -> None:
-    """Screens reach the app through `screens.console.Console` and actions their host through `FixHost`: the
+    """Screens reach the app through `screens.console.Console` and fixes their host through `FixHost`: the
     app imports the screens, never the other way round."""
     assert circles(import_graph(ROOT, ["screens"])) == []
 

@@ -19,8 +19,8 @@ from textual.worker import Worker, WorkerState
 
 from workbench.browse import Admin, BrowseFailed, Directory
 
-from ..inputs import LineInput
-from ..literal import literal, paragraph
+from ..render.literal import literal, paragraph
+from ..widgets.inputs import LineInput
 
 Loader = Callable[[], Awaitable[Directory]]
 

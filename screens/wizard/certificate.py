@@ -25,9 +25,9 @@ from textual.widgets.option_list import Option
 from workbench.certificates import CertificateError, LoadedCertificate, load_file, usable_for_connection
 from workbench.model import CertificateInfo, Secret
 
-from ..dialogs import AnsweredModal, SecretInput, details_table
-from ..literal import literal, paragraph, shown
-from ..paths import PathInput
+from ..dialogs.common import AnsweredModal, SecretInput, details_table
+from ..render.literal import literal, paragraph, shown
+from ..widgets.paths import PathInput
 from .fill import LabValues
 
 

@@ -21,9 +21,9 @@ from textual.widgets import Input, Static
 from workbench.checks.events import Status
 from workbench.model import Connection
 
-from ..literal import paragraph
-from ..live import BoardChanged, LiveVerification
-from ..verification import VerificationView
+from ..pages.verification import VerificationView
+from ..render.literal import paragraph
+from ..state.live import BoardChanged, LiveVerification
 from .draft import Step, WizardDraft
 from .fields import Field
 from .registration import RegistrationState

@@ -10,7 +10,7 @@ from textual.geometry import Size
 from textual.widget import Widget
 from textual.widgets import Label, RadioButton, Static
 
-from ..literal import literal
+from ..render.literal import literal
 
 
 class Field(Vertical):

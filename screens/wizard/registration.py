@@ -33,8 +33,8 @@ from workbench.registration import (
 )
 from workbench.registration.apply import RegistrationRun
 
-from ..literal import literal
-from ..signin import sign_in_address
+from ..render.literal import literal
+from ..render.signin import sign_in_address
 from .draft import Step, WizardDraft
 from .fields import Choice, Field
 from .steps import StepPane, lab_cloud, set_radio, set_value, text_input

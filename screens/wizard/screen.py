@@ -6,7 +6,7 @@ The state is one reactive draft (`WizardDraft`); each step is a small widget bou
 field (once the admin has typed there, or tried Next); Next is enabled only when the step is valid. The step shown
 follows the reactive `index`. Automatic registration's sign-in and plan run in `RegistrationFlow`; the
 Configuration step verifies the connection in the embedded verification view, with the same keys as the
-verification screen (troubleshoot, actions, r, R); Finish hands the connection to the manager as a pending change,
+verification screen (troubleshoot, fixes, r, R); Finish hands the connection to the manager as a pending change,
 which OK saves. A new connection, or the edit of a stored one (same id; secrets unchanged unless replaced).
 """
 
@@ -36,10 +36,10 @@ from workbench.model import (
 )
 from workbench.registration import Registrar, RegistrationRequest
 
-from ..dialogs import ConfirmModal
-from ..literal import shown
-from ..live import LiveVerification
-from ..verification import VerificationHost
+from ..dialogs.common import ConfirmModal
+from ..pages.verification import VerificationHost
+from ..render.literal import shown
+from ..state.live import LiveVerification
 from .application import ApplicationStep
 from .configuration import ConfigurationStep
 from .draft import Context, Step, WizardDraft

@@ -22,10 +22,10 @@ from workbench.checks import problems
 from workbench.model import Cloud, ConnectionKind, Discovery, PowerShellAuth, Secret
 from workbench.text import visible
 
-from ..dialogs import SecretInput
-from ..inputs import LineInput
-from ..literal import literal
-from ..paths import PathInput
+from ..dialogs.common import SecretInput
+from ..render.literal import literal
+from ..widgets.inputs import LineInput
+from ..widgets.paths import PathInput
 from .draft import Step, Trust, WizardDraft
 from .fields import Choice, Field
 

@@ -120,7 +120,7 @@ async def _press(app: Any, table: Any, key: str, painted: list[float]) -> float:
 
 async def _console_run(home: Any, press: bool = True) -> tuple[list[float], int]:
     from screens import WorkbenchApp
-    from screens.verification import VerificationScreen
+    from screens.pages.verification import VerificationScreen
 
     app = WorkbenchApp(home, timeout=60.0)
     latencies: list[float] = []

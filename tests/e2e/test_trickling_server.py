@@ -157,7 +157,7 @@ import asyncio, dataclasses, sys
 from datetime import UTC, datetime
 from pathlib import Path
 from screens import WorkbenchApp
-from screens.cleanup import AppCleanupModal
+from screens.dialogs.app_cleanup import AppCleanupModal
 from workbench.drafts import M365Draft, Stamp
 from workbench.model import AppRegistration, CertificateCredential, Registration
 

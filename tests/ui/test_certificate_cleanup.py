@@ -8,7 +8,7 @@ from pathlib import Path
 
 from textual.widgets import Static
 
-from screens.dialogs import ConfirmModal
+from screens.dialogs.common import ConfirmModal
 from storage import Home
 from tests.factories import CLIENT, PFX_PASSWORD, TENANT
 from tests.ui.conftest import stamp, until

@@ -14,11 +14,11 @@ from textual.coordinate import Coordinate
 from textual.widgets import DataTable, Input, OptionList, Static, TextArea
 
 from screens import WorkbenchApp
-from screens.dialogs import ConfirmModal, HelpModal, MessageModal, SecretModal
-from screens.manager import ManagerScreen
-from screens.pending import PendingModal
-from screens.troubleshoot import TroubleshootModal
-from screens.verification import VerificationScreen
+from screens.dialogs.common import ConfirmModal, HelpModal, MessageModal, SecretModal
+from screens.dialogs.pending import PendingModal
+from screens.dialogs.troubleshoot import TroubleshootModal
+from screens.pages.manager import ManagerScreen
+from screens.pages.verification import VerificationScreen
 from storage import Home
 from tests.conftest import FROZEN_NOW
 from tests.ui.conftest import lab_m365, lab_onprem, until
@@ -403,7 +403,7 @@ def test_the_store_file_is_untouched_by_merely_looking(home: Home, healthy_lab: 
 
 
 async def test_the_secret_box_never_copies_its_value(home: Home) -> None:
-    from screens.dialogs import SecretInput
+    from screens.dialogs.common import SecretInput
 
     app = app_for(home)
     async with app.run_test(size=(80, 24)) as pilot:
@@ -475,7 +475,7 @@ async def test_the_dashboard_follows_what_the_cli_saves(home: Home, healthy_lab:
 def test_wide_names_are_cut_by_terminal_cells() -> None:
     from rich.cells import cell_len
 
-    from screens.literal import shown
+    from screens.render.literal import shown
 
     name = "日本語の接続名前は長いです😀😀😀 wide"
     cut = shown(name, 20)
@@ -487,7 +487,7 @@ def test_names_cut_to_fit_stay_distinguishable() -> None:
     """Issue 19, item 14: "Contoso production 1" and "… 2" in a narrow card were both "Contoso pro…"."""
     from rich.cells import cell_len
 
-    from screens.literal import shown, shown_apart
+    from screens.render.literal import shown, shown_apart
 
     names = ["Contoso production 1", "Contoso production 2", "Fabrikam head office", "Short", "Contoso production 1"]
     cut = shown_apart(names, 12)
@@ -499,7 +499,7 @@ def test_names_cut_to_fit_stay_distinguishable() -> None:
 
 @pytest.mark.kerberos
 async def test_a_fix_made_from_the_fleet_shows_in_its_row(home: Home, healthy_lab: Lab) -> None:
-    from screens.fleet import FleetScreen
+    from screens.pages.fleet import FleetScreen
 
     lab_onprem(home, healthy_lab, "Fabrikam by name", trusted=False)
     lab_m365(home, healthy_lab, "Contoso")
@@ -527,7 +527,7 @@ async def test_a_fix_made_from_the_fleet_shows_in_its_row(home: Home, healthy_la
 async def test_enter_on_the_ca_bundle_fix_asks_for_a_file_checks_it_and_the_rerun_passes(
     home: Home, healthy_lab: Lab, tmp_path: Path
 ) -> None:
-    from screens.dialogs import PathModal
+    from screens.dialogs.common import PathModal
 
     lab_onprem(home, healthy_lab, "Fabrikam by name", trusted=False)
     not_pem = tmp_path / "notes.txt"
@@ -610,7 +610,7 @@ async def test_a_redraw_queued_as_a_screen_closes_is_dropped(home: Home) -> None
 def test_certificate_fields_cannot_forge_lines_in_a_dialog() -> None:
     """A subject with line breaks once printed fake "Issuer:" and "Self-signed: no" lines in the trust dialog and
     pushed the real ones below the fold (issue 19, item 3): every value is one escaped line, cut when huge."""
-    from screens.dialogs import details_table
+    from screens.dialogs.common import details_table
 
     forged = "CN=mail.contoso.com\nIssuer: CN=Contoso Root CA\nSelf-signed: no\t" + "x" * 10_000
     shown = details_table([("SHA-256", "AB" * 32), ("Subject", forged), ("Issuer", "CN=evil"), ("Self-signed", "yes")])

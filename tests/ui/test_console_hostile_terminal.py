@@ -10,11 +10,11 @@ from typing import Any
 from textual import events
 from textual.widgets import Button, DataTable, Input, TextArea
 
-from screens.dialogs import ConfirmModal, SecretInput
-from screens.fleet import FleetScreen
-from screens.inputs import MAX_LINE, LineInput
-from screens.manager import ManagerScreen
-from screens.troubleshoot import TroubleshootModal
+from screens.dialogs.common import ConfirmModal, SecretInput
+from screens.dialogs.troubleshoot import TroubleshootModal
+from screens.pages.fleet import FleetScreen
+from screens.pages.manager import ManagerScreen
+from screens.widgets.inputs import MAX_LINE, LineInput
 from screens.wizard.browse import BrowseModal
 from storage import Home
 from tests.ui import scenes
@@ -287,7 +287,7 @@ async def test_quit_with_pending_changes_is_not_answered_yes_on_a_tiny_terminal_
 async def test_deleting_an_app_in_the_tenant_is_refused_while_the_dialog_is_cut(tmp_path: Path) -> None:
     import dataclasses
 
-    from screens.cleanup import AppCleanupModal
+    from screens.dialogs.app_cleanup import AppCleanupModal
     from workbench.model import AppRegistration, M365Settings
 
     connection = scenes.m365("Contoso (automatic)")

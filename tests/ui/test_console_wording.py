@@ -9,9 +9,9 @@ from typing import Any
 from textual.widgets import Button, Input, Static
 
 from screens import WorkbenchApp
-from screens.dialogs import ConfirmModal
-from screens.troubleshoot import TroubleshootModal
-from screens.verification import VerificationScreen
+from screens.dialogs.common import ConfirmModal
+from screens.dialogs.troubleshoot import TroubleshootModal
+from screens.pages.verification import VerificationScreen
 from storage import Home
 from tests.conftest import FROZEN_NOW
 from tests.ui.conftest import lab_certificate, lab_m365, lab_onprem, until
@@ -176,7 +176,7 @@ async def test_the_readme_demo_path_sets_the_lab_secret_with_ctrl_l_and_m_then_c
     home: Home, healthy_lab: Lab
 ) -> None:
     """README: "`a` lets the workbench fix it (set the secret…) and verify again; `m` then `ctrl+s` saves"."""
-    from screens.dialogs import SecretModal
+    from screens.dialogs.common import SecretModal
 
     lab_m365(home, healthy_lab, "Mistyped", secret="not-the-secret")
     vault_before = (home.path / "vault.json").read_bytes()
@@ -197,7 +197,7 @@ async def test_the_readme_demo_path_sets_the_lab_secret_with_ctrl_l_and_m_then_c
 async def test_escape_from_an_action_dialog_returns_to_the_panel_it_came_from(home: Home, healthy_lab: Lab) -> None:
     from textual.widgets import OptionList
 
-    from screens.dialogs import SecretModal
+    from screens.dialogs.common import SecretModal
 
     lab_m365(home, healthy_lab, "Mistyped", secret="not-the-secret")
     app = demo_app(home, healthy_lab)
@@ -221,7 +221,7 @@ async def test_a_secret_entra_refuses_is_not_staged(home: Home, healthy_lab: Lab
     """The set-secret dialog says the secret is verified first: one the token endpoint refuses is not kept."""
     from textual.widgets import Label
 
-    from screens.dialogs import SecretModal
+    from screens.dialogs.common import SecretModal
 
     lab_m365(home, healthy_lab, "Mistyped", secret="not-the-secret")
     app = demo_app(home, healthy_lab)

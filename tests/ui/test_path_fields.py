@@ -12,7 +12,7 @@ from textual.pilot import Pilot
 from textual.widgets import Input, RadioButton, RadioSet, Select
 
 from screens import WorkbenchApp
-from screens.dialogs import PathModal
+from screens.dialogs.common import PathModal
 from storage import Home
 from tests.ui import scenes
 from tests.ui.conftest import until

@@ -197,9 +197,9 @@ def test_every_other_dialog_fits_at_80x24() -> None:
 
     from textual.screen import ModalScreen
 
-    from screens.actions import Countdown
-    from screens.dialogs import ConfirmModal, MessageModal, PathModal, SecretModal
-    from screens.manager import SavingModal
+    from screens.dialogs.common import ConfirmModal, MessageModal, PathModal, SecretModal
+    from screens.fixes import Countdown
+    from screens.pages.manager import SavingModal
     from screens.wizard.certificate import ChooseCertificateModal
     from tests.conftest import FROZEN_NOW
     from tests.ui.fit import cut_words
@@ -251,7 +251,7 @@ def test_help_shows_every_key_s_description_whole_at_80x24() -> None:
     the dialog's edge (a table wider than the dialog scrolled sideways)."""
     import asyncio
 
-    from screens.dialogs import HelpModal
+    from screens.dialogs.common import HelpModal
     from tests.ui.fit import cut_words
 
     async def run() -> None:

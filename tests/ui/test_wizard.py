@@ -15,9 +15,9 @@ from textual.pilot import Pilot
 from textual.widgets import Button, Input, OptionList, RadioButton, RadioSet, Static
 
 from screens import WorkbenchApp
-from screens.dialogs import ConfirmModal
-from screens.manager import ManagerScreen
-from screens.troubleshoot import TroubleshootModal
+from screens.dialogs.common import ConfirmModal
+from screens.dialogs.troubleshoot import TroubleshootModal
+from screens.pages.manager import ManagerScreen
 from screens.wizard import LabValues, WizardScreen
 from screens.wizard.browse import BrowseModal
 from screens.wizard.certificate import ImportCertificateModal
@@ -586,7 +586,7 @@ async def test_below_seventy_columns_the_step_list_gives_way_to_the_buttons(home
 def test_path_completion_never_proposes_a_name_that_is_not_text(tmp_path: Path) -> None:
     import os
 
-    from screens.paths import complete_path
+    from screens.widgets.paths import complete_path
 
     os.close(os.open(os.path.join(os.fsencode(tmp_path), b"bad\xff\xfename.pfx"), os.O_CREAT | os.O_WRONLY))
     (tmp_path / "backup.pfx").write_bytes(b"x")

@@ -13,8 +13,8 @@ import pytest
 from textual.pilot import Pilot
 from textual.widgets import Button, Static
 
-from screens.dialogs import ConfirmModal
-from screens.manager import ManagerScreen
+from screens.dialogs.common import ConfirmModal
+from screens.pages.manager import ManagerScreen
 from screens.wizard import WizardScreen
 from screens.wizard.registration import SignInStep
 from storage import Home
@@ -314,7 +314,7 @@ async def test_choosing_manual_shows_application_details(home: Home) -> None:
 async def test_deleting_an_automatic_connection_offers_to_delete_its_app(
     auto_lab: Callable[..., Lab], home: Home
 ) -> None:
-    from screens.cleanup import AppCleanupModal
+    from screens.dialogs.app_cleanup import AppCleanupModal
 
     lab = auto_lab()
     app = app_for(home, lab)

@@ -17,10 +17,10 @@ from workbench.checks.events import Status
 from workbench.model import Connection
 from workbench.verification import MAX_PARALLEL
 
-from .chrome import WorkbenchScreen
-from .literal import literal
-from .live import BoardChanged, LiveVerification, Pace
-from .status import duration, mark
+from ..chrome import WorkbenchScreen
+from ..render.literal import literal
+from ..render.status import duration, mark
+from ..state.live import BoardChanged, LiveVerification, Pace
 
 NAME_WIDTH = 24
 FILTERS = ("all", "failed", "warning", "passed", "running")

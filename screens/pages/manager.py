@@ -25,11 +25,11 @@ from storage import (
 from workbench.describe import field_label, location_of
 from workbench.model import CertificateCredential, Connection, ConnectionKind, M365Settings
 
-from .chrome import WorkbenchScreen
-from .dialogs import ConfirmModal
-from .inputs import LineInput
-from .literal import literal, shown
-from .status import summary_mark
+from ..chrome import WorkbenchScreen
+from ..dialogs.common import ConfirmModal
+from ..render.literal import literal, shown
+from ..render.status import summary_mark
+from ..widgets.inputs import LineInput
 
 MARKERS = {
     ChangeKind.ADDED: ("A", "bold green"),
@@ -312,7 +312,7 @@ class ManagerScreen(WorkbenchScreen):
             for n, what in ((result.added, "added"), (result.edited, "edited"), (result.deleted, "deleted"))
             if n
         ]
-        from .cleanup import AppCleanupModal, offer_certificate_removal, removed_certificates_note
+        from ..dialogs.app_cleanup import AppCleanupModal, offer_certificate_removal, removed_certificates_note
 
         self.notify("Saved: " + ", ".join(parts) + "." + removed_certificates_note(result), markup=False)
         self.workbench.changed()

@@ -24,9 +24,9 @@ from workbench.checks.fix_commands import workbench_command
 from workbench.checks.problems import ActionSpec, Fix, FixKind, Problem
 from workbench.text import visible
 
-from .actions import ACTION_LABELS, SUPPORTED
-from .literal import literal, paragraph, shown
-from .status import duration, mark
+from ..fixes import ACTION_LABELS, SUPPORTED
+from ..render.literal import literal, paragraph, shown
+from ..render.status import duration, mark
 
 KIND_LABELS = {
     FixKind.POWERSHELL: "PowerShell",

@@ -39,10 +39,10 @@ from workbench.registration import (
 )
 from workbench.text import visible
 
-from .console import Console, console
-from .dialogs import AnsweredModal, ConfirmModal
-from .literal import literal, paragraph
-from .signin import sign_in_address
+from ..console import Console, console
+from ..render.literal import literal, paragraph
+from ..render.signin import sign_in_address
+from .common import AnsweredModal, ConfirmModal
 
 
 class AppCleanupModal(AnsweredModal[None]):

@@ -14,7 +14,7 @@ from textual.widgets import Label, Static
 from storage import Change, ChangeKind
 from workbench.describe import field_label
 
-from .literal import shown
+from ..render.literal import shown
 
 KIND_STYLE = {ChangeKind.ADDED: "bold green", ChangeKind.EDITED: "bold yellow", ChangeKind.DELETED: "bold red"}
 

@@ -15,9 +15,9 @@ from textual.widgets import DataTable, Static
 
 from workbench.model import CertificateCredential, ClientSecretCredential, Connection, ConnectionKind, M365Settings
 
-from .chrome import WorkbenchScreen
-from .literal import shown, shown_apart
-from .status import checks_passed, mark, summary_mark
+from ..chrome import WorkbenchScreen
+from ..render.literal import shown, shown_apart
+from ..render.status import checks_passed, mark, summary_mark
 
 LAST_WIDTH = 10
 WATCH = 2.0  # seconds between looks at the store file

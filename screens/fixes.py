@@ -29,14 +29,14 @@ from workbench.checks.problems import Action, ActionSpec
 from workbench.model import ClientSecretCredential, M365Settings, OnPremSettings, TlsTrust, TrustMode
 
 from .console import Notifies
-from .dialogs import ConfirmModal, PathModal, SecretModal
-from .literal import literal, shown
+from .dialogs.common import ConfirmModal, PathModal, SecretModal
+from .render.literal import literal, shown
 
 if TYPE_CHECKING:
     from workbench.model import Connection
 
     from .console import Console
-    from .live import LiveVerification
+    from .state.live import LiveVerification
 
 
 class FixHost(Notifies, Protocol):
@@ -70,7 +70,7 @@ LONGER = 3  # a raised timeout is this many times the console's own
 MAX_TIMEOUT = 600.0
 
 
-async def run_action(screen: FixHost, check: str, spec: ActionSpec) -> bool:
+async def apply_fix(screen: FixHost, check: str, spec: ActionSpec) -> bool:
     """Do `spec` for `check` after the admin's answer: True when something was done (the check runs again), False
     when the admin said no or cancelled, or there was nothing to do (then the panel it came from stays)."""
     handler = {
@@ -333,4 +333,4 @@ class Countdown(ModalScreen[bool]):
         self.dismiss(False)
 
 
-__all__ = ["ACTION_LABELS", "SUPPORTED", "run_action"]
+__all__ = ["ACTION_LABELS", "SUPPORTED", "apply_fix"]

@@ -21,9 +21,9 @@ from textual.worker import Worker, WorkerState
 from workbench.model import Secret
 from workbench.text import visible
 
-from .inputs import LineInput
-from .literal import literal, paragraph
-from .paths import PathInput
+from ..render.literal import literal, paragraph
+from ..widgets.inputs import LineInput
+from ..widgets.paths import PathInput
 
 T = TypeVar("T")
 Detail = tuple[str, str]  # label, value (from outside: shown literally)

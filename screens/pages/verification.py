@@ -25,11 +25,11 @@ from workbench.checks.board import Board, Row
 from workbench.checks.events import Status, StepStatus
 from workbench.model import Connection, M365Settings, OnPremSettings
 
-from .chrome import WorkbenchScreen
-from .console import Console
-from .literal import literal, shown
-from .live import BoardChanged, LiveVerification, Pace
-from .status import duration, mark, row_mark
+from ..chrome import WorkbenchScreen
+from ..console import Console
+from ..render.literal import literal, shown
+from ..render.status import duration, mark, row_mark
+from ..state.live import BoardChanged, LiveVerification, Pace
 
 PACE = 0.25  # seconds: the least time between two repaints of a run's board (progress is coalesced to this pace)
 ELAPSED = 1.0  # seconds: how often a running check's time (and spinner) moves on
@@ -268,8 +268,8 @@ class VerificationHost(WorkbenchScreen):
     async def _troubleshoot(self, check: str) -> None:
         """The check's panel, over this screen: this screen does what the admin chooses there (a fix, after its
         own confirmation, or running the check again) and closes the panel once something was done."""
-        from .actions import run_action
-        from .troubleshoot import TroubleshootModal
+        from ..dialogs.troubleshoot import TroubleshootModal
+        from ..fixes import apply_fix
 
         live = self.live
         saved_by = None if self.workbench.workspace.stored_as(live.connection) else self.SAVED_BY
@@ -280,7 +280,7 @@ class VerificationHost(WorkbenchScreen):
                 panel.dismiss(None)
                 self.action_rerun(choice.check)
                 return
-            if await run_action(self, choice.check, choice.spec):
+            if await apply_fix(self, choice.check, choice.spec):
                 if self.app.screen is panel:
                     panel.dismiss(None)
                 return

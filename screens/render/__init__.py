@@ -1,0 +1,1 @@
+"""How things look on screen, in one place: untrusted text made literal, status marks and words, a sign-in address."""
