@@ -11,11 +11,12 @@ from textual.app import ComposeResult
 from textual.binding import BindingType
 from textual.containers import Vertical
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 from textual.worker import Worker
 
 from .console import Console, console
 from .render.literal import shown
+from .widgets.footer import KeyFooter
 
 
 class Masthead(Vertical):
@@ -96,7 +97,7 @@ class WorkbenchScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield Masthead(self.trail())
         yield from self.body()
-        yield Footer()
+        yield KeyFooter()
 
     def trail(self) -> str:
         return self.TRAIL
