@@ -4,6 +4,7 @@ network guard (loaded as sitecustomize), and nothing from the developer's WORKBE
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -21,6 +22,12 @@ def guarded_env(home: Path | None = None) -> dict[str, str]:
     if home is not None:
         env["WORKBENCH_HOME"] = str(home)
     return env
+
+
+def interruptible() -> None:
+    """For a child that a test interrupts with SIGINT: a shell's background job starts with SIGINT ignored, the
+    child would inherit that, and Python installs no KeyboardInterrupt handler for an ignored signal."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def run_workbench(

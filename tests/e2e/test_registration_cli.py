@@ -182,7 +182,7 @@ def test_ctrl_c_while_applying_reports_and_keeps_what_exists(tmp_path: Path) -> 
     import subprocess
     import sys
 
-    from tests.e2e.conftest import guarded_env
+    from tests.e2e.conftest import guarded_env, interruptible
 
     with Lab("propagation-delay", mailboxes=2, auto_approve=0, propagation_seconds=100) as lab:
         home = tmp_path / "home"
@@ -192,6 +192,7 @@ def test_ctrl_c_while_applying_reports_and_keeps_what_exists(tmp_path: Path) -> 
             stderr=subprocess.PIPE,
             text=True,
             env=guarded_env(home),
+            preexec_fn=interruptible,
         )
         assert process.stdout is not None
         seen = ""

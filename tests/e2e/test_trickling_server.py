@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import guarded_env, run_workbench
+from tests.e2e.conftest import guarded_env, interruptible, run_workbench
 from tests.fakeserver import Trickling, https_server, self_signed, trickler
 
 HANG = 20.0  # seconds after which a process that should have ended is called hung
@@ -57,6 +57,7 @@ def _start(home: Path, *args: str) -> subprocess.Popen[str]:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=interruptible,
     )
 
 
