@@ -20,7 +20,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.reactive import reactive
 from textual.widget import Widget
-from textual.widgets import Button, Checkbox, Input, RadioSet, Static
+from textual.widgets import Button, Checkbox, RadioSet, Static
 
 from workbench.model import AppRegistration, Registration
 from workbench.registration import (
@@ -36,8 +36,8 @@ from workbench.registration.apply import RegistrationRun
 from ..render.literal import literal
 from ..render.signin import sign_in_address
 from .draft import Step, WizardDraft
-from .fields import Choice, Field
-from .steps import StepPane, lab_cloud, set_radio, set_value, text_input
+from .fields import Choice
+from .steps import StepPane, lab_cloud, set_radio
 
 if TYPE_CHECKING:
     from .fill import LabValues
@@ -111,33 +111,14 @@ class RegistrationStep(StepPane):
         yield Static("", id="registration-note", classes="intro")
         with Vertical(id="automatic-box"):
             yield Checkbox("Sign in and register again (repairs permissions, new certificate)", id="reregister")
-            yield Field(
-                "Dedicated application account",
-                text_input(id="reg-app-account", placeholder="backup@contoso.com"),
-                field="app_account",
-                hint="any user",
-                id="reg-field-app-account",
-            )
-            yield Field(
-                "Tenant ID (optional)",
-                text_input(id="reg-tenant-id", placeholder="learned from the sign-in"),
-                field="tenant_id",
-                hint="a GUID",
-                id="reg-field-tenant-id",
-            )
-            yield Field(
-                "Sign-in client (optional)",
-                text_input(id="public-client-id", placeholder="Microsoft Graph Command Line Tools"),
-                field="public_client_id",
-                hint="your own public client, if the tenant blocks Microsoft's",
-            )
+            yield self.text_field("reg-app-account")
+            yield self.text_field("reg-tenant-id")
+            yield self.text_field("public-client-id")
 
     def refresh_from_draft(self) -> None:
         draft = self.draft
         set_radio(self.query_one("#registration", RadioSet), 0 if draft.automatic else 1)
-        set_value(self.query_one("#reg-app-account", Input), draft.m365.app_account)
-        set_value(self.query_one("#reg-tenant-id", Input), draft.m365.tenant_id)
-        set_value(self.query_one("#public-client-id", Input), draft.public_client_id)
+        self.redraw_text_fields()
         box = self.query_one("#reregister", Checkbox)
         if box.value != draft.reregister:
             with box.prevent(Checkbox.Changed):
@@ -164,19 +145,6 @@ class RegistrationStep(StepPane):
         self.draft.reregister = event.value
         self._arrange()
         self.changed(None)
-
-    @on(Input.Changed)
-    def _typed(self, event: Input.Changed) -> None:
-        name = event.input.id or ""
-        if name == "reg-app-account":
-            self.draft.m365.app_account = event.value
-            self.changed("app_account")
-        elif name == "reg-tenant-id":
-            self.draft.m365.tenant_id = event.value
-            self.changed("tenant_id")
-        elif name == "public-client-id":
-            self.draft.public_client_id = event.value
-            self.changed("public_client_id")
 
     def fill(self, lab: LabValues) -> str:
         draft = self.draft
