@@ -47,7 +47,7 @@ class ApplicationStep(StepPane):
                 yield Button("Import certificate…", id="import", compact=True)
                 yield Button("Choose certificate…", id="choose", compact=True)
 
-    def refresh_from_draft(self) -> None:
+    def redraw(self) -> None:
         draft = self.draft
         self.redraw_text_fields()
         set_radio(self.query_one("#credential", RadioSet), 1 if draft.use_certificate else 0)
@@ -109,7 +109,7 @@ class ApplicationStep(StepPane):
             self.certificates.append(info)
         draft = self.draft
         draft.use_certificate, draft.thumbprint = True, info.thumbprint
-        self.refresh_from_draft()
+        self.redraw()
         self.changed("thumbprint")
         if already:
             self.notify(f"Certificate {info.thumbprint} is already in the personal store: it is used.", markup=False)
@@ -130,5 +130,5 @@ class ApplicationStep(StepPane):
             return
         draft = self.draft
         draft.use_certificate, draft.thumbprint = True, thumbprint
-        self.refresh_from_draft()
+        self.redraw()
         self.changed("thumbprint")

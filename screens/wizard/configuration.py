@@ -86,7 +86,7 @@ class ConfigurationStep(StepPane):
             self.workbench.forget(self.live)
             self.live = None
 
-    def refresh_from_draft(self) -> None:
+    def redraw(self) -> None:
         set_value(self.query_one("#name", Input), self.shown_name)
 
     def first_focus(self) -> Widget | None:

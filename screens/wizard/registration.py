@@ -115,7 +115,7 @@ class RegistrationStep(StepPane):
             yield self.text_field("reg-tenant-id")
             yield self.text_field("public-client-id")
 
-    def refresh_from_draft(self) -> None:
+    def redraw(self) -> None:
         draft = self.draft
         set_radio(self.query_one("#registration", RadioSet), 0 if draft.automatic else 1)
         self.redraw_text_fields()
@@ -182,7 +182,7 @@ class SignInStep(StepPane):
     def first_focus(self) -> Widget | None:
         return self.query_one("#copy-code", Button)
 
-    def refresh_from_draft(self) -> None:
+    def redraw(self) -> None:
         self.show(self.registration)
 
     def watch_seconds_left(self) -> None:
@@ -251,7 +251,7 @@ class PlanStep(StepPane):
     def first_focus(self) -> Widget | None:
         return self  # the arrow keys scroll the plan
 
-    def refresh_from_draft(self) -> None:
+    def redraw(self) -> None:
         self.show(self.registration)
 
     def show(self, state: RegistrationState) -> None:

@@ -273,14 +273,14 @@ class WizardScreen(VerificationHost):
         else:
             status.update("")
 
-    def refresh_from_draft(self, step: Step | None = None) -> None:
+    def redraw_step(self, step: Step | None = None) -> None:
         """Show the draft (and what registration found) in a step: on entering it, after a fill, a pick, a fix."""
         pane = self.pane(step)
         if isinstance(pane, ConfigurationStep):
             pane.shown_name = self.shown_name()
         elif isinstance(pane, SignInStep):
             pane.seconds_left = self.flow.code_seconds_left()
-        pane.refresh_from_draft()
+        pane.redraw()
 
     # ------------------------------------------------------------------ moving
 
@@ -316,10 +316,10 @@ class WizardScreen(VerificationHost):
             live = self._live
             verified = live is not None and live.board.summary is not None and not live.board.summary.failed
             self.flow.prepare_plan(applied=verified)
-        self.refresh_from_draft()
+        self.redraw_step()
         if step is Step.CONFIGURATION:
             self._start_verification()
-            self.refresh_from_draft()
+            self.redraw_step()
         self._validate()
         focus = self.pane(step).first_focus()
         if focus is not None:
@@ -421,7 +421,7 @@ class WizardScreen(VerificationHost):
             return
         pane = self.pane()
         said = pane.fill(lab)
-        self.refresh_from_draft()
+        self.redraw_step()
         self._typed.update(field.field for field in pane.query(Field))
         self.mutate_reactive(WizardScreen.draft)
         self.notify(said, markup=False)
@@ -458,12 +458,12 @@ class WizardScreen(VerificationHost):
         if upn.casefold() != before.casefold() and draft.password is not None:
             # The password typed was the one Browse signed in with: it belongs to the other admin.
             draft.password = None
-            self.refresh_from_draft()
+            self.redraw_step()
             self._changed("password")
             self.query_one("#password", Input).focus()
             self.notify(f"Administrator: {shown(upn)}. Enter this admin's password.", markup=False)
         else:
-            self.refresh_from_draft()
+            self.redraw_step()
             self.notify(f"Administrator: {shown(upn)}", markup=False)
         self._changed("admin_upn")
 
@@ -486,7 +486,7 @@ class WizardScreen(VerificationHost):
     def on_registration_flow_changed(self) -> None:
         for step in (Step.SIGN_IN, Step.PLAN):
             if self._has_pane(step):
-                self.refresh_from_draft(step)
+                self.redraw_step(step)
         self.mutate_reactive(WizardScreen.draft)
 
     def _count_down(self) -> None:
@@ -559,7 +559,7 @@ class WizardScreen(VerificationHost):
 
     def on_configuration_step_progress(self, message: ConfigurationStep.Progress) -> None:
         if message.renamed:
-            self.refresh_from_draft(Step.CONFIGURATION)
+            self.redraw_step(Step.CONFIGURATION)
         self._validate()
 
     def _registered_connection(self) -> Connection | None:

@@ -1,6 +1,6 @@
 """The wizard's steps: small widgets bound to the one draft.
 
-Each step shows the draft's values (`refresh_from_draft`), writes what the admin types back into it and posts
+Each step shows the draft's values (`redraw`), writes what the admin types back into it and posts
 `StepPane.Changed` (the wizard re-runs the core's rules and shows their messages), and knows how to fill itself
 with the lab's values in the demo. Its buttons' presses bubble to the wizard, which acts on them. None of them
 validates anything itself, and none calls the wizard.
@@ -105,7 +105,7 @@ class StepPane(VerticalScroll):
         assert spec is not None, id
         return spec.widget()
 
-    def refresh_from_draft(self) -> None:
+    def redraw(self) -> None:
         """Show the draft's values (on entering the step, and after a fill or a fix changed the draft)."""
 
     def redraw_text_fields(self) -> None:
@@ -161,7 +161,7 @@ class LocationStep(StepPane):
                 yield self.text_field("m365_ews_url")
             yield self.text_field("m365_ca_bundle")
 
-    def refresh_from_draft(self) -> None:
+    def redraw(self) -> None:
         draft = self.draft
         set_radio(self.query_one("#kind", RadioSet), 0 if draft.kind is ConnectionKind.M365 else 1)
         cloud = self.query_one("#cloud", Select)
@@ -262,7 +262,7 @@ class ServerStep(StepPane):
         with Vertical(id="pin-box"):
             yield self.text_field("pin_sha256")
 
-    def refresh_from_draft(self) -> None:
+    def redraw(self) -> None:
         draft = self.draft
         manual = draft.onprem.discovery == Discovery.MANUAL.value
         set_radio(self.query_one("#discovery", RadioSet), 1 if manual else 0)
@@ -352,7 +352,7 @@ class CredentialsStep(StepPane):
             yield Static("pick from Organization Management", classes="button-hint")
         yield self.text_field("password")
 
-    def refresh_from_draft(self) -> None:
+    def redraw(self) -> None:
         draft = self.draft
         self.redraw_text_fields()
         password = self.query_one("#password", Input)
