@@ -8,7 +8,8 @@ Apply on the Plan step).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
@@ -22,7 +23,9 @@ from textual.reactive import reactive
 from textual.widget import Widget
 from textual.widgets import Button, Checkbox, RadioSet, Static
 
-from workbench.model import AppRegistration, Registration
+from workbench import validate
+from workbench.drafts import Stamp
+from workbench.model import AppRegistration, Connection, Registration
 from workbench.registration import (
     Admin,
     DeviceCode,
@@ -32,6 +35,7 @@ from workbench.registration import (
     removal_instructions,
 )
 from workbench.registration.apply import RegistrationRun
+from workbench.validate import FieldError
 
 from ..render.literal import literal
 from ..render.signin import sign_in_address
@@ -63,6 +67,17 @@ class RegistrationState:
             self.registrar.close()
         self.registrar, self.code, self.admin, self.error, self.waiting = None, None, None, None, False
         self.plan, self.plan_error = None, None
+
+    def connection(self, stamp: Stamp, name: str) -> Connection | None:
+        """The connection the registration produced, named `name` (None: nothing registered yet, or `name` is not a
+        valid connection name)."""
+        if self.registrar is None or self.run is None or self.run.registered_settings() is None:
+            return None
+        connection = self.registrar.connection(self.run, stamp)
+        try:
+            return replace(connection, name=validate.connection_name(name))
+        except FieldError:
+            return None
 
     @property
     def created(self) -> bool:
@@ -172,17 +187,32 @@ class SignInStep(StepPane):
             yield Button("Copy code  c", id="copy-code", compact=True)
             yield Button("New code", id="new-code", compact=True)
 
-    seconds_left: reactive[int] = reactive(0, init=False)  # the code's time left, counted down by the wizard
+    seconds_left: reactive[int] = reactive(0, init=False)  # the code's time left, counted down each second
 
-    def __init__(self, draft: WizardDraft, registration: RegistrationState, lab: LabValues | None = None) -> None:
+    def __init__(
+        self,
+        draft: WizardDraft,
+        registration: RegistrationState,
+        time_left: Callable[[], int],
+        lab: LabValues | None = None,
+    ) -> None:
         super().__init__(draft)
         self.registration = registration  # the wizard's: what the sign-in found so far
+        self.time_left = time_left  # the code's seconds left (the registration flow's, on the app's clock)
         self.lab = lab  # the demo's lab (it approves its own codes), else None
+
+    def on_mount(self) -> None:
+        self.set_interval(1.0, self._count_down)
+
+    def _count_down(self) -> None:
+        if self.display and self.registration.waiting:
+            self.seconds_left = self.time_left()
 
     def first_focus(self) -> Widget | None:
         return self.query_one("#copy-code", Button)
 
     def redraw(self) -> None:
+        self.seconds_left = self.time_left()
         self.show(self.registration)
 
     def watch_seconds_left(self) -> None:

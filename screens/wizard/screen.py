@@ -169,7 +169,6 @@ class WizardScreen(VerificationHost):
     async def on_mount(self) -> None:
         self._read_workspace()
         self.query_one("#wizard-steps", Static).border_title = "Steps"
-        self.set_interval(1.0, self._count_down)  # the sign-in code's time left
         await self._enter_step()
 
     def _arrange_steps(self) -> None:
@@ -278,8 +277,6 @@ class WizardScreen(VerificationHost):
         pane = self.pane(step)
         if isinstance(pane, ConfigurationStep):
             pane.shown_name = self.shown_name()
-        elif isinstance(pane, SignInStep):
-            pane.seconds_left = self.flow.code_seconds_left()
         pane.redraw()
 
     # ------------------------------------------------------------------ moving
@@ -287,7 +284,7 @@ class WizardScreen(VerificationHost):
     def _new_pane(self, step: Step) -> StepPane:
         draft = self.wizard_draft
         if step is Step.SIGN_IN:
-            return SignInStep(draft, self.registration, self.workbench.lab_values)
+            return SignInStep(draft, self.registration, self.flow.code_seconds_left, self.workbench.lab_values)
         if step is Step.PLAN:
             return PlanStep(draft, self.registration)
         if step is Step.APPLICATION:
@@ -489,12 +486,6 @@ class WizardScreen(VerificationHost):
                 self.redraw_step(step)
         self.mutate_reactive(WizardScreen.draft)
 
-    def _count_down(self) -> None:
-        if self.step is Step.SIGN_IN and self.registration.waiting and self._has_pane(Step.SIGN_IN):
-            pane = self.pane(Step.SIGN_IN)
-            if isinstance(pane, SignInStep):
-                pane.seconds_left = self.flow.code_seconds_left()
-
     @on(Button.Pressed, "#copy-code")
     def action_copy_code(self) -> None:
         code = self.registration.code
@@ -562,22 +553,6 @@ class WizardScreen(VerificationHost):
             self.redraw_step(Step.CONFIGURATION)
         self._validate()
 
-    def _registered_connection(self) -> Connection | None:
-        """The connection automatic registration produced, named as the name field says."""
-        from workbench import validate
-        from workbench.validate import FieldError
-
-        state = self.registration
-        if state.registrar is None or state.run is None or state.run.registered_settings() is None:
-            return None
-        draft = self.wizard_draft
-        connection = state.registrar.connection(state.run, Stamp(draft.id, self.workbench.workspace.now()))
-        try:
-            name = validate.connection_name(self.shown_name())
-        except FieldError:
-            return None
-        return replace(connection, name=name)
-
     def _finish_state(self) -> tuple[bool, str]:
         """Whether Finish may save, and the status line that says why (not)."""
         if self._configuration is None:
@@ -595,7 +570,11 @@ class WizardScreen(VerificationHost):
             self.notify(note, severity="warning", markup=False)
             return
         registering = self.wizard_draft.registering
-        connection = self._registered_connection() if registering else self._build()
+        if registering:
+            stamp = Stamp(self.wizard_draft.id, self.workbench.workspace.now())
+            connection = self.registration.connection(stamp, self.shown_name())
+        else:
+            connection = self._build()
         live = self._live
         if connection is None or live is None or live.board.summary is None:
             return
@@ -604,9 +583,7 @@ class WizardScreen(VerificationHost):
         if registering or (verified is not None and verified.settings == connection.settings):
             connection = replace(connection, last_verification=summary_record(live.board.summary, space.now()))
         editing = self.wizard_draft.editing
-        if editing is not None and replace(connection, updated=editing.updated, last_verification=None) == replace(
-            editing, last_verification=None
-        ):
+        if self.wizard_draft.unchanged(connection):
             self.notify("Nothing was changed: there is nothing to save.", markup=False)
             self.dismiss(None)
             return
