@@ -11,11 +11,11 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Input, RadioSet
 
 from workbench.certificates import LoadedCertificate
-from workbench.model import CertificateInfo, Cloud, Secret
+from workbench.model import CertificateInfo, Cloud
 
 from .draft import Step, WizardDraft
-from .fields import Choice, Field
-from .steps import StepPane, lab_cloud, set_radio, set_value, text_input
+from .fields import Choice, set_value
+from .steps import StepPane, lab_cloud, set_radio
 
 if TYPE_CHECKING:
     from ..console import Console
@@ -32,52 +32,26 @@ class ApplicationStep(StepPane):
         self.certificates = certificates  # the wizard's: the personal store's, and those imported in this wizard
 
     def fields(self) -> ComposeResult:
-        yield Field(
-            "Dedicated application account",
-            text_input(id="app_account", placeholder="backup@contoso.com"),
-            field="app_account",
-            hint="any user",
-        )
-        yield Field(
-            "Client ID",
-            text_input(id="client_id", placeholder="Application (client) ID, a GUID"),
-            field="client_id",
-        )
-        yield Field(
-            "Tenant ID", text_input(id="tenant_id", placeholder="Directory (tenant) ID, a GUID"), field="tenant_id"
-        )
+        yield self.text_field("app_account")
+        yield self.text_field("client_id")
+        yield self.text_field("tenant_id")
         certificate = self.draft.use_certificate
         with RadioSet(id="credential", compact=True):
             yield Choice("Client secret", value=not certificate)
             yield Choice("Certificate thumbprint", value=certificate)
         with Vertical(id="secret-box"):
-            yield Field(
-                "Client secret",
-                text_input(id="client_secret", placeholder="paste the secret's Value", password=True),
-                field="client_secret",
-                hint="masked; kept in the vault",
-            )
+            yield self.text_field("client_secret")
         with Vertical(id="certificate-box"):
-            yield Field(
-                "Certificate thumbprint",
-                text_input(id="thumbprint", placeholder="SHA-1, 40 hexadecimal characters"),
-                field="thumbprint",
-                hint="SHA-1, from Certificates & secrets",
-            )
+            yield self.text_field("thumbprint")
             with Horizontal(classes="inline"):
                 yield Button("Import certificate…", id="import", compact=True)
                 yield Button("Choose certificate…", id="choose", compact=True)
 
-    def refresh_from_draft(self) -> None:
+    def redraw(self) -> None:
         draft = self.draft
-        set_value(self.query_one("#app_account", Input), draft.m365.app_account)
-        set_value(self.query_one("#client_id", Input), draft.m365.client_id)
-        set_value(self.query_one("#tenant_id", Input), draft.m365.tenant_id)
-        set_value(self.query_one("#thumbprint", Input), draft.thumbprint)
+        self.redraw_text_fields()
         set_radio(self.query_one("#credential", RadioSet), 1 if draft.use_certificate else 0)
         secret = self.query_one("#client_secret", Input)
-        if draft.client_secret is None:
-            set_value(secret, "")
         secret.placeholder = (
             "unchanged (type to replace)" if draft.secret_ref and draft.client_secret is None else "paste the Value"
         )
@@ -92,17 +66,6 @@ class ApplicationStep(StepPane):
         self.draft.use_certificate = event.index == 1
         self._arrange()
         self.changed("thumbprint" if self.draft.use_certificate else "client_secret")
-
-    @on(Input.Changed)
-    def _typed(self, event: Input.Changed) -> None:
-        name = event.input.id or ""
-        if name == "client_secret":
-            self.draft.client_secret = Secret(event.value) if event.value else None
-        elif name == "thumbprint":
-            self.draft.thumbprint = event.value
-        else:
-            setattr(self.draft.m365, name, event.value)
-        self.changed(name)
 
     def fill(self, lab: LabValues) -> str:
         draft = self.draft
@@ -146,7 +109,7 @@ class ApplicationStep(StepPane):
             self.certificates.append(info)
         draft = self.draft
         draft.use_certificate, draft.thumbprint = True, info.thumbprint
-        self.refresh_from_draft()
+        self.redraw()
         self.changed("thumbprint")
         if already:
             self.notify(f"Certificate {info.thumbprint} is already in the personal store: it is used.", markup=False)
@@ -167,5 +130,5 @@ class ApplicationStep(StepPane):
             return
         draft = self.draft
         draft.use_certificate, draft.thumbprint = True, thumbprint
-        self.refresh_from_draft()
+        self.redraw()
         self.changed("thumbprint")

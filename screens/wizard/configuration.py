@@ -25,9 +25,9 @@ from ..pages.verification import VerificationView
 from ..render.literal import paragraph
 from ..state.live import BoardChanged, LiveVerification
 from .draft import Step, WizardDraft
-from .fields import Field
+from .fields import TextField, set_value
 from .registration import RegistrationState
-from .steps import StepPane, set_value, text_input
+from .steps import StepPane
 
 if TYPE_CHECKING:
     from ..console import Console
@@ -66,12 +66,7 @@ class ConfigurationStep(StepPane):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="name-row"):
-            yield Field(
-                "Name",
-                text_input(id="name", placeholder="the tenant's domain, or the admin's UPN"),
-                field="name",
-                hint="proposed from what the checks learn",
-            )
+            yield self.text_field("name")
         yield Vertical(id="verification-slot")
         yield Static("", id="configuration-note")
 
@@ -91,18 +86,17 @@ class ConfigurationStep(StepPane):
             self.workbench.forget(self.live)
             self.live = None
 
-    def refresh_from_draft(self) -> None:
+    def redraw(self) -> None:
         set_value(self.query_one("#name", Input), self.shown_name)
 
     def first_focus(self) -> Widget | None:
         tables = self.query("#checks")
         return tables.first() if tables else self.query_one("#name", Input)
 
-    @on(Input.Changed, "#name")
-    def _typed(self, event: Input.Changed) -> None:
-        self.draft.name = event.value
-        self.draft.name_follows_default = not event.value.strip()
-        self.changed("name")
+    def typed(self, spec: TextField, value: str) -> None:
+        """The name is proposed (from what the checks learn) until the admin types one."""
+        self.draft.name_follows_default = not value.strip()
+        super().typed(spec, value)
 
     # ------------------------------------------------------------------ the verification
 

@@ -525,6 +525,14 @@ class WizardDraft:
         onprem = replace(self.effective_onprem(), name=typed or self.default_name(context))
         return onprem.build(ref, stamp, self.editing)
 
+    def unchanged(self, connection: Connection) -> bool:
+        """Whether `connection` is the one being edited, as stored (its verification and time stamp aside):
+        Finish then has nothing to save."""
+        editing = self.editing
+        return editing is not None and replace(connection, updated=editing.updated, last_verification=None) == replace(
+            editing, last_verification=None
+        )
+
     # ---------------------------------------------------------------- what a fix changed
 
     def adopt(self, settings: M365Settings | OnPremSettings) -> None:

@@ -8,7 +8,8 @@ Apply on the Plan step).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
@@ -20,9 +21,11 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.reactive import reactive
 from textual.widget import Widget
-from textual.widgets import Button, Checkbox, Input, RadioSet, Static
+from textual.widgets import Button, Checkbox, RadioSet, Static
 
-from workbench.model import AppRegistration, Registration
+from workbench import validate
+from workbench.drafts import Stamp
+from workbench.model import AppRegistration, Connection, Registration
 from workbench.registration import (
     Admin,
     DeviceCode,
@@ -32,12 +35,13 @@ from workbench.registration import (
     removal_instructions,
 )
 from workbench.registration.apply import RegistrationRun
+from workbench.validate import FieldError
 
 from ..render.literal import literal
 from ..render.signin import sign_in_address
 from .draft import Step, WizardDraft
-from .fields import Choice, Field
-from .steps import StepPane, lab_cloud, set_radio, set_value, text_input
+from .fields import Choice
+from .steps import StepPane, lab_cloud, set_radio
 
 if TYPE_CHECKING:
     from .fill import LabValues
@@ -63,6 +67,17 @@ class RegistrationState:
             self.registrar.close()
         self.registrar, self.code, self.admin, self.error, self.waiting = None, None, None, None, False
         self.plan, self.plan_error = None, None
+
+    def connection(self, stamp: Stamp, name: str) -> Connection | None:
+        """The connection the registration produced, named `name` (None: nothing registered yet, or `name` is not a
+        valid connection name)."""
+        if self.registrar is None or self.run is None or self.run.registered_settings() is None:
+            return None
+        connection = self.registrar.connection(self.run, stamp)
+        try:
+            return replace(connection, name=validate.connection_name(name))
+        except FieldError:
+            return None
 
     @property
     def created(self) -> bool:
@@ -111,33 +126,14 @@ class RegistrationStep(StepPane):
         yield Static("", id="registration-note", classes="intro")
         with Vertical(id="automatic-box"):
             yield Checkbox("Sign in and register again (repairs permissions, new certificate)", id="reregister")
-            yield Field(
-                "Dedicated application account",
-                text_input(id="reg-app-account", placeholder="backup@contoso.com"),
-                field="app_account",
-                hint="any user",
-                id="reg-field-app-account",
-            )
-            yield Field(
-                "Tenant ID (optional)",
-                text_input(id="reg-tenant-id", placeholder="learned from the sign-in"),
-                field="tenant_id",
-                hint="a GUID",
-                id="reg-field-tenant-id",
-            )
-            yield Field(
-                "Sign-in client (optional)",
-                text_input(id="public-client-id", placeholder="Microsoft Graph Command Line Tools"),
-                field="public_client_id",
-                hint="your own public client, if the tenant blocks Microsoft's",
-            )
+            yield self.text_field("reg-app-account")
+            yield self.text_field("reg-tenant-id")
+            yield self.text_field("public-client-id")
 
-    def refresh_from_draft(self) -> None:
+    def redraw(self) -> None:
         draft = self.draft
         set_radio(self.query_one("#registration", RadioSet), 0 if draft.automatic else 1)
-        set_value(self.query_one("#reg-app-account", Input), draft.m365.app_account)
-        set_value(self.query_one("#reg-tenant-id", Input), draft.m365.tenant_id)
-        set_value(self.query_one("#public-client-id", Input), draft.public_client_id)
+        self.redraw_text_fields()
         box = self.query_one("#reregister", Checkbox)
         if box.value != draft.reregister:
             with box.prevent(Checkbox.Changed):
@@ -165,19 +161,6 @@ class RegistrationStep(StepPane):
         self._arrange()
         self.changed(None)
 
-    @on(Input.Changed)
-    def _typed(self, event: Input.Changed) -> None:
-        name = event.input.id or ""
-        if name == "reg-app-account":
-            self.draft.m365.app_account = event.value
-            self.changed("app_account")
-        elif name == "reg-tenant-id":
-            self.draft.m365.tenant_id = event.value
-            self.changed("tenant_id")
-        elif name == "public-client-id":
-            self.draft.public_client_id = event.value
-            self.changed("public_client_id")
-
     def fill(self, lab: LabValues) -> str:
         draft = self.draft
         lab_cloud(draft, lab)
@@ -204,17 +187,32 @@ class SignInStep(StepPane):
             yield Button("Copy code  c", id="copy-code", compact=True)
             yield Button("New code", id="new-code", compact=True)
 
-    seconds_left: reactive[int] = reactive(0, init=False)  # the code's time left, counted down by the wizard
+    seconds_left: reactive[int] = reactive(0, init=False)  # the code's time left, counted down each second
 
-    def __init__(self, draft: WizardDraft, registration: RegistrationState, lab: LabValues | None = None) -> None:
+    def __init__(
+        self,
+        draft: WizardDraft,
+        registration: RegistrationState,
+        time_left: Callable[[], int],
+        lab: LabValues | None = None,
+    ) -> None:
         super().__init__(draft)
         self.registration = registration  # the wizard's: what the sign-in found so far
+        self.time_left = time_left  # the code's seconds left (the registration flow's, on the app's clock)
         self.lab = lab  # the demo's lab (it approves its own codes), else None
+
+    def on_mount(self) -> None:
+        self.set_interval(1.0, self._count_down)
+
+    def _count_down(self) -> None:
+        if self.display and self.registration.waiting:
+            self.seconds_left = self.time_left()
 
     def first_focus(self) -> Widget | None:
         return self.query_one("#copy-code", Button)
 
-    def refresh_from_draft(self) -> None:
+    def redraw(self) -> None:
+        self.seconds_left = self.time_left()
         self.show(self.registration)
 
     def watch_seconds_left(self) -> None:
@@ -283,7 +281,7 @@ class PlanStep(StepPane):
     def first_focus(self) -> Widget | None:
         return self  # the arrow keys scroll the plan
 
-    def refresh_from_draft(self) -> None:
+    def redraw(self) -> None:
         self.show(self.registration)
 
     def show(self, state: RegistrationState) -> None:

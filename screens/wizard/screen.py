@@ -169,7 +169,6 @@ class WizardScreen(VerificationHost):
     async def on_mount(self) -> None:
         self._read_workspace()
         self.query_one("#wizard-steps", Static).border_title = "Steps"
-        self.set_interval(1.0, self._count_down)  # the sign-in code's time left
         await self._enter_step()
 
     def _arrange_steps(self) -> None:
@@ -273,21 +272,19 @@ class WizardScreen(VerificationHost):
         else:
             status.update("")
 
-    def refresh_from_draft(self, step: Step | None = None) -> None:
+    def redraw_step(self, step: Step | None = None) -> None:
         """Show the draft (and what registration found) in a step: on entering it, after a fill, a pick, a fix."""
         pane = self.pane(step)
         if isinstance(pane, ConfigurationStep):
             pane.shown_name = self.shown_name()
-        elif isinstance(pane, SignInStep):
-            pane.seconds_left = self.flow.code_seconds_left()
-        pane.refresh_from_draft()
+        pane.redraw()
 
     # ------------------------------------------------------------------ moving
 
     def _new_pane(self, step: Step) -> StepPane:
         draft = self.wizard_draft
         if step is Step.SIGN_IN:
-            return SignInStep(draft, self.registration, self.workbench.lab_values)
+            return SignInStep(draft, self.registration, self.flow.code_seconds_left, self.workbench.lab_values)
         if step is Step.PLAN:
             return PlanStep(draft, self.registration)
         if step is Step.APPLICATION:
@@ -316,10 +313,10 @@ class WizardScreen(VerificationHost):
             live = self._live
             verified = live is not None and live.board.summary is not None and not live.board.summary.failed
             self.flow.prepare_plan(applied=verified)
-        self.refresh_from_draft()
+        self.redraw_step()
         if step is Step.CONFIGURATION:
             self._start_verification()
-            self.refresh_from_draft()
+            self.redraw_step()
         self._validate()
         focus = self.pane(step).first_focus()
         if focus is not None:
@@ -421,7 +418,7 @@ class WizardScreen(VerificationHost):
             return
         pane = self.pane()
         said = pane.fill(lab)
-        self.refresh_from_draft()
+        self.redraw_step()
         self._typed.update(field.field for field in pane.query(Field))
         self.mutate_reactive(WizardScreen.draft)
         self.notify(said, markup=False)
@@ -458,12 +455,12 @@ class WizardScreen(VerificationHost):
         if upn.casefold() != before.casefold() and draft.password is not None:
             # The password typed was the one Browse signed in with: it belongs to the other admin.
             draft.password = None
-            self.refresh_from_draft()
+            self.redraw_step()
             self._changed("password")
             self.query_one("#password", Input).focus()
             self.notify(f"Administrator: {shown(upn)}. Enter this admin's password.", markup=False)
         else:
-            self.refresh_from_draft()
+            self.redraw_step()
             self.notify(f"Administrator: {shown(upn)}", markup=False)
         self._changed("admin_upn")
 
@@ -486,14 +483,8 @@ class WizardScreen(VerificationHost):
     def on_registration_flow_changed(self) -> None:
         for step in (Step.SIGN_IN, Step.PLAN):
             if self._has_pane(step):
-                self.refresh_from_draft(step)
+                self.redraw_step(step)
         self.mutate_reactive(WizardScreen.draft)
-
-    def _count_down(self) -> None:
-        if self.step is Step.SIGN_IN and self.registration.waiting and self._has_pane(Step.SIGN_IN):
-            pane = self.pane(Step.SIGN_IN)
-            if isinstance(pane, SignInStep):
-                pane.seconds_left = self.flow.code_seconds_left()
 
     @on(Button.Pressed, "#copy-code")
     def action_copy_code(self) -> None:
@@ -559,24 +550,8 @@ class WizardScreen(VerificationHost):
 
     def on_configuration_step_progress(self, message: ConfigurationStep.Progress) -> None:
         if message.renamed:
-            self.refresh_from_draft(Step.CONFIGURATION)
+            self.redraw_step(Step.CONFIGURATION)
         self._validate()
-
-    def _registered_connection(self) -> Connection | None:
-        """The connection automatic registration produced, named as the name field says."""
-        from workbench import validate
-        from workbench.validate import FieldError
-
-        state = self.registration
-        if state.registrar is None or state.run is None or state.run.registered_settings() is None:
-            return None
-        draft = self.wizard_draft
-        connection = state.registrar.connection(state.run, Stamp(draft.id, self.workbench.workspace.now()))
-        try:
-            name = validate.connection_name(self.shown_name())
-        except FieldError:
-            return None
-        return replace(connection, name=name)
 
     def _finish_state(self) -> tuple[bool, str]:
         """Whether Finish may save, and the status line that says why (not)."""
@@ -595,7 +570,11 @@ class WizardScreen(VerificationHost):
             self.notify(note, severity="warning", markup=False)
             return
         registering = self.wizard_draft.registering
-        connection = self._registered_connection() if registering else self._build()
+        if registering:
+            stamp = Stamp(self.wizard_draft.id, self.workbench.workspace.now())
+            connection = self.registration.connection(stamp, self.shown_name())
+        else:
+            connection = self._build()
         live = self._live
         if connection is None or live is None or live.board.summary is None:
             return
@@ -604,9 +583,7 @@ class WizardScreen(VerificationHost):
         if registering or (verified is not None and verified.settings == connection.settings):
             connection = replace(connection, last_verification=summary_record(live.board.summary, space.now()))
         editing = self.wizard_draft.editing
-        if editing is not None and replace(connection, updated=editing.updated, last_verification=None) == replace(
-            editing, last_verification=None
-        ):
+        if self.wizard_draft.unchanged(connection):
             self.notify("Nothing was changed: there is nothing to save.", markup=False)
             self.dismiss(None)
             return

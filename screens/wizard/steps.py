@@ -1,6 +1,6 @@
 """The wizard's steps: small widgets bound to the one draft.
 
-Each step shows the draft's values (`refresh_from_draft`), writes what the admin types back into it and posts
+Each step shows the draft's values (`redraw`), writes what the admin types back into it and posts
 `StepPane.Changed` (the wizard re-runs the core's rules and shows their messages), and knows how to fill itself
 with the lab's values in the demo. Its buttons' presses bubble to the wizard, which acts on them. None of them
 validates anything itself, and none calls the wizard.
@@ -19,15 +19,11 @@ from textual.widget import Widget
 from textual.widgets import Button, Input, RadioButton, RadioSet, Select, Static
 
 from workbench.checks import problems
-from workbench.model import Cloud, ConnectionKind, Discovery, PowerShellAuth, Secret
-from workbench.text import visible
+from workbench.model import Cloud, ConnectionKind, Discovery, PowerShellAuth
 
-from ..dialogs.common import SecretInput
 from ..render.literal import literal
-from ..widgets.inputs import LineInput
-from ..widgets.paths import PathInput
 from .draft import Step, Trust, WizardDraft
-from .fields import Choice, Field
+from .fields import TEXT_FIELDS, Choice, Field, TextField, set_value, text_field
 
 if TYPE_CHECKING:
     from .fill import LabValues
@@ -39,23 +35,6 @@ CLOUDS = (
     ("China (operated by 21Vianet)", Cloud.CHINA.value),
     ("Custom endpoints", Cloud.CUSTOM.value),
 )
-MAX_TYPED = 10_000  # an Input holds at most this much; a longer paste is cut and the validator says it is too long
-
-
-def text_input(*, id: str, placeholder: str = "", password: bool = False, path: bool = False) -> Input:
-    """A field of a step; `path`: a file path, completed with the right arrow."""
-    kind = SecretInput if password else PathInput if path else LineInput
-    return kind(id=id, placeholder=placeholder, password=password, compact=True, max_length=MAX_TYPED)
-
-
-def set_value(box: Input, value: str) -> None:
-    """Show a value without it counting as typed. A value from outside (an admin picked from a server's directory,
-    a name the checks learned) may hold control characters, which an Input would send to the terminal as they
-    are: they show as escapes (`\\x1b`), and the validator says what is wrong with the value."""
-    value = visible(value)
-    if box.value != value:
-        with box.prevent(Input.Changed):
-            box.value = value
 
 
 def set_radio(radios: RadioSet, index: int) -> None:
@@ -120,8 +99,31 @@ class StepPane(VerticalScroll):
     def fields(self) -> ComposeResult:
         raise NotImplementedError
 
-    def refresh_from_draft(self) -> None:
+    def text_field(self, id: str) -> Field:
+        """The `Field` of this step's text field `id`, as the table (`fields.TEXT_FIELDS`) describes it."""
+        spec = text_field(self.STEP, id)
+        assert spec is not None, id
+        return spec.widget()
+
+    def redraw(self) -> None:
         """Show the draft's values (on entering the step, and after a fill or a fix changed the draft)."""
+
+    def redraw_text_fields(self) -> None:
+        """Show the draft's values in this step's text fields."""
+        for spec in TEXT_FIELDS.get(self.STEP, ()):
+            spec.redraw(self.draft, self.query_one(f"#{spec.id}", Input))
+
+    @on(Input.Changed)
+    def _text_typed(self, event: Input.Changed) -> None:
+        """What the admin typed in one of the table's fields, into the draft attribute the table names."""
+        spec = text_field(self.STEP, event.input.id or "")
+        if spec is not None:
+            spec.write(self.draft, event.value)
+            self.typed(spec, event.value)
+
+    def typed(self, spec: TextField, value: str) -> None:
+        """After `value` was typed in `spec`'s field (and written to the draft): its message shows from now on."""
+        self.changed(spec.field)
 
     def fill(self, lab: LabValues) -> str:
         """Fill the step with the lab's values; returns what was filled, for the notification."""
@@ -154,39 +156,19 @@ class LocationStep(StepPane):
                 hint="where the tenant lives",
             )
             with Vertical(id="custom-endpoints"):
-                yield Field(
-                    "Authority host",
-                    text_input(id="authority_host", placeholder="https://login.microsoftonline.com"),
-                    field="authority_host",
-                )
-                yield Field(
-                    "Graph URL",
-                    text_input(id="graph_url", placeholder="https://graph.microsoft.com"),
-                    field="graph_url",
-                )
-                yield Field(
-                    "EWS URL",
-                    text_input(id="m365_ews_url", placeholder="https://outlook.office365.com/EWS/Exchange.asmx"),
-                    field="m365_ews_url",
-                )
-            yield Field(
-                "CA bundle (optional)",
-                text_input(id="m365_ca_bundle", placeholder="/etc/ssl/internal-ca.pem", path=True),
-                field="m365_ca_bundle",
-                hint="extra CAs to trust (a TLS proxy)",
-            )
+                yield self.text_field("authority_host")
+                yield self.text_field("graph_url")
+                yield self.text_field("m365_ews_url")
+            yield self.text_field("m365_ca_bundle")
 
-    def refresh_from_draft(self) -> None:
+    def redraw(self) -> None:
         draft = self.draft
         set_radio(self.query_one("#kind", RadioSet), 0 if draft.kind is ConnectionKind.M365 else 1)
         cloud = self.query_one("#cloud", Select)
         if cloud.value != draft.m365.cloud:
             with cloud.prevent(Select.Changed):
                 cloud.value = draft.m365.cloud
-        set_value(self.query_one("#authority_host", Input), draft.m365.authority_host)
-        set_value(self.query_one("#graph_url", Input), draft.m365.graph_url)
-        set_value(self.query_one("#m365_ews_url", Input), draft.m365.ews_url)
-        set_value(self.query_one("#m365_ca_bundle", Input), draft.m365.ca_bundle)
+        self.redraw_text_fields()
         self._arrange()
 
     def _arrange(self) -> None:
@@ -206,13 +188,6 @@ class LocationStep(StepPane):
             self.draft.m365.cloud = event.value
         self._arrange()
         self.changed("cloud")
-
-    @on(Input.Changed)
-    def _typed(self, event: Input.Changed) -> None:
-        name = event.input.id or ""
-        attribute = {"m365_ews_url": "ews_url", "m365_ca_bundle": "ca_bundle"}.get(name, name)
-        setattr(self.draft.m365, attribute, event.value)
-        self.changed(name)
 
     def fill(self, lab: LabValues) -> str:
         draft = self.draft
@@ -255,25 +230,10 @@ class ServerStep(StepPane):
             yield Choice("Autodiscover Exchange Server (from the admin's UPN)", value=not manual)
             yield Choice("Configure the connection manually (FQDN or IP address)", value=manual)
         with Vertical(id="manual-box"):
-            yield Field(
-                "Server",
-                text_input(id="server", placeholder="mail.contoso.com or 192.0.2.10, optionally :port"),
-                field="server",
-                hint="FQDN or IP address",
-            )
+            yield self.text_field("server")
             yield Static("", id="ip-warning", classes="warning")
-            yield Field(
-                "EWS URL",
-                text_input(id="ews_url", placeholder="https://mail.contoso.com/EWS/Exchange.asmx"),
-                field="ews_url",
-                hint="follows the server; editable",
-            )
-        yield Field(
-            "DNS servers (optional)",
-            text_input(id="dns_servers", placeholder="10.0.0.53, 10.0.0.54:53"),
-            field="dns_server",
-            hint="when this machine's DNS lacks the names",
-        )
+            yield self.text_field("ews_url")
+        yield self.text_field("dns_servers")
         auth = self.draft.powershell_auth()
         yield Field(
             "Remote PowerShell",
@@ -290,49 +250,23 @@ class ServerStep(StepPane):
             hint="how it signs in",
         )
         with Vertical(id="kerberos-box"):
-            yield Field(
-                "Kerberos realm (optional)",
-                text_input(id="kerberos_realm", placeholder="the admin's UPN domain, in capitals"),
-                field="kerberos_realm",
-                hint="Active Directory's domain",
-            )
-            yield Field(
-                "KDC (optional)",
-                text_input(id="kerberos_kdc", placeholder="a domain controller; default: DNS SRV"),
-                field="kerberos_kdc",
-                hint="host[:port]",
-            )
+            yield self.text_field("kerberos_realm")
+            yield self.text_field("kerberos_kdc")
         trust = self.draft.trust
         with RadioSet(id="trust", compact=True):
             yield Choice("System trust store (a self-signed one can be pinned later)", value=trust is Trust.SYSTEM)
             yield Choice("CA bundle: a PEM file of the internal CA", value=trust is Trust.CA_BUNDLE)
             yield Choice("Pinned certificate (SHA-256 fingerprint)", value=trust is Trust.PINNED)
         with Vertical(id="ca-box"):
-            yield Field(
-                "CA bundle",
-                text_input(id="ca_bundle", placeholder="/etc/ssl/contoso-ca.pem", path=True),
-                field="ca_bundle",
-                hint="right arrow completes the path",
-            )
+            yield self.text_field("ca_bundle")
         with Vertical(id="pin-box"):
-            yield Field(
-                "SHA-256 fingerprint",
-                text_input(id="pin_sha256", placeholder="64 hexadecimal characters"),
-                field="pin_sha256",
-                hint="compare it with the server's",
-            )
+            yield self.text_field("pin_sha256")
 
-    def refresh_from_draft(self) -> None:
+    def redraw(self) -> None:
         draft = self.draft
         manual = draft.onprem.discovery == Discovery.MANUAL.value
         set_radio(self.query_one("#discovery", RadioSet), 1 if manual else 0)
-        set_value(self.query_one("#server", Input), draft.onprem.server)
-        set_value(self.query_one("#ews_url", Input), draft.onprem.ews_url)
-        set_value(self.query_one("#dns_servers", Input), draft.dns_text)
-        set_value(self.query_one("#ca_bundle", Input), draft.onprem.ca_bundle)
-        set_value(self.query_one("#pin_sha256", Input), draft.onprem.pin_sha256)
-        set_value(self.query_one("#kerberos_realm", Input), draft.onprem.kerberos_realm)
-        set_value(self.query_one("#kerberos_kdc", Input), draft.onprem.kerberos_kdc)
+        self.redraw_text_fields()
         set_radio(self.query_one("#trust", RadioSet), list(Trust).index(draft.trust))
         self._arrange()
 
@@ -379,22 +313,17 @@ class ServerStep(StepPane):
         self._arrange()
         self.changed("trust")
 
-    @on(Input.Changed)
-    def _typed(self, event: Input.Changed) -> None:
-        name = event.input.id or ""
+    def typed(self, spec: TextField, value: str) -> None:
+        """The EWS URL follows the server until the admin edits it; the server decides the warnings."""
         draft = self.draft
-        if name == "dns_servers":
-            draft.dns_text = event.value
-            self.changed("dns_server")
-            return
-        if name == "ews_url":
-            draft.ews_follows_server = not event.value.strip() or event.value == draft.proposed_ews_url()
-        setattr(draft.onprem, name, event.value)
-        if name == "server" and draft.ews_follows_server:
+        if spec.id == "ews_url":
+            draft.ews_follows_server = not value.strip() or value == draft.proposed_ews_url()
+        elif spec.id == "server" and draft.ews_follows_server:
             draft.onprem.ews_url = draft.proposed_ews_url()
             set_value(self.query_one("#ews_url", Input), draft.onprem.ews_url)
-        self._arrange()
-        self.changed(name)
+        if spec.id != "dns_servers":
+            self._arrange()
+        super().typed(spec, value)
 
     def fill(self, lab: LabValues) -> str:
         draft = self.draft
@@ -417,40 +346,19 @@ class CredentialsStep(StepPane):
     INTRO = "A mailbox-enabled admin allowed to impersonate (Organization Management is)."
 
     def fields(self) -> ComposeResult:
-        yield Field(
-            "Administrator's UPN",
-            text_input(id="admin_upn", placeholder="admin@contoso.com"),
-            field="admin_upn",
-            hint="user@domain",
-        )
+        yield self.text_field("admin_upn")
         with Horizontal(classes="inline"):
             yield Button("Browse…", id="browse", compact=True)
             yield Static("pick from Organization Management", classes="button-hint")
-        yield Field(
-            "Password",
-            text_input(id="password", placeholder="the admin's password", password=True),
-            field="password",
-            hint="masked; Browse signs in with it",
-        )
+        yield self.text_field("password")
 
-    def refresh_from_draft(self) -> None:
+    def redraw(self) -> None:
         draft = self.draft
-        set_value(self.query_one("#admin_upn", Input), draft.onprem.admin_upn)
+        self.redraw_text_fields()
         password = self.query_one("#password", Input)
-        if draft.password is None:
-            set_value(password, "")
         password.placeholder = (
             "unchanged (type to replace)" if draft.password_ref and draft.password is None else "the admin's password"
         )
-
-    @on(Input.Changed)
-    def _typed(self, event: Input.Changed) -> None:
-        name = event.input.id or ""
-        if name == "password":
-            self.draft.password = Secret(event.value) if event.value else None
-        else:
-            self.draft.onprem.admin_upn = event.value
-        self.changed(name)
 
     def fill(self, lab: LabValues) -> str:
         self.draft.onprem.admin_upn = lab.admin_upn
