@@ -104,6 +104,11 @@ class WorkbenchScreen(Screen[None]):
     def body(self) -> ComposeResult:
         raise NotImplementedError
 
+    @classmethod
+    def help_bindings(cls) -> list[BindingType]:
+        """The keys the help lists: the page's own (a page that composes a widget with keys adds the widget's)."""
+        return list(cls.BINDINGS)
+
     def refresh_view(self) -> None:
         """Redraw from the workspace (connections, pending changes, results)."""
         for head in self.query(Masthead):

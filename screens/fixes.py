@@ -40,10 +40,11 @@ if TYPE_CHECKING:
 
 
 class FixHost(Notifies, Protocol):
-    """What an action needs of the screen it runs for (the verification screen, the wizard's Configuration
-    step's screen): its verification, its console, and where a changed setting goes."""
+    """What an action needs of what runs it (the verification panel, on the verification screen and in the
+    wizard's Configuration step): its verification, its console, and where a changed setting goes."""
 
-    live: LiveVerification
+    @property
+    def live(self) -> LiveVerification: ...
 
     @property
     def workbench(self) -> Console: ...

@@ -9,10 +9,11 @@ the tenant.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 from textual import on
 from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.message import Message
 from textual.widget import Widget
@@ -21,9 +22,9 @@ from textual.widgets import Input, Static
 from workbench.checks.events import Status
 from workbench.model import Connection
 
-from ..pages.verification import VerificationView
 from ..render.literal import paragraph
 from ..state.live import BoardChanged, LiveVerification
+from ..widgets.verification import VerificationPanel
 from .draft import Step, WizardDraft
 from .fields import Field
 from .registration import RegistrationState
@@ -34,6 +35,16 @@ if TYPE_CHECKING:
 
 # How often the step looks at its verification (Finish, the learned name). `LiveVerification` announces nothing:
 # its board is read at this pace, as the verification view repaints it.
+
+
+class DraftVerificationPanel(VerificationPanel, inherit_bindings=False):
+    """The verification panel of a connection not saved yet: the same keys under the wizard's ids."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("r", "rerun", "Re-run", id="wizard.rerun", tooltip="Re-run the selected check"),
+        Binding("R", "rerun_all", "Re-run all", id="wizard.rerun-all", tooltip="Re-run every check"),
+    ]
+    SAVED_BY = "Finish, then OK in Manage server connections"
 
 
 class ConfigurationStep(StepPane):
@@ -141,11 +152,11 @@ class ConfigurationStep(StepPane):
         live.listen(self)
         self._look()
         slot = self.query_one("#verification-slot")
-        views = slot.query(VerificationView)
-        if views:
-            views.first().attach(live)
+        panels = slot.query(VerificationPanel)
+        if panels:
+            panels.first().attach(live)
         else:
-            slot.mount(VerificationView(live, id="verification"))
+            slot.mount(DraftVerificationPanel(live, id="verification-panel"))
             self.call_after_refresh(self._focus_checks)
 
     def restart(self, connection: Connection, timeout: float | None = None) -> None:
@@ -159,7 +170,7 @@ class ConfigurationStep(StepPane):
         if old is not None:
             self.workbench.forget(old)
         self.live, self.verified = new, connection
-        self.query_one(VerificationView).attach(new)
+        self.query_one(VerificationPanel).attach(new)
 
     def finish_state(self, name_error: str | None) -> tuple[bool, str]:
         """Whether Finish may save (no check failed, the name is valid: `name_error` is its message), and the
