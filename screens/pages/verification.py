@@ -144,7 +144,7 @@ class VerificationScreen(WorkbenchScreen):
             self.workbench.forget(old)
             self.owned = True
         self.live = new
-        self.query_one(VerificationPanel).attach(new)
+        self.query_one(VerificationPanel).live = new
         for head in self.query("#masthead"):
             head.trail = self.trail()  # type: ignore[attr-defined]
-        self.refresh_view()
+        self.redraw()

@@ -16,13 +16,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import ClassVar
+from typing import ClassVar, cast
 
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.message import Message
+from textual.reactive import var
 from textual.widget import Widget
 from textual.widgets import DataTable, Static
 from textual.worker import Worker
@@ -35,8 +36,9 @@ from ..console import Console, console
 from ..render.literal import literal
 from ..render.status import duration, mark, row_mark
 from ..state.live import BoardChanged, LiveVerification, Pace
+from .tables import selected_key, set_column_width
 
-PACE = 0.25  # seconds: the least time between two repaints of a run's board (progress is coalesced to this pace)
+PACE = 0.25  # seconds: the least time between two redraws of a run's board (progress is coalesced to this pace)
 ELAPSED = 1.0  # seconds: how often a running check's time (and spinner) moves on
 COLUMNS = ("check", "status", "time", "detail")
 STEP_MARKS = {
@@ -65,11 +67,14 @@ class VerificationView(Widget):
     VerificationView > DataTable { height: 1fr; }
     """
 
+    # The verification shown; assigning another (a restart after a pin or a new secret) shows it on the same table.
+    live: var[LiveVerification] = var(cast("LiveVerification", None), init=False)  # (given to __init__)
+
     def __init__(
         self, live: LiveVerification, *, clock: Callable[[], float] | None = None, id: str | None = None
     ) -> None:
         super().__init__(id=id)
-        self.live = live
+        self.set_reactive(VerificationView.live, live)
         self._given_clock = clock
         self._keys: list[str] = []
         self._shown: dict[tuple[str, str], tuple[str, str]] = {}
@@ -89,9 +94,9 @@ class VerificationView(Widget):
         table.add_column("Status", key="status", width=STATUS_WIDTH)
         table.add_column("Time", key="time", width=TIME_WIDTH)
         table.add_column("Detail", key="detail", width=self._detail_width())
-        self._pace = Pace(self, self.repaint, PACE)
+        self._pace = Pace(self, self.redraw, PACE)
         self.live.listen(self)
-        self.repaint(full=True)
+        self.redraw(full=True)
         self.set_interval(ELAPSED, self._elapsed)
 
     def _elapsed(self) -> None:
@@ -108,31 +113,23 @@ class VerificationView(Widget):
             return self._given_clock()
         return getattr(self.app, "clock", time.monotonic)()
 
-    def attach(self, live: LiveVerification) -> None:
-        """Show another verification (a restart after a pin or a new secret) on the same table."""
-        self.live = live
+    def watch_live(self, live: LiveVerification) -> None:
         live.listen(self)
-        self.repaint(full=True)
+        self.redraw(full=True)
 
     def _detail_width(self) -> int:
         return max(16, (self.size.width or 80) - CHECK_WIDTH - STATUS_WIDTH - TIME_WIDTH - 10)
 
     def on_resize(self) -> None:
-        table = self.query_one("#checks", DataTable)
-        column = table.columns.get("detail")  # type: ignore[call-overload]
-        if column is not None:
-            column.width = self._detail_width()
-            self.repaint(full=True)
+        if set_column_width(self.query_one("#checks", DataTable), "detail", self._detail_width()):
+            self.redraw(full=True)
 
     @property
     def board(self) -> Board:
         return self.live.board
 
     def selected_check(self) -> str | None:
-        table = self.query_one("#checks", DataTable)
-        if not table.row_count:
-            return None
-        key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        key = selected_key(self.query_one("#checks", DataTable))
         return key.partition("#")[0] if key else None
 
     def _layout(self) -> list[str]:
@@ -142,7 +139,7 @@ class VerificationView(Widget):
             keys += [f"{row.id}#{index}" for index in sorted(row.steps)]
         return keys
 
-    def repaint(self, full: bool = False) -> None:
+    def redraw(self, full: bool = False) -> None:
         board = self.board
         dirty = board.take_dirty()
         table = self.query_one("#checks", DataTable)
@@ -152,9 +149,7 @@ class VerificationView(Widget):
         if full or keys != self._keys:
             self._shown.clear()
             selected = self.selected_check()
-            cursor_key = None
-            if table.row_count:
-                cursor_key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+            cursor_key = selected_key(table)
             table.clear()
             for row in board:
                 table.add_row(*self._cells(row, now), key=row.id)
@@ -296,12 +291,13 @@ class VerificationPanel(Widget):
 
     @property
     def live(self) -> LiveVerification:
-        """The verification shown (and acted on by the keys and the fixes)."""
+        """The verification shown and acted on (by the keys and the fixes); assigning another (a restart after a
+        pin or a new secret) shows it on the same table."""
         return self.view.live
 
-    def attach(self, live: LiveVerification) -> None:
-        """Show (and act on) another verification: a restart after a pin or a new secret."""
-        self.view.attach(live)
+    @live.setter
+    def live(self, live: LiveVerification) -> None:
+        self.view.live = live
 
     @property
     def workbench(self) -> Console:

@@ -31,10 +31,12 @@ from .registration import RegistrationState
 from .steps import StepPane, set_value, text_input
 
 if TYPE_CHECKING:
+    from textual.widget import AwaitMount
+
     from ..console import Console
 
 # How often the step looks at its verification (Finish, the learned name). `LiveVerification` announces nothing:
-# its board is read at this pace, as the verification view repaints it.
+# its board is read at this pace, as the verification view redraws it.
 
 
 class DraftVerificationPanel(VerificationPanel, inherit_bindings=False):
@@ -154,10 +156,9 @@ class ConfigurationStep(StepPane):
         slot = self.query_one("#verification-slot")
         panels = slot.query(VerificationPanel)
         if panels:
-            panels.first().attach(live)
+            panels.first().live = live
         else:
-            slot.mount(DraftVerificationPanel(live, id="verification-panel"))
-            self.call_after_refresh(self._focus_checks)
+            self.call_next(self._focus_checks_once, slot.mount(DraftVerificationPanel(live, id="verification-panel")))
 
     def restart(self, connection: Connection, timeout: float | None = None) -> None:
         """Verify `connection` again from the start on the same table (a registration: its own run again)."""
@@ -170,7 +171,7 @@ class ConfigurationStep(StepPane):
         if old is not None:
             self.workbench.forget(old)
         self.live, self.verified = new, connection
-        self.query_one(VerificationPanel).attach(new)
+        self.query_one(VerificationPanel).live = new
 
     def finish_state(self, name_error: str | None) -> tuple[bool, str]:
         """Whether Finish may save (no check failed, the name is valid: `name_error` is its message), and the
@@ -191,6 +192,10 @@ class ConfigurationStep(StepPane):
             return False, "Choose another name (see above)."
         warned = " (with warnings)" if status is Status.WARNING else ""
         return True, f"Verified{warned}. Finish, then OK in the manager, saves it."
+
+    async def _focus_checks_once(self, mounted: AwaitMount) -> None:
+        await mounted  # the panel composes the view, which composes the table: the table exists once this is done
+        self._focus_checks()
 
     def _focus_checks(self) -> None:
         """The checks take the keys (enter troubleshoots), as on the verification screen."""
