@@ -28,6 +28,7 @@ from workbench.checks.board import Board
 from workbench.checks.events import Summary
 from workbench.model import Connection, Secret
 
+from .chrome import WorkbenchScreen
 from .console import Console
 from .dialogs.common import ConfirmModal, HelpModal, MessageModal, SecretModal
 from .state.live import LiveVerification, Source
@@ -207,7 +208,8 @@ class WorkbenchApp(App[None]):
         """The keys of the screen in front (its own, then the console's), as their bindings describe them."""
         screen = self.screen
         keys: list[tuple[str, str]] = []
-        for binding in [*getattr(type(screen), "BINDINGS", []), *self.BINDINGS]:
+        own = screen.help_bindings() if isinstance(screen, WorkbenchScreen) else getattr(type(screen), "BINDINGS", [])
+        for binding in [*own, *self.BINDINGS]:
             if isinstance(binding, Binding) and binding.description and not binding.system:
                 keys.append((self.get_key_display(binding), binding.tooltip or binding.description))
         keys.append(("ctrl+p", "Find any command of the console"))

@@ -37,9 +37,9 @@ class Masthead(Vertical):
         yield Static(id="masthead-trail")
 
     def on_mount(self) -> None:
-        self.refresh_context()
+        self.redraw()
 
-    def refresh_context(self) -> None:
+    def redraw(self) -> None:
         app = console(self)
         space = app.workspace
         context = Text(no_wrap=True, overflow="ellipsis")
@@ -67,12 +67,12 @@ class Masthead(Vertical):
         trails.first(Static).update(trail)
 
     def on_resize(self) -> None:
-        self.refresh_context()
+        self.redraw()
 
 
 class WorkbenchScreen(Screen[None]):
     """A full page of the console. Subclasses set `TRAIL` (breadcrumb) and `HELP_TEXT`, compose `body()`, and
-    implement `refresh_view()` (called when the workspace changed)."""
+    implement `redraw()` (called when the workspace changed)."""
 
     TRAIL: ClassVar[str] = ""
     HELP_TEXT: ClassVar[str] = ""
@@ -105,10 +105,15 @@ class WorkbenchScreen(Screen[None]):
     def body(self) -> ComposeResult:
         raise NotImplementedError
 
-    def refresh_view(self) -> None:
+    @classmethod
+    def help_bindings(cls) -> list[BindingType]:
+        """The keys the help lists: the page's own (a page that composes a widget with keys adds the widget's)."""
+        return list(cls.BINDINGS)
+
+    def redraw(self) -> None:
         """Redraw from the workspace (connections, pending changes, results)."""
         for head in self.query(Masthead):
-            head.refresh_context()
+            head.redraw()
 
     def request_refresh(self) -> None:
         """Redraw once after the current burst of changes (a resize, a resume and a save in the same frame cost
@@ -122,7 +127,7 @@ class WorkbenchScreen(Screen[None]):
         # A redraw queued just before the screen was dismissed runs while its widgets are being removed: a screen
         # no longer on the stack has nothing to redraw.
         if self.is_attached and self in self.app.screen_stack:
-            self.refresh_view()
+            self.redraw()
 
     def on_screen_resume(self) -> None:
         self.request_refresh()

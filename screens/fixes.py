@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
+from textual.reactive import var
 from textual.screen import ModalScreen
 from textual.widgets import Label, ProgressBar
 
@@ -40,10 +41,11 @@ if TYPE_CHECKING:
 
 
 class FixHost(Notifies, Protocol):
-    """What an action needs of the screen it runs for (the verification screen, the wizard's Configuration
-    step's screen): its verification, its console, and where a changed setting goes."""
+    """What an action needs of what runs it (the verification panel, on the verification screen and in the
+    wizard's Configuration step): its verification, its console, and where a changed setting goes."""
 
-    live: LiveVerification
+    @property
+    def live(self) -> LiveVerification: ...
 
     @property
     def workbench(self) -> Console: ...
@@ -301,10 +303,12 @@ class Countdown(ModalScreen[bool]):
 
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "give_up", "Do not retry", id="countdown.cancel")]
 
+    left: var[int] = var(0, init=False)  # seconds still to wait: the line and the bar follow it (`watch_left`)
+
     def __init__(self, seconds: int, title: str) -> None:
         super().__init__(classes="dialog-screen")
         self.seconds = seconds
-        self.left = seconds
+        self.set_reactive(Countdown.left, seconds)
         self._title = title
 
     def compose(self) -> ComposeResult:
@@ -323,10 +327,11 @@ class Countdown(ModalScreen[bool]):
 
     def _tick(self) -> None:
         self.left -= 1
-        self.query_one("#countdown-bar", ProgressBar).advance(1)
         if self.left <= 0:
             self.dismiss(True)
-            return
+
+    def watch_left(self, left: int) -> None:
+        self.query_one("#countdown-bar", ProgressBar).progress = self.seconds - left
         self.query_one("#countdown", Label).update(self._line())
 
     def action_give_up(self) -> None:

@@ -18,6 +18,7 @@ from workbench.model import CertificateCredential, ClientSecretCredential, Conne
 from ..chrome import WorkbenchScreen
 from ..render.literal import shown, shown_apart
 from ..render.status import checks_passed, mark, summary_mark
+from ..widgets.tables import selected_key, set_column_width
 
 LAST_WIDTH = 10
 WATCH = 2.0  # seconds between looks at the store file
@@ -64,7 +65,7 @@ class DashboardScreen(WorkbenchScreen):
         table.add_column("status", key="status", width=1)
         table.add_column("name", key="name", width=self._name_width())
         table.add_column("last", key="last", width=LAST_WIDTH)
-        self.refresh_view()
+        self.redraw()
         self._seen = self._store_stamp()
         self.set_interval(WATCH, self._watch_store)
 
@@ -88,14 +89,11 @@ class DashboardScreen(WorkbenchScreen):
         return max(12, (card.size.width or 46) - LAST_WIDTH - 10)
 
     def on_resize(self) -> None:
-        table = self.query_one("#connections", DataTable)
-        column = table.columns.get("name")  # type: ignore[call-overload]
-        if column is not None:
-            column.width = self._name_width()
+        set_column_width(self.query_one("#connections", DataTable), "name", self._name_width())
         self.request_refresh()
 
-    def refresh_view(self) -> None:
-        super().refresh_view()
+    def redraw(self) -> None:
+        super().redraw()
         space = self.workbench.workspace
         space.refresh()
         connections = space.connections()
@@ -190,10 +188,7 @@ class DashboardScreen(WorkbenchScreen):
     def action_verify_selected(self) -> None:
         from .verification import VerificationScreen
 
-        table = self.query_one("#connections", DataTable)
-        if not table.row_count:
-            return
-        key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        key = selected_key(self.query_one("#connections", DataTable))
         if key is None:
             return
         connection = self.workbench.workspace.connection(key)

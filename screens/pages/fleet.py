@@ -21,10 +21,11 @@ from ..chrome import WorkbenchScreen
 from ..render.literal import literal
 from ..render.status import duration, mark
 from ..state.live import BoardChanged, LiveVerification, Pace
+from ..widgets.tables import selected_key, set_column_width
 
 NAME_WIDTH = 24
 FILTERS = ("all", "failed", "warning", "passed", "running")
-PACE = 0.2  # seconds: the least time between two repaints while verifications report
+PACE = 0.2  # seconds: the least time between two redraws while verifications report
 
 
 class FleetScreen(WorkbenchScreen):
@@ -50,7 +51,7 @@ class FleetScreen(WorkbenchScreen):
         self.connections = connections
         self.lives: dict[str, LiveVerification] = {}
         self._cancelled = False
-        self._repaint_queued = False
+        self._redraw_queued = False
 
     def body(self) -> ComposeResult:
         yield Static(id="fleet-summary")
@@ -64,8 +65,8 @@ class FleetScreen(WorkbenchScreen):
         table.add_column("Checks", key="checks", width=8)
         table.add_column("Time", key="time", width=7)
         table.add_column("First problem", key="problem", width=self._problem_width())
-        self._pace = Pace(self, self.repaint, PACE)
-        self.repaint()
+        self._pace = Pace(self, self.redraw, PACE)
+        self.redraw()
         table.focus()
         self._verify_all()
 
@@ -74,9 +75,7 @@ class FleetScreen(WorkbenchScreen):
 
     def on_resize(self) -> None:
         table = self.query_one("#fleet", DataTable)
-        column = table.columns.get("problem")  # type: ignore[call-overload]
-        if column is not None:
-            column.width = self._problem_width()
+        if set_column_width(table, "problem", self._problem_width()):
             table.refresh()
 
     @work(exclusive=True, group="fleet", exit_on_error=False)
@@ -114,11 +113,10 @@ class FleetScreen(WorkbenchScreen):
         super().on_screen_resume()
         self._pace()
 
-    def repaint(self) -> None:
+    def redraw(self) -> None:
+        super().redraw()
         table = self.query_one("#fleet", DataTable)
-        selected = None
-        if table.row_count:
-            selected = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        selected = selected_key(table)
         wanted = [c for c in self.connections if self.filter == "all" or self.state_of(c) == self.filter]
         if [str(k.value) for k in table.rows] != [c.id for c in wanted]:
             table.clear()
@@ -176,14 +174,14 @@ class FleetScreen(WorkbenchScreen):
         self.filter = FILTERS[(FILTERS.index(self.filter) + 1) % len(FILTERS)]
 
     def watch_filter(self) -> None:
-        if not self._repaint_queued:  # once per frame, however fast the key repeats
-            self._repaint_queued = True
-            self.call_after_refresh(self._queued_repaint)
+        if not self._redraw_queued:  # once per frame, however fast the key repeats
+            self._redraw_queued = True
+            self.call_after_refresh(self._queued_redraw)
 
-    def _queued_repaint(self) -> None:
-        self._repaint_queued = False
+    def _queued_redraw(self) -> None:
+        self._redraw_queued = False
         if self.is_attached:
-            self.repaint()
+            self.redraw()
 
     @on(DataTable.RowSelected, "#fleet")
     def _selected(self) -> None:
@@ -192,11 +190,10 @@ class FleetScreen(WorkbenchScreen):
     def action_open(self) -> None:
         from .verification import VerificationScreen
 
-        table = self.query_one("#fleet", DataTable)
-        if not table.row_count:
+        key = selected_key(self.query_one("#fleet", DataTable))
+        if key is None:
             return
-        key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
-        live = self.lives.get(key or "")
+        live = self.lives.get(key)
         if live is None:
             self.notify("Not started yet: it waits for a free slot.", severity="warning")
             return

@@ -30,6 +30,7 @@ from ..dialogs.common import ConfirmModal
 from ..render.literal import literal, shown
 from ..render.status import summary_mark
 from ..widgets.inputs import LineInput
+from ..widgets.tables import selected_key
 
 MARKERS = {
     ChangeKind.ADDED: ("A", "bold green"),
@@ -133,13 +134,13 @@ class ManagerScreen(WorkbenchScreen):
         table = self.query_one("#manager", DataTable)
         for label, key in COLUMNS:
             table.add_column(label, key=key)
-        self.refresh_view()
+        self.redraw()
         table.focus()
 
     # ------------------------------------------------------------------ drawing
 
-    def refresh_view(self) -> None:
-        super().refresh_view()
+    def redraw(self) -> None:
+        super().redraw()
         space = self.workbench.workspace
         space.refresh()
         needle = self.query_one("#filter", Input).value.strip().casefold()
@@ -186,10 +187,7 @@ class ManagerScreen(WorkbenchScreen):
         ]
 
     def _selected_id(self) -> str | None:
-        table = self.query_one("#manager", DataTable)
-        if not table.row_count:
-            return None
-        return table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        return selected_key(self.query_one("#manager", DataTable))
 
     # ------------------------------------------------------------------ keys
 

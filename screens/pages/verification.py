@@ -1,312 +1,29 @@
-"""The verification view: every check of the plan from the start, streaming in place; and its screen, from
-which each check is troubleshot, acted on and re-run.
-
-`VerificationView` is the widget (the wizard's Configuration step embeds it); it repaints from the run's board when
-the run tells it the board changed, at most once per `PACE` (so a check reporting progress thousands of times a
-second costs a few repaints a second and keys keep answering), and once a second while a check runs (its time).
-`VerificationScreen` adds the keys: enter troubleshoots, r re-runs the selected check (and what
-depends on it), R re-runs everything, escape cancels a running verification at once and, once stopped, goes back.
+"""The verification screen: every check of one verification, streaming in place (`VerificationPanel`), from
+which each check is troubleshot, acted on and re-run (enter, r, R: the panel's keys). escape cancels a running
+verification at once and, once stopped, goes back. A fix that changes the connection's settings makes them a
+pending edit of the connection here, and the verification starts again with it.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from typing import ClassVar
 
-from rich.text import Text
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.widget import Widget
-from textual.widgets import DataTable, Static
+from textual.widgets import DataTable
 
-from workbench.checks.board import Board, Row
-from workbench.checks.events import Status, StepStatus
 from workbench.model import Connection, M365Settings, OnPremSettings
 
 from ..chrome import WorkbenchScreen
 from ..console import Console
-from ..render.literal import literal, shown
-from ..render.status import duration, mark, row_mark
-from ..state.live import BoardChanged, LiveVerification, Pace
-
-PACE = 0.25  # seconds: the least time between two repaints of a run's board (progress is coalesced to this pace)
-ELAPSED = 1.0  # seconds: how often a running check's time (and spinner) moves on
-COLUMNS = ("check", "status", "time", "detail")
-STEP_MARKS = {
-    StepStatus.OK: "passed",
-    StepStatus.FAILED: "failed",
-    StepStatus.RUNNING: "running",
-    StepStatus.INFO: "waiting",
-}
-CHECK_WIDTH, STATUS_WIDTH, TIME_WIDTH = 28, 10, 7
+from ..render.literal import shown
+from ..state.live import LiveVerification
+from ..widgets.verification import VerificationPanel, VerificationView
 
 
-def row_detail(board: Board, row: Row) -> str:
-    if row.status is Status.SKIPPED:
-        waited = board.waited_on(row.id)
-        if waited:
-            return "waits on " + ", ".join(f"{r.title} ({r.status.value if r.status else '?'})" for r in waited)
-    return row.detail
-
-
-class VerificationView(Widget):
-    """A live table of one verification's checks (and their sub-steps)."""
-
-    DEFAULT_CSS = """
-    VerificationView { height: 1fr; }
-    VerificationView > #verification-head { height: 1; }
-    VerificationView > DataTable { height: 1fr; }
-    """
-
-    def __init__(
-        self, live: LiveVerification, *, clock: Callable[[], float] | None = None, id: str | None = None
-    ) -> None:
-        super().__init__(id=id)
-        self.live = live
-        self._given_clock = clock
-        self._keys: list[str] = []
-        self._shown: dict[tuple[str, str], tuple[str, str]] = {}
-        self._head: Text | None = None
-        self._frame = 0
-        self._was_running = True
-        self.settled = False
-
-    def compose(self) -> ComposeResult:
-        yield Static(id="verification-head")
-        table: DataTable[Text] = DataTable(id="checks", cursor_type="row")
-        yield table
-
-    def on_mount(self) -> None:
-        table = self.query_one("#checks", DataTable)
-        table.add_column("Check", key="check", width=CHECK_WIDTH)
-        table.add_column("Status", key="status", width=STATUS_WIDTH)
-        table.add_column("Time", key="time", width=TIME_WIDTH)
-        table.add_column("Detail", key="detail", width=self._detail_width())
-        self._pace = Pace(self, self.repaint, PACE)
-        self.live.listen(self)
-        self.repaint(full=True)
-        self.set_interval(ELAPSED, self._elapsed)
-
-    def _elapsed(self) -> None:
-        if self.board.running:
-            self._pace()
-
-    @on(BoardChanged)
-    def _board_changed(self, message: BoardChanged) -> None:
-        if message.live is self.live:
-            self._pace()
-
-    def _clock(self) -> float:
-        if self._given_clock is not None:
-            return self._given_clock()
-        return getattr(self.app, "clock", time.monotonic)()
-
-    def attach(self, live: LiveVerification) -> None:
-        """Show another verification (a restart after a pin or a new secret) on the same table."""
-        self.live = live
-        live.listen(self)
-        self.repaint(full=True)
-
-    def _detail_width(self) -> int:
-        return max(16, (self.size.width or 80) - CHECK_WIDTH - STATUS_WIDTH - TIME_WIDTH - 10)
-
-    def on_resize(self) -> None:
-        table = self.query_one("#checks", DataTable)
-        column = table.columns.get("detail")  # type: ignore[call-overload]
-        if column is not None:
-            column.width = self._detail_width()
-            self.repaint(full=True)
-
-    @property
-    def board(self) -> Board:
-        return self.live.board
-
-    def selected_check(self) -> str | None:
-        table = self.query_one("#checks", DataTable)
-        if not table.row_count:
-            return None
-        key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
-        return key.partition("#")[0] if key else None
-
-    def _layout(self) -> list[str]:
-        keys = []
-        for row in self.board:
-            keys.append(row.id)
-            keys += [f"{row.id}#{index}" for index in sorted(row.steps)]
-        return keys
-
-    def repaint(self, full: bool = False) -> None:
-        board = self.board
-        dirty = board.take_dirty()
-        table = self.query_one("#checks", DataTable)
-        keys = self._layout()
-        now = self._clock()
-        self._frame = int(now)  # the spinner turns once a second: every changed cell costs a table repaint
-        if full or keys != self._keys:
-            self._shown.clear()
-            selected = self.selected_check()
-            cursor_key = None
-            if table.row_count:
-                cursor_key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
-            table.clear()
-            for row in board:
-                table.add_row(*self._cells(row, now), key=row.id)
-                for index in sorted(row.steps):
-                    table.add_row(*self._step_cells(row, index), key=f"{row.id}#{index}")
-            self._keys = keys
-            target = cursor_key if cursor_key in keys else selected
-            if target in keys:
-                table.move_cursor(row=keys.index(target), animate=False)
-        else:
-            for row in board:
-                if row.id in dirty or (row.result is None and row.started is not None):
-                    self._update(table, row.id, self._cells(row, now))
-                    if row.id in dirty:
-                        for index in row.steps:
-                            self._update(table, f"{row.id}#{index}", self._step_cells(row, index))
-        if self._was_running and not board.running and board.rows:
-            self._to_first_problem()
-        self._was_running = board.running
-        self.settled = not board.running  # the screen shows the run's end (the cursor is on its first failure)
-        self._paint_head(now)
-
-    def _update(self, table: DataTable[Text], key: str, cells: list[Text]) -> None:
-        """Only cells whose text changed are written: each write makes the table repaint what it shows."""
-        for column, cell in zip(COLUMNS, cells, strict=True):
-            seen = (cell.plain, str(cell.style))
-            if self._shown.get((key, column)) != seen:
-                self._shown[(key, column)] = seen
-                table.update_cell(key, column, cell)
-
-    def _to_first_problem(self) -> None:
-        """When a run ends with the cursor still on the first row, take it to the first failure (enter then
-        opens its troubleshooting panel)."""
-        table = self.query_one("#checks", DataTable)
-        if table.cursor_row != 0:
-            return
-        for index, key in enumerate(self._keys):
-            row = self.board.rows.get(key)
-            if row is not None and row.status in (Status.FAILED, Status.WARNING):
-                table.move_cursor(row=index, animate=False)
-                return
-
-    def _cells(self, row: Row, now: float) -> list[Text]:
-        width = self._detail_width()
-        detail = row_detail(self.board, row)
-        problem = row.result.outcome.problem if row.result is not None else None
-        if problem is not None and row.status is not Status.PASSED and not detail.startswith(problem.code):
-            detail = f"{problem.code}: {detail}"
-        return [
-            literal(row.title, CHECK_WIDTH),
-            row_mark(row, self._frame),
-            Text(self._time_of(row, now), justify="right"),
-            literal(detail, width),
-        ]
-
-    @staticmethod
-    def _time_of(row: Row, now: float) -> str:
-        if row.result is None:  # running: whole seconds, so the cell changes once a second
-            elapsed = row.elapsed_ms(now)
-            return "" if elapsed is None else f"{elapsed // 1000} s"
-        return duration(row.result.duration_ms)
-
-    def _step_cells(self, row: Row, index: int) -> list[Text]:
-        step = row.steps[index]
-        state = STEP_MARKS[step.status]
-        if state == "failed" and row.status is not Status.FAILED:
-            state = "tried"  # a miss is a failure only when nothing after it worked either
-        return [
-            literal(f"  └ {step.label}", CHECK_WIDTH, "dim"),
-            mark(state, word=True) if step.status is not StepStatus.INFO else Text("  info", style="dim"),
-            Text(""),
-            literal(step.detail, self._detail_width(), "dim"),
-        ]
-
-    def _paint_head(self, now: float) -> None:
-        board = self.board
-        counts = board.counts()
-        head = Text(no_wrap=True, overflow="ellipsis")
-        head.append(" ")
-        head.append_text(literal(self.live.connection.name, 40, "bold"))
-        head.append("  ")
-        overall = board.overall()
-        if board.running or overall is None:
-            finished = sum(counts.values())
-            head.append(f"running · {finished} of {len(board)} checks done", style="cyan")
-        else:
-            head.append_text(mark(overall.value, word=True))
-        parts = [f"{counts[s]} {s.value}" for s in Status if counts[s]]
-        if parts:
-            head.append("  " + " · ".join(parts), style="dim")
-        if board.summary is not None:
-            head.append(f" · {duration(board.summary.duration_ms)}", style="dim")
-        if head != self._head:
-            self._head = head
-            self.query_one("#verification-head", Static).update(head)
-
-
-class VerificationHost(WorkbenchScreen):
-    """A screen that shows one verification in a `VerificationView` and lets each check be troubleshot, acted on
-    and re-run: the verification screen, and the wizard's Configuration step. Subclasses say what a restart
-    verifies and where a fix's change goes (`restart`, `adopt`)."""
-
-    live: LiveVerification
-    SAVED_BY: ClassVar[str] = "OK in Manage server connections"  # what makes a new connection exist in the store
-
-    @property
-    def view(self) -> VerificationView:
-        return self.query_one(VerificationView)
-
-    def action_troubleshoot(self) -> None:
-        check = self.view.selected_check()
-        if check is not None:
-            self._troubleshoot(check)
-
-    @work(group="troubleshoot", exclusive=True, exit_on_error=False)
-    async def _troubleshoot(self, check: str) -> None:
-        """The check's panel, over this screen: this screen does what the admin chooses there (a fix, after its
-        own confirmation, or running the check again) and closes the panel once something was done."""
-        from ..dialogs.troubleshoot import TroubleshootModal
-        from ..fixes import apply_fix
-
-        live = self.live
-        saved_by = None if self.workbench.workspace.stored_as(live.connection) else self.SAVED_BY
-        panel = TroubleshootModal(check, live.board[check], live.connection.name, saved_by=saved_by)
-        await self.app.push_screen(panel)
-        async for choice in panel.choices():
-            if choice.spec is None:
-                panel.dismiss(None)
-                self.action_rerun(choice.check)
-                return
-            if await apply_fix(self, choice.check, choice.spec):
-                if self.app.screen is panel:
-                    panel.dismiss(None)
-                return
-
-    def action_rerun(self, check: str | None = None) -> None:
-        check = check or self.view.selected_check()
-        if check is None:
-            return
-        if not self.live.rerun(check):
-            self.notify("The verification is still running: wait for it, or escape to cancel it.", severity="warning")
-
-    def action_rerun_all(self) -> None:
-        if not self.live.rerun_all():
-            self.notify("The verification is still running: wait for it, or escape to cancel it.", severity="warning")
-
-    def restart(self, connection: Connection, timeout: float | None = None) -> None:
-        """Verify `connection` again from the start on the same table (after a pin, a new secret)."""
-        raise NotImplementedError
-
-    def adopt(self, settings: M365Settings | OnPremSettings, what: str) -> None:
-        """A troubleshooting action changed the connection's settings: keep the change where this screen keeps
-        changes, and verify again with it."""
-        raise NotImplementedError
-
-
-class VerificationScreen(VerificationHost):
+class VerificationScreen(WorkbenchScreen):
     HELP_TEXT = (
         "Every check of the verification, as it runs. enter opens the selected check's troubleshooting panel "
         "(cause, fixes with their exact commands, and the action the workbench can take for you). r re-runs the "
@@ -314,9 +31,6 @@ class VerificationScreen(VerificationHost):
         "running verification at once; pressed again, it goes back."
     )
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("enter", "troubleshoot", "Troubleshoot", id="verify.troubleshoot", show=True),
-        Binding("r", "rerun", "Re-run", id="verify.rerun", tooltip="Re-run the selected check and what depends on it"),
-        Binding("R", "rerun_all", "Re-run all", id="verify.rerun-all", tooltip="Re-run every check"),
         Binding(
             "m",
             "app.manage",
@@ -355,8 +69,16 @@ class VerificationScreen(VerificationHost):
     def trail(self) -> str:
         return f"{self.via} › {shown(self.live.connection.name, 40)} › Verification"
 
+    @classmethod
+    def help_bindings(cls) -> list[BindingType]:
+        return [*VerificationPanel.BINDINGS, *cls.BINDINGS]
+
+    @property
+    def view(self) -> VerificationView:
+        return self.query_one(VerificationView)
+
     def body(self) -> ComposeResult:
-        yield VerificationView(self.live, id="verification")
+        yield VerificationPanel(self.live, id="verification-panel")
 
     def on_mount(self) -> None:
         self.query_one("#checks", DataTable).focus()
@@ -365,16 +87,20 @@ class VerificationScreen(VerificationHost):
         if self.owned:
             self.workbench.forget(self.live)
 
-    @on(DataTable.RowSelected, "#checks")
-    def _row_selected(self) -> None:
-        self.action_troubleshoot()
-
     def action_cancel_or_back(self) -> None:
         if self.live.running:
             self.live.cancel()
             self.notify("Cancelled: unfinished checks are marked so. escape again goes back.", markup=False)
             return
         self.dismiss()
+
+    @on(VerificationPanel.Adopt)
+    def _adopt(self, message: VerificationPanel.Adopt) -> None:
+        self.adopt(message.settings, message.what)
+
+    @on(VerificationPanel.Restart)
+    def _restart(self, message: VerificationPanel.Restart) -> None:
+        self.restart(message.connection, message.timeout)
 
     def adopt(self, settings: M365Settings | OnPremSettings, what: str) -> None:
         """The connection with `settings` becomes a pending edit, and the verification starts again with it."""
@@ -418,7 +144,7 @@ class VerificationScreen(VerificationHost):
             self.workbench.forget(old)
             self.owned = True
         self.live = new
-        self.view.attach(new)
+        self.query_one(VerificationPanel).live = new
         for head in self.query("#masthead"):
             head.trail = self.trail()  # type: ignore[attr-defined]
-        self.refresh_view()
+        self.redraw()

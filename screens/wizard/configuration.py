@@ -9,10 +9,11 @@ the tenant.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 from textual import on
 from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.message import Message
 from textual.widget import Widget
@@ -21,19 +22,31 @@ from textual.widgets import Input, Static
 from workbench.checks.events import Status
 from workbench.model import Connection
 
-from ..pages.verification import VerificationView
 from ..render.literal import paragraph
 from ..state.live import BoardChanged, LiveVerification
+from ..widgets.verification import VerificationPanel
 from .draft import Step, WizardDraft
 from .fields import TextField, set_value
 from .registration import RegistrationState
 from .steps import StepPane
 
 if TYPE_CHECKING:
+    from textual.widget import AwaitMount
+
     from ..console import Console
 
 # How often the step looks at its verification (Finish, the learned name). `LiveVerification` announces nothing:
-# its board is read at this pace, as the verification view repaints it.
+# its board is read at this pace, as the verification view redraws it.
+
+
+class DraftVerificationPanel(VerificationPanel, inherit_bindings=False):
+    """The verification panel of a connection not saved yet: the same keys under the wizard's ids."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("r", "rerun", "Re-run", id="wizard.rerun", tooltip="Re-run the selected check"),
+        Binding("R", "rerun_all", "Re-run all", id="wizard.rerun-all", tooltip="Re-run every check"),
+    ]
+    SAVED_BY = "Finish, then OK in Manage server connections"
 
 
 class ConfigurationStep(StepPane):
@@ -135,12 +148,11 @@ class ConfigurationStep(StepPane):
         live.listen(self)
         self._look()
         slot = self.query_one("#verification-slot")
-        views = slot.query(VerificationView)
-        if views:
-            views.first().attach(live)
+        panels = slot.query(VerificationPanel)
+        if panels:
+            panels.first().live = live
         else:
-            slot.mount(VerificationView(live, id="verification"))
-            self.call_after_refresh(self._focus_checks)
+            self.call_next(self._focus_checks_once, slot.mount(DraftVerificationPanel(live, id="verification-panel")))
 
     def restart(self, connection: Connection, timeout: float | None = None) -> None:
         """Verify `connection` again from the start on the same table (a registration: its own run again)."""
@@ -153,7 +165,7 @@ class ConfigurationStep(StepPane):
         if old is not None:
             self.workbench.forget(old)
         self.live, self.verified = new, connection
-        self.query_one(VerificationView).attach(new)
+        self.query_one(VerificationPanel).live = new
 
     def finish_state(self, name_error: str | None) -> tuple[bool, str]:
         """Whether Finish may save (no check failed, the name is valid: `name_error` is its message), and the
@@ -174,6 +186,10 @@ class ConfigurationStep(StepPane):
             return False, "Choose another name (see above)."
         warned = " (with warnings)" if status is Status.WARNING else ""
         return True, f"Verified{warned}. Finish, then OK in the manager, saves it."
+
+    async def _focus_checks_once(self, mounted: AwaitMount) -> None:
+        await mounted  # the panel composes the view, which composes the table: the table exists once this is done
+        self._focus_checks()
 
     def _focus_checks(self) -> None:
         """The checks take the keys (enter troubleshoots), as on the verification screen."""

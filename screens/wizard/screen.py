@@ -22,7 +22,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
 from textual.reactive import reactive
-from textual.widgets import Button, ContentSwitcher, DataTable, Input, Static
+from textual.widgets import Button, ContentSwitcher, Input, Static
 
 from storage import NameTakenError
 from workbench.drafts import DraftInvalid, Stamp
@@ -36,12 +36,13 @@ from workbench.model import (
 )
 from workbench.registration import Registrar, RegistrationRequest
 
+from ..chrome import WorkbenchScreen
 from ..dialogs.common import ConfirmModal
-from ..pages.verification import VerificationHost
 from ..render.literal import shown
 from ..state.live import LiveVerification
+from ..widgets.verification import VerificationPanel, VerificationView
 from .application import ApplicationStep
-from .configuration import ConfigurationStep
+from .configuration import ConfigurationStep, DraftVerificationPanel
 from .draft import Context, Step, WizardDraft
 from .fields import Field
 from .registration import PlanStep, RegistrationState, RegistrationStep, SignInStep
@@ -63,8 +64,7 @@ def local_user() -> str:
         return ""
 
 
-class WizardScreen(VerificationHost):
-    SAVED_BY = "Finish, then OK in Manage server connections"
+class WizardScreen(WorkbenchScreen):
     HELP_TEXT = (
         "A new connection (or the edit of one), step by step. Each field says what is wrong as you type; Next "
         "(alt+n) is enabled once the step is valid, Back (alt+b) keeps every value, Cancel (escape) asks first when "
@@ -99,8 +99,6 @@ class WizardScreen(VerificationHost):
         Binding("escape", "cancel", "Cancel", id="wizard.cancel", show=False, tooltip="Leave the wizard (asks first)"),
         Binding("ctrl+l", "fill", "Fill from lab", id="wizard.fill", tooltip="Fill this step with the lab's values"),
         Binding("c", "copy_code", "Copy code", id="wizard.copy-code", tooltip="Copy the sign-in code (OSC 52)"),
-        Binding("r", "rerun", "Re-run", id="wizard.rerun", tooltip="Re-run the selected check"),
-        Binding("R", "rerun_all", "Re-run all", id="wizard.rerun-all", tooltip="Re-run every check"),
     ]
     DEFAULT_CSS = """
     WizardScreen #wizard { height: 1fr; }
@@ -111,6 +109,7 @@ class WizardScreen(VerificationHost):
     WizardScreen #wizard-status { width: 1fr; height: 3; content-align: left middle; padding: 0 1; }
     """
 
+    live: LiveVerification  # the Configuration step's verification, once it started (see `_attached`)
     draft: reactive[WizardDraft | None] = reactive(None, init=False, always_update=True)
     index: reactive[int] = reactive(0, init=False)  # the step shown (of `draft.steps()`): see `watch_index`
 
@@ -132,6 +131,10 @@ class WizardScreen(VerificationHost):
         draft = self.draft
         assert draft is not None
         return draft
+
+    @classmethod
+    def help_bindings(cls) -> list[BindingType]:
+        return [*cls.BINDINGS, *DraftVerificationPanel.BINDINGS]
 
     def trail(self) -> str:
         draft = self.wizard_draft
@@ -406,8 +409,6 @@ class WizardScreen(VerificationHost):
             return self.step is Step.SIGN_IN and self.registration.code is not None
         if action == "fill":
             return self.workbench.lab_values is not None
-        if action in {"rerun", "rerun_all", "troubleshoot"}:
-            return self.step is Step.CONFIGURATION and self._live is not None
         if action == "back":
             return self.index > 0
         return True
@@ -598,11 +599,19 @@ class WizardScreen(VerificationHost):
         self.workbench.changed()
         self.dismiss(connection.id)  # type: ignore[arg-type]
 
-    # ------------------------------------------------------------------ the verification host
+    # ------------------------------------------------------------------ what a fix changes
 
-    @on(DataTable.RowSelected, "#checks")
-    def _row_selected(self) -> None:
-        self.action_troubleshoot()
+    @property
+    def view(self) -> VerificationView:
+        return self.query_one(VerificationView)
+
+    @on(VerificationPanel.Adopt)
+    def _adopt(self, message: VerificationPanel.Adopt) -> None:
+        self.adopt(message.settings, message.what)
+
+    @on(VerificationPanel.Restart)
+    def _restart(self, message: VerificationPanel.Restart) -> None:
+        self.restart(message.connection, message.timeout)
 
     def restart(self, connection: Connection, timeout: float | None = None) -> None:
         if self._configuration is not None:

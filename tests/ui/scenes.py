@@ -91,7 +91,7 @@ async def settle(pilot: Pilot[Any], timeout: float = 10.0) -> None:
     """Let the console come to rest before a picture: its messages handled and its threads idle (what
     `pilot.pause()` waits for), every verification table showing all that its scripted run played (a table takes
     the run's changes at its own pace), and the screen drawn the same on two looks in a row."""
-    from screens.pages.verification import VerificationView
+    from screens.widgets.verification import VerificationView
 
     def shown() -> bool:
         for view in pilot.app.screen.query(VerificationView):

@@ -167,13 +167,13 @@ async def test_filter_changes_in_one_frame_redraw_the_manager_table_once() -> No
     async with app.run_test(size=(80, 24)) as pilot:
         manager = await open_filter(pilot)
         redraws: list[str] = []
-        original = manager.refresh_view
+        original = manager.redraw
 
         def counted() -> None:
             redraws.append(manager.query_one("#filter", Input).value)
             original()
 
-        manager.refresh_view = counted
+        manager.redraw = counted
         box = manager.query_one("#filter", Input)
         for typed in ("c", "co", "con", "cont", "conto", "contos", "contoso"):  # faster than a frame
             box.value = typed
@@ -206,13 +206,13 @@ async def test_filter_changes_in_one_frame_redraw_the_fleet_table_once() -> None
         await until(pilot, lambda: isinstance(app.screen, FleetScreen) and not front(app).running)
         fleet: Any = app.screen
         redraws: list[str] = []
-        original = fleet.repaint
+        original = fleet.redraw
 
         def counted() -> None:
             redraws.append(fleet.filter)
             original()
 
-        fleet.repaint = counted
+        fleet.redraw = counted
         for _ in range(3):  # all, failed, warning, passed: key repeat, faster than a frame
             fleet.action_cycle_filter()
         await pilot.pause()
