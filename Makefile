@@ -44,10 +44,12 @@ lint: $(STAMP)
 # PYTHONDONTWRITEBYTECODE is set (measured: a third less CPU for the CLI tests).
 CLEAN_ENV := env -u NO_COLOR -u TEXTUAL_THEME -u TEXTUAL_ANIMATIONS -u TEXTUAL_COLOR_SYSTEM -u PYTHONDONTWRITEBYTECODE
 
-# Two workers (the CI machine has two cores) that steal work from each other: the tests differ a lot in length,
-# and a worker left with the long ones would otherwise finish alone. Each test (snapshots included) has a data
-# directory of its own, so any test can run on either worker.
-PYTEST := $(CLEAN_ENV) $(PY) -m pytest -n 2 --dist worksteal
+# Three workers on the CI machine's two cores, stealing work from each other: about a quarter of the suite's time
+# is waiting (timeouts the lab provokes, device-code polls, CLI subprocesses, kill -9 runs); with two workers the
+# cores sat idle through it, a third keeps them busy. The tests differ a lot in length, and a worker left with the
+# long ones would otherwise finish alone. Each test (snapshots included) has a data directory of its own, so any
+# test can run on any worker.
+PYTEST := $(CLEAN_ENV) $(PY) -m pytest -n 3 --dist worksteal
 
 test: lint
 	$(PYTEST)
