@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 from textual.containers import Vertical
 from textual.message import Message
 from textual.widget import Widget
@@ -35,17 +35,13 @@ if TYPE_CHECKING:
 
     from ..console import Console
 
-# How often the step looks at its verification (Finish, the learned name). `LiveVerification` announces nothing:
-# its board is read at this pace, as the verification view redraws it.
-
 
 class DraftVerificationPanel(VerificationPanel, inherit_bindings=False):
-    """The verification panel of a connection not saved yet: the same keys under the wizard's ids."""
+    """The verification panel of a connection not saved yet. Its r and R are the wizard's own keys (they act
+    wherever the focus is on the Configuration step, as the step's status line says); enter on a check
+    troubleshoots it."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("r", "rerun", "Re-run", id="wizard.rerun", tooltip="Re-run the selected check"),
-        Binding("R", "rerun_all", "Re-run all", id="wizard.rerun-all", tooltip="Re-run every check"),
-    ]
+    BINDINGS: ClassVar[list[BindingType]] = []
     SAVED_BY = "Finish, then OK in Manage server connections"
 
 

@@ -99,6 +99,9 @@ class WizardScreen(WorkbenchScreen):
         Binding("escape", "cancel", "Cancel", id="wizard.cancel", show=False, tooltip="Leave the wizard (asks first)"),
         Binding("ctrl+l", "fill", "Fill from lab", id="wizard.fill", tooltip="Fill this step with the lab's values"),
         Binding("c", "copy_code", "Copy code", id="wizard.copy-code", tooltip="Copy the sign-in code (OSC 52)"),
+        # The Configuration step's verification panel runs them, wherever the focus is on the step.
+        Binding("r", "rerun", "Re-run", id="wizard.rerun", tooltip="Re-run the selected check"),
+        Binding("R", "rerun_all", "Re-run all", id="wizard.rerun-all", tooltip="Re-run every check"),
     ]
     DEFAULT_CSS = """
     WizardScreen #wizard { height: 1fr; }
@@ -131,10 +134,6 @@ class WizardScreen(WorkbenchScreen):
         draft = self.draft
         assert draft is not None
         return draft
-
-    @classmethod
-    def help_bindings(cls) -> list[BindingType]:
-        return [*cls.BINDINGS, *DraftVerificationPanel.BINDINGS]
 
     def trail(self) -> str:
         draft = self.wizard_draft
@@ -411,7 +410,26 @@ class WizardScreen(WorkbenchScreen):
             return self.workbench.lab_values is not None
         if action == "back":
             return self.index > 0
+        if action in {"rerun", "rerun_all"}:
+            return self._panel() is not None
         return True
+
+    def _panel(self) -> DraftVerificationPanel | None:
+        """The Configuration step's verification panel, while that step is shown with its verification."""
+        if self.step is not Step.CONFIGURATION:
+            return None
+        panels = self.query(DraftVerificationPanel)
+        return panels.first() if panels else None
+
+    def action_rerun(self) -> None:
+        panel = self._panel()
+        if panel is not None:
+            panel.action_rerun()
+
+    def action_rerun_all(self) -> None:
+        panel = self._panel()
+        if panel is not None:
+            panel.action_rerun_all()
 
     def action_fill(self) -> None:
         lab = self.workbench.lab_values

@@ -591,3 +591,40 @@ def test_path_completion_never_proposes_a_name_that_is_not_text(tmp_path: Path) 
     os.close(os.open(os.path.join(os.fsencode(tmp_path), b"bad\xff\xfename.pfx"), os.O_CREAT | os.O_WRONLY))
     (tmp_path / "backup.pfx").write_bytes(b"x")
     assert complete_path(f"{tmp_path}/b") == f"{tmp_path}/backup.pfx"
+
+
+async def test_r_and_r_on_the_configuration_step_work_from_the_wizard_s_buttons_as_its_status_line_says(
+    home: Home, healthy_lab: Lab
+) -> None:
+    # The step says "R verifies again" whatever has focus: the keys are the wizard's, not only the table's.
+    app = app_for(home, healthy_lab)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("n")
+        await choose(pilot, "#kind", 1)
+        await pilot.press("alt+n")
+        await choose(pilot, "#discovery", 1)
+        await paste(pilot, "#server", healthy_lab.state.onprem.server_fqdn)
+        await paste(pilot, "#dns_servers", healthy_lab.state.onprem.dns)
+        await pilot.press("alt+n", "ctrl+l", "alt+n")
+        screen = await verified(pilot)
+        live = screen.live
+        asked: list[str] = []
+        rerun, rerun_all = live.rerun, live.rerun_all
+
+        def counted_rerun(check_id: str, confirm: Any = None) -> bool:
+            asked.append(check_id)
+            return rerun(check_id, confirm)
+
+        def counted_rerun_all(confirm: Any = None) -> bool:
+            asked.append("all")
+            return rerun_all(confirm)
+
+        live.rerun, live.rerun_all = counted_rerun, counted_rerun_all  # type: ignore[method-assign]
+        app.screen.query_one("#cancel", Button).focus()
+        await pilot.press("R")
+        await verified(pilot)
+        assert asked == ["all"]
+        app.screen.query_one("#back", Button).focus()
+        await pilot.press("r")
+        await verified(pilot)
+        assert asked == ["all", "onprem.tls"]  # the selected check: the run's first failure
