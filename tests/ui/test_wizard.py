@@ -104,6 +104,19 @@ async def verified(pilot: Pilot[Any]) -> WizardScreen:
     return screen
 
 
+async def onprem_by_name_verified(pilot: Pilot[Any], lab: Lab) -> WizardScreen:
+    """A new on-premises connection by the lab server's name (the system's trust: its certificate fails), taken to
+    the Configuration step and verified."""
+    await pilot.press("n")
+    await choose(pilot, "#kind", 1)
+    await pilot.press("alt+n")
+    await choose(pilot, "#discovery", 1)
+    await paste(pilot, "#server", lab.state.onprem.server_fqdn)
+    await paste(pilot, "#dns_servers", lab.state.onprem.dns)
+    await pilot.press("alt+n", "ctrl+l", "alt+n")
+    return await verified(pilot)
+
+
 async def onprem_credentials_filled(pilot: Pilot[Any]) -> None:
     """A new on-premises connection up to Admin's credentials, every step filled from the lab."""
     await pilot.press("n")
@@ -447,14 +460,7 @@ async def test_a_fix_from_the_configuration_step_goes_into_the_draft(home: Home,
     # The server certificate is not trusted (system store): the trust action pins it into the draft, not the store.
     app = app_for(home, healthy_lab)
     async with app.run_test(size=(120, 40)) as pilot:
-        await pilot.press("n")
-        await choose(pilot, "#kind", 1)
-        await pilot.press("alt+n")
-        await choose(pilot, "#discovery", 1)
-        await paste(pilot, "#server", healthy_lab.state.onprem.server_fqdn)
-        await paste(pilot, "#dns_servers", healthy_lab.state.onprem.dns)
-        await pilot.press("alt+n", "ctrl+l", "alt+n")
-        screen = await verified(pilot)
+        screen = await onprem_by_name_verified(pilot, healthy_lab)
         assert screen.live.board["onprem.tls"].status is Status.FAILED
         assert not next_enabled(app)
         await pilot.press("enter")  # the cursor is on the failed check: its troubleshooting panel
@@ -599,14 +605,7 @@ async def test_r_and_r_on_the_configuration_step_work_from_the_wizard_s_buttons_
     # The step says "R verifies again" whatever has focus: the keys are the wizard's, not only the table's.
     app = app_for(home, healthy_lab)
     async with app.run_test(size=(120, 40)) as pilot:
-        await pilot.press("n")
-        await choose(pilot, "#kind", 1)
-        await pilot.press("alt+n")
-        await choose(pilot, "#discovery", 1)
-        await paste(pilot, "#server", healthy_lab.state.onprem.server_fqdn)
-        await paste(pilot, "#dns_servers", healthy_lab.state.onprem.dns)
-        await pilot.press("alt+n", "ctrl+l", "alt+n")
-        screen = await verified(pilot)
+        screen = await onprem_by_name_verified(pilot, healthy_lab)
         live = screen.live
         asked: list[str] = []
         rerun, rerun_all = live.rerun, live.rerun_all
