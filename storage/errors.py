@@ -45,12 +45,16 @@ class SchemaTooNewError(StorageError):
 class BusyError(StorageError):
     """Another process has held the store's lock for longer than a save ever takes."""
 
+    PERSISTS = "if this persists, look for a stopped workbench process."
+
     def __init__(self, path: Path, waited: float) -> None:
-        super().__init__(
-            f"Another workbench is saving to {path} (waited {waited:g} s for it); nothing was saved. Try again; if "
-            "this persists, look for a stopped workbench process."
-        )
+        self.what = f"Another workbench is saving to {path} (waited {waited:g} s for it); nothing was saved."
+        super().__init__(f"{self.what} Try again; {self.PERSISTS}")
         self.path = path
+
+    def retry_with(self, how: str) -> str:
+        """The message with the front end's own way of trying again (`how`: "Press OK again in a moment")."""
+        return f"{self.what} {how}; {self.PERSISTS}"
 
 
 class CommitInProgressError(StorageError):

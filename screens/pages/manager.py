@@ -328,7 +328,7 @@ class ManagerScreen(WorkbenchScreen):
         elif isinstance(error, NameTakenError):
             self.workbench.tell("Nothing was saved", f"{error} Rename one of them, then press OK again.")
         elif isinstance(error, BusyError):
-            self.workbench.tell("Nothing was saved", f"{error} Try OK again in a moment.")
+            self.workbench.tell("Nothing was saved", error.retry_with("Press OK again in a moment"))
         else:
             self.workbench.tell("Nothing was saved", str(error))
 

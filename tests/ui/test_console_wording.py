@@ -272,3 +272,24 @@ async def test_a_fix_copied_in_the_wizard_says_it_works_once_the_connection_is_s
         first = copied[-1].splitlines()[0]
         assert first.startswith("# ") and "saved" in first  # a comment: pasted, it runs nothing
         assert app.screen.query_one("#fix-command", TextArea).text == copied[-1]  # what is shown is what is copied
+
+
+async def test_a_save_refused_while_another_workbench_holds_the_store_says_what_to_do_once(
+    home: Home, healthy_lab: Lab, monkeypatch: Any
+) -> None:
+    # The storage layer's message said "Try again" and the console added "Try OK again in a moment" after it.
+    from storage import files
+
+    lab_m365(home, healthy_lab, "Contoso")
+    monkeypatch.setattr(files, "LOCK_WAIT", 0.2)
+    app = app_for(home)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await pilot.press("m", "delete")
+        with files.exclusive_lock(home.store.path):  # another workbench, stopped mid-save
+            await pilot.press("ctrl+s")
+            await until(pilot, lambda: "Nothing was saved" in words_of(app))
+        said = words_of(app)
+        assert "Another workbench is saving" in said and "stopped workbench process" in said
+        assert said.lower().count("again") == 1, said
+        assert "OK again" in said
+    assert [c.name for c in home.store.snapshot().connections] == ["Contoso"]
