@@ -114,8 +114,21 @@ class TroubleshootModal(ModalScreen[None]):
     def on_unmount(self) -> None:
         self._choices.put_nowait(None)  # closed, however: no more choices
 
+    def stale(self, row: Row) -> bool:
+        """Whether `row` (the check as it is now) differs from what this panel shows: the check ended, or ran
+        again, since the panel was drawn."""
+        return row.result is not self._drawn
+
+    async def show(self, row: Row) -> None:
+        """Draw the panel again from `row`: a check that was running when the panel opened has ended."""
+        self.row = row
+        self.problem = row.result.outcome.problem if row.result is not None else None
+        await self.recompose()
+        self._focus_fixes()
+
     def compose(self) -> ComposeResult:
         row, problem = self.row, self.problem
+        self._drawn = row.result
         outcome = row.result.outcome if row.result is not None else None
         title = Text()
         if problem is not None:
@@ -175,6 +188,10 @@ class TroubleshootModal(ModalScreen[None]):
         return problem.action if self._fixable() else None
 
     def on_mount(self) -> None:
+        self._focus_fixes()
+
+    def _focus_fixes(self) -> None:
+        """The first fix selected (its command shown), the panel read from its top."""
         fixes = self.query("#fixes")
         if fixes:
             option_list = self.query_one("#fixes", OptionList)

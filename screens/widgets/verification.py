@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import ClassVar, cast
+from typing import TYPE_CHECKING, ClassVar, cast
 
 from rich.text import Text
 from textual import on, work
@@ -37,6 +37,9 @@ from ..render.literal import literal
 from ..render.status import duration, mark, row_mark
 from ..state.live import BoardChanged, LiveVerification, Pace
 from .tables import selected_key, set_column_width
+
+if TYPE_CHECKING:
+    from ..dialogs.troubleshoot import TroubleshootModal
 
 PACE = 0.25  # seconds: the least time between two redraws of a run's board (progress is coalesced to this pace)
 ELAPSED = 1.0  # seconds: how often a running check's time (and spinner) moves on
@@ -285,6 +288,7 @@ class VerificationPanel(Widget):
     def __init__(self, live: LiveVerification, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.view = VerificationView(live, id="verification")
+        self._troubleshooting: TroubleshootModal | None = None  # the check's panel this panel opened, while open
 
     def compose(self) -> ComposeResult:
         yield self.view
@@ -307,6 +311,16 @@ class VerificationPanel(Widget):
     def _row_selected(self) -> None:
         self.action_troubleshoot()
 
+    @on(BoardChanged)
+    def _board_changed(self, message: BoardChanged) -> None:
+        """A check's panel opened while it ran shows its end (its problem, fixes and action) when it ends."""
+        panel = self._troubleshooting
+        if panel is None or not panel.is_attached or message.live is not self.live:
+            return
+        row = self.live.board.rows.get(panel.check)
+        if row is not None and panel.stale(row):
+            panel.call_next(panel.show, row)
+
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         """The troubleshooting worker failed: reported in the console's one place for that."""
         self.workbench.worker_failed(event)
@@ -327,15 +341,19 @@ class VerificationPanel(Widget):
         saved_by = None if self.workbench.workspace.stored_as(live.connection) else self.SAVED_BY
         panel = TroubleshootModal(check, live.board[check], live.connection.name, saved_by=saved_by)
         await self.app.push_screen(panel)
-        async for choice in panel.choices():
-            if choice.spec is None:
-                panel.dismiss(None)
-                self.action_rerun(choice.check)
-                return
-            if await apply_fix(self, choice.check, choice.spec):
-                if self.app.screen is panel:
+        self._troubleshooting = panel
+        try:
+            async for choice in panel.choices():
+                if choice.spec is None:
                     panel.dismiss(None)
-                return
+                    self.action_rerun(choice.check)
+                    return
+                if await apply_fix(self, choice.check, choice.spec):
+                    if self.app.screen is panel:
+                        panel.dismiss(None)
+                    return
+        finally:
+            self._troubleshooting = None
 
     def action_rerun(self, check: str | None = None) -> None:
         check = check or self.view.selected_check()
