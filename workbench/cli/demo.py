@@ -18,11 +18,11 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from storage import Home, NotFoundError
+from storage import Home, InUseError, NotFoundError
 from workbench import certificates
 from workbench.describe import credential_of, status_of, target_of
 from workbench.drafts import M365Draft, OnPremDraft
-from workbench.model import CertificateCredential, ClientSecretCredential, Secret
+from workbench.model import CertificateCredential, ClientSecretCredential, M365Settings, Secret
 
 from .context import new_stamp, now
 from .io import print_table
@@ -144,9 +144,18 @@ def _sample_connections(home: Home, state: Any) -> list[Any]:
             dns_servers=[o.dns],
         ).build(changes.stage_secret(Secret(o.admin_password)), new_stamp()),
     ]
+    left: set[str] = set()  # the certificates of the samples an earlier demo left in DIR (their lab is gone)
     for connection in built:
-        with contextlib.suppress(NotFoundError):  # a sample left by an earlier demo in DIR: its lab is gone
-            changes.delete(changes.get(connection.name).id)
+        with contextlib.suppress(NotFoundError):
+            earlier = changes.get(connection.name)
+            changes.delete(earlier.id)
+            if isinstance(earlier.settings, M365Settings) and isinstance(
+                earlier.settings.credential, CertificateCredential
+            ):
+                left.add(earlier.settings.credential.thumbprint)
         changes.add(connection)
     changes.commit()
+    for thumbprint in left - {info.thumbprint}:
+        with contextlib.suppress(NotFoundError, InUseError):  # kept while a connection of the admin's uses it
+            home.certificates.remove(thumbprint)
     return built
