@@ -16,6 +16,7 @@ dialog that names exactly what will happen (the dialog opens over the panel: no,
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from textual.app import ComposeResult
@@ -87,6 +88,23 @@ async def apply_fix(screen: FixHost, check: str, spec: ActionSpec) -> bool:
     return await handler(screen, check, dict(spec.params))
 
 
+def rerun_answering_once(screen: FixHost, check: str, asked: Callable[[ConfirmationRequest], bool]) -> bool:
+    """Run `check` again, answering yes to the first confirmation the engine asks that `asked` accepts (what the
+    admin has just said yes to) and no to any other: the permission lives in that re-run, once, nowhere else."""
+    answered: list[ConfirmationRequest] = []
+
+    async def confirm(request: ConfirmationRequest) -> bool:
+        if answered or not asked(request):
+            return False
+        answered.append(request)
+        return True
+
+    if not screen.live.rerun(check, confirm):
+        screen.notify("The verification is still running: try again when it has finished.", severity="warning")
+        return False
+    return True
+
+
 async def grant_impersonation(screen: FixHost, check: str, params: dict[str, str]) -> bool:
     app = screen.workbench
     settings = screen.live.connection.settings
@@ -108,19 +126,8 @@ async def grant_impersonation(screen: FixHost, check: str, params: dict[str, str
     if not yes:
         screen.notify("Nothing was granted.", markup=False)
         return False
-    answered: list[ConfirmationRequest] = []
-
-    async def confirm(request: ConfirmationRequest) -> bool:
-        # The admin said yes above, to this grant: answer the engine's question once, and only that question.
-        if answered or request.action is not Action.GRANT_IMPERSONATION:
-            return False
-        answered.append(request)
-        return True
-
-    if not screen.live.rerun(check, confirm):
-        screen.notify("The verification is still running: try again when it has finished.", severity="warning")
-        return False
-    return True
+    # The admin said yes above, to this grant: the engine's question is answered once, and only that question.
+    return rerun_answering_once(screen, check, lambda request: request.action is Action.GRANT_IMPERSONATION)
 
 
 async def allow_redirect(screen: FixHost, check: str, params: dict[str, str]) -> bool:
@@ -152,19 +159,12 @@ async def allow_redirect(screen: FixHost, check: str, params: dict[str, str]) ->
     if not yes:
         screen.notify(f"Nothing was sent to {shown(host)}.", markup=False)
         return False
-    answered: list[ConfirmationRequest] = []
-
-    async def confirm(request: ConfirmationRequest) -> bool:
-        # The admin said yes above, to this host: answer the engine's question about it once, and nothing else.
-        if answered or request.action is not Action.ALLOW_AUTODISCOVER_REDIRECT or request.server != host:
-            return False
-        answered.append(request)
-        return True
-
-    if not screen.live.rerun(check, confirm):
-        screen.notify("The verification is still running: try again when it has finished.", severity="warning")
-        return False
-    return True
+    # The admin said yes above, to this host: the engine's question about it is answered once, and nothing else.
+    return rerun_answering_once(
+        screen,
+        check,
+        lambda request: request.action is Action.ALLOW_AUTODISCOVER_REDIRECT and request.server == host,
+    )
 
 
 async def trust_certificate(screen: FixHost, check: str, params: dict[str, str]) -> bool:
