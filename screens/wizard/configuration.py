@@ -1,14 +1,16 @@
 """The wizard's last step, Configuration: the connection's name, and its verification in the embedded
 verification view (the same keys as the verification screen).
 
-The step owns the verification it shows (`live`): it starts it, replaces it on a restart, forgets it when it
-goes. It watches the run and posts `ConfigurationStep.Progress` when what the wizard shows from it may change
-(Finish, the name learned from the tenant). Under a registration that did not end well it says what exists in
-the tenant.
+The step owns the verification it shows (`live`): on entering it verifies the draft's connection (or applies
+automatic registration's confirmed plan), replaces the run on a restart or when a fix changed the draft (its
+panel's `Adopt` and `Restart` stop here), forgets it when it goes. It watches the run, shows the name learned from
+the tenant, and posts `ConfigurationStep.Progress` when what the wizard shows from it may change (Finish's state,
+the step list). Under a registration that did not end well it says what exists in the tenant.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, ClassVar
 
 from textual import on
@@ -21,14 +23,16 @@ from textual.widgets import Input, Static
 
 from workbench.checks.events import Status
 from workbench.model import Connection
+from workbench.registration.apply import RegistrationRun
 
 from ..render.literal import paragraph
 from ..state.live import BoardChanged, LiveVerification
 from ..widgets.verification import VerificationPanel
-from .draft import Step, WizardDraft
+from .draft import Context, Step, WizardDraft
 from .fields import TextField, set_value
 from .registration import RegistrationState
-from .steps import StepPane
+from .registration_flow import RegistrationFlow
+from .steps import StepPane, build_or_say
 
 if TYPE_CHECKING:
     from textual.widget import AwaitMount
@@ -56,19 +60,16 @@ class ConfigurationStep(StepPane):
     """
 
     class Progress(Message):
-        """The verification moved on (started, ended, read the tenant's domain). `renamed`: the proposed name
-        changed with the domain learned, and the name field shows it."""
+        """The verification moved on (started, ended, read the tenant's domain): Finish and the step list may
+        change."""
 
-        def __init__(self, renamed: bool) -> None:
-            super().__init__()
-            self.renamed = renamed
-
-    shown_name: str = ""  # the name field: what the admin typed, else the proposed name (set by the wizard)
-
-    def __init__(self, draft: WizardDraft, workbench: Console, registration: RegistrationState) -> None:
+    def __init__(
+        self, draft: WizardDraft, workbench: Console, flow: RegistrationFlow, context: Callable[[], Context]
+    ) -> None:
         super().__init__(draft)
         self.workbench = workbench
-        self.registration = registration  # the wizard's (what a registration that failed left in the tenant)
+        self.flow = flow  # the wizard's registration (its confirmed plan is applied here)
+        self.context = context  # what the rules need from outside the draft, as the wizard knows it now
         self.live: LiveVerification | None = None
         self.verified: Connection | None = None  # what `live` verifies (None: a registration's run)
         self._seen: tuple[object, ...] = ()  # the run's state when the step last looked
@@ -95,8 +96,14 @@ class ConfigurationStep(StepPane):
             self.workbench.forget(self.live)
             self.live = None
 
+    @property
+    def registration(self) -> RegistrationState:
+        """What automatic registration found (and what a registration that failed left in the tenant)."""
+        return self.flow.state
+
     def redraw(self) -> None:
-        set_value(self.query_one("#name", Input), self.shown_name)
+        """The name field: what the admin typed, else the proposed name."""
+        set_value(self.query_one("#name", Input), self.draft.shown_name(self.context()))
 
     def first_focus(self) -> Widget | None:
         tables = self.query("#checks")
@@ -108,6 +115,45 @@ class ConfigurationStep(StepPane):
         super().typed(spec, value)
 
     # ------------------------------------------------------------------ the verification
+
+    def start(self) -> None:
+        """On entering the step: verify the draft's connection (unless its results stand), or apply the confirmed
+        plan of automatic registration."""
+        if self.draft.registering:
+            self._apply_plan()
+            return
+        connection = self._for_verification()
+        if connection is not None:
+            self.verify(connection)
+
+    def _for_verification(self) -> Connection | None:
+        """The connection to verify, named as the name field shows it (or a stand-in while that is not valid)."""
+        context = self.context()
+        stage = self.workbench.workspace.changes.stage_secret
+        return build_or_say(self, self.draft, context, stage, name=self.draft.verification_name(context))
+
+    def _apply_plan(self) -> None:
+        """Apply the confirmed plan: the registration's checks, then the Exchange Online checks on its app."""
+        state = self.registration
+        registrar = state.registrar
+        if registrar is None or state.plan is None or self.applied():
+            return  # nothing to apply; or this plan was applied (or is being applied): Back and Next re-apply nothing
+        changes = self.workbench.workspace.changes
+        run: RegistrationRun | None = self.flow.start_run(
+            lambda loaded: changes.stage_certificate(loaded.info, loaded.key_pem)
+        )
+        if run is None:
+            return
+        self.verified = None
+        self.attach(self.workbench.verify(registrar.provisional(), record=False, registration=run))
+
+    def cancel(self) -> bool:
+        """Cancel the verification while it runs (False: none was running)."""
+        live = self.live
+        if live is None or not live.running:
+            return False
+        live.cancel()
+        return True
 
     def verify(self, connection: Connection) -> None:
         """Verify `connection`, unless that is what was verified and its results stand."""
@@ -150,6 +196,24 @@ class ConfigurationStep(StepPane):
         else:
             self.call_next(self._focus_checks_once, slot.mount(DraftVerificationPanel(live, id="verification-panel")))
 
+    @on(VerificationPanel.Restart)
+    def _restart(self, message: VerificationPanel.Restart) -> None:
+        message.stop()
+        self.restart(message.connection, message.timeout)
+
+    @on(VerificationPanel.Adopt)
+    def _adopt(self, message: VerificationPanel.Adopt) -> None:
+        """A fix changed the connection (a pin, a CA bundle, a new secret): into the draft, and verified again."""
+        message.stop()
+        self.draft.adopt(message.settings)
+        connection = self._for_verification()
+        if connection is None:
+            return
+        self.notify(
+            f"{message.what}; verifying again. It is saved with the connection (Finish, then OK).", markup=False
+        )
+        self.restart(connection)
+
     def restart(self, connection: Connection, timeout: float | None = None) -> None:
         """Verify `connection` again from the start on the same table (a registration: its own run again)."""
         if self.draft.registering and self.live is not None:
@@ -163,25 +227,16 @@ class ConfigurationStep(StepPane):
         self.live, self.verified = new, connection
         self.query_one(VerificationPanel).live = new
 
-    def finish_state(self, name_error: str | None) -> tuple[bool, str]:
-        """Whether Finish may save (no check failed, the name is valid: `name_error` is its message), and the
-        status line that says why (not)."""
+    def finish_state(self) -> tuple[bool, str]:
+        """Whether Finish may save (no check failed, the name is valid), and the status line that says why (not)."""
         live = self.live
-        if live is None:
-            return False, "Not verified yet."
-        board = live.board
-        if live.running or board.summary is None:
-            return False, "Verifying… Finish is enabled once no check has failed."
-        status = board.summary.status
-        failed = board.counts().get(Status.FAILED, 0)
-        if status is Status.CANCELLED:
-            return False, "Cancelled. R verifies again."
-        if failed:
-            return False, f"{failed} check(s) failed: enter on one shows why and how to fix it; r re-runs it."
-        if name_error:
-            return False, "Choose another name (see above)."
-        warned = " (with warnings)" if status is Status.WARNING else ""
-        return True, f"Verified{warned}. Finish, then OK in the manager, saves it."
+        return self.draft.finish_state(
+            self.context(),
+            started=live is not None,
+            running=live is not None and live.running,
+            summary=live.board.summary if live is not None else None,
+            failed=live.board.counts().get(Status.FAILED, 0) if live is not None else 0,
+        )
 
     async def _focus_checks_once(self, mounted: AwaitMount) -> None:
         await mounted  # the panel composes the view, which composes the table: the table exists once this is done
@@ -209,7 +264,9 @@ class ConfigurationStep(StepPane):
         seen = (id(live), live.running, board.summary, draft.learned_domain)
         if seen != self._seen:  # only a change in the run can change what Finish says
             self._seen = seen
-            self.post_message(self.Progress(renamed))
+            if renamed:
+                self.redraw()  # the proposed name follows the domain learned
+            self.post_message(self.Progress())
             self._show_report()
 
     def _show_report(self) -> None:

@@ -16,6 +16,7 @@ from enum import StrEnum
 
 from workbench import validate
 from workbench.certificates import usable_for_connection
+from workbench.checks.events import Status, Summary
 from workbench.drafts import M365Draft, OnPremDraft, Stamp, default_m365_name, draft_for
 from workbench.model import (
     CertificateCredential,
@@ -532,6 +533,26 @@ class WizardDraft:
         return editing is not None and replace(connection, updated=editing.updated, last_verification=None) == replace(
             editing, last_verification=None
         )
+
+    # ---------------------------------------------------------------- Finish
+
+    def finish_state(
+        self, context: Context, *, started: bool, running: bool, summary: Summary | None, failed: int
+    ) -> tuple[bool, str]:
+        """Whether Finish may save, and the status line that says why (not): the Configuration step's verification
+        has `started`, is `running` or ended with `summary`, `failed` checks failed; the name must be valid."""
+        if not started:
+            return False, "Not verified yet."
+        if running or summary is None:
+            return False, "Verifying… Finish is enabled once no check has failed."
+        if summary.status is Status.CANCELLED:
+            return False, "Cancelled. R verifies again."
+        if failed:
+            return False, f"{failed} check(s) failed: enter on one shows why and how to fix it; r re-runs it."
+        if self.step_errors(Step.CONFIGURATION, context).get("name"):
+            return False, "Choose another name (see above)."
+        warned = " (with warnings)" if summary.status is Status.WARNING else ""
+        return True, f"Verified{warned}. Finish, then OK in the manager, saves it."
 
     # ---------------------------------------------------------------- what a fix changed
 

@@ -13,6 +13,7 @@ which OK saves. A new connection, or the edit of a stored one (same id; secrets 
 from __future__ import annotations
 
 import getpass
+from collections.abc import Iterable
 from dataclasses import replace
 from typing import ClassVar
 
@@ -25,35 +26,28 @@ from textual.reactive import reactive
 from textual.widgets import Button, ContentSwitcher, Input, Static
 
 from storage import NameTakenError
-from workbench.drafts import DraftInvalid, Stamp
-from workbench.model import (
-    CertificateInfo,
-    Connection,
-    M365Settings,
-    OnPremSettings,
-    Secret,
-    name_key,
-)
+from workbench.drafts import Stamp
+from workbench.model import CertificateInfo, Connection, Secret, name_key
 from workbench.registration import Registrar, RegistrationRequest
 
 from ..chrome import WorkbenchScreen
 from ..dialogs.common import ConfirmModal
 from ..render.literal import shown
 from ..state.live import LiveVerification
-from ..widgets.verification import VerificationPanel, VerificationView
+from ..widgets.verification import VerificationView
 from .application import ApplicationStep
 from .configuration import ConfigurationStep, DraftVerificationPanel
+from .credentials import CredentialsStep
 from .draft import Context, Step, WizardDraft
 from .fields import Field
 from .registration import PlanStep, RegistrationState, RegistrationStep, SignInStep
 from .registration_flow import RegistrationFlow, registrar_for
-from .steps import CredentialsStep, LocationStep, ServerStep, StepPane
+from .steps import LocationStep, ServerStep, StepPane, build_or_say
 
 FORM_STEPS: dict[Step, type[StepPane]] = {  # the steps that need only the draft
     Step.LOCATION: LocationStep,
     Step.REGISTRATION: RegistrationStep,
     Step.SERVER: ServerStep,
-    Step.CREDENTIALS: CredentialsStep,
 }
 
 
@@ -112,7 +106,6 @@ class WizardScreen(WorkbenchScreen):
     WizardScreen #wizard-status { width: 1fr; height: 3; content-align: left middle; padding: 0 1; }
     """
 
-    live: LiveVerification  # the Configuration step's verification, once it started (see `_attached`)
     draft: reactive[WizardDraft | None] = reactive(None, init=False, always_update=True)
     index: reactive[int] = reactive(0, init=False)  # the step shown (of `draft.steps()`): see `watch_index`
 
@@ -216,6 +209,14 @@ class WizardScreen(WorkbenchScreen):
     def on_step_pane_changed(self, message: StepPane.Changed) -> None:
         self._changed(message.field)
 
+    def on_step_pane_reveal(self, message: StepPane.Reveal) -> None:
+        self._reveal(message.fields)
+
+    def _reveal(self, fields: Iterable[str]) -> None:
+        """The messages of `fields` show from now on (Next, or Browse, found them wrong)."""
+        self._typed.update(fields)
+        self._validate()
+
     def watch_draft(self) -> None:
         if self.is_mounted:
             self._validate()
@@ -276,10 +277,7 @@ class WizardScreen(WorkbenchScreen):
 
     def redraw_step(self, step: Step | None = None) -> None:
         """Show the draft (and what registration found) in a step: on entering it, after a fill, a pick, a fix."""
-        pane = self.pane(step)
-        if isinstance(pane, ConfigurationStep):
-            pane.shown_name = self.shown_name()
-        pane.redraw()
+        self.pane(step).redraw()
 
     # ------------------------------------------------------------------ moving
 
@@ -291,8 +289,10 @@ class WizardScreen(WorkbenchScreen):
             return PlanStep(draft, self.registration)
         if step is Step.APPLICATION:
             return ApplicationStep(draft, self.workbench, self._certificates)
+        if step is Step.CREDENTIALS:
+            return CredentialsStep(draft, self.workbench, self.context)
         if step is Step.CONFIGURATION:
-            self._configuration = ConfigurationStep(draft, self.workbench, self.registration)
+            self._configuration = ConfigurationStep(draft, self.workbench, self.flow, self.context)
             return self._configuration
         return FORM_STEPS[step](draft)
 
@@ -316,8 +316,8 @@ class WizardScreen(WorkbenchScreen):
             verified = live is not None and live.board.summary is not None and not live.board.summary.failed
             self.flow.prepare_plan(applied=verified)
         self.redraw_step()
-        if step is Step.CONFIGURATION:
-            self._start_verification()
+        if step is Step.CONFIGURATION and self._configuration is not None:
+            self._configuration.start()
             self.redraw_step()
         self._validate()
         focus = self.pane(step).first_focus()
@@ -331,8 +331,7 @@ class WizardScreen(WorkbenchScreen):
             return
         errors = self.wizard_draft.step_errors(self.step, self.context())
         if errors:
-            self._typed.update(errors)
-            self._validate()
+            self._reveal(errors)
             first = next(iter(errors))
             for field in self.pane().query(Field):
                 if field.field == first and field.control.focusable:
@@ -345,8 +344,8 @@ class WizardScreen(WorkbenchScreen):
     def action_back(self) -> None:
         if self.index == 0:
             return
-        if self.step is Step.CONFIGURATION and self._live is not None and self._live.running:
-            self._live.cancel()
+        if self.step is Step.CONFIGURATION and self._configuration is not None:
+            self._configuration.cancel()
         self.index -= 1
 
     @on(Button.Pressed, "#next")
@@ -377,8 +376,7 @@ class WizardScreen(WorkbenchScreen):
         return self.registration.left_in_tenant(running=self._live is not None and self._live.running)
 
     def action_cancel(self) -> None:
-        if self.step is Step.CONFIGURATION and self._live is not None and self._live.running:
-            self._live.cancel()
+        if self.step is Step.CONFIGURATION and self._configuration is not None and self._configuration.cancel():
             self.notify("Verification cancelled. escape again leaves the wizard.", markup=False)
             return
         if not self.entered:
@@ -442,47 +440,6 @@ class WizardScreen(WorkbenchScreen):
         self.mutate_reactive(WizardScreen.draft)
         self.notify(said, markup=False)
 
-    # ------------------------------------------------------------------ certificates and browse
-
-    @on(Button.Pressed, "#browse")
-    def action_browse(self) -> None:
-        from .browse import BrowseModal
-
-        draft = self.wizard_draft
-        errors = draft.step_errors(Step.CREDENTIALS, self.context())
-        if errors:
-            self._typed.update(errors)
-            self._validate()
-            self.notify(
-                "Browse signs in as the admin above: enter a valid UPN and its password first.", severity="warning"
-            )
-            return
-        connection = self._build(name="browse")
-        if connection is None:
-            return
-        domain = draft.onprem.admin_upn.rpartition("@")[2]
-        self.app.push_screen(
-            BrowseModal(lambda: self.workbench.browse(connection), draft.onprem.admin_upn, domain), self._browsed
-        )
-
-    def _browsed(self, upn: str | None) -> None:
-        if upn is None:
-            return
-        draft = self.wizard_draft
-        before = draft.onprem.admin_upn.strip()
-        draft.onprem.admin_upn = upn
-        if upn.casefold() != before.casefold() and draft.password is not None:
-            # The password typed was the one Browse signed in with: it belongs to the other admin.
-            draft.password = None
-            self.redraw_step()
-            self._changed("password")
-            self.query_one("#password", Input).focus()
-            self.notify(f"Administrator: {shown(upn)}. Enter this admin's password.", markup=False)
-        else:
-            self.redraw_step()
-            self.notify(f"Administrator: {shown(upn)}", markup=False)
-        self._changed("admin_upn")
-
     # ------------------------------------------------------------------ automatic registration
 
     @property
@@ -518,74 +475,32 @@ class WizardScreen(WorkbenchScreen):
         """The Configuration step's verification (None before it started)."""
         return self._configuration.live if self._configuration is not None else None
 
-    def _attached(self) -> None:
-        """The Configuration step's verification is the one this host acts on (r, R, troubleshoot)."""
-        if self._live is not None:
-            self.live = self._live
-
     def _stage(self, secret: Secret) -> str:
         return self.workbench.workspace.changes.stage_secret(secret)
 
-    def _build(self, name: str | None = None) -> Connection | None:
-        """The connection as the draft describes it (`name` stands in while the name field is not valid)."""
-        try:
-            return self.wizard_draft.build(self.context(), self._stage, name=name)
-        except DraftInvalid as invalid:
-            self.notify(f"Not ready: {invalid}", severity="warning", markup=False)
-            return None
+    def _build(self) -> Connection | None:
+        """The connection as the draft describes it (None, said, while a field is wrong)."""
+        return build_or_say(self, self.wizard_draft, self.context(), self._stage)
 
     def shown_name(self) -> str:
         """The name field: what the admin typed, else the proposed name."""
         return self.wizard_draft.shown_name(self.context())
 
-    def _for_verification(self) -> Connection | None:
-        """The connection to verify, named as the name field shows it (or a stand-in while that is not valid)."""
-        return self._build(name=self.wizard_draft.verification_name(self.context()))
-
-    def _start_verification(self) -> None:
-        pane = self._configuration
-        assert pane is not None
-        if self.wizard_draft.registering:
-            self._start_registration(pane)
-        else:
-            connection = self._for_verification()
-            if connection is None:
-                return
-            pane.verify(connection)
-        self._attached()
-
-    def _start_registration(self, pane: ConfigurationStep) -> None:
-        """Apply the confirmed plan: the registration's checks, then the Exchange Online checks on its app."""
-        state = self.registration
-        registrar = state.registrar
-        if registrar is None or state.plan is None or pane.applied():
-            return  # nothing to apply; or this plan was applied (or is being applied): Back and Next re-apply nothing
-        changes = self.workbench.workspace.changes
-        run = self.flow.start_run(lambda loaded: changes.stage_certificate(loaded.info, loaded.key_pem))
-        if run is None:
-            return
-        pane.verified = None
-        pane.attach(self.workbench.verify(registrar.provisional(), record=False, registration=run))
-
-    def on_configuration_step_progress(self, message: ConfigurationStep.Progress) -> None:
-        if message.renamed:
-            self.redraw_step(Step.CONFIGURATION)
+    def on_configuration_step_progress(self) -> None:
         self._validate()
 
     def _finish_state(self) -> tuple[bool, str]:
         """Whether Finish may save, and the status line that says why (not)."""
         if self._configuration is None:
             return False, "Not verified yet."
-        name_error = self.wizard_draft.step_errors(Step.CONFIGURATION, self.context()).get("name")
-        return self._configuration.finish_state(name_error)
+        return self._configuration.finish_state()
 
     def _finish(self) -> None:
         from workbench.verification import summary_record
 
         ready, note = self._finish_state()
         if not ready:
-            self._typed.add("name")
-            self._validate()
+            self._reveal(("name",))
             self.notify(note, severity="warning", markup=False)
             return
         registering = self.wizard_draft.registering
@@ -617,29 +532,15 @@ class WizardScreen(WorkbenchScreen):
         self.workbench.changed()
         self.dismiss(connection.id)  # type: ignore[arg-type]
 
-    # ------------------------------------------------------------------ what a fix changes
+    # ------------------------------------------------------------------ what tests read
+
+    @property
+    def live(self) -> LiveVerification:
+        """The Configuration step's verification (once it started)."""
+        live = self._live
+        assert live is not None, "the Configuration step has not verified yet"
+        return live
 
     @property
     def view(self) -> VerificationView:
         return self.query_one(VerificationView)
-
-    @on(VerificationPanel.Adopt)
-    def _adopt(self, message: VerificationPanel.Adopt) -> None:
-        self.adopt(message.settings, message.what)
-
-    @on(VerificationPanel.Restart)
-    def _restart(self, message: VerificationPanel.Restart) -> None:
-        self.restart(message.connection, message.timeout)
-
-    def restart(self, connection: Connection, timeout: float | None = None) -> None:
-        if self._configuration is not None:
-            self._configuration.restart(connection, timeout)
-            self._attached()
-
-    def adopt(self, settings: M365Settings | OnPremSettings, what: str) -> None:
-        self.wizard_draft.adopt(settings)
-        connection = self._for_verification()
-        if connection is None:
-            return
-        self.notify(f"{what}; verifying again. It is saved with the connection (Finish, then OK).", markup=False)
-        self.restart(connection)

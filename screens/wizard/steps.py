@@ -2,27 +2,31 @@
 
 Each step shows the draft's values (`redraw`), writes what the admin types back into it and posts
 `StepPane.Changed` (the wizard re-runs the core's rules and shows their messages), and knows how to fill itself
-with the lab's values in the demo. Its buttons' presses bubble to the wizard, which acts on them. None of them
-validates anything itself, and none calls the wizard.
+with the lab's values in the demo. A step that runs a job of its own (Browse on Admin's credentials, the
+verification on Configuration) does it there and says what the wizard must show (`StepPane.Reveal`, `Changed`);
+the other buttons' presses bubble to the wizard, which acts on them. None of them decides whether a value is
+valid, and none calls the wizard.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
-from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.containers import Vertical, VerticalScroll
 from textual.message import Message
 from textual.widget import Widget
-from textual.widgets import Button, Input, RadioButton, RadioSet, Select, Static
+from textual.widgets import Input, RadioButton, RadioSet, Select, Static
 
 from workbench.checks import problems
-from workbench.model import Cloud, ConnectionKind, Discovery, PowerShellAuth
+from workbench.drafts import DraftInvalid
+from workbench.model import Cloud, Connection, ConnectionKind, Discovery, PowerShellAuth, Secret
 
 from ..render.literal import literal
-from .draft import Step, Trust, WizardDraft
+from .draft import Context, Step, Trust, WizardDraft
 from .fields import TEXT_FIELDS, Choice, Field, TextField, set_value, text_field
 
 if TYPE_CHECKING:
@@ -84,6 +88,13 @@ class StepPane(VerticalScroll):
             super().__init__()
             self.field = field
 
+    class Reveal(Message):
+        """The messages of `fields` show from now on, typed in or not (what the step needs first is wrong)."""
+
+        def __init__(self, fields: tuple[str, ...]) -> None:
+            super().__init__()
+            self.fields = fields
+
     def __init__(self, draft: WizardDraft) -> None:
         super().__init__(id=f"step-{self.STEP.value}")
         self._draft = draft  # the wizard's one draft: composed with its values, written as the admin types
@@ -137,6 +148,18 @@ class StepPane(VerticalScroll):
 
     def changed(self, field: str | None) -> None:
         self.post_message(self.Changed(field))
+
+
+def build_or_say(
+    node: Widget, draft: WizardDraft, context: Context, stage: Callable[[Secret], str], *, name: str | None = None
+) -> Connection | None:
+    """The connection as `draft` describes it, or None while a field is wrong (`node` says why). `name` stands in
+    for the name field (Browse; a verification while the name is not valid)."""
+    try:
+        return draft.build(context, stage, name=name)
+    except DraftInvalid as invalid:
+        node.notify(f"Not ready: {invalid}", severity="warning", markup=False)
+        return None
 
 
 class LocationStep(StepPane):
@@ -339,29 +362,3 @@ class ServerStep(StepPane):
         if by_name:
             return "Filled the lab server's FQDN, DNS server and CA bundle. ctrl+l again: its IP address instead."
         return "Filled the lab server's IP address (see the Basic warning). ctrl+l again: its FQDN."
-
-
-class CredentialsStep(StepPane):
-    STEP = Step.CREDENTIALS
-    INTRO = "A mailbox-enabled admin allowed to impersonate (Organization Management is)."
-
-    def fields(self) -> ComposeResult:
-        yield self.text_field("admin_upn")
-        with Horizontal(classes="inline"):
-            yield Button("Browse…", id="browse", compact=True)
-            yield Static("pick from Organization Management", classes="button-hint")
-        yield self.text_field("password")
-
-    def redraw(self) -> None:
-        draft = self.draft
-        self.redraw_text_fields()
-        password = self.query_one("#password", Input)
-        password.placeholder = (
-            "unchanged (type to replace)" if draft.password_ref and draft.password is None else "the admin's password"
-        )
-
-    def fill(self, lab: LabValues) -> str:
-        self.draft.onprem.admin_upn = lab.admin_upn
-        self.draft.password = lab.admin_password
-        set_value(self.query_one("#password", Input), lab.admin_password.reveal())
-        return "Filled the lab's administrator and password."
