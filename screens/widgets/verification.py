@@ -101,6 +101,9 @@ class VerificationView(Widget):
         self.live.listen(self)
         self.redraw(full=True)
         self.set_interval(ELAPSED, self._elapsed)
+        # Mounted into a step being laid out, the view may learn its size before its columns exist and get no
+        # Resize after: the detail column is fitted again once the screen has been laid out.
+        self.call_after_refresh(self.on_resize)
 
     def _elapsed(self) -> None:
         if self.board.running:
