@@ -26,6 +26,7 @@ from textual.message import Message
 from textual.reactive import var
 from textual.widget import Widget
 from textual.widgets import DataTable, Static
+from textual.widgets.data_table import ColumnKey
 from textual.worker import Worker
 
 from workbench.checks.board import Board, Row
@@ -149,6 +150,12 @@ class VerificationView(Widget):
         board = self.board
         dirty = board.take_dirty()
         table = self.query_one("#checks", DataTable)
+        detail = table.columns.get(ColumnKey("detail"))
+        if detail is not None and detail.width != self._detail_width():
+            # The view's size changed since the column was fitted (a Resize not handled yet, or none sent): every
+            # detail cell is cut to the width it is drawn at, so the column is fitted and the rows drawn again.
+            detail.width = self._detail_width()
+            full = True
         keys = self._layout()
         now = self._clock()
         self._frame = int(now)  # the spinner turns once a second: every changed cell costs a table repaint
