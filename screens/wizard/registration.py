@@ -267,6 +267,7 @@ class SignInStep(StepPane):
 class PlanStep(StepPane):
     STEP = Step.PLAN
     INTRO = "What applying will create or change in the tenant. Nothing has been written yet."
+    APPLIED = "What applying this plan created or changed in the tenant: it has been applied and verified."
     DEFAULT_CSS = """
     PlanStep #plan-rows { height: auto; }
     """
@@ -274,9 +275,10 @@ class PlanStep(StepPane):
     def fields(self) -> ComposeResult:
         yield Static("", id="plan-rows")
 
-    def __init__(self, draft: WizardDraft, registration: RegistrationState) -> None:
+    def __init__(self, draft: WizardDraft, registration: RegistrationState, applied: Callable[[], bool]) -> None:
         super().__init__(draft)
         self.registration = registration  # the wizard's: the plan once read
+        self.applied = applied  # whether this plan was applied (the Configuration step knows): Next re-applies nothing
 
     def first_focus(self) -> Widget | None:
         return self  # the arrow keys scroll the plan
@@ -286,6 +288,8 @@ class PlanStep(StepPane):
 
     def show(self, state: RegistrationState) -> None:
         self.registration = state
+        applied = self.applied()
+        self.query_one(".intro", Static).update(self.APPLIED if applied else self.INTRO)
         rows = self.query_one("#plan-rows", Static)
         if state.plan_error is not None:
             rows.update(Text("✘ ", style="red").append_text(literal(state.plan_error)))
@@ -310,5 +314,10 @@ class PlanStep(StepPane):
             what.append(" (already granted)" if granted else "", style="dim")
             what.append(f"\nto {permission.reason}", style="dim")
             permissions.add_row(Text(" ✔" if granted else " +", style="green" if granted else "bold"), what)
-        footer = Text("\nalt+n applies the plan; Back changes the answers.", style="dim")
+        footer = Text(
+            "\nalt+n shows its verification again; Back changes the answers."
+            if applied
+            else "\nalt+n applies the plan; Back changes the answers.",
+            style="dim",
+        )
         rows.update(Group(table, heading, permissions, footer))

@@ -256,7 +256,8 @@ class WizardScreen(WorkbenchScreen):
     def _paint_buttons(self, errors: dict[str, str]) -> None:
         last = self.step is Step.CONFIGURATION
         next_button = self.query_one("#next", Button)
-        next_button.label = "Finish  alt+n" if last else "Apply  alt+n" if self.step is Step.PLAN else "Next  alt+n"
+        applying = self.step is Step.PLAN and not self._plan_applied()
+        next_button.label = "Finish  alt+n" if last else "Apply  alt+n" if applying else "Next  alt+n"
         self.query_one("#back", Button).disabled = self.index == 0
         status = self.query_one("#wizard-status", Static)
         if last:
@@ -281,12 +282,16 @@ class WizardScreen(WorkbenchScreen):
 
     # ------------------------------------------------------------------ moving
 
+    def _plan_applied(self) -> bool:
+        """Whether the plan shown was applied (and verified, or is being): Next then shows its results again."""
+        return self._configuration is not None and self._configuration.applied()
+
     def _new_pane(self, step: Step) -> StepPane:
         draft = self.wizard_draft
         if step is Step.SIGN_IN:
             return SignInStep(draft, self.registration, self.flow.code_seconds_left, self.workbench.lab_values)
         if step is Step.PLAN:
-            return PlanStep(draft, self.registration)
+            return PlanStep(draft, self.registration, self._plan_applied)
         if step is Step.APPLICATION:
             return ApplicationStep(draft, self.workbench, self._certificates)
         if step is Step.CREDENTIALS:

@@ -396,3 +396,25 @@ async def test_a_registration_that_fails_later_says_what_exists_and_how_to_remov
         (registered,) = ours(lab, home)
         assert f"object ID {registered.object_id}" in note and "To finish: run the registration again" in note
         assert f"Invoke-MgGraphRequest -Method DELETE -Uri '{lab.state.m365.graph_url}/v1.0/applications/" in note
+
+
+async def test_back_to_the_plan_after_it_was_applied_says_so_and_next_does_not_offer_to_apply_again(
+    auto_lab: Callable[..., Lab], home: Home
+) -> None:
+    # Found by the hostile review: the Plan step still said "Nothing has been written yet." and its button
+    # "Apply" after the plan had been applied (Next re-applies nothing: only the words were wrong).
+    lab = auto_lab()
+    app = app_for(home, lab)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await applied(pilot)
+        await pilot.press("alt+b")
+        await pilot.pause()
+        assert screen.step.value == "plan"
+        said = " ".join(text_of(app, "#step-plan .intro").split()) + " " + " ".join(text_of(app, "#plan-rows").split())
+        assert "Nothing has been written yet" not in said and "alt+n applies the plan" not in said
+        assert "applied" in said
+        assert str(app.screen.query_one("#next", Button).label).startswith("Next")
+        await pilot.press("alt+n")
+        done = await verified(pilot)
+        assert len(ours(lab, home)) == 1  # nothing applied twice
+        assert done.live.board.summary is not None and not done.live.board.summary.failed
