@@ -37,7 +37,7 @@ from ..console import Console, console
 from ..render.literal import literal
 from ..render.status import duration, mark, row_mark
 from ..state.live import BoardChanged, LiveVerification, Pace
-from .tables import selected_key, set_column_width
+from .tables import selected_key
 
 if TYPE_CHECKING:
     from ..dialogs.troubleshoot import TroubleshootModal
@@ -104,7 +104,7 @@ class VerificationView(Widget):
         self.set_interval(ELAPSED, self._elapsed)
         # Mounted into a step being laid out, the view may learn its size before its columns exist and get no
         # Resize after: the detail column is fitted again once the screen has been laid out.
-        self.call_after_refresh(self.on_resize)
+        self.call_after_refresh(self.redraw)
 
     def _elapsed(self) -> None:
         if self.board.running:
@@ -128,8 +128,7 @@ class VerificationView(Widget):
         return max(16, (self.size.width or 80) - CHECK_WIDTH - STATUS_WIDTH - TIME_WIDTH - 10)
 
     def on_resize(self) -> None:
-        if set_column_width(self.query_one("#checks", DataTable), "detail", self._detail_width()):
-            self.redraw(full=True)
+        self.redraw()  # a redraw fits the detail column to the view's width first
 
     @property
     def board(self) -> Board:
