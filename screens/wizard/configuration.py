@@ -11,6 +11,7 @@ the step list). Under a registration that did not end well it says what exists i
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import TYPE_CHECKING, ClassVar
 
 from textual import on
@@ -22,6 +23,7 @@ from textual.widget import Widget
 from textual.widgets import Input, Static
 
 from workbench.checks.events import Status
+from workbench.drafts import Stamp
 from workbench.model import Connection
 from workbench.registration.apply import RegistrationRun
 
@@ -30,8 +32,7 @@ from ..state.live import BoardChanged, LiveVerification
 from ..widgets.verification import VerificationPanel
 from .draft import Context, Step, WizardDraft
 from .fields import TextField, set_value
-from .registration import RegistrationState
-from .registration_flow import RegistrationFlow
+from .registration_flow import RegistrationFlow, RegistrationState
 from .steps import StepPane, build_or_say
 
 if TYPE_CHECKING:
@@ -104,6 +105,11 @@ class ConfigurationStep(StepPane):
     def redraw(self) -> None:
         """The name field: what the admin typed, else the proposed name."""
         set_value(self.query_one("#name", Input), self.draft.shown_name(self.context()))
+
+    def enter(self) -> None:
+        self.redraw()
+        self.start()
+        self.redraw()  # the name the verification stands in with, once it started
 
     def first_focus(self) -> Widget | None:
         tables = self.query("#checks")
@@ -226,6 +232,26 @@ class ConfigurationStep(StepPane):
             self.workbench.forget(old)
         self.live, self.verified = new, connection
         self.query_one(VerificationPanel).live = new
+
+    def to_save(self) -> Connection | None:
+        """What Finish hands to the manager: the registered connection, or the draft's (None, said, while a field is
+        wrong); with this verification's record when it verified exactly that connection."""
+        from workbench.verification import summary_record  # the verification engine: loaded when first needed
+
+        live = self.live
+        summary = live.board.summary if live is not None else None
+        if summary is None:
+            return None
+        draft, space = self.draft, self.workbench.workspace
+        if draft.registering:
+            connection = self.registration.connection(Stamp(draft.id, space.now()), draft.shown_name(self.context()))
+        else:
+            connection = build_or_say(self, draft, self.context(), space.changes.stage_secret)
+        if connection is None:
+            return None
+        if draft.registering or (self.verified is not None and self.verified.settings == connection.settings):
+            connection = replace(connection, last_verification=summary_record(summary, space.now()))
+        return connection
 
     def finish_state(self) -> tuple[bool, str]:
         """Whether Finish may save (no check failed, the name is valid), and the status line that says why (not)."""

@@ -41,6 +41,10 @@ class CredentialsStep(StepPane):
             yield Static("pick from Organization Management", classes="button-hint")
         yield self.text_field("password")
 
+    def enter(self) -> None:
+        self.draft.propose_upn(self.workbench.local_user)  # the admin's name proposed from the local one
+        super().enter()
+
     def redraw(self) -> None:
         draft = self.draft
         self.redraw_text_fields()

@@ -9,7 +9,6 @@ Apply on the Plan step).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
@@ -23,88 +22,18 @@ from textual.reactive import reactive
 from textual.widget import Widget
 from textual.widgets import Button, Checkbox, RadioSet, Static
 
-from workbench import validate
-from workbench.drafts import Stamp
-from workbench.model import AppRegistration, Connection, Registration
-from workbench.registration import (
-    Admin,
-    DeviceCode,
-    Registrar,
-    RegistrationPlan,
-    SignInError,
-    removal_instructions,
-)
-from workbench.registration.apply import RegistrationRun
-from workbench.validate import FieldError
+from workbench.model import Registration
+from workbench.registration import DeviceCode
 
 from ..render.literal import literal
 from ..render.signin import sign_in_address
 from .draft import Step, WizardDraft
 from .fields import Choice
+from .registration_flow import RegistrationFlow, RegistrationState
 from .steps import StepPane, lab_cloud, set_radio
 
 if TYPE_CHECKING:
     from .fill import LabValues
-
-
-@dataclass
-class RegistrationState:
-    """The automatic registration of one wizard: who signed in, the plan, the run that applies it."""
-
-    registrar: Registrar | None = None
-    key: tuple[object, ...] = ()  # what the sign-in was for (cloud, endpoints, tenant, client): a change restarts it
-    code: DeviceCode | None = None
-    admin: Admin | None = None
-    error: SignInError | None = None
-    waiting: bool = False
-    plan: RegistrationPlan | None = None
-    plan_error: str | None = None
-    planning: bool = False
-    run: RegistrationRun | None = None
-
-    def forget_sign_in(self) -> None:
-        if self.registrar is not None:
-            self.registrar.close()
-        self.registrar, self.code, self.admin, self.error, self.waiting = None, None, None, None, False
-        self.plan, self.plan_error = None, None
-
-    def connection(self, stamp: Stamp, name: str) -> Connection | None:
-        """The connection the registration produced, named `name` (None: nothing registered yet, or `name` is not a
-        valid connection name)."""
-        if self.registrar is None or self.run is None or self.run.registered_settings() is None:
-            return None
-        connection = self.registrar.connection(self.run, stamp)
-        try:
-            return replace(connection, name=validate.connection_name(name))
-        except FieldError:
-            return None
-
-    @property
-    def created(self) -> bool:
-        """Whether a run has written to the tenant (the app exists now)."""
-        return self.run is not None and not self.run.ledger.empty
-
-    def left_in_tenant(self, running: bool) -> tuple[str, list[tuple[str, str]]]:
-        """For a dialog that leaves the wizard (Quit, Cancel): what the registration left in the tenant, as a sentence,
-        and the app with the ways to remove it, as details ("" and none when nothing was written). `running`:
-        the registration is still under way, so what it is creating stays too."""
-        run = self.run
-        if run is None:
-            return "", []
-        ledger, plan = run.ledger, run.plan
-        if ledger.empty or ledger.object_id is None:
-            if not running:
-                return "", []
-            return f" The app '{plan.display_name}' is being registered: what is created stays in the tenant.", []
-        sentence = f" The app '{plan.display_name}' stays registered in the tenant; registering again updates it."
-        details = [("App", f"{plan.display_name}, app ID {ledger.app_id}")]
-        registration = AppRegistration(app_object_id=ledger.object_id, unique_name=plan.unique_name)
-        graph, portal = (
-            line.partition(": ")[2]
-            for line in removal_instructions(run.endpoints.graph_url, registration, run.cloud)[:2]
-        )
-        details += [("To remove it (PowerShell, as a Global Administrator)", graph), ("Or in the portal", portal)]
-        return sentence, details
 
 
 DUPLICATES_NOTE = (
@@ -189,17 +118,22 @@ class SignInStep(StepPane):
 
     seconds_left: reactive[int] = reactive(0, init=False)  # the code's time left, counted down each second
 
-    def __init__(
-        self,
-        draft: WizardDraft,
-        registration: RegistrationState,
-        time_left: Callable[[], int],
-        lab: LabValues | None = None,
-    ) -> None:
+    def __init__(self, draft: WizardDraft, flow: RegistrationFlow, lab: LabValues | None = None) -> None:
         super().__init__(draft)
-        self.registration = registration  # the wizard's: what the sign-in found so far
-        self.time_left = time_left  # the code's seconds left (the registration flow's, on the app's clock)
+        self.flow = flow  # the wizard's sign-in and plan
+        self.registration = flow.state  # what the sign-in found so far
+        self.time_left = flow.code_seconds_left  # the code's seconds left, on the app's clock
         self.lab = lab  # the demo's lab (it approves its own codes), else None
+
+    def enter(self) -> None:
+        """A sign-in starts, unless an admin signed in (or is being waited for) with the answers as they are."""
+        self.flow.sign_in_if_needed(self.draft.registration_request(), self.draft.registration_key())
+        super().enter()
+
+    @on(Button.Pressed, "#new-code")
+    def new_code(self) -> None:
+        """A new code: whatever sign-in was waiting stops, and what it found is forgotten."""
+        self.flow.restart_sign_in(self.draft.registration_request(), self.draft.registration_key())
 
     def on_mount(self) -> None:
         self.set_interval(1.0, self._count_down)
@@ -275,10 +209,19 @@ class PlanStep(StepPane):
     def fields(self) -> ComposeResult:
         yield Static("", id="plan-rows")
 
-    def __init__(self, draft: WizardDraft, registration: RegistrationState, applied: Callable[[], bool]) -> None:
+    def __init__(
+        self, draft: WizardDraft, flow: RegistrationFlow, applied: Callable[[], bool], verified: Callable[[], bool]
+    ) -> None:
         super().__init__(draft)
-        self.registration = registration  # the wizard's: the plan once read
+        self.flow = flow  # the wizard's sign-in and plan
+        self.registration = flow.state  # the plan once read
         self.applied = applied  # whether this plan was applied (the Configuration step knows): Next re-applies nothing
+        self.verified = verified  # whether the Configuration step's verification ended and passed
+
+    def enter(self) -> None:
+        """The plan is read from the tenant, unless the one shown was applied and verified (it stays)."""
+        self.flow.prepare_plan(applied=self.verified())
+        super().enter()
 
     def first_focus(self) -> Widget | None:
         return self  # the arrow keys scroll the plan

@@ -11,6 +11,7 @@ are said on the step.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from textual import work
@@ -19,18 +20,87 @@ from textual.widget import Widget
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from storage import StorageError
+from workbench import validate
 from workbench.certificates import LoadedCertificate
-from workbench.model import CertificateCredential, CertificateInfo, Connection, M365Settings
-from workbench.registration import Admin, DeviceCode, Registrar, RegistrationPlan, RegistrationRequest, SignInError
+from workbench.drafts import Stamp
+from workbench.model import AppRegistration, CertificateCredential, CertificateInfo, Connection, M365Settings
+from workbench.registration import (
+    Admin,
+    DeviceCode,
+    Registrar,
+    RegistrationPlan,
+    RegistrationRequest,
+    SignInError,
+    removal_instructions,
+)
 from workbench.registration.apply import RegistrationRun
 from workbench.text import visible
-
-from .registration import RegistrationState
+from workbench.validate import FieldError
 
 if TYPE_CHECKING:
     from ..console import Console
 
 SIGN_IN, PLAN = "sign-in", "plan"
+
+
+@dataclass
+class RegistrationState:
+    """The automatic registration of one wizard: who signed in, the plan, the run that applies it."""
+
+    registrar: Registrar | None = None
+    key: tuple[object, ...] = ()  # what the sign-in was for (cloud, endpoints, tenant, client): a change restarts it
+    code: DeviceCode | None = None
+    admin: Admin | None = None
+    error: SignInError | None = None
+    waiting: bool = False
+    plan: RegistrationPlan | None = None
+    plan_error: str | None = None
+    planning: bool = False
+    run: RegistrationRun | None = None
+
+    def forget_sign_in(self) -> None:
+        if self.registrar is not None:
+            self.registrar.close()
+        self.registrar, self.code, self.admin, self.error, self.waiting = None, None, None, None, False
+        self.plan, self.plan_error = None, None
+
+    def connection(self, stamp: Stamp, name: str) -> Connection | None:
+        """The connection the registration produced, named `name` (None: nothing registered yet, or `name` is not a
+        valid connection name)."""
+        if self.registrar is None or self.run is None or self.run.registered_settings() is None:
+            return None
+        connection = self.registrar.connection(self.run, stamp)
+        try:
+            return replace(connection, name=validate.connection_name(name))
+        except FieldError:
+            return None
+
+    @property
+    def created(self) -> bool:
+        """Whether a run has written to the tenant (the app exists now)."""
+        return self.run is not None and not self.run.ledger.empty
+
+    def left_in_tenant(self, running: bool) -> tuple[str, list[tuple[str, str]]]:
+        """For a dialog that leaves the wizard (Quit, Cancel): what the registration left in the tenant, as a sentence,
+        and the app with the ways to remove it, as details ("" and none when nothing was written). `running`:
+        the registration is still under way, so what it is creating stays too."""
+        run = self.run
+        if run is None:
+            return "", []
+        ledger, plan = run.ledger, run.plan
+        if ledger.empty or ledger.object_id is None:
+            if not running:
+                return "", []
+            return f" The app '{plan.display_name}' is being registered: what is created stays in the tenant.", []
+        sentence = f" The app '{plan.display_name}' stays registered in the tenant; registering again updates it."
+        details = [("App", f"{plan.display_name}, app ID {ledger.app_id}")]
+        registration = AppRegistration(app_object_id=ledger.object_id, unique_name=plan.unique_name)
+        graph, portal = (
+            line.partition(": ")[2]
+            for line in removal_instructions(run.endpoints.graph_url, registration, run.cloud)[:2]
+        )
+        details += [("To remove it (PowerShell, as a Global Administrator)", graph), ("Or in the portal", portal)]
+        return sentence, details
 
 
 def registrar_for(

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import getpass
 from collections.abc import Iterable
-from dataclasses import replace
 from typing import ClassVar
 
 from rich.text import Text
@@ -23,15 +22,12 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
 from textual.reactive import reactive
-from textual.widgets import Button, ContentSwitcher, Input, Static
+from textual.widgets import Button, ContentSwitcher, Input
 
 from storage import NameTakenError
-from workbench.drafts import Stamp
-from workbench.model import CertificateInfo, Connection, Secret, name_key
 from workbench.registration import Registrar, RegistrationRequest
 
 from ..chrome import WorkbenchScreen
-from ..dialogs.common import ConfirmModal
 from ..render.literal import shown
 from ..state.live import LiveVerification
 from ..widgets.verification import VerificationView
@@ -39,10 +35,12 @@ from .application import ApplicationStep
 from .configuration import ConfigurationStep, DraftVerificationPanel
 from .credentials import CredentialsStep
 from .draft import Context, Step, WizardDraft
+from .facts import WorkspaceFacts
 from .fields import Field
-from .registration import PlanStep, RegistrationState, RegistrationStep, SignInStep
-from .registration_flow import RegistrationFlow, registrar_for
-from .steps import LocationStep, ServerStep, StepPane, build_or_say
+from .frame import ButtonRow, StepList, leave_dialog, status_line
+from .registration import PlanStep, RegistrationStep, SignInStep
+from .registration_flow import RegistrationFlow, RegistrationState, registrar_for
+from .steps import LocationStep, ServerStep, StepPane
 
 FORM_STEPS: dict[Step, type[StepPane]] = {  # the steps that need only the draft
     Step.LOCATION: LocationStep,
@@ -99,11 +97,8 @@ class WizardScreen(WorkbenchScreen):
     ]
     DEFAULT_CSS = """
     WizardScreen #wizard { height: 1fr; }
-    WizardScreen #wizard-steps { width: 25; height: 1fr; border: round $primary; border-title-color: $text-primary;
-        padding: 0 0 0 1; }
     WizardScreen #wizard-pane { width: 1fr; height: 1fr; border: round $primary; border-title-color: $text-primary;
         border-title-style: bold; }
-    WizardScreen #wizard-status { width: 1fr; height: 3; content-align: left middle; padding: 0 1; }
     """
 
     draft: reactive[WizardDraft | None] = reactive(None, init=False, always_update=True)
@@ -115,8 +110,7 @@ class WizardScreen(WorkbenchScreen):
         self.via = via
         self._initial = draft.signature()
         self._typed: set[str] = set()  # fields whose message shows (typed in, or revealed by Next)
-        self._certificates: list[CertificateInfo] = []
-        self._names: set[str] = set()
+        self._facts = WorkspaceFacts()
         self.flow = RegistrationFlow(self._make_registrar, lambda: self.workbench.clock())
         self._configuration: ConfigurationStep | None = None
 
@@ -136,34 +130,20 @@ class WizardScreen(WorkbenchScreen):
 
     def body(self) -> ComposeResult:
         with Horizontal(id="wizard"):
-            yield Static(id="wizard-steps")
+            yield StepList(id="wizard-steps")
             with ContentSwitcher(id="wizard-pane", initial=f"step-{Step.LOCATION.value}"):
                 yield LocationStep(self.wizard_draft)  # the others are mounted when first reached
-        with Horizontal(id="wizard-buttons", classes="button-row"):
-            yield Static(id="wizard-status")
-            yield Button("Back  alt+b", id="back")
-            yield Button("Next  alt+n", id="next", variant="primary")
-            yield Button("Cancel  esc", id="cancel")
+        yield ButtonRow(id="wizard-buttons", classes="button-row")
         yield self.flow
-
-    def _read_workspace(self) -> None:
-        """The certificates and the other connections' names, as the workspace holds them now."""
-        space = self.workbench.workspace
-        held = space.certificates()
-        known = {c.thumbprint for c in held}
-        self._certificates[:] = held + [c for c in self._certificates if c.thumbprint not in known]  # steps hold it
-        own = self.wizard_draft.id
-        self._names = {name_key(c.name) for c in space.connections() if c.id != own}
 
     def on_screen_resume(self) -> None:
         super().on_screen_resume()
-        if self.is_mounted:
-            self._read_workspace()
+        if self.is_mounted:  # back from a dialog: a certificate may have been imported meanwhile
+            self._facts.read(self.workbench.workspace, self.wizard_draft.id)
             self.mutate_reactive(WizardScreen.draft)
 
     async def on_mount(self) -> None:
-        self._read_workspace()
-        self.query_one("#wizard-steps", Static).border_title = "Steps"
+        self._facts.read(self.workbench.workspace, self.wizard_draft.id)
         await self._enter_step()
 
     def _arrange_steps(self) -> None:
@@ -177,14 +157,10 @@ class WizardScreen(WorkbenchScreen):
     # ------------------------------------------------------------------ the rules
 
     def context(self) -> Context:
-        certificates = {c.thumbprint: c for c in self._certificates}
-        names = self._names
         state = self.registration
         current = state.key == self.wizard_draft.registration_key()
-        return Context(
-            now=self.workbench.workspace.now(),
-            certificate=lambda thumbprint: certificates.get(thumbprint.upper()),
-            name_taken=lambda name: name_key(name) in names,
+        return self._facts.context(
+            self.workbench.workspace.now(),
             signed_in=current and state.admin is not None,
             planned=current and state.plan is not None,
         )
@@ -200,14 +176,11 @@ class WizardScreen(WorkbenchScreen):
     def pane(self, step: Step | None = None) -> StepPane:
         return self.query_one(f"#step-{(step or self.step).value}", StepPane)
 
-    def _changed(self, field: str | None) -> None:
-        """The draft changed (`field`: its message shows from now on): everything is checked again."""
-        if field is not None:
-            self._typed.add(field)
-        self.mutate_reactive(WizardScreen.draft)
-
     def on_step_pane_changed(self, message: StepPane.Changed) -> None:
-        self._changed(message.field)
+        """The draft changed (the field's message shows from now on): everything is checked again."""
+        if message.field is not None:
+            self._typed.add(message.field)
+        self.mutate_reactive(WizardScreen.draft)
 
     def on_step_pane_reveal(self, message: StepPane.Reveal) -> None:
         self._reveal(message.fields)
@@ -231,50 +204,17 @@ class WizardScreen(WorkbenchScreen):
             return
         for field in self.pane(step).query(Field):
             field.show(errors.get(field.field) if field.field in self._typed else None)
-        self._paint_steps(context)
-        self._paint_buttons(errors)
-
-    def _paint_steps(self, context: Context) -> None:
-        draft = self.wizard_draft
-        text = Text()
-        for number, step in enumerate(draft.steps()):
-            if number == self.index:
-                text.append("▸ ", style="bold")
-                text.append(step.heading, style="bold reverse")
-            elif number < self.index:
-                valid = draft.step_valid(step, context)
-                text.append("✔ " if valid else "✘ ", style="green" if valid else "red")
-                text.append(step.heading)
-            else:
-                text.append("  ")
-                text.append(step.heading, style="dim")
-            text.append("\n")
-        self.query_one("#wizard-steps", Static).update(text)
+        self.query_one(StepList).show(draft.steps(), self.index, lambda other: draft.step_valid(other, context))
         pane = self.query_one("#wizard-pane", ContentSwitcher)
-        pane.border_title = f"{self.step.heading} · {self.index + 1} of {len(draft.steps())}"
-
-    def _paint_buttons(self, errors: dict[str, str]) -> None:
-        last = self.step is Step.CONFIGURATION
-        next_button = self.query_one("#next", Button)
-        applying = self.step is Step.PLAN and not self._plan_applied()
-        next_button.label = "Finish  alt+n" if last else "Apply  alt+n" if applying else "Next  alt+n"
-        self.query_one("#back", Button).disabled = self.index == 0
-        status = self.query_one("#wizard-status", Static)
-        if last:
+        pane.border_title = f"{step.heading} · {self.index + 1} of {len(draft.steps())}"
+        buttons = self.query_one(ButtonRow)
+        if step is Step.CONFIGURATION:
             ready, note = self._finish_state()
-            next_button.disabled = not ready
-            status.update(Text(note, style="" if ready else "dim"))
+            buttons.show("Finish", can_back=True, can_next=ready, status=Text(note, style="" if ready else "dim"))
             return
-        next_button.disabled = bool(errors)
-        if errors and self.step in (Step.SIGN_IN, Step.PLAN):
-            status.update(Text(next(iter(errors.values())), style="dim"))
-        elif errors:
-            count = len(errors)
-            status.update(Text(f"{count} field{'s' if count != 1 else ''} to complete", style="dim"))
-        elif self.workbench.lab_values is not None:
-            status.update(Text("ctrl+l: the lab's values", style="dim"))
-        else:
-            status.update("")
+        applying = step is Step.PLAN and not self._plan_applied()
+        status = status_line(step, errors, lab=self.workbench.lab_values is not None)
+        buttons.show("Apply" if applying else "Next", can_back=self.index > 0, can_next=not errors, status=status)
 
     def redraw_step(self, step: Step | None = None) -> None:
         """Show the draft (and what registration found) in a step: on entering it, after a fill, a pick, a fix."""
@@ -286,14 +226,19 @@ class WizardScreen(WorkbenchScreen):
         """Whether the plan shown was applied (and verified, or is being): Next then shows its results again."""
         return self._configuration is not None and self._configuration.applied()
 
+    def _verified(self) -> bool:
+        """Whether the Configuration step's verification ended and no check failed."""
+        live = self._live
+        return live is not None and live.board.summary is not None and not live.board.summary.failed
+
     def _new_pane(self, step: Step) -> StepPane:
         draft = self.wizard_draft
         if step is Step.SIGN_IN:
-            return SignInStep(draft, self.registration, self.flow.code_seconds_left, self.workbench.lab_values)
+            return SignInStep(draft, self.flow, self.workbench.lab_values)
         if step is Step.PLAN:
-            return PlanStep(draft, self.registration, self._plan_applied)
+            return PlanStep(draft, self.flow, self._plan_applied, self._verified)
         if step is Step.APPLICATION:
-            return ApplicationStep(draft, self.workbench, self._certificates)
+            return ApplicationStep(draft, self.workbench, self._facts.certificates)
         if step is Step.CREDENTIALS:
             return CredentialsStep(draft, self.workbench, self.context)
         if step is Step.CONFIGURATION:
@@ -311,19 +256,7 @@ class WizardScreen(WorkbenchScreen):
         # The verification's details need the width: below 100 columns the step list gives way to it.
         self._arrange_steps()
         self.query_one("#wizard-pane", ContentSwitcher).current = f"step-{step.value}"
-        draft = self.wizard_draft
-        if step is Step.CREDENTIALS:
-            draft.propose_upn(self.workbench.local_user)
-        if step is Step.SIGN_IN:
-            self.flow.sign_in_if_needed(draft.registration_request(), draft.registration_key())
-        if step is Step.PLAN:
-            live = self._live
-            verified = live is not None and live.board.summary is not None and not live.board.summary.failed
-            self.flow.prepare_plan(applied=verified)
-        self.redraw_step()
-        if step is Step.CONFIGURATION and self._configuration is not None:
-            self._configuration.start()
-            self.redraw_step()
+        self.pane(step).enter()
         self._validate()
         focus = self.pane(step).first_focus()
         if focus is not None:
@@ -391,19 +324,8 @@ class WizardScreen(WorkbenchScreen):
 
     @work(exclusive=True, group="wizard-cancel")
     async def _confirm_cancel(self) -> None:
-        editing = self.wizard_draft.editing is not None
         tenant, removal = self.left_in_tenant()
-        leave = await self.workbench.ask(
-            ConfirmModal(
-                "Cancel",
-                "Leave the wizard? " + ("Your edits are" if editing else "What you entered is") + " discarded; "
-                "nothing was saved." + tenant,  # (and how to remove the app, as Quit says it)
-                removal,
-                yes="Discard",
-                no="Keep editing",
-            )
-        )
-        if leave:
+        if await self.workbench.ask(leave_dialog(self.wizard_draft.editing is not None, tenant, removal)):
             self.dismiss(None)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
@@ -453,13 +375,7 @@ class WizardScreen(WorkbenchScreen):
         return self.flow.state
 
     def _make_registrar(self, request: RegistrationRequest) -> Registrar:
-        return registrar_for(request, self.workbench, self._certificates, self.wizard_draft.editing)
-
-    @on(Button.Pressed, "#new-code")
-    def restart_sign_in(self) -> None:
-        """A new code: whatever sign-in was waiting stops, and what it found is forgotten."""
-        draft = self.wizard_draft
-        self.flow.restart_sign_in(draft.registration_request(), draft.registration_key())
+        return registrar_for(request, self.workbench, self._facts.certificates, self.wizard_draft.editing)
 
     def on_registration_flow_changed(self) -> None:
         for step in (Step.SIGN_IN, Step.PLAN):
@@ -480,13 +396,6 @@ class WizardScreen(WorkbenchScreen):
         """The Configuration step's verification (None before it started)."""
         return self._configuration.live if self._configuration is not None else None
 
-    def _stage(self, secret: Secret) -> str:
-        return self.workbench.workspace.changes.stage_secret(secret)
-
-    def _build(self) -> Connection | None:
-        """The connection as the draft describes it (None, said, while a field is wrong)."""
-        return build_or_say(self, self.wizard_draft, self.context(), self._stage)
-
     def shown_name(self) -> str:
         """The name field: what the admin typed, else the proposed name."""
         return self.wizard_draft.shown_name(self.context())
@@ -501,36 +410,21 @@ class WizardScreen(WorkbenchScreen):
         return self._configuration.finish_state()
 
     def _finish(self) -> None:
-        from workbench.verification import summary_record
-
         ready, note = self._finish_state()
-        if not ready:
+        if not ready or self._configuration is None:
             self._reveal(("name",))
             self.notify(note, severity="warning", markup=False)
             return
-        registering = self.wizard_draft.registering
-        if registering:
-            stamp = Stamp(self.wizard_draft.id, self.workbench.workspace.now())
-            connection = self.registration.connection(stamp, self.shown_name())
-        else:
-            connection = self._build()
-        live = self._live
-        if connection is None or live is None or live.board.summary is None:
+        connection = self._configuration.to_save()
+        if connection is None:
             return
-        space = self.workbench.workspace
-        verified = self._configuration.verified if self._configuration is not None else None
-        if registering or (verified is not None and verified.settings == connection.settings):
-            connection = replace(connection, last_verification=summary_record(live.board.summary, space.now()))
-        editing = self.wizard_draft.editing
         if self.wizard_draft.unchanged(connection):
             self.notify("Nothing was changed: there is nothing to save.", markup=False)
             self.dismiss(None)
             return
+        changes = self.workbench.workspace.changes
         try:
-            if editing is not None:
-                space.changes.edit(connection)
-            else:
-                space.changes.add(connection)
+            (changes.edit if self.wizard_draft.editing is not None else changes.add)(connection)
         except NameTakenError as error:
             self.workbench.tell("Choose another name", str(error))
             return

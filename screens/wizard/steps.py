@@ -116,6 +116,10 @@ class StepPane(VerticalScroll):
         assert spec is not None, id
         return spec.widget()
 
+    def enter(self) -> None:
+        """The step is shown (each time it is reached): the draft's values, and whatever the step starts."""
+        self.redraw()
+
     def redraw(self) -> None:
         """Show the draft's values (on entering the step, and after a fill or a fix changed the draft)."""
 

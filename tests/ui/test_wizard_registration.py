@@ -162,7 +162,7 @@ async def test_a_declined_code_is_explained_and_new_code_starts_again(make_lab: 
         flow.declined = True
         await signed_in(pilot, screen)
         assert "declined" in text_of(app, "#sign-in-state")
-        screen.restart_sign_in()
+        screen.query_one(SignInStep).new_code()
         await until(pilot, lambda: screen.registration.code not in (None, first), 20)
         second = screen.registration.code
         assert second is not None

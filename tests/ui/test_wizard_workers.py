@@ -10,6 +10,7 @@ from typing import Any
 
 from textual.pilot import Pilot
 
+from screens.wizard.registration import SignInStep
 from storage import Home, StorageError
 from tests.ui import scenes
 from tests.ui.conftest import until
@@ -93,7 +94,7 @@ async def test_a_new_code_cancels_the_sign_in_it_replaces_and_drops_its_answer(h
         screen = wizard(app)
         await until(pilot, lambda: screen.registration.code is not None, 20)
         first = made[0]
-        screen.restart_sign_in()  # New code
+        screen.query_one(SignInStep).new_code()
         await until(pilot, lambda: len(made) == 2 and screen.registration.registrar is made[1], 20)
         await until(pilot, lambda: screen.registration.code is not None and screen.registration.waiting, 20)
         await pilot.pause(0.3)  # the first sign-in, cancelled, has answered by now
