@@ -2,6 +2,10 @@
 
 Real processes (fork), real SIGKILL, real files. `kill -9` does not model power loss (the page cache survives);
 durability against that rests on fsync of the file and of the directory, which the writer does.
+
+Most kills land at a random instant. A random instant rarely falls inside the short window where the new file is
+written but not yet renamed over the old one, so every third kill is aimed there: the saving child announces the
+temp file's fsync and waits for the kill.
 """
 
 from __future__ import annotations
@@ -10,9 +14,11 @@ import os
 import random
 import select
 import signal
+import stat
 import time
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -20,7 +26,11 @@ from storage import Home, Store
 from tests.factories import m365, onprem
 from workbench.model import Secret
 
-TRIALS = 200
+if TYPE_CHECKING:
+    from _typeshed import FileDescriptorLike
+
+TRIALS = 60
+AIM_EVERY = 3  # every third kill lands between the temp file's write and its rename
 BIG, SMALL = 150, 3
 
 
@@ -45,13 +55,42 @@ def _generation_of(store: Store) -> int:
     return int(generation[1:])
 
 
-def _saver(store: Store, write_fd: int, start: int) -> None:
+def _aim_at_the_write(write_fd: int) -> None:
+    """In the saving child: before the temp file's fsync (written, not yet renamed), say so and wait to be killed."""
+    real = os.fsync
+
+    def announcing(fd: FileDescriptorLike) -> None:
+        number = fd if isinstance(fd, int) else fd.fileno()
+        if stat.S_ISREG(os.fstat(number).st_mode):  # the temp file's fsync, not the directory's
+            os.write(write_fd, b"writing\n")
+            time.sleep(10)
+        real(fd)
+
+    os.fsync = announcing
+
+
+def _saver(store: Store, write_fd: int, start: int, aimed: bool) -> None:
+    if aimed:
+        _aim_at_the_write(write_fd)
     generation = start
     os.write(write_fd, b"ready\n")
     while True:
         generation += 1
         _write_generation(store, generation)
         os.write(write_fd, f"{generation}\n".encode())
+
+
+def _read_until(fd: int, word: str, timeout: float = 10.0) -> list[str]:
+    """The lines `fd` gives until one is `word` (the child says it, then waits there to be killed)."""
+    deadline = time.monotonic() + timeout
+    lines: list[str] = []
+    while word not in lines:
+        left = deadline - time.monotonic()
+        assert left > 0 and select.select([fd], [], [], left)[0], f"the saving child never said {word!r}"
+        data = os.read(fd, 65536)
+        assert data, f"the saving child ended without saying {word!r}"
+        lines += data.decode().split()
+    return lines
 
 
 def _read_lines(fd: int) -> list[str]:
@@ -70,26 +109,32 @@ def test_kill_9_during_saves_never_corrupts(home: Home) -> None:
     _write_generation(store, 0)
     rng = random.Random(20261127)
     outcomes = {"old": 0, "new": 0, "killed_mid_write": 0}
-    for _ in range(TRIALS):
+    for trial in range(TRIALS):
+        aimed = trial % AIM_EVERY == 0
         start = _generation_of(store)
         read_fd, write_fd = os.pipe()
         pid = os.fork()
         if pid == 0:  # child: save until killed
             os.close(read_fd)
             try:
-                _saver(store, write_fd, start)
+                _saver(store, write_fd, start, aimed)
             finally:
                 os._exit(1)
         os.close(write_fd)
         select.select([read_fd], [], [], 10)
-        time.sleep(rng.uniform(0.005, 0.150))
+        said: list[str] = []
+        if aimed:
+            said = _read_until(read_fd, "writing")
+        else:
+            time.sleep(rng.uniform(0.005, 0.150))
         os.kill(pid, signal.SIGKILL)
         os.waitpid(pid, 0)
-        acknowledged = [int(x) for x in _read_lines(read_fd) if x.isdigit()]
+        acknowledged = [int(x) for x in said + _read_lines(read_fd) if x.isdigit()]
         os.close(read_fd)
         last_ack = acknowledged[-1] if acknowledged else start
-        if list(home.path.glob(".workbench.json.*.tmp")):
-            outcomes["killed_mid_write"] += 1
+        torn = bool(list(home.path.glob(".workbench.json.*.tmp")))
+        assert torn or not aimed, "a kill aimed inside a write left no temp file"
+        outcomes["killed_mid_write"] += torn
         found = _generation_of(store)  # parses, one generation, right size
         assert found in (last_ack, last_ack + 1), (found, last_ack)
         outcomes["old" if found == last_ack else "new"] += 1
@@ -97,7 +142,7 @@ def test_kill_9_during_saves_never_corrupts(home: Home) -> None:
         pass  # the next writer removes whatever temp files the killed ones left
     assert list(home.path.glob(".workbench.json.*.tmp")) == []
     # The test is only worth something if kills really landed inside writes (a torn temp file left behind).
-    assert outcomes["killed_mid_write"] > 0, outcomes
+    assert outcomes["killed_mid_write"] >= TRIALS // AIM_EVERY, outcomes
 
 
 def _committer(home_path: Path, worker: int, count: int) -> None:
