@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import threading
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -28,22 +29,37 @@ class TokenInvalid(Exception):
 
 
 class TokenIssuer:
+    """Signs the lab's access tokens (RS256, as Entra does) and validates them. The signing key is made when the
+    first token is issued or checked: a lab that only serves Exchange on-premises never pays for an RSA key."""
+
     def __init__(self) -> None:
-        self._key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        self._public = self._key.public_key()
-        self.kid = b64url(
-            self._public.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)[-20:]
-        )
+        self._lock = threading.Lock()
+        self._made: tuple[rsa.RSAPrivateKey, str] | None = None  # the key and its id, once made
+
+    def _signing_key(self) -> tuple[rsa.RSAPrivateKey, str]:
+        with self._lock:
+            if self._made is None:
+                key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+                der = key.public_key().public_bytes(
+                    serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+                )
+                self._made = key, b64url(der[-20:])
+            return self._made
 
     def issue(self, claims: dict[str, Any], lifetime: int = ACCESS_TOKEN_LIFETIME) -> str:
         now = int(time.time())
         body = {"iat": now, "nbf": now, "exp": now + lifetime, **claims}
-        return jwt.encode(body, self._key, algorithm="RS256", headers={"kid": self.kid, "x5t": self.kid})
+        key, kid = self._signing_key()
+        return jwt.encode(body, key, algorithm="RS256", headers={"kid": kid, "x5t": kid})
 
     def validate(self, token: str, audiences: set[str]) -> dict[str, Any]:
         try:
             claims: dict[str, Any] = jwt.decode(
-                token, self._public, algorithms=["RS256"], audience=sorted(audiences), options={"require": ["exp"]}
+                token,
+                self._signing_key()[0].public_key(),
+                algorithms=["RS256"],
+                audience=sorted(audiences),
+                options={"require": ["exp"]},
             )
         except jwt.ExpiredSignatureError:
             raise TokenInvalid("Lifetime validation failed, the token is expired.") from None
