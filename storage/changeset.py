@@ -186,6 +186,15 @@ class Changeset:
             self._certificates.setdefault(info.thumbprint, (info, key_pem))
             return self._certificates[info.thumbprint][0]
 
+    def keep_held(self, older: Changeset) -> None:
+        """Hold what `older` held for connections not staged yet (the secrets and certificates a wizard's draft
+        refers to), when this changeset replaces it to pick up what another process saved."""
+        with self._changing():
+            for ref, value in older._secrets.items():
+                self._secrets.setdefault(ref, value)
+            for thumbprint, held in older._certificates.items():
+                self._certificates.setdefault(thumbprint, held)
+
     def staged_certificate(self, thumbprint: str) -> tuple[CertificateInfo, Secret] | None:
         return self._certificates.get(thumbprint.upper())
 

@@ -134,9 +134,12 @@ class Workspace:
         self.changes = self.home.changeset()
 
     def refresh(self) -> None:
-        """Pick up what another process saved meanwhile, when nothing is pending here."""
+        """Pick up what another process saved meanwhile, when nothing is pending here. The secrets and
+        certificates held for a connection not staged yet (an open wizard's) are kept."""
         if not self.changes.dirty:
+            held = self.changes
             self.reload()
+            self.changes.keep_held(held)
 
     def commit(self) -> CommitResult:
         """OK: every pending change in one write (see `Changeset.commit`); a result that arrived meanwhile is

@@ -1,11 +1,11 @@
 """The wizard's steps: small widgets bound to the one draft.
 
 Each step shows the draft's values (`redraw`), writes what the admin types back into it and posts
-`StepPane.Changed` (the wizard re-runs the core's rules and shows their messages), and knows how to fill itself
-with the lab's values in the demo. A step that runs a job of its own (Browse on Admin's credentials, the
-verification on Configuration) does it there and says what the wizard must show (`StepPane.Reveal`, `Changed`);
-the other buttons' presses bubble to the wizard, which acts on them. None of them decides whether a value is
-valid, and none calls the wizard.
+`StepPane.Changed` (the wizard re-runs the core's rules and shows their messages), starts what it runs when it is
+entered (`enter`), and knows how to fill itself with the lab's values in the demo. A step that runs a job of its
+own (Browse on Admin's credentials, New code on Sign in, the verification on Configuration) does it there and says
+what the wizard must show (`StepPane.Reveal`, `Changed`); the other buttons' presses (Copy code) bubble to the
+wizard, which acts on them. None of them decides whether a value is valid, and none calls the wizard.
 """
 
 from __future__ import annotations
