@@ -202,6 +202,10 @@ class PlanStep(StepPane):
     STEP = Step.PLAN
     INTRO = "What applying will create or change in the tenant. Nothing has been written yet."
     APPLIED = "What applying this plan created or changed in the tenant: it has been applied and verified."
+    AGAIN = (
+        "What applying will change in the tenant. The app registered earlier in this wizard is already in the tenant; "
+        "nothing of this plan has been written yet."
+    )
     DEFAULT_CSS = """
     PlanStep #plan-rows { height: auto; }
     """
@@ -232,7 +236,8 @@ class PlanStep(StepPane):
     def show(self, state: RegistrationState) -> None:
         self.registration = state
         applied = self.applied()
-        self.query_one(".intro", Static).update(self.APPLIED if applied else self.INTRO)
+        intro = self.APPLIED if applied else self.AGAIN if state.created else self.INTRO
+        self.query_one(".intro", Static).update(intro)
         rows = self.query_one("#plan-rows", Static)
         if state.plan_error is not None:
             rows.update(Text("✘ ", style="red").append_text(literal(state.plan_error)))

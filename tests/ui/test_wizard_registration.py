@@ -398,6 +398,29 @@ async def test_a_registration_that_fails_later_says_what_exists_and_how_to_remov
         assert f"Invoke-MgGraphRequest -Method DELETE -Uri '{lab.state.m365.graph_url}/v1.0/applications/" in note
 
 
+async def test_a_plan_read_again_after_the_app_was_created_does_not_say_nothing_was_written(
+    auto_lab: Callable[..., Lab], home: Home
+) -> None:
+    # Found by the hostile review: after Apply, Back to Sign in and New code, the plan read again (an update of
+    # the app now in the tenant) said "Nothing has been written yet." under it.
+    lab = auto_lab()
+    app = app_for(home, lab)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await applied(pilot)
+        await pilot.press("alt+b", "alt+b")
+        await pilot.pause()
+        assert screen.step.value == "sign-in"
+        screen.query_one(SignInStep).new_code()
+        await until(pilot, lambda: screen.registration.admin is not None, 30)
+        await pilot.press("alt+n")
+        await until(pilot, lambda: screen.registration.plan is not None, 20)
+        await pilot.pause()
+        intro = " ".join(text_of(app, "#step-plan .intro").split())
+        assert "Nothing has been written yet" not in intro
+        assert "already in the tenant" in intro
+        assert str(app.screen.query_one("#next", Button).label).startswith("Apply")
+
+
 async def test_back_to_the_plan_after_it_was_applied_says_so_and_next_does_not_offer_to_apply_again(
     auto_lab: Callable[..., Lab], home: Home
 ) -> None:
