@@ -293,3 +293,23 @@ async def test_a_save_refused_while_another_workbench_holds_the_store_says_what_
         assert said.lower().count("again") == 1, said
         assert "OK again" in said
     assert [c.name for c in home.store.snapshot().connections] == ["Contoso"]
+
+
+async def test_a_long_name_s_verification_header_ends_in_an_ellipsis_at_80x24() -> None:
+    # Found by the hostile review: the header's Text asked for an ellipsis, which a Static does not honour, so a
+    # long name's header lost its last counts and its time mid-word ("8" of "8 skipped").
+    from tests.ui import scenes
+    from tests.ui.fit import cut_words
+
+    home = scenes.fresh_home()
+    changes = home.changeset()
+    changes.add(scenes.m365("Contoso production tenant (Exchange Online)"))
+    changes.commit()
+    app = scenes.app(home)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("enter")
+        await scenes.settle(pilot)
+        assert isinstance(app.screen, VerificationScreen)
+        head = app.screen.query_one("#verification-head", Static)
+        assert not [cut for cut in cut_words(app) if "verification-head" in cut or "masthead" in cut]
+        assert head.render_line(0).text.rstrip().endswith("…")
