@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
 import json
 import os
 import threading
@@ -11,7 +9,7 @@ import time
 import uuid
 from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from workbench.model import Secret
 
@@ -21,6 +19,9 @@ from .errors import StorageError, VaultError
 from .files import atomic_write, ensure_private_dir, read_private
 from .store import Store
 from .vault import PRUNE_AFTER, VAULT_FILE, Vault, open_vault
+
+if TYPE_CHECKING:
+    import asyncio
 
 PROMPT_WAIT = 300.0  # seconds an admin has to type the vault passphrase
 
@@ -144,6 +145,8 @@ def prompt_on_loop(
 ) -> Callable[[], Secret]:
     """A passphrase prompt for `Home` that worker threads may call while the question is asked on `loop` (a UI's
     dialog). Waits at most `wait` seconds; no answer, or a cancelled dialog, is a VaultError, never a hang."""
+    import asyncio  # only a console asks this way: the CLI starts without the event loop's modules
+    import concurrent.futures
 
     def prompt() -> Secret:
         try:

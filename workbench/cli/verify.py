@@ -7,13 +7,15 @@ events happen. Exit codes: 0 nothing failed, 1 a check failed, 2 usage or config
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import math
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .io import fail
+
+if TYPE_CHECKING:
+    import asyncio
 
 SYMBOL = {"passed": "ok", "warning": "!!", "failed": "XX", "skipped": "--", "cancelled": "--"}
 
@@ -218,6 +220,7 @@ def _record(home: Any, results: list[tuple[Any, Any]]) -> None:
 
 def verify_all(home: Any, connections: list[Any], args: argparse.Namespace) -> int:
     """Verify connections concurrently (bounded), print as events come, record each summary; the exit code."""
+    import asyncio  # loaded by the commands that verify, not by every command's argument parser
 
     async def main() -> list[Any]:
         from workbench.verification import MAX_PARALLEL
