@@ -349,10 +349,12 @@ class WorkbenchApp(App[None]):
         if summary.status is Status.CANCELLED:  # a run cut short says nothing new: the last real result stays
             self.changed()
             return
-        self._keep_result(live.connection, summary)
+        self.keep_result(live.connection, summary)
 
     @work(thread=True, group="record", exit_on_error=False)
-    def _keep_result(self, connection: Connection, summary: Summary) -> None:
+    def keep_result(self, connection: Connection, summary: Summary) -> None:
+        """Record `summary` as `connection`'s last verification (on the stored connection, or with its pending
+        edit when that is what was verified), off the UI's thread; the pages redraw when it is kept."""
         from storage import StorageError
 
         try:

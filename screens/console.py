@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from workbench.browse import Directory
     from workbench.checks.board import Board
     from workbench.checks.engine import Confirm
+    from workbench.checks.events import Summary
     from workbench.model import Connection, Secret
     from workbench.registration import Registrar, RegistrationRequest, RegistrationRun
 
@@ -73,6 +74,8 @@ class Console(Notifies, Protocol):
     ) -> LiveVerification: ...
 
     def forget(self, live: LiveVerification) -> None: ...
+
+    def keep_result(self, connection: Connection, summary: Summary) -> Worker[None]: ...
 
     async def browse(self, connection: Connection) -> Directory: ...
 

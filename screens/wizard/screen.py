@@ -419,6 +419,9 @@ class WizardScreen(WorkbenchScreen):
         if connection is None:
             return
         if self.wizard_draft.unchanged(connection):
+            summary = self.live.board.summary
+            if connection.last_verification is not None and summary is not None:  # it verified the stored one
+                self.workbench.keep_result(connection, summary)
             self.notify("Nothing was changed: there is nothing to save.", markup=False)
             self.dismiss(None)
             return

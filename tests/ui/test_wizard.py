@@ -358,6 +358,28 @@ async def test_edit_keeps_the_id_and_the_untouched_secret(home: Home, healthy_la
     assert saved.settings.credential == settings.credential  # the same vault reference: the secret untouched
 
 
+async def test_finishing_an_edit_that_changed_nothing_keeps_the_verification_it_ran(
+    home: Home, healthy_lab: Lab
+) -> None:
+    # Found by the hostile review: Finish said "Nothing was changed" and the connection stayed "never verified",
+    # though the wizard had just verified it exactly as stored.
+    original = lab_m365(home, healthy_lab, "Contoso")
+    assert original.last_verification is None
+    app = app_for(home, healthy_lab)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("m", "enter")
+        await pilot.pause()
+        await pilot.press("alt+n", "alt+n", "alt+n")
+        screen = await verified(pilot)
+        assert screen.live.board.summary is not None and not screen.live.board.summary.failed
+        await pilot.press("alt+n")
+        await until(pilot, lambda: home.store.snapshot().connections[0].last_verification is not None, 10)
+        assert not app.workspace.dirty  # recorded on the stored connection: nothing pending
+    (saved,) = home.store.snapshot().connections
+    assert saved.last_verification is not None and saved.last_verification.status.value == "passed"
+    assert saved.id == original.id and saved.settings == original.settings
+
+
 async def test_each_field_says_what_is_wrong_as_it_is_typed_and_next_waits(home: Home) -> None:
     app = app_for(home)
     async with app.run_test(size=(80, 24)) as pilot:
